@@ -1,0 +1,94 @@
+import type { ColumnType, Generated, Insertable, JSONColumnType, Selectable, Updateable } from 'kysely';
+import type { CiFailure } from '../failure.ts';
+
+/** Status of a failure: `queued` → `running` → `triaged` | `failed`. */
+export type FailureStatus = 'queued' | 'running' | 'triaged' | 'failed';
+/** Status of one execution of one stage. */
+export type ExecutionStatus = 'running' | 'succeeded' | 'failed';
+/** `accepted`: this delivery created the failure; `merged`: another delivery already had. */
+export type DeliveryOutcome = 'accepted' | 'merged';
+
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+
+/** One stored webhook delivery of a failure (ignored deliveries are counted, not stored). */
+export interface DeliveriesTable {
+  /** `X-GitHub-Delivery` GUID. */
+  id: string;
+  event: string;
+  action: string | null;
+  received_at: Timestamp;
+  outcome: DeliveryOutcome;
+  failure_id: string | null;
+  /** JSON text on insert, parsed JSON on select. */
+  payload: ColumnType<unknown, string, string>;
+  recorded_at: Generated<Timestamp>;
+}
+
+/** One CI failure; `id` is its idempotency key (see `idempotencyKeyFor`). */
+export interface FailuresTable {
+  id: string;
+  provider: string;
+  kind: 'job' | 'run';
+  owner: string;
+  repo: string;
+  branch: string | null;
+  head_sha: string;
+  run_id: ColumnType<string | null, number | string | null, number | string | null>;
+  run_attempt: number | null;
+  job_id: ColumnType<string | null, number | string | null, number | string | null>;
+  check_suite_id: ColumnType<string | null, number | string | null, number | string | null>;
+  workflow_name: string | null;
+  job_name: string | null;
+  check_name: string | null;
+  html_url: string | null;
+  conclusion: string;
+  failed_steps: JSONColumnType<string[]>;
+  installation_id: ColumnType<string | null, number | string | null, number | string | null>;
+  data: JSONColumnType<CiFailure>;
+  status: FailureStatus;
+  category: string | null;
+  confidence: number | null;
+  runner: string | null;
+  summary: string | null;
+  error: string | null;
+  first_delivery_id: string;
+  received_at: Timestamp;
+  created_at: Generated<Timestamp>;
+  updated_at: Generated<Timestamp>;
+  finished_at: Timestamp | null;
+}
+
+/** One execution of one stage for one failure and one attempt. */
+export interface ExecutionsTable {
+  id: Generated<string>;
+  failure_id: string;
+  stage: string;
+  attempt: number;
+  runner: string;
+  model: string | null;
+  status: ExecutionStatus;
+  started_at: Timestamp;
+  finished_at: Timestamp | null;
+  /** Wall time in ms. */
+  duration_ms: number | null;
+  /** Prompt tokens as reported by the model server. */
+  tokens_in: Generated<number>;
+  /** Completion tokens as reported by the model server. */
+  tokens_out: Generated<number>;
+  /** USD, from the price table at the time of the call. */
+  cost_usd: ColumnType<string, number | string | undefined, number | string>;
+  output: ColumnType<unknown, string | null, string | null>;
+  error: string | null;
+}
+
+export interface Database {
+  deliveries: DeliveriesTable;
+  failures: FailuresTable;
+  executions: ExecutionsTable;
+}
+
+export type DeliveryRow = Selectable<DeliveriesTable>;
+export type FailureRow = Selectable<FailuresTable>;
+export type NewFailureRow = Insertable<FailuresTable>;
+export type FailureUpdate = Updateable<FailuresTable>;
+export type ExecutionRow = Selectable<ExecutionsTable>;

@@ -1,0 +1,46 @@
+import { Kysely, Migrator, PostgresDialect, type Migration, type MigrationResultSet } from 'kysely';
+import pg from 'pg';
+import type { Database } from './database.ts';
+import * as m20261124initial from './migrations/2026-11-24T000000-initial.ts';
+
+/**
+ * Every migration, by name. Listed statically (not read from disk) so the set is the same under
+ * tsx, a bundle or a container image; names sort in time order as Kysely's Migrator requires.
+ */
+export const MIGRATIONS: Record<string, Migration> = {
+  '2026-11-24T000000-initial': m20261124initial,
+};
+
+/**
+ * Brings the schema to the latest migration with Kysely's Migrator (which takes a Postgres
+ * advisory lock, so several processes may call it at once).
+ *
+ * @returns the names of migrations applied by this call
+ * @throws {Error} with `cause` set to the migration error when one fails
+ */
+export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => MIGRATIONS },
+  });
+  const result: MigrationResultSet = await migrator.migrateToLatest();
+  if (result.error) {
+    const failed = result.results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new Error(`migration ${failed} failed`, { cause: result.error });
+  }
+  return (result.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/**
+ * Creates a Kysely instance over a pg pool.
+ *
+ * @param url a Postgres URL
+ * @param poolSize maximum connections in the pool
+ */
+export function createDb(url: string, poolSize = 10): Kysely<Database> {
+  return new Kysely<Database>({
+    dialect: new PostgresDialect({
+      pool: new pg.Pool({ connectionString: url, max: poolSize }),
+    }),
+  });
+}

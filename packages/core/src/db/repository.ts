@@ -1,0 +1,210 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { CiFailure } from '../failure.ts';
+import type {
+  Database,
+  DeliveryOutcome,
+  ExecutionRow,
+  FailureRow,
+  FailureStatus,
+  FailureUpdate,
+} from './database.ts';
+
+/** A Kysely instance or a transaction; every repository function takes one first. */
+export type Db = Kysely<Database> | Transaction<Database>;
+
+/** A failure delivery as ingest received it. */
+export interface DeliveryRecord {
+  deliveryId: string;
+  event: string;
+  action: string | null;
+  receivedAt: string | Date;
+  payload: unknown;
+}
+
+/**
+ * Records a failure delivery and its failure in one transaction, idempotently: a repeated call
+ * (job retried, redelivery) changes nothing. The first delivery of a failure is `accepted`; a
+ * different delivery of the same failure (e.g. the `workflow_job` twin of a `check_run`) is
+ * `merged`.
+ *
+ * @returns the failure's current status and whether this call created it
+ */
+export async function recordFailureDelivery(
+  db: Kysely<Database>,
+  delivery: DeliveryRecord,
+  failure: CiFailure,
+): Promise<{ created: boolean; status: FailureStatus; outcome: DeliveryOutcome }> {
+  return db.transaction().execute(async (trx) => {
+    const inserted = await trx
+      .insertInto('failures')
+      .values({
+        id: failure.id,
+        provider: failure.provider,
+        kind: failure.kind,
+        owner: failure.owner,
+        repo: failure.repo,
+        branch: failure.branch,
+        head_sha: failure.headSha,
+        run_id: failure.runId,
+        run_attempt: failure.runAttempt,
+        job_id: failure.jobId,
+        check_suite_id: failure.checkSuiteId,
+        workflow_name: failure.workflowName,
+        job_name: failure.jobName,
+        check_name: failure.checkName,
+        html_url: failure.htmlUrl,
+        conclusion: failure.conclusion,
+        failed_steps: JSON.stringify(failure.failedSteps),
+        installation_id: failure.installationId,
+        data: JSON.stringify(failure),
+        status: 'queued',
+        first_delivery_id: delivery.deliveryId,
+        received_at: delivery.receivedAt,
+      })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .returning(['status'])
+      .executeTakeFirst();
+    const existing = inserted
+      ? undefined
+      : await trx
+          .selectFrom('failures')
+          .select(['status', 'first_delivery_id'])
+          .where('id', '=', failure.id)
+          .executeTakeFirstOrThrow();
+    const outcome: DeliveryOutcome =
+      inserted || existing?.first_delivery_id === delivery.deliveryId ? 'accepted' : 'merged';
+    await trx
+      .insertInto('deliveries')
+      .values({
+        id: delivery.deliveryId,
+        event: delivery.event,
+        action: delivery.action,
+        received_at: delivery.receivedAt,
+        outcome,
+        failure_id: failure.id,
+        payload: JSON.stringify(delivery.payload ?? null),
+      })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
+    return {
+      created: inserted !== undefined,
+      status: (inserted?.status ?? existing!.status) as FailureStatus,
+      outcome,
+    };
+  });
+}
+
+/** One failure by id, or `undefined`. */
+export async function findFailure(db: Db, id: string): Promise<FailureRow | undefined> {
+  return db.selectFrom('failures').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** Updates a failure and bumps `updated_at`. */
+export async function updateFailure(db: Db, id: string, patch: FailureUpdate): Promise<void> {
+  await db
+    .updateTable('failures')
+    .set({ ...patch, updated_at: sql`now()` })
+    .where('id', '=', id)
+    .execute();
+}
+
+/**
+ * Marks the start of one execution of a stage. Keyed by (failure, stage, attempt): when the same
+ * attempt runs again (a stalled job picked up by another worker), the row is reset to `running`
+ * rather than duplicated.
+ *
+ * @returns the execution id
+ */
+export async function startExecution(
+  db: Db,
+  row: { failureId: string; stage: string; attempt: number; runner: string; model: string | null },
+): Promise<string> {
+  const now = new Date();
+  const result = await db
+    .insertInto('executions')
+    .values({
+      failure_id: row.failureId,
+      stage: row.stage,
+      attempt: row.attempt,
+      runner: row.runner,
+      model: row.model,
+      status: 'running',
+      started_at: now,
+    })
+    .onConflict((oc) =>
+      oc.columns(['failure_id', 'stage', 'attempt']).doUpdateSet({
+        runner: row.runner,
+        model: row.model,
+        status: 'running',
+        started_at: now,
+        finished_at: null,
+        duration_ms: null,
+        error: null,
+        output: null,
+      }),
+    )
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return result.id;
+}
+
+/** What an execution produced; tokens and USD as reported/computed, durations in ms. */
+export interface ExecutionResult {
+  status: 'succeeded' | 'failed';
+  runner?: string;
+  model?: string | null;
+  tokensIn?: number;
+  tokensOut?: number;
+  costUsd?: number;
+  durationMs: number;
+  output?: unknown;
+  error?: string | null;
+}
+
+/** Records the end of an execution started with {@link startExecution}. */
+export async function finishExecution(db: Db, id: string, result: ExecutionResult): Promise<void> {
+  await db
+    .updateTable('executions')
+    .set({
+      status: result.status,
+      ...(result.runner !== undefined ? { runner: result.runner } : {}),
+      ...(result.model !== undefined ? { model: result.model } : {}),
+      tokens_in: result.tokensIn ?? 0,
+      tokens_out: result.tokensOut ?? 0,
+      cost_usd: result.costUsd ?? 0,
+      duration_ms: Math.round(result.durationMs),
+      finished_at: new Date(),
+      output: result.output === undefined ? null : JSON.stringify(result.output),
+      error: result.error ?? null,
+    })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** The latest succeeded execution of a stage for a failure, whatever the attempt. */
+export async function findSucceededExecution(
+  db: Db,
+  failureId: string,
+  stage: string,
+): Promise<ExecutionRow | undefined> {
+  return db
+    .selectFrom('executions')
+    .selectAll()
+    .where('failure_id', '=', failureId)
+    .where('stage', '=', stage)
+    .where('status', '=', 'succeeded')
+    .orderBy('attempt', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+}
+
+/** Every execution of a failure, oldest first. */
+export async function listExecutions(db: Db, failureId: string): Promise<ExecutionRow[]> {
+  return db
+    .selectFrom('executions')
+    .selectAll()
+    .where('failure_id', '=', failureId)
+    .orderBy('started_at')
+    .orderBy('id')
+    .execute();
+}

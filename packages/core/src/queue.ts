@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import { CiEvent, CiFailure } from './failure.ts';
+
+/**
+ * The queue contract shared by producers (ingest) and consumers (worker): names, job data schemas
+ * and job options. Both sides import it; the worker validates job data again because a job may
+ * have been written by an older or newer release.
+ */
+export const QUEUES = {
+  /** One job per accepted failure delivery: records the delivery and the failure in Postgres. */
+  intake: 'intake',
+  /** One job per failure (job id = failure id): classify → execute → summarize. */
+  triage: 'triage',
+} as const;
+export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
+
+/** The stages of triage, in order. */
+export const STAGES = ['classify', 'execute', 'summarize'] as const;
+export const Stage = z.enum(STAGES);
+export type Stage = z.infer<typeof Stage>;
+
+/** Data of an `intake` job. `v` is the schema version. */
+export const IntakeJobData = z.object({
+  v: z.literal(1),
+  deliveryId: z.string().min(1),
+  event: CiEvent,
+  action: z.string(),
+  /** ISO 8601 time ingest received the delivery. */
+  receivedAt: z.string(),
+  failure: CiFailure,
+  /** The raw delivery payload, kept in `deliveries.payload` for traceability. */
+  payload: z.unknown(),
+});
+export type IntakeJobData = z.infer<typeof IntakeJobData>;
+
+/** Data of a `triage` job. The failure itself is read from Postgres. */
+export const TriageJobData = z.object({
+  v: z.literal(1),
+  failureId: z.string().min(1),
+  /** Stage to start from; earlier finished stages are reused, never re-run. */
+  fromStage: Stage.optional(),
+});
+export type TriageJobData = z.infer<typeof TriageJobData>;
+
+/**
+ * BullMQ job id of the intake job of a delivery. Delivery ids are GUIDs (no `:`), prefixed so the
+ * id is never all digits (BullMQ docs, "Job Ids").
+ */
+export function intakeJobId(deliveryId: string): string {
+  return `delivery-${deliveryId.replaceAll(':', '-')}`;
+}
+
+/**
+ * Default job options. Exponential backoff from 2 s over 5 attempts retries for about 30 s in all,
+ * enough to ride out a Postgres failover; completed jobs are kept one day (or 1,000) so the board
+ * shows recent work, failed ones a week for inspection.
+ */
+export function defaultJobOptions(attempts: number) {
+  return {
+    attempts,
+    backoff: { type: 'exponential' as const, delay: 2_000 },
+    removeOnComplete: { age: 24 * 3600, count: 1_000 },
+    removeOnFail: { age: 7 * 24 * 3600 },
+  };
+}
+
+/**
+ * Redis key marking a delivery id as seen, for redelivery detection. Lives under the queue prefix
+ * so it shares the Redis Cluster hash slot.
+ */
+export function deliverySeenKey(prefix: string, deliveryId: string): string {
+  return `${prefix}:seen:${deliveryId}`;
+}
+
+/**
+ * How long a seen delivery id is remembered, in seconds: GitHub lets an operator redeliver
+ * deliveries of the past 3 days (GitHub docs, "Redelivering webhooks"); we keep a day more.
+ */
+export const DELIVERY_SEEN_TTL_SECONDS = 4 * 24 * 3600;
