@@ -1,0 +1,97 @@
+import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { Logger } from 'pino';
+import { adminAuth } from './admin-auth.ts';
+import { BOARD_PATH } from './board.ts';
+import { IngestError } from './errors.ts';
+import type { IntakeProducer } from './intake-producer.ts';
+import { createGithubWebhookRoutes, type WebhookOutcome } from './webhook.ts';
+
+/** Everything the ingest app needs; `main.ts` builds the real ones, tests build their own. */
+export interface IngestDeps {
+  secrets: string[];
+  maxBodyBytes: number;
+  producer: IntakeProducer;
+  logger: Logger;
+  /** Named readiness checks for `/readyz`; each resolves when its dependency answers. */
+  readiness: Record<string, () => Promise<unknown>>;
+  /** Bull Board sub-app and the token guarding it; the board is not mounted without a token. */
+  board?: { app: Hono; token: string };
+  onOutcome?: (event: string, outcome: WebhookOutcome) => void;
+}
+
+/** Time each readiness check may take, in ms, before it counts as down. */
+const READINESS_TIMEOUT_MS = 2_000;
+
+/**
+ * The ingest HTTP app:
+ * - `POST /webhooks/github` (see `createGithubWebhookRoutes`)
+ * - `GET /healthz` → 200 `{ok: true}` while the process serves
+ * - `GET /readyz` → 200 `{ready: true, checks}` when every dependency answers, else 503 with the
+ *   failing checks and their errors
+ * - `/admin/queues` → Bull Board behind admin auth, when configured
+ *
+ * Every error answer is JSON `{error, reason}`.
+ */
+export function createApp(deps: IngestDeps): Hono {
+  const app = new Hono();
+  app.route(
+    '/webhooks/github',
+    createGithubWebhookRoutes({
+      secrets: deps.secrets,
+      maxBodyBytes: deps.maxBodyBytes,
+      producer: deps.producer,
+      logger: deps.logger,
+      ...(deps.onOutcome ? { onOutcome: deps.onOutcome } : {}),
+    }),
+  );
+  app.get('/healthz', (c) => c.json({ ok: true }));
+  app.get('/readyz', async (c) => {
+    const entries = await Promise.all(
+      Object.entries(deps.readiness).map(async ([name, check]) => {
+        try {
+          await withTimeout(check(), READINESS_TIMEOUT_MS);
+          return [name, { ok: true }] as const;
+        } catch (error) {
+          return [name, { ok: false, error: (error as Error).message }] as const;
+        }
+      }),
+    );
+    const checks = Object.fromEntries(entries);
+    const ready = entries.every(([, r]) => r.ok);
+    return c.json({ ready, checks }, ready ? 200 : 503);
+  });
+  if (deps.board) {
+    app.use(`${BOARD_PATH}/*`, adminAuth(deps.board.token));
+    app.use(BOARD_PATH, adminAuth(deps.board.token));
+    app.route(BOARD_PATH, deps.board.app);
+  }
+  app.notFound((c) => c.json({ error: 'not_found', reason: `no route for ${c.req.method} ${c.req.path}` }, 404));
+  app.onError((error, c) => {
+    if (error instanceof IngestError) {
+      return c.json({ error: error.code, reason: error.message }, error.status, error.headers);
+    }
+    if (error instanceof HTTPException) {
+      // hono's own middleware (auth) errors carry their response, e.g. WWW-Authenticate.
+      const res = error.getResponse();
+      return c.json(
+        { error: res.status === 401 ? 'unauthorized' : 'http_error', reason: error.message || res.statusText },
+        error.status,
+        Object.fromEntries(res.headers),
+      );
+    }
+    deps.logger.error({ err: error, path: c.req.path }, 'unhandled error');
+    return c.json({ error: 'internal', reason: 'internal error; see the ingest logs' }, 500);
+  });
+  return app;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import { DatabaseEnv, LogEnv, RedisEnv, splitList } from '@pitcrew/core';
+
+/**
+ * Every variable the ingest process reads. Parsed once in `main.ts`; nothing else reads
+ * `process.env`.
+ */
+export const IngestEnv = z.object({
+  ...LogEnv.shape,
+  ...RedisEnv.shape,
+  ...DatabaseEnv.shape,
+  /** TCP port of the HTTP server. */
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** Interface to bind; `0.0.0.0` for containers. */
+  HOST: z.string().default('0.0.0.0'),
+  /**
+   * Webhook secret(s), comma-separated. A delivery passes when its signature matches any of them,
+   * so a secret can be rotated by adding the new one first and removing the old one later.
+   */
+  GITHUB_WEBHOOK_SECRET: z
+    .string({ error: 'required: the secret configured on the GitHub webhook' })
+    .transform(splitList)
+    .pipe(z.array(z.string().min(1)).min(1, 'needs at least one secret')),
+  /**
+   * Largest accepted body in bytes; GitHub caps payloads at 25 MiB (GitHub docs, "Webhook events
+   * and payloads": "Payloads are capped at 25 MB").
+   */
+  PITCREW_MAX_BODY_BYTES: z.coerce.number().int().positive().default(25 * 1024 * 1024),
+  /** Attempts of each BullMQ job before it is marked failed. */
+  PITCREW_JOB_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(5),
+  /** Bearer token (or basic-auth password) guarding Bull Board at /admin/queues; unset = no board. */
+  PITCREW_ADMIN_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
+});
+export type IngestEnv = z.infer<typeof IngestEnv>;

@@ -1,0 +1,148 @@
+import { serve, type ServerType } from '@hono/node-server';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { sql } from 'kysely';
+import type { Server } from 'node:http';
+import {
+  createDb,
+  createLogger,
+  defaultJobOptions,
+  parseEnv,
+  QUEUES,
+  type Logger,
+} from '@pitcrew/core';
+import { createApp } from './app.ts';
+import { createBoard } from './board.ts';
+import { IngestEnv } from './env.ts';
+import { createIntakeProducer } from './intake-producer.ts';
+
+/**
+ * Node HTTP server limits against slow clients (slow-loris) and oversized headers. GitHub sends a
+ * delivery in one request and gives up after 10 s (GitHub docs, "Handling webhook deliveries":
+ * respond within 10 seconds), so nothing legitimate needs longer.
+ */
+export const SERVER_LIMITS = {
+  /** ms to receive the complete request headers. */
+  headersTimeout: 10_000,
+  /** ms to receive the complete request, body included. */
+  requestTimeout: 30_000,
+  /** ms an idle keep-alive connection stays open; above a typical load balancer's 60 s. */
+  keepAliveTimeout: 65_000,
+  /** Largest request header block, bytes (Node's default, stated). */
+  maxHeaderSize: 16 * 1024,
+} as const;
+
+/** A running ingest process. */
+export interface IngestHandle {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the ingest server from environment variables.
+ *
+ * @throws {ConfigError} when the environment is invalid
+ */
+export async function startIngest(
+  env: Record<string, string | undefined> = process.env,
+  logger?: Logger,
+): Promise<IngestHandle> {
+  const config = parseEnv(IngestEnv, env);
+  const log = logger ?? createLogger('ingest', config.LOG_LEVEL);
+  // Producers fail fast instead of queueing commands while Redis is down (BullMQ docs,
+  // "Going to production"), so a delivery we cannot enqueue gets a 503, never a 202.
+  const redis = new Redis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  redis.on('error', (error) => log.warn({ err: error }, 'redis connection error'));
+  if (!(await waitForReady(redis, 10_000))) {
+    log.warn({ redis: redactUrl(config.REDIS_URL) }, 'redis is not reachable yet; serving anyway, /readyz reports it and deliveries get 503 until it is');
+  }
+  const prefix = config.PITCREW_QUEUE_PREFIX;
+  const queueOptions = {
+    connection: redis,
+    prefix,
+    defaultJobOptions: defaultJobOptions(config.PITCREW_JOB_ATTEMPTS),
+  };
+  const intake = new Queue(QUEUES.intake, queueOptions);
+  const triage = new Queue(QUEUES.triage, queueOptions);
+  for (const q of [intake, triage]) q.on('error', (error) => log.warn({ err: error }, 'queue error'));
+  const db = createDb(config.DATABASE_URL, Math.min(config.PITCREW_DB_POOL_SIZE, 2));
+  const app = createApp({
+    secrets: config.GITHUB_WEBHOOK_SECRET,
+    maxBodyBytes: config.PITCREW_MAX_BODY_BYTES,
+    producer: createIntakeProducer(intake, redis, prefix),
+    logger: log,
+    readiness: {
+      redis: () => redis.ping(),
+      postgres: () => sql`select 1`.execute(db),
+    },
+    ...(config.PITCREW_ADMIN_TOKEN
+      ? { board: { app: createBoard([intake, triage]), token: config.PITCREW_ADMIN_TOKEN } }
+      : {}),
+  });
+  const server = await new Promise<ServerType>((resolve) => {
+    const s = serve(
+      {
+        fetch: app.fetch,
+        port: config.PORT,
+        hostname: config.HOST,
+        serverOptions: { maxHeaderSize: SERVER_LIMITS.maxHeaderSize },
+      },
+      () => resolve(s),
+    );
+  });
+  const http = server as Server;
+  http.headersTimeout = SERVER_LIMITS.headersTimeout;
+  http.requestTimeout = SERVER_LIMITS.requestTimeout;
+  http.keepAliveTimeout = SERVER_LIMITS.keepAliveTimeout;
+  const address = http.address();
+  const port = typeof address === 'object' && address ? address.port : config.PORT;
+  const host = config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST;
+  const url = `http://${host}:${port}`;
+  log.info({ url, board: Boolean(config.PITCREW_ADMIN_TOKEN) }, 'ingest listening');
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    close() {
+      // Shutdown order: stop HTTP (finish in-flight requests) → queues → db → Redis.
+      closing ??= (async () => {
+        await new Promise<void>((resolve) => {
+          http.close(() => resolve());
+          http.closeIdleConnections();
+        });
+        await Promise.allSettled([intake.close(), triage.close()]);
+        await db.destroy();
+        await redis.quit().catch(() => redis.disconnect());
+        log.info('ingest stopped');
+      })();
+      return closing;
+    },
+  };
+}
+
+function waitForReady(redis: Redis, ms: number): Promise<boolean> {
+  if (redis.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      resolve(false);
+    }, ms);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    redis.once('ready', onReady);
+  });
+}
+
+/** A URL with its password replaced, for logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparseable url)';
+  }
+}

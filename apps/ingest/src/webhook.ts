@@ -1,0 +1,181 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { verifyWithFallback } from '@octokit/webhooks-methods';
+import type { Logger } from 'pino';
+import {
+  CI_EVENTS,
+  isIgnored,
+  normalizeGithubEvent,
+  PayloadShapeError,
+  type CiEvent,
+} from '@pitcrew/core';
+import { IngestError } from './errors.ts';
+import type { IntakeProducer } from './intake-producer.ts';
+
+/** Options of {@link createGithubWebhookRoutes}. */
+export interface GithubWebhookOptions {
+  /** Accepted secrets; the first is current, the rest are older ones kept during rotation. */
+  secrets: string[];
+  /** Largest body accepted, in bytes. */
+  maxBodyBytes: number;
+  producer: IntakeProducer;
+  logger: Logger;
+  /** Called once per delivery with its outcome, for metrics. */
+  onOutcome?: (event: string, outcome: WebhookOutcome) => void;
+}
+
+export type WebhookOutcome = 'accepted' | 'duplicate' | 'ignored' | 'ping' | 'rejected';
+
+const CI_EVENT_SET = new Set<string>(CI_EVENTS);
+
+/**
+ * `POST /` for GitHub webhooks, mounted at `/webhooks/github`. In order (as octokit/webhooks
+ * does): content type (415) → required headers (400) → size (413, from `Content-Length` or while
+ * streaming, never buffering more than the limit) → signature over the raw bytes (401) → event
+ * filter (202 ignored, before parsing) → JSON (400) → normalize (400 for a payload missing fields
+ * its event needs) → enqueue (202, or 503 when the queue is unreachable).
+ *
+ * Answers:
+ * - 200 `{ok: true, event: 'ping'}` for `ping`
+ * - 202 `{accepted: true, failureId}` for a new failure
+ * - 202 `{duplicate: true, failureId}` for a redelivery of a delivery id already enqueued
+ * - 202 `{ignored: true, reason}` for everything else that is signed and well-formed
+ *
+ * @throws {Error} at construction when no secret is given
+ */
+export function createGithubWebhookRoutes(options: GithubWebhookOptions): Hono {
+  const [secret, ...olderSecrets] = options.secrets;
+  if (!secret) throw new Error('createGithubWebhookRoutes needs at least one secret');
+  const { producer, logger, onOutcome } = options;
+  const app = new Hono();
+
+  app.post(
+    '/',
+    async function checkHeaders(c, next) {
+      const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+      if (type !== 'application/json' && type !== 'application/x-www-form-urlencoded') {
+        throw new IngestError(
+          415,
+          'unsupported_media_type',
+          `content type ${type || '(none)'} is not supported; configure the webhook with application/json`,
+        );
+      }
+      if (!c.req.header('x-hub-signature-256')) {
+        throw new IngestError(
+          401,
+          'missing_signature',
+          'X-Hub-Signature-256 header is missing; set a secret on the GitHub webhook',
+        );
+      }
+      for (const header of ['x-github-event', 'x-github-delivery']) {
+        if (!c.req.header(header)) {
+          throw new IngestError(400, 'missing_header', `${header} header is missing`);
+        }
+      }
+      await next();
+    },
+    bodyLimit({
+      maxSize: options.maxBodyBytes,
+      onError: () => {
+        throw new IngestError(
+          413,
+          'payload_too_large',
+          `body is larger than ${options.maxBodyBytes} bytes (PITCREW_MAX_BODY_BYTES)`,
+        );
+      },
+    }),
+    async function receiveGithubWebhook(c) {
+      const receivedAt = new Date();
+      const event = c.req.header('x-github-event')!;
+      const deliveryId = c.req.header('x-github-delivery')!;
+      const signature = c.req.header('x-hub-signature-256')!;
+      const raw = await c.req.text();
+      if (raw.length === 0) throw new IngestError(400, 'empty_body', 'body is empty');
+      if (!(await verifyWithFallback(secret, raw, signature, olderSecrets))) {
+        logger.warn(
+          { deliveryId, event },
+          'webhook signature does not match; verify that GITHUB_WEBHOOK_SECRET matches the secret configured on the GitHub webhook',
+        );
+        throw new IngestError(
+          401,
+          'bad_signature',
+          'X-Hub-Signature-256 does not match the body for any configured secret',
+        );
+      }
+      if (event === 'ping') {
+        onOutcome?.(event, 'ping');
+        return c.json({ ok: true, event: 'ping' }, 200);
+      }
+      if (!CI_EVENT_SET.has(event)) {
+        onOutcome?.(event, 'ignored');
+        return c.json({ ignored: true, reason: `event ${event} is not a CI event` }, 202);
+      }
+      const payload = parseBody(raw, c.req.header('content-type')!);
+      let result;
+      try {
+        result = normalizeGithubEvent(event, payload);
+      } catch (error) {
+        if (error instanceof PayloadShapeError) {
+          throw new IngestError(400, 'bad_payload', error.message, { cause: error });
+        }
+        throw error;
+      }
+      if (isIgnored(result)) {
+        onOutcome?.(event, 'ignored');
+        return c.json({ ignored: true, reason: result.reason }, 202);
+      }
+      let outcome;
+      try {
+        outcome = await producer.enqueue({
+          deliveryId,
+          event: event as CiEvent,
+          action: 'completed',
+          receivedAt,
+          failure: result,
+          payload,
+        });
+      } catch (error) {
+        logger.error({ err: error, deliveryId, failureId: result.id }, 'could not enqueue failure; GitHub will show the delivery as failed and it can be redelivered');
+        throw new IngestError(503, 'queue_unavailable', 'the queue is unreachable; redeliver later', {
+          cause: error,
+          headers: { 'retry-after': '30' },
+        });
+      }
+      onOutcome?.(event, outcome);
+      logger.info({ deliveryId, event, failureId: result.id, outcome }, 'failure delivery');
+      return c.json(
+        outcome === 'accepted'
+          ? { accepted: true, failureId: result.id }
+          : { duplicate: true, failureId: result.id },
+        202,
+      );
+    },
+  );
+  return app;
+}
+
+/**
+ * JSON body, or the `payload` field of a form-encoded body (GitHub's other content type option,
+ * GitHub docs, "Creating webhooks": `application/x-www-form-urlencoded` sends `payload=<json>`).
+ * @throws {IngestError} 400 when it is not JSON or not an object
+ */
+function parseBody(raw: string, contentType: string): unknown {
+  let text = raw;
+  if (contentType.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
+    const payload = new URLSearchParams(raw).get('payload');
+    if (payload === null) throw new IngestError(400, 'malformed_body', 'form body has no payload field');
+    text = payload;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new IngestError(400, 'malformed_json', `body is not valid JSON: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new IngestError(400, 'malformed_body', 'body must be a JSON object');
+  }
+  return parsed;
+}

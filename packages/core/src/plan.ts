@@ -1,0 +1,144 @@
+import type { Category, Classification } from './classify.ts';
+import type { CiFailure } from './failure.ts';
+
+/**
+ * The command a GitHub Actions step ran, when its name is the default `Run <command>` GitHub
+ * gives a `run:` step without a `name:` (GitHub docs, "Workflow syntax", `jobs.<job_id>.steps[*].name`).
+ * Steps that use an action (`Run actions/checkout@v4`) are not commands.
+ */
+export function commandOfStep(step: string): string | null {
+  const match = /^Run (.+)$/.exec(step.trim());
+  if (!match?.[1]) return null;
+  const command = match[1].trim();
+  return /^[\w.-]+\/[\w.-]+(\/[\w./-]+)?@[\w.-]+$/.test(command) ? null : command;
+}
+
+/** Short human description of where a failure happened: job, step, repo, branch and commit. */
+export function describeFailure(failure: CiFailure): string {
+  const what = failure.jobName ?? failure.workflowName ?? failure.checkName ?? 'CI';
+  const step = failure.failedSteps[0] ? ` at step \`${failure.failedSteps[0]}\`` : '';
+  const where = `${failure.owner}/${failure.repo}${failure.branch ? `@${failure.branch}` : ''}`;
+  const verb = failure.conclusion === 'timed_out' ? 'timed out' : failure.conclusion === 'startup_failure' ? 'failed to start' : 'failed';
+  return `\`${what}\` ${verb}${step} on ${where} (${failure.headSha.slice(0, 7)})`;
+}
+
+/** First investigation steps per category, as a careful engineer would take them. */
+const CATEGORY_STEPS: Record<Category, (ctx: PlanContext) => string[]> = {
+  lint: (c) => [
+    `Reproduce locally at ${c.sha}: ${c.command ? `\`${c.command}\`` : 'run the repository\'s lint/format script'}.`,
+    'Read the first reported file and rule; most lint failures are one rule over a few files.',
+    'If the rule is new, check whether the linter or its config changed in this push (lockfile, config files) rather than the code.',
+    'Fix with the tool\'s autofix where it exists (`--fix`, `--write`) and commit the result.',
+  ],
+  typecheck: (c) => [
+    `Reproduce locally at ${c.sha}: ${c.command ? `\`${c.command}\`` : 'run the type checker (`tsc --noEmit`, `mypy`, …)'}.`,
+    'Start from the first error: later errors are often consequences of it.',
+    'Compare with the base branch: a changed signature or an upgraded dependency\'s types are the usual causes.',
+  ],
+  test: (c) => [
+    `Find the first failing test in the log of ${c.where} and run only it locally at ${c.sha}${c.command ? ` (the step ran \`${c.command}\`)` : ''}.`,
+    'Check whether the same test fails on the base branch; if it passes there, the diff of this push is the suspect.',
+    'If it passes on a re-run without changes, record it as flaky and look for time, order or network dependence.',
+    'Read the assertion: expected vs actual values usually point at the changed behaviour.',
+  ],
+  build: (c) => [
+    `Reproduce the build locally at ${c.sha}${c.command ? ` with \`${c.command}\`` : ''}.`,
+    'Read the first compiler or bundler error, not the last line: the tail is usually the tool giving up.',
+    'Check for files added without being committed, changed imports, and toolchain version differences (Node, JDK, Go, Rust) between CI and local.',
+  ],
+  dependency: (c) => [
+    `Reproduce dependency installation at ${c.sha}${c.command ? ` with \`${c.command}\`` : ''} from a clean cache.`,
+    'Check whether the lockfile is in sync with the manifest and whether a version was yanked or a registry was unreachable.',
+    'If a transitive release broke it, pin the previous version and open an issue upstream.',
+  ],
+  infrastructure: (c) => [
+    `Open ${c.url} and check whether the failure is in a setup step (runner, checkout, cache, network) rather than the project's own steps.`,
+    'Re-run the job once: infrastructure failures usually pass on retry. If it fails again, check runner capacity, disk space and service status.',
+    'If it repeats across repositories, escalate to the CI platform owners instead of the code owners.',
+  ],
+  timeout: (c) => [
+    `Compare the duration of ${c.where} with recent successful runs to see whether it slowed down gradually or hung.`,
+    'Find the last line printed before the timeout: it names the step or test that hung.',
+    'Look for waits on network services, deadlocks in tests, or a job timeout that no longer fits the suite.',
+  ],
+  unknown: (c) => [
+    `Open the log of ${c.where} at ${c.url} and find the first error line.`,
+    'Check whether the same job fails on the base branch and on a re-run.',
+    'Classify it (lint, typecheck, test, build, dependency, infrastructure, timeout) and follow that playbook.',
+  ],
+};
+
+interface PlanContext {
+  sha: string;
+  where: string;
+  url: string;
+  command: string | null;
+}
+
+/**
+ * The `rules` runner's output: a markdown diagnosis with `## Diagnosis`, `## Evidence`,
+ * `## Investigation plan` and `## Summary` sections, built from the failure and its classification
+ * alone (no model, no network).
+ */
+export function planFromRules(failure: CiFailure, classification: Classification): string {
+  const step = failure.failedSteps[0] ?? null;
+  const context: PlanContext = {
+    sha: `\`${failure.headSha.slice(0, 12)}\``,
+    where: `\`${failure.jobName ?? failure.workflowName ?? failure.checkName ?? 'the job'}\``,
+    url: failure.htmlUrl ?? 'the run page',
+    command: step ? commandOfStep(step) : null,
+  };
+  const steps = CATEGORY_STEPS[classification.category](context);
+  const evidence = classification.evidence.length
+    ? classification.evidence.map((e) => `- ${e.source}: \`${e.text.replaceAll('`', "'")}\``).join('\n')
+    : '- none: no rule matched the names or the log text';
+  return [
+    '## Diagnosis',
+    `${describeFailure(failure)}. Classified as **${classification.category}** (confidence ${classification.confidence.toFixed(2)}) by rules.`,
+    '',
+    '## Evidence',
+    evidence,
+    '',
+    '## Investigation plan',
+    ...steps.map((s, i) => `${i + 1}. ${s}`),
+    '',
+    '## Summary',
+    summaryFromRules(failure, classification),
+    '',
+  ].join('\n');
+}
+
+/** One or two sentences from rules alone. */
+export function summaryFromRules(failure: CiFailure, classification: Classification): string {
+  const label: Record<Category, string> = {
+    lint: 'a lint or formatting failure',
+    typecheck: 'a type-checking failure',
+    test: 'a test failure',
+    build: 'a build failure',
+    dependency: 'a dependency installation failure',
+    infrastructure: 'an infrastructure failure (runner, network or service), likely to pass on re-run',
+    timeout: 'a timeout',
+    unknown: 'a failure of unknown kind',
+  };
+  return `${describeFailure(failure)}: ${label[classification.category]}.`;
+}
+
+/**
+ * The text of a `## Summary` section of a markdown document: the lines after the heading up to the
+ * next heading of the same or a higher level, trimmed. `null` when there is no such section or it
+ * is empty. Matching is case-insensitive and accepts `#` to `###`.
+ */
+export function extractSummarySection(markdown: string): string | null {
+  const lines = markdown.split(/\r?\n/);
+  const start = lines.findIndex((l) => /^#{1,3}\s+summary\s*:?\s*$/i.test(l.trim()));
+  if (start < 0) return null;
+  const level = /^#+/.exec(lines[start]!.trim())![0].length;
+  const body: string[] = [];
+  for (const line of lines.slice(start + 1)) {
+    const heading = /^(#+)\s/.exec(line.trim());
+    if (heading && heading[1]!.length <= level) break;
+    body.push(line);
+  }
+  const text = body.join('\n').trim();
+  return text.length > 0 ? text : null;
+}
