@@ -1,0 +1,243 @@
+import { createRequire } from 'node:module';
+import { randomUUID } from 'node:crypto';
+import { sign } from '@octokit/webhooks-methods';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { intakeJobId, IntakeJobData, QUEUES } from '@pitcrew/core';
+import { createTestRedis, deleteKeysWithPrefix, testPrefix } from '@pitcrew/testkit';
+import { createApp } from './app.ts';
+import { createBoard } from './board.ts';
+import { createIntakeProducer } from './intake-producer.ts';
+
+const require = createRequire(import.meta.url);
+const sets = require('@octokit/webhooks-examples/api.github.com/index.json') as { name: string; examples: any[] }[];
+const example = (event: string, test: (e: any) => boolean) =>
+  structuredClone(sets.find((s) => s.name === event)!.examples.find(test));
+const jobFailure = () => example('workflow_job', (e) => e.workflow_job.conclusion === 'failure');
+
+const SECRET = 'current-secret-0123456789';
+const OLD_SECRET = 'previous-secret-0123456789';
+const ADMIN_TOKEN = 'admin-token-0123456789abcdef';
+const logger = pino({ level: 'silent' });
+
+let redis: Redis;
+let prefix: string;
+let intake: Queue;
+let app: ReturnType<typeof createApp>;
+
+async function deliver(
+  event: string,
+  payload: unknown,
+  options: { deliveryId?: string; secret?: string; signature?: string; body?: string; contentType?: string; target?: typeof app } = {},
+) {
+  const body = options.body ?? JSON.stringify(payload);
+  const headers: Record<string, string> = {
+    'content-type': options.contentType ?? 'application/json',
+    'x-github-event': event,
+    'x-github-delivery': options.deliveryId ?? randomUUID(),
+  };
+  const signature = options.signature ?? (await sign(options.secret ?? SECRET, body));
+  if (signature) headers['x-hub-signature-256'] = signature;
+  const response = await (options.target ?? app).request('/webhooks/github', { method: 'POST', headers, body });
+  return { status: response.status, body: (await response.json()) as Record<string, any>, headers: response.headers };
+}
+
+beforeAll(() => {
+  redis = createTestRedis();
+});
+afterAll(async () => {
+  await redis.quit();
+});
+beforeEach(async () => {
+  prefix = testPrefix();
+  intake = new Queue(QUEUES.intake, { connection: redis, prefix });
+  app = createApp({
+    secrets: [SECRET, OLD_SECRET],
+    maxBodyBytes: 64 * 1024,
+    producer: createIntakeProducer(intake, redis, prefix),
+    logger,
+    readiness: { redis: () => redis.ping() },
+    board: { app: createBoard([intake]), token: ADMIN_TOKEN },
+  });
+  return async () => {
+    await intake.close();
+    await deleteKeysWithPrefix(redis, prefix);
+  };
+});
+
+describe('POST /webhooks/github', () => {
+  it('accepts a signed failure, enqueues one intake job with the normalized failure', async () => {
+    const payload = jobFailure();
+    const deliveryId = randomUUID();
+    const res = await deliver('workflow_job', payload, { deliveryId });
+    expect(res).toMatchObject({ status: 202, body: { accepted: true, failureId: `gh-job-${payload.workflow_job.id}` } });
+    const job = await intake.getJob(intakeJobId(deliveryId));
+    const data = IntakeJobData.parse(job!.data);
+    expect(data.failure.failedSteps).toEqual(['Run yarn run format-check']);
+    expect(data.deliveryId).toBe(deliveryId);
+  });
+
+  it('answers ping with 200', async () => {
+    const res = await deliver('ping', example('ping', () => true));
+    expect(res).toMatchObject({ status: 200, body: { ok: true, event: 'ping' } });
+  });
+
+  it('accepts a signature made with an older secret (rotation)', async () => {
+    expect((await deliver('workflow_job', jobFailure(), { secret: OLD_SECRET })).status).toBe(202);
+  });
+
+  it.each([
+    ['missing', '', 'missing_signature'],
+    ['another secret', 'sign:another-secret-000000', 'bad_signature'],
+    ['sha1 algorithm', 'sha1=0123456789abcdef0123456789abcdef01234567', 'bad_signature'],
+    ['a different body', 'other-body', 'bad_signature'],
+    ['garbage', 'sha256=zz', 'bad_signature'],
+  ])('401 for a signature that is %s', async (_what, kind, code) => {
+    const payload = jobFailure();
+    let signature = kind;
+    if (kind.startsWith('sign:')) signature = await sign(kind.slice(5), JSON.stringify(payload));
+    if (kind === 'other-body') signature = await sign(SECRET, JSON.stringify({ ...payload, action: 'queued' }));
+    const res = await deliver('workflow_job', payload, { signature });
+    expect(res.status).toBe(401);
+    expect(res.body).toMatchObject({ error: code });
+    expect(res.body.reason).toEqual(expect.any(String));
+    expect(await intake.count()).toBe(0);
+  });
+
+  it('400 for malformed JSON, a non-object body and a payload missing fields its event needs', async () => {
+    const malformed = await deliver('workflow_job', null, { body: '{"action": "completed",' });
+    expect(malformed).toMatchObject({ status: 400, body: { error: 'malformed_json' } });
+    const array = await deliver('workflow_job', [1, 2]);
+    expect(array).toMatchObject({ status: 400, body: { error: 'malformed_body' } });
+    const payload = jobFailure();
+    delete payload.workflow_job.head_sha;
+    const missing = await deliver('workflow_job', payload);
+    expect(missing).toMatchObject({ status: 400, body: { error: 'bad_payload' } });
+    expect(missing.body.reason).toContain('workflow_job.head_sha');
+  });
+
+  it('400 when the delivery or event header is missing', async () => {
+    const body = JSON.stringify(jobFailure());
+    const res = await app.request('/webhooks/github', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-github-event': 'workflow_job', 'x-hub-signature-256': await sign(SECRET, body) },
+      body,
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: 'missing_header', reason: 'x-github-delivery header is missing' });
+  });
+
+  it('415 for a content type GitHub does not send, and accepts the form-encoded one', async () => {
+    const text = await deliver('workflow_job', jobFailure(), { contentType: 'text/plain' });
+    expect(text).toMatchObject({ status: 415, body: { error: 'unsupported_media_type' } });
+    const form = `payload=${encodeURIComponent(JSON.stringify(jobFailure()))}`;
+    const res = await deliver('workflow_job', null, { body: form, contentType: 'application/x-www-form-urlencoded' });
+    expect(res).toMatchObject({ status: 202, body: { accepted: true } });
+  });
+
+  it('413 for a body over the limit, by Content-Length and when streamed without one', async () => {
+    const big = JSON.stringify({ action: 'completed', pad: 'x'.repeat(70 * 1024) });
+    const declared = await deliver('workflow_job', null, { body: big });
+    expect(declared).toMatchObject({ status: 413, body: { error: 'payload_too_large' } });
+    let pulled = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled += 1;
+        if (pulled > 1_000) return controller.close(); // 16 MiB: far past the limit
+        controller.enqueue(new Uint8Array(16 * 1024).fill(120));
+      },
+    });
+    const res = await app.request('/webhooks/github', {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-github-event': 'workflow_job',
+        'x-github-delivery': randomUUID(),
+        'x-hub-signature-256': 'sha256=' + '0'.repeat(64),
+      },
+      body: stream,
+      // @ts-expect-error Node's fetch needs duplex for a stream body
+      duplex: 'half',
+    });
+    expect(res.status).toBe(413);
+    expect(pulled).toBeLessThan(20); // stopped reading soon after 64 KiB, did not buffer 16 MiB
+  });
+
+  it('202 ignored with a reason for non-failures and unknown events, without enqueueing', async () => {
+    const success = await deliver('workflow_job', example('workflow_job', (e) => e.workflow_job.conclusion === 'success'));
+    expect(success).toMatchObject({ status: 202, body: { ignored: true, reason: 'conclusion success is not a failure' } });
+    const unknown = await deliver('issues', { action: 'opened' });
+    expect(unknown).toMatchObject({ status: 202, body: { ignored: true, reason: 'event issues is not a CI event' } });
+    expect(await intake.count()).toBe(0);
+  });
+
+  it('a redelivery is a duplicate and adds no job', async () => {
+    const payload = jobFailure();
+    const deliveryId = randomUUID();
+    expect((await deliver('workflow_job', payload, { deliveryId })).body).toMatchObject({ accepted: true });
+    expect((await deliver('workflow_job', payload, { deliveryId })).body).toEqual({ duplicate: true, failureId: `gh-job-${payload.workflow_job.id}` });
+    expect(await intake.getJobCounts('waiting')).toEqual({ waiting: 1 });
+  });
+
+  it('concurrent copies of one delivery: exactly one accepted, one job', async () => {
+    const payload = jobFailure();
+    const deliveryId = randomUUID();
+    const results = await Promise.all(Array.from({ length: 25 }, () => deliver('workflow_job', payload, { deliveryId })));
+    expect(results.filter((r) => r.body.accepted)).toHaveLength(1);
+    expect(results.filter((r) => r.body.duplicate)).toHaveLength(24);
+    expect(await intake.getJobCounts('waiting')).toEqual({ waiting: 1 });
+  });
+
+  it('503 with Retry-After, never 202, when the queue is unreachable', async () => {
+    const dead = new Redis('redis://127.0.0.1:1', { enableOfflineQueue: false, maxRetriesPerRequest: 0, lazyConnect: true, retryStrategy: () => null });
+    dead.on('error', () => {});
+    const deadQueue = new Queue(QUEUES.intake, { connection: dead, prefix, skipWaitingForReady: true });
+    deadQueue.on('error', () => {});
+    const target = createApp({
+      secrets: [SECRET],
+      maxBodyBytes: 64 * 1024,
+      producer: createIntakeProducer(deadQueue, dead, prefix),
+      logger,
+      readiness: { redis: () => dead.ping() },
+    });
+    const res = await deliver('workflow_job', jobFailure(), { target });
+    expect(res.status).toBe(503);
+    expect(res.body).toMatchObject({ error: 'queue_unavailable' });
+    expect(res.headers.get('retry-after')).toBe('30');
+    const ready = await target.request('/readyz');
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ ready: false, checks: { redis: { ok: false } } });
+    await deadQueue.close().catch(() => {});
+    dead.disconnect();
+  });
+});
+
+describe('health, readiness and board', () => {
+  it('healthz and readyz answer 200 when Redis answers', async () => {
+    expect((await app.request('/healthz')).status).toBe(200);
+    const ready = await app.request('/readyz');
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ ready: true, checks: { redis: { ok: true } } });
+  });
+
+  it('guards Bull Board with the admin token (bearer or basic)', async () => {
+    expect((await app.request('/admin/queues')).status).toBe(401);
+    expect((await app.request('/admin/queues', { headers: { authorization: 'Bearer wrong-token-0123456789' } })).status).toBe(401);
+    const bearer = await app.request('/admin/queues', { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    expect(bearer.status).toBe(200);
+    expect(await bearer.text()).toContain('<html');
+    const basic = await app.request('/admin/queues/api/queues', {
+      headers: { authorization: `Basic ${Buffer.from(`ops:${ADMIN_TOKEN}`).toString('base64')}` },
+    });
+    expect(basic.status).toBe(200);
+    expect(JSON.stringify(await basic.json())).toContain('intake');
+  });
+
+  it('unknown routes get a JSON 404', async () => {
+    const res = await app.request('/nope');
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ error: 'not_found' });
+  });
+});
