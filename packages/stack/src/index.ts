@@ -1,0 +1,16 @@
+export { findFreePort } from './ports.ts';
+export { pingRedis } from './redis-ping.ts';
+export {
+  ensureRedisServer,
+  startRedisServer,
+  RedisServerMissingError,
+  type EnsureRedisServerOptions,
+  type RedisServerHandle,
+  type StartRedisServerOptions,
+} from './redis-server.ts';
+export {
+  ensureDatabase,
+  startEmbeddedPostgres,
+  type PostgresHandle,
+  type StartEmbeddedPostgresOptions,
+} from './embedded-postgres.ts';

@@ -1,0 +1,3 @@
+export { createTestDatabase, type TestDatabase } from './db.ts';
+export { createTestRedis, deleteKeysWithPrefix, testPrefix } from './redis.ts';
+export { TEMPLATE_DATABASE } from './provided-context.ts';
