@@ -1,0 +1,24 @@
+# One image for every pitcrew role (ingest, worker, migrate); the command picks the role.
+# Multi-stage: dependencies are installed in a build stage, the runtime stage runs as non-root.
+FROM node:20-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY packages/core/package.json packages/core/
+COPY packages/llm/package.json packages/llm/
+COPY packages/stack/package.json packages/stack/
+COPY packages/testkit/package.json packages/testkit/
+COPY apps/ingest/package.json apps/ingest/
+COPY apps/worker/package.json apps/worker/
+COPY apps/cli/package.json apps/cli/
+RUN npm ci --omit=dev --no-audit --no-fund
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY . .
+RUN rm -rf .pitcrew .env && chown -R node:node /app
+USER node
+EXPOSE 3000
+ENTRYPOINT ["node", "apps/cli/bin/pitcrew.mjs"]
+CMD ["ingest"]

@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+// Runs the TypeScript sources through tsx, so `npx pitcrew` works right after `npm install`
+// with no build step.
+import { register } from 'tsx/esm/api';
+
+register();
+await import('../src/cli.ts');

@@ -1,0 +1,69 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { ConfigError } from '@pitcrew/core';
+import { loadDotEnv } from './env-file.ts';
+import { runMigrate } from './commands/migrate.ts';
+import { runIngest, runWorker } from './commands/serve.ts';
+import { runStart } from './commands/start.ts';
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+loadDotEnv();
+
+const program = new Command()
+  .name('pitcrew')
+  .description('Org-wide CI-failure intake and triage: GitHub webhooks in, diagnoses in Postgres out.')
+  .showHelpAfterError();
+
+program
+  .command('start')
+  .description('run the whole system locally: Postgres and Redis (embedded unless DATABASE_URL/REDIS_URL), migrations, ingest, workers')
+  .option('--demo', 'send the GitHub example deliveries and print what became of them', false)
+  .option('--once', 'exit after the demo: 0 when every accepted failure reached a final state', false)
+  .option('--workers <n>', 'worker processes', positiveInt, 2)
+  .option('--port <port>', 'ingest port (default: PORT, else a free port)', positiveInt)
+  .option('--data-dir <dir>', 'where embedded Postgres, Redis and logs keep their files', process.env.PITCREW_DATA_DIR ?? '.pitcrew')
+  .option('--demo-timeout <ms>', 'ms to wait for the demo failures to finish', positiveInt, 120_000)
+  .action(async (opts: { demo: boolean; once: boolean; workers: number; port?: number; dataDir: string; demoTimeout: number }) => {
+    const code = await runStart({
+      demo: opts.demo || opts.once,
+      once: opts.once,
+      workers: opts.workers,
+      ...(opts.port !== undefined ? { port: opts.port } : {}),
+      dataDir: opts.dataDir,
+      demoTimeoutMs: opts.demoTimeout,
+    });
+    process.exit(code);
+  });
+
+program
+  .command('ingest')
+  .description('run the webhook server (POST /webhooks/github, /healthz, /readyz, /admin/queues)')
+  .action(runIngest);
+
+program
+  .command('worker')
+  .description('run the BullMQ workers (intake and triage: classify → execute → summarize)')
+  .action(runWorker);
+
+program
+  .command('migrate')
+  .description('bring DATABASE_URL to the latest schema')
+  .action(async () => {
+    const applied = await runMigrate();
+    console.log(applied.length ? `applied: ${applied.join(', ')}` : 'schema up to date');
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(error.message);
+    process.exit(2);
+  }
+  console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+  process.exit(1);
+}

@@ -1,0 +1,179 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createDb, migrateToLatest } from '@pitcrew/core';
+import { redactUrl } from '@pitcrew/ingest';
+import {
+  ensureRedisServer,
+  findFreePort,
+  startEmbeddedPostgres,
+  startRedisServer,
+  type PostgresHandle,
+  type RedisServerHandle,
+} from '@pitcrew/stack';
+import { runDemo } from '../demo.ts';
+
+/** Options of `pitcrew start`. */
+export interface StartOptions {
+  demo: boolean;
+  once: boolean;
+  workers: number;
+  port?: number;
+  dataDir: string;
+  /** ms the demo waits for every failure to reach a final state. */
+  demoTimeoutMs: number;
+}
+
+const BIN = fileURLToPath(new URL('../../bin/pitcrew.mjs', import.meta.url));
+
+/**
+ * `pitcrew start`: the whole system on one machine. Uses `DATABASE_URL` / `REDIS_URL` when set,
+ * else starts embedded Postgres (data in `<dataDir>/postgres`, kept across runs) and a
+ * redis-server (AOF in `<dataDir>/redis`, installed with apt-get when missing on Debian as root);
+ * migrates; starts one ingest and `workers` worker processes (logs in `<dataDir>/logs`); prints
+ * one line per endpoint; optionally runs the demo; serves until SIGINT/SIGTERM, or with `once`
+ * stops after the demo.
+ *
+ * @returns the process exit code: 0, or 1 when `once` and a demo failure did not reach a final state
+ */
+export async function runStart(options: StartOptions): Promise<number> {
+  const say = (line: string) => console.log(line);
+  const dataDir = resolve(options.dataDir);
+  const logDir = resolve(dataDir, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const started = performance.now();
+  const cleanups: (() => Promise<void>)[] = [];
+  const children: { name: string; child: ChildProcess }[] = [];
+  let shuttingDown = false;
+
+  const shutdown = async () => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    say('stopping: ingest and workers, then redis and postgres');
+    await Promise.all(children.map(({ child }) => stopProcess(child, 35_000)));
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((e) => console.error(e));
+  };
+
+  try {
+    let databaseUrl = process.env.DATABASE_URL;
+    if (!databaseUrl) {
+      say(`postgres: starting embedded Postgres (data in ${resolve(dataDir, 'postgres')})`);
+      const pg: PostgresHandle = await startEmbeddedPostgres({ dataDir: resolve(dataDir, 'postgres'), persistent: true });
+      cleanups.push(() => pg.stop());
+      databaseUrl = pg.url;
+    }
+    let redisUrl = process.env.REDIS_URL;
+    if (!redisUrl) {
+      const bin = await ensureRedisServer({ install: true, log: (line) => say(`  ${line}`) });
+      say(`redis: starting ${bin} (AOF in ${resolve(dataDir, 'redis')})`);
+      const redis: RedisServerHandle = await startRedisServer({ bin, dir: resolve(dataDir, 'redis'), appendonly: true });
+      cleanups.push(() => redis.stop());
+      redisUrl = redis.url;
+    }
+    const db = createDb(databaseUrl, 2);
+    cleanups.push(() => db.destroy());
+    const applied = await migrateToLatest(db);
+    say(`migrations: ${applied.length ? applied.join(', ') : 'up to date'}`);
+
+    const secret = process.env.GITHUB_WEBHOOK_SECRET ?? randomBytes(20).toString('hex');
+    const adminToken = process.env.PITCREW_ADMIN_TOKEN ?? randomBytes(16).toString('hex');
+    const port = options.port ?? (process.env.PORT ? Number(process.env.PORT) : await findFreePort());
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: redisUrl,
+      GITHUB_WEBHOOK_SECRET: secret,
+      PITCREW_ADMIN_TOKEN: adminToken,
+      PORT: String(port),
+      HOST: process.env.HOST ?? '127.0.0.1',
+    };
+    const spawnRole = (name: string, role: 'ingest' | 'worker') => {
+      const log = createWriteStream(resolve(logDir, `${name}.log`), { flags: 'a' });
+      const child = spawn(process.execPath, [BIN, role], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout!.pipe(log);
+      child.stderr!.pipe(log);
+      child.on('exit', (code, signal) => {
+        if (!shuttingDown) {
+          console.error(`${name} exited (${signal ?? code}); see ${resolve(logDir, `${name}.log`)}`);
+          process.exitCode = 1;
+          void shutdown().then(() => process.exit(1));
+        }
+      });
+      children.push({ name, child });
+    };
+    spawnRole('ingest', 'ingest');
+    for (let i = 1; i <= options.workers; i++) spawnRole(`worker-${i}`, 'worker');
+    const ingestUrl = `http://127.0.0.1:${port}`;
+    await waitForReady(`${ingestUrl}/readyz`, 30_000);
+
+    say(`ingest  ${ingestUrl}/webhooks/github`);
+    say(`board   ${ingestUrl}/admin/queues   (user any, password ${adminToken})`);
+    say(`DATABASE_URL=${databaseUrl}`);
+    say(`REDIS_URL=${redisUrl}`);
+    say(`GITHUB_WEBHOOK_SECRET=${process.env.GITHUB_WEBHOOK_SECRET ? '(from environment)' : secret}`);
+    say(`logs    ${logDir}/{ingest,worker-N}.log   workers: ${options.workers}   ready in ${Math.round(performance.now() - started)} ms`);
+
+    let code = 0;
+    if (options.demo) {
+      say('demo: sending GitHub example deliveries (@octokit/webhooks-examples), signed, over HTTP');
+      const result = await runDemo({
+        ingestUrl,
+        secret,
+        db,
+        timeoutMs: options.demoTimeoutMs,
+        onProgress: (line) => say(`  ${line}`),
+      });
+      say(result.table);
+      say(
+        `demo: ${result.finished.length} failures final, ${result.unfinished.length} not, in ${Math.round(result.elapsedMs)} ms` +
+          (result.unfinished.length ? ` (unfinished: ${result.unfinished.join(', ')})` : ''),
+      );
+      say(`inspect: psql ${redactUrl(databaseUrl)} -c 'select id, status, category, runner from failures'`);
+      if (result.unfinished.length > 0) code = 1;
+    }
+    if (options.once) {
+      await shutdown();
+      return code;
+    }
+    say('serving; Ctrl-C to stop');
+    await new Promise<void>((resolveWait) => {
+      const stop = () => void shutdown().then(resolveWait);
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    return code;
+  } catch (error) {
+    await shutdown();
+    throw error;
+  }
+}
+
+async function waitForReady(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(url);
+      if (response.ok) return;
+      last = `${response.status} ${await response.text()}`;
+    } catch (error) {
+      last = (error as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error(`ingest did not become ready within ${timeoutMs} ms (${url}: ${last})`);
+}
+
+function stopProcess(child: ChildProcess, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolveStop) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolveStop();
+    });
+    child.kill('SIGTERM');
+  });
+}

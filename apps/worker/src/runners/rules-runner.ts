@@ -1,0 +1,20 @@
+import { planFromRules } from '@pitcrew/core';
+import type { Runner } from './runner.ts';
+
+/** The runner used when no model is configured, and the fallback of every other runner. */
+export function createRulesRunner(): Runner {
+  return {
+    name: 'rules',
+    model: null,
+    async execute({ failure, classification }) {
+      return {
+        markdown: planFromRules(failure, classification),
+        model: null,
+        tokensIn: 0,
+        tokensOut: 0,
+        usageReported: true,
+        costUsd: 0,
+      };
+    },
+  };
+}

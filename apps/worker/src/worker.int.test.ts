@@ -1,0 +1,290 @@
+import { createRequire } from 'node:module';
+import { randomUUID } from 'node:crypto';
+import { Queue, QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  listExecutions,
+  findFailure,
+  normalizeGithubEvent,
+  QUEUES,
+  type CiFailure,
+  type IntakeJobData,
+} from '@pitcrew/core';
+import { createLlmClient } from '@pitcrew/llm';
+import { createTestDatabase, createTestRedis, deleteKeysWithPrefix, testPrefix, type TestDatabase } from '@pitcrew/testkit';
+import { startFakeLlm, type FakeLlm } from '@pitcrew/testkit/fake-llm';
+import { processIntake } from './intake.ts';
+import { triageFailure } from './pipeline.ts';
+import { createRunnerRegistry, type RunnerRegistry } from './runners/registry.ts';
+import { createRulesRunner } from './runners/rules-runner.ts';
+import type { Runner } from './runners/runner.ts';
+import { createWorkers } from './worker.ts';
+
+const require = createRequire(import.meta.url);
+const sets = require('@octokit/webhooks-examples/api.github.com/index.json') as { name: string; examples: any[] }[];
+const example = (event: string, test: (e: any) => boolean) => structuredClone(sets.find((s) => s.name === event)!.examples.find(test));
+const logger = pino({ level: 'silent' });
+
+let tdb: TestDatabase;
+let redis: Redis;
+let llm: FakeLlm;
+let prefix: string;
+
+beforeAll(async () => {
+  [tdb, llm] = await Promise.all([createTestDatabase(), startFakeLlm()]);
+  redis = createTestRedis();
+});
+afterAll(async () => {
+  await Promise.all([tdb.destroy(), llm.stop(), redis.quit()]);
+});
+beforeEach(async () => {
+  prefix = testPrefix();
+  return () => deleteKeysWithPrefix(redis, prefix).then(() => undefined);
+});
+
+/** A fresh failure (unique job id) from the GitHub example of a failed workflow_job. */
+function intakeData(overrides: { jobId?: number; deliveryId?: string; event?: 'workflow_job' | 'check_run' } = {}): IntakeJobData {
+  const event = overrides.event ?? 'workflow_job';
+  const payload =
+    event === 'workflow_job'
+      ? example('workflow_job', (e) => e.workflow_job.conclusion === 'failure')
+      : example('check_run', (e) => e.action === 'completed' && e.check_run.conclusion === 'failure');
+  const jobId = overrides.jobId ?? Math.floor(Math.random() * 1e12);
+  if (event === 'workflow_job') payload.workflow_job.id = jobId;
+  else payload.check_run.id = jobId;
+  return {
+    v: 1,
+    deliveryId: overrides.deliveryId ?? randomUUID(),
+    event,
+    action: 'completed',
+    receivedAt: new Date().toISOString(),
+    failure: normalizeGithubEvent(event, payload) as CiFailure,
+    payload,
+  };
+}
+
+function stagesOf(rows: { stage: string; attempt: number; status: string }[]) {
+  return rows.map((r) => `${r.stage}#${r.attempt}:${r.status}`);
+}
+
+const rules = (): RunnerRegistry => createRunnerRegistry('rules', null);
+const signal = () => new AbortController().signal;
+
+describe('processIntake', () => {
+  it('records the delivery and the failure once, and enqueues one triage job under the failure id', async () => {
+    const triage = new Queue(QUEUES.triage, { connection: redis, prefix });
+    const data = intakeData();
+    expect(await processIntake(tdb.db, triage, data)).toMatchObject({ created: true, status: 'queued', outcome: 'accepted' });
+    expect(await processIntake(tdb.db, triage, data)).toMatchObject({ created: false, status: 'queued', outcome: 'accepted' });
+    // The check_run twin of the same job: another delivery, same failure.
+    const twin = intakeData({ event: 'check_run', jobId: data.failure.jobId! });
+    expect(twin.failure.id).toBe(data.failure.id);
+    expect(await processIntake(tdb.db, triage, twin)).toMatchObject({ created: false, outcome: 'merged' });
+    const deliveries = await tdb.db.selectFrom('deliveries').select(['id', 'outcome']).where('failure_id', '=', data.failure.id).orderBy('recorded_at').execute();
+    expect(deliveries).toEqual([
+      { id: data.deliveryId, outcome: 'accepted' },
+      { id: twin.deliveryId, outcome: 'merged' },
+    ]);
+    expect(await triage.getJobCounts('waiting')).toEqual({ waiting: 1 });
+    expect((await triage.getJob(data.failure.id))?.data).toEqual({ v: 1, failureId: data.failure.id });
+    await triage.close();
+  });
+});
+
+describe('triageFailure', () => {
+  async function recorded(): Promise<string> {
+    const triage = new Queue(QUEUES.triage, { connection: redis, prefix });
+    const data = intakeData();
+    await processIntake(tdb.db, triage, data);
+    await triage.close();
+    return data.failure.id;
+  }
+
+  it('runs classify → execute → summarize with rules and records one execution per stage', async () => {
+    const failureId = await recorded();
+    const result = await triageFailure({ db: tdb.db, runners: rules(), logger }, { failureId, attempt: 1, finalAttempt: false, signal: signal() });
+    expect(result).toMatchObject({ category: 'lint', runner: 'rules', reused: [] });
+    const rows = await listExecutions(tdb.db, failureId);
+    expect(stagesOf(rows)).toEqual(['classify#1:succeeded', 'execute#1:succeeded', 'summarize#1:succeeded']);
+    expect(rows.every((r) => r.finished_at !== null && r.duration_ms !== null)).toBe(true);
+    const failure = await findFailure(tdb.db, failureId);
+    expect(failure).toMatchObject({ status: 'triaged', category: 'lint', runner: 'rules' });
+    expect(failure!.summary).toContain('Run yarn run format-check');
+    expect(rows[2]!.runner).toBe('runner-output');
+  });
+
+  it('is idempotent: the same attempt again or a later attempt adds no rows and re-runs nothing', async () => {
+    const failureId = await recorded();
+    const deps = { db: tdb.db, runners: rules(), logger };
+    await triageFailure(deps, { failureId, attempt: 1, finalAttempt: false, signal: signal() });
+    const again = await triageFailure(deps, { failureId, attempt: 1, finalAttempt: false, signal: signal() });
+    const later = await triageFailure(deps, { failureId, attempt: 2, finalAttempt: false, signal: signal() });
+    expect(again.reused).toEqual(['classify', 'execute', 'summarize']);
+    expect(later.reused).toEqual(['classify', 'execute', 'summarize']);
+    expect(await listExecutions(tdb.db, failureId)).toHaveLength(3);
+  });
+
+  it('resumes at the failed stage on retry and never repeats a finished one', async () => {
+    const failureId = await recorded();
+    let calls = 0;
+    const flaky: Runner = {
+      name: 'flaky',
+      model: null,
+      async execute(input) {
+        calls += 1;
+        if (calls === 1) throw new Error('runner crashed', { cause: new Error('socket hang up') });
+        return createRulesRunner().execute(input);
+      },
+    };
+    const runners = { ...rules(), primary: flaky };
+    await expect(
+      triageFailure({ db: tdb.db, runners, logger }, { failureId, attempt: 1, finalAttempt: false, signal: signal() }),
+    ).rejects.toThrow('runner crashed');
+    const second = await triageFailure({ db: tdb.db, runners, logger }, { failureId, attempt: 2, finalAttempt: false, signal: signal() });
+    expect(second.reused).toEqual(['classify']);
+    const rows = await listExecutions(tdb.db, failureId);
+    expect(stagesOf(rows)).toEqual(['classify#1:succeeded', 'execute#1:failed', 'execute#2:succeeded', 'summarize#2:succeeded']);
+    expect(rows[1]!.error).toBe('Error: runner crashed <- Error: socket hang up');
+  });
+
+  it('falls back to rules when the runner fails on the last attempt (degrade, do not drop)', async () => {
+    const failureId = await recorded();
+    const broken: Runner = { name: 'llm', model: 'm', execute: async () => { throw new Error('model down'); } };
+    const result = await triageFailure(
+      { db: tdb.db, runners: { ...rules(), primary: broken }, logger },
+      { failureId, attempt: 5, finalAttempt: true, signal: signal() },
+    );
+    expect(result.runner).toBe('rules');
+    const execute = (await listExecutions(tdb.db, failureId)).find((r) => r.stage === 'execute')!;
+    expect(execute).toMatchObject({ runner: 'rules', status: 'succeeded' });
+    expect(execute.output).toMatchObject({ fallbackFrom: 'llm', fallbackReason: 'Error: model down' });
+  });
+
+  it('uses the llm runner against an OpenAI-compatible server and records model and tokens', async () => {
+    const failureId = await recorded();
+    const client = createLlmClient({ baseURL: llm.url, model: 'test-model', prices: { 'test-model': { input: 1, output: 2 } } });
+    const before = llm.requests.length;
+    const result = await triageFailure(
+      { db: tdb.db, runners: createRunnerRegistry('auto', client), logger },
+      { failureId, attempt: 1, finalAttempt: false, signal: signal() },
+    );
+    expect(result.runner).toBe('llm');
+    const request = llm.requests[before]!.body;
+    expect(request).toMatchObject({ model: 'test-model', stream: true, stream_options: { include_usage: true } });
+    const execute = (await listExecutions(tdb.db, failureId)).find((r) => r.stage === 'execute')!;
+    expect(execute.model).toBe('test-model');
+    expect(execute.tokens_in).toBeGreaterThan(0);
+    expect(execute.tokens_out).toBeGreaterThan(0);
+    expect(Number(execute.cost_usd)).toBeCloseTo((execute.tokens_in * 1 + execute.tokens_out * 2) / 1e6, 6);
+    // The fake server's diagnosis has a ## Summary section: it wins, no second model call.
+    expect(llm.requests.length - before).toBe(1);
+    expect((await findFailure(tdb.db, failureId))!.summary).toBeTruthy();
+  });
+
+  it('asks the model for a summary when the runner output has no Summary section', async () => {
+    const failureId = await recorded();
+    const client = createLlmClient({ baseURL: llm.url, model: 'test-model' });
+    llm.setReply((body) =>
+      JSON.stringify(body).includes('Summarize CI failure diagnoses')
+        ? 'The format check failed on main. Run prettier --write and commit.'
+        : '## Diagnosis\nPrettier found unformatted files.',
+    );
+    try {
+      await triageFailure(
+        { db: tdb.db, runners: createRunnerRegistry('llm', client), logger },
+        { failureId, attempt: 1, finalAttempt: false, signal: signal() },
+      );
+    } finally {
+      llm.setReply(undefined as never);
+    }
+    const summarize = (await listExecutions(tdb.db, failureId)).find((r) => r.stage === 'summarize')!;
+    expect(summarize).toMatchObject({ runner: 'llm', model: 'test-model', output: { source: 'llm' } });
+    expect(summarize.tokens_out).toBeGreaterThan(0);
+    expect((await findFailure(tdb.db, failureId))!.summary).toBe('The format check failed on main. Run prettier --write and commit.');
+  });
+});
+
+describe('createWorkers (BullMQ)', () => {
+  it('takes an intake job through to a triaged failure, and a job run twice leaves one row per stage', async () => {
+    const connection = createTestRedis();
+    const workers = createWorkers({ connection, prefix, db: tdb.db, runners: rules(), logger, concurrency: 2, attempts: 3 });
+    const intake = new Queue(QUEUES.intake, { connection, prefix });
+    const events = new QueueEvents(QUEUES.triage, { connection: createTestRedis(), prefix });
+    await events.waitUntilReady();
+    const data = intakeData();
+    const done = new Promise<void>((resolve) => events.on('completed', ({ jobId }) => jobId === data.failure.id && resolve()));
+    await intake.add('workflow_job', data, { jobId: `delivery-${data.deliveryId}` });
+    await done;
+    expect(await findFailure(tdb.db, data.failure.id)).toMatchObject({ status: 'triaged' });
+    // At-least-once: BullMQ may run a job again (stalled worker). Same job id, new job after removal.
+    await workers.triageQueue.remove(data.failure.id);
+    const again = new Promise<void>((resolve) => events.on('completed', ({ jobId }) => jobId === data.failure.id && resolve()));
+    await workers.triageQueue.add('triage', { v: 1, failureId: data.failure.id }, { jobId: data.failure.id });
+    await again;
+    expect(stagesOf(await listExecutions(tdb.db, data.failure.id))).toEqual([
+      'classify#1:succeeded',
+      'execute#1:succeeded',
+      'summarize#1:succeeded',
+    ]);
+    await Promise.all([workers.close(), intake.close(), events.close()]);
+    await events.disconnect();
+    await connection.quit();
+  });
+
+  it('fails a job with invalid data at once (unrecoverable) and marks a failure failed after its last attempt', async () => {
+    const connection = createTestRedis();
+    const broken: Runner = { name: 'rules', model: null, execute: async () => { throw new Error('always broken'); } };
+    // primary === fallback would fall back to itself: use a registry whose fallback also breaks.
+    const runners: RunnerRegistry = { primary: broken, fallback: broken, llm: null };
+    const workers = createWorkers({ connection, prefix, db: tdb.db, runners, logger, concurrency: 1, attempts: 2 });
+    const bad = await workers.triageQueue.add('triage', { v: 99 }, { attempts: 3 });
+    const triage = new Queue(QUEUES.triage, { connection, prefix });
+    const data = intakeData();
+    await processIntake(tdb.db, triage, data);
+    const deadline = Date.now() + 20_000;
+    let failure = await findFailure(tdb.db, data.failure.id);
+    while (failure?.status !== 'failed' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      failure = await findFailure(tdb.db, data.failure.id);
+    }
+    expect(failure).toMatchObject({ status: 'failed' });
+    expect(failure!.error).toContain('always broken');
+    const badJob = await workers.triageQueue.getJob(bad.id!);
+    expect(await badJob!.getState()).toBe('failed');
+    expect(badJob!.attemptsMade).toBe(1);
+    expect(badJob!.failedReason).toContain('invalid data');
+    await Promise.all([workers.close(), triage.close()]);
+    await connection.quit();
+  });
+
+  it('graceful close waits for the active job to finish', async () => {
+    const connection = createTestRedis();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let started!: () => void;
+    const startedPromise = new Promise<void>((r) => (started = r));
+    const slow: Runner = {
+      name: 'slow',
+      model: null,
+      async execute(input) {
+        started();
+        await gate;
+        return createRulesRunner().execute(input);
+      },
+    };
+    const workers = createWorkers({ connection, prefix, db: tdb.db, runners: { ...rules(), primary: slow }, logger, concurrency: 1, attempts: 1 });
+    const data = intakeData();
+    await processIntake(tdb.db, workers.triageQueue, data);
+    await startedPromise;
+    let closed = false;
+    const closing = workers.close(10_000).then(() => (closed = true));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(closed).toBe(false);
+    release();
+    await closing;
+    expect(await findFailure(tdb.db, data.failure.id)).toMatchObject({ status: 'triaged' });
+    await connection.quit();
+  });
+});
