@@ -1,0 +1,136 @@
+import OpenAI from 'openai';
+import type { ModelPrices } from '@pitcrew/core';
+import { toLlmError } from './errors.ts';
+import { costUsd, resolvePrices } from './prices.ts';
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface LlmClientOptions {
+  /** OpenAI-compatible base URL, e.g. `http://localhost:11434/v1`. */
+  baseURL: string;
+  /** Bearer key; default `pitcrew-local` (local servers ignore it, the SDK requires one). */
+  apiKey?: string;
+  model: string;
+  /** Per-request timeout, ms (default 120000). */
+  timeoutMs?: number;
+  /** SDK retries of 408/409/429/5xx and connection errors, honouring Retry-After (default 2). */
+  maxRetries?: number;
+  /** Completion token cap (default 1024). */
+  maxTokens?: number;
+  /** USD per million tokens; default the built-in table. */
+  prices?: ModelPrices;
+}
+
+export interface CompletionRequest {
+  messages: ChatMessage[];
+  maxTokens?: number;
+  temperature?: number;
+  signal?: AbortSignal;
+  /** Overrides the client's model for this call. */
+  model?: string;
+}
+
+/** One finished completion. Tokens are counts, cost USD, times ms. */
+export interface LlmCompletion {
+  text: string;
+  /** The model the server says answered, else the one requested. */
+  model: string;
+  tokensIn: number;
+  tokensOut: number;
+  /** False when the server sent no usage and tokens are estimated (characters / 4). */
+  usageReported: boolean;
+  costUsd: number;
+  durationMs: number;
+  /** ms until the first content token, `null` when none came. */
+  firstTokenMs: number | null;
+  finishReason: string | null;
+}
+
+export interface LlmClient {
+  readonly model: string;
+  readonly baseURL: string;
+  /**
+   * Streams one chat completion and returns it whole.
+   * @throws {LlmError} after the SDK's retries
+   */
+  complete(request: CompletionRequest): Promise<LlmCompletion>;
+}
+
+/**
+ * Rough token count for servers that report no usage: one token per 4 characters, the rule of
+ * thumb OpenAI gives for English text ("What are tokens and how to count them?").
+ */
+export function estimateTokens(text: string): number {
+  return Math.ceil(text.length / 4);
+}
+
+/**
+ * A client for any OpenAI-compatible chat completions server, on the `openai` SDK. Calls stream
+ * with `stream_options.include_usage` so the last chunk carries token usage.
+ */
+export function createLlmClient(options: LlmClientOptions): LlmClient {
+  const sdk = new OpenAI({
+    baseURL: options.baseURL,
+    apiKey: options.apiKey ?? 'pitcrew-local',
+    timeout: options.timeoutMs ?? 120_000,
+    maxRetries: options.maxRetries ?? 2,
+  });
+  const prices = options.prices ?? resolvePrices();
+  return {
+    model: options.model,
+    baseURL: options.baseURL,
+    async complete(request) {
+      const model = request.model ?? options.model;
+      const started = performance.now();
+      let firstTokenMs: number | null = null;
+      let text = '';
+      let answeredModel: string | undefined;
+      let finishReason: string | null = null;
+      let usage: { prompt_tokens: number; completion_tokens: number } | undefined;
+      try {
+        const stream = await sdk.chat.completions.create(
+          {
+            model,
+            messages: request.messages,
+            stream: true,
+            stream_options: { include_usage: true },
+            max_tokens: request.maxTokens ?? options.maxTokens ?? 1024,
+            ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+          },
+          request.signal ? { signal: request.signal } : {},
+        );
+        for await (const chunk of stream) {
+          answeredModel ??= chunk.model || undefined;
+          if (chunk.usage) usage = chunk.usage;
+          const choice = chunk.choices[0];
+          if (!choice) continue;
+          const delta = choice.delta?.content;
+          if (delta) {
+            firstTokenMs ??= performance.now() - started;
+            text += delta;
+          }
+          if (choice.finish_reason) finishReason = choice.finish_reason;
+        }
+      } catch (error) {
+        throw toLlmError(error);
+      }
+      const tokensIn = usage?.prompt_tokens ?? estimateTokens(request.messages.map((m) => m.content).join('\n'));
+      const tokensOut = usage?.completion_tokens ?? estimateTokens(text);
+      const reportedModel = answeredModel ?? model;
+      return {
+        text,
+        model: reportedModel,
+        tokensIn,
+        tokensOut,
+        usageReported: usage !== undefined,
+        costUsd: costUsd(reportedModel, tokensIn, tokensOut, prices),
+        durationMs: performance.now() - started,
+        firstTokenMs,
+        finishReason,
+      };
+    },
+  };
+}

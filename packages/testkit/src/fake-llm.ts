@@ -1,0 +1,197 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+/**
+ * A small OpenAI-compatible chat completions server for tests. It speaks the real wire format —
+ * JSON completions, SSE streaming with `stream_options.include_usage`, OpenAI-style error bodies
+ * and `Retry-After` on 429 — so production code talks to it exactly as to Ollama, vLLM or OpenAI
+ * and never knows it exists.
+ */
+export interface FakeLlmRequest {
+  body: any;
+  headers: Record<string, string | string[] | undefined>;
+  /** `Date.now()` when the request arrived, ms. */
+  receivedAt: number;
+}
+
+export interface FakeLlmOptions {
+  port?: number;
+  /** Model reported in responses when the request names none. */
+  model?: string;
+  /** ms before the first byte of each answer. */
+  latencyMs?: number;
+  reply?: (body: any) => string;
+  /** Send usage when the client asks for it (default true); false imitates servers that never do. */
+  usage?: boolean;
+}
+
+export interface FakeLlm {
+  /** Base URL ending in `/v1`. */
+  url: string;
+  requests: FakeLlmRequest[];
+  /** The next `count` chat requests get this error answer. */
+  failNext(count: number, response: { status: number; retryAfterSeconds?: number; body?: unknown }): void;
+  /** The next `count` chat requests are accepted and never answered (until `stop`). */
+  hangNext(count: number): void;
+  /** Replaces the reply; `undefined` restores the default diagnosis. */
+  setReply(reply: ((body: any) => string) | undefined): void;
+  setLatency(ms: number): void;
+  stop(): Promise<void>;
+}
+
+/** Deterministic token count: one per 4 characters, at least 1. */
+function tokens(text: string): number {
+  return Math.max(1, Math.ceil(text.length / 4));
+}
+
+function lastUserMessage(body: any): string {
+  const messages: { role: string; content: unknown }[] = Array.isArray(body?.messages) ? body.messages : [];
+  const user = [...messages].reverse().find((m) => m.role === 'user');
+  return typeof user?.content === 'string' ? user.content : '';
+}
+
+/** The default reply: a markdown diagnosis with Diagnosis, Investigation plan and Summary sections. */
+export function defaultDiagnosis(body: any): string {
+  const prompt = lastUserMessage(body);
+  const job = /"job": "([^"]+)"/.exec(prompt)?.[1] ?? 'the job';
+  const category = /"rulesCategory": "([^"]+)"/.exec(prompt)?.[1] ?? 'unknown';
+  return [
+    '## Diagnosis',
+    `The ${category} step of ${job} failed.`,
+    '',
+    '## Investigation plan',
+    `1. Reproduce ${job} locally at the failing commit.`,
+    '2. Read the first error in the log.',
+    '3. Compare with the last passing run.',
+    '',
+    '## Summary',
+    `${job} failed with a ${category} error; reproduce it locally and fix the first error.`,
+  ].join('\n');
+}
+
+export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLlm> {
+  const requests: FakeLlmRequest[] = [];
+  const failures: { status: number; retryAfterSeconds?: number; body?: unknown }[] = [];
+  let hangs = 0;
+  let reply = options.reply ?? defaultDiagnosis;
+  let latencyMs = options.latencyMs ?? 0;
+  const sendUsage = options.usage ?? true;
+  const sockets = new Set<Socket>();
+  let counter = 0;
+
+  const server = createServer(async (req, res) => {
+    try {
+      await handle(req, res);
+    } catch (error) {
+      if (!res.headersSent) sendError(res, 500, (error as Error).message, 'server_error');
+      else res.end();
+    }
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse) {
+    const url = new URL(req.url ?? '/', 'http://fake');
+    if (req.method === 'GET' && url.pathname === '/v1/models') {
+      return sendJson(res, 200, { object: 'list', data: [{ id: options.model ?? 'fake-model', object: 'model', owned_by: 'pitcrew-test' }] });
+    }
+    if (req.method !== 'POST' || url.pathname !== '/v1/chat/completions') {
+      return sendError(res, 404, `no route ${req.method} ${url.pathname}`, 'invalid_request_error');
+    }
+    const raw = await readBody(req);
+    let body: any;
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      return sendError(res, 400, 'body is not JSON', 'invalid_request_error');
+    }
+    requests.push({ body, headers: req.headers, receivedAt: Date.now() });
+    if (hangs > 0) {
+      hangs -= 1;
+      return; // never answer
+    }
+    const failure = failures.shift();
+    if (latencyMs > 0) await new Promise((r) => setTimeout(r, latencyMs));
+    if (failure) {
+      const headers: Record<string, string> = {};
+      if (failure.retryAfterSeconds !== undefined) headers['retry-after'] = String(failure.retryAfterSeconds);
+      return sendJson(
+        res,
+        failure.status,
+        failure.body ?? { error: { message: `fake failure ${failure.status}`, type: failure.status === 429 ? 'rate_limit_exceeded' : 'server_error', code: null } },
+        headers,
+      );
+    }
+    if (!Array.isArray(body.messages)) return sendError(res, 400, "'messages' is required", 'invalid_request_error');
+    const model: string = body.model ?? options.model ?? 'fake-model';
+    const text = reply(body);
+    const promptTokens = tokens(body.messages.map((m: { content: unknown }) => String(m.content ?? '')).join('\n'));
+    const completionTokens = tokens(text);
+    const usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+    const id = `chatcmpl-fake-${++counter}`;
+    const created = Math.floor(Date.now() / 1000);
+    if (!body.stream) {
+      return sendJson(res, 200, {
+        id,
+        object: 'chat.completion',
+        created,
+        model,
+        choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop', logprobs: null }],
+        ...(sendUsage ? { usage } : {}),
+      });
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) =>
+      res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices, ...extra })}\n\n`);
+    chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]);
+    for (const piece of text.match(/[\s\S]{1,24}/g) ?? []) {
+      chunk([{ index: 0, delta: { content: piece }, finish_reason: null }]);
+    }
+    chunk([{ index: 0, delta: {}, finish_reason: 'stop' }]);
+    if (sendUsage && body.stream_options?.include_usage) chunk([], { usage });
+    res.end('data: [DONE]\n\n');
+  }
+
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    requests,
+    failNext(count, response) {
+      for (let i = 0; i < count; i++) failures.push(response);
+    },
+    hangNext(count) {
+      hangs += count;
+    },
+    setReply(next) {
+      reply = next ?? options.reply ?? defaultDiagnosis;
+    },
+    setLatency(ms) {
+      latencyMs = ms;
+    },
+    stop() {
+      for (const socket of sockets) socket.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    req.on('data', (d: Buffer) => parts.push(d));
+    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+function sendError(res: ServerResponse, status: number, message: string, type: string) {
+  sendJson(res, status, { error: { message, type, code: null } });
+}
