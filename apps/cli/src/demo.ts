@@ -66,6 +66,7 @@ export async function runDemo(options: {
     progress(`sent ${i + 1}/${deliveries.length}: ${delivery.label} → ${response.status} ${outcome}`);
   }
   const ids = [...new Set(rows.filter((r) => r.outcome === 'accepted').map((r) => r.failureId!))];
+  const acceptedDeliveries = rows.filter((r) => r.outcome === 'accepted').map((r) => r.delivery.deliveryId);
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   let finished: string[] = [];
   let lastReport = 0;
@@ -74,7 +75,11 @@ export async function runDemo(options: {
       ? await options.db.selectFrom('failures').select(['id', 'status']).where('id', 'in', ids).execute()
       : [];
     finished = states.filter((s) => s.status === 'triaged' || s.status === 'failed').map((s) => s.id);
-    if (finished.length === ids.length || Date.now() > deadline) break;
+    // Every accepted delivery is recorded too (a twin delivery merges into a failure that may be final already).
+    const recorded = acceptedDeliveries.length
+      ? await options.db.selectFrom('deliveries').select('id').where('id', 'in', acceptedDeliveries).execute()
+      : [];
+    if ((finished.length === ids.length && recorded.length === acceptedDeliveries.length) || Date.now() > deadline) break;
     if (Date.now() - lastReport > 1_000) {
       progress(`waiting for triage: ${finished.length}/${ids.length} failures final`);
       lastReport = Date.now();
@@ -92,6 +97,8 @@ async function renderDemoTable(db: Kysely<Database>, rows: DemoRow[]): Promise<s
   const executions = ids.length
     ? await db.selectFrom('executions').selectAll().where('failure_id', 'in', ids).execute()
     : [];
+  const deliveryIds = rows.map((r) => r.delivery.deliveryId);
+  const stored = await db.selectFrom('deliveries').select(['id', 'outcome']).where('id', 'in', deliveryIds).execute();
   const body = rows.map((row) => {
     const p = row.delivery.payload as Record<string, any>;
     const object = p[row.delivery.event] as Record<string, any> | undefined;
@@ -104,18 +111,23 @@ async function renderDemoTable(db: Kysely<Database>, rows: DemoRow[]): Promise<s
     return [
       row.delivery.event,
       String(p.action ?? '-'),
-      String(object?.conclusion ?? '-'),
-      `${row.status} ${row.outcome}`,
+      `${String(object?.conclusion ?? '-')}${row.delivery.origin.startsWith('example,') ? '*' : ''}`,
+      `${row.status} ${row.outcome}${stored.find((d) => d.id === row.delivery.deliveryId)?.outcome === 'merged' ? ', merged' : ''}`,
       failure ? `${failure.category ?? '-'} (${failure.confidence?.toFixed(2) ?? '-'})` : '-',
       execute ? `${execute.runner}${execute.model ? `/${execute.model}` : ''}` : '-',
       failure ? `${stages.size}/3 ${failure.status}` : '-',
       failure ? `${tokensIn}/${tokensOut}` : '-',
-      failure?.summary ?? (row.outcome === 'ignored' ? String(row.body.reason ?? '') : row.delivery.origin === 'example' ? '' : row.delivery.origin),
+      failure?.summary ?? String(row.body.reason ?? ''),
     ];
   });
-  return renderTable(
-    ['event', 'action', 'conclusion', 'ingest', 'category', 'runner', 'stages', 'tokens in/out', 'summary / reason'],
-    body,
-    70,
-  );
+  const derived = rows.filter((r) => r.delivery.origin.startsWith('example,'));
+  const notes = derived.map((r) => `* ${r.delivery.label}: ${r.delivery.origin}`);
+  return [
+    renderTable(
+      ['event', 'action', 'conclusion', 'ingest', 'category', 'runner', 'stages', 'tokens in/out', 'summary / reason'],
+      body,
+      56,
+    ),
+    ...notes,
+  ].join('\n');
 }
