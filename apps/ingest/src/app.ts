@@ -5,6 +5,7 @@ import { adminAuth } from './admin-auth.ts';
 import { BOARD_PATH } from './board.ts';
 import { IngestError } from './errors.ts';
 import type { IntakeProducer } from './intake-producer.ts';
+import type { RepoFilter } from './repo-filter.ts';
 import { createGithubWebhookRoutes, type WebhookOutcome } from './webhook.ts';
 
 /** Everything the ingest app needs; `main.ts` builds the real ones, tests build their own. */
@@ -13,6 +14,7 @@ export interface IngestDeps {
   maxBodyBytes: number;
   producer: IntakeProducer;
   logger: Logger;
+  repoFilter?: RepoFilter;
   /** Named readiness checks for `/readyz`; each resolves when its dependency answers. */
   readiness: Record<string, () => Promise<unknown>>;
   /** Bull Board sub-app and the token guarding it; the board is not mounted without a token. */
@@ -42,6 +44,7 @@ export function createApp(deps: IngestDeps): Hono {
       maxBodyBytes: deps.maxBodyBytes,
       producer: deps.producer,
       logger: deps.logger,
+      ...(deps.repoFilter ? { repoFilter: deps.repoFilter } : {}),
       ...(deps.onOutcome ? { onOutcome: deps.onOutcome } : {}),
     }),
   );

@@ -28,6 +28,10 @@ export const IngestEnv = z.object({
   PITCREW_MAX_BODY_BYTES: z.coerce.number().int().positive().default(25 * 1024 * 1024),
   /** Attempts of each BullMQ job before it is marked failed. */
   PITCREW_JOB_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(5),
+  /** Glob patterns over `owner/repo`, comma-separated; only matching repositories are triaged (unset: all). */
+  PITCREW_REPOS_ALLOW: z.string().default('').transform(splitList),
+  /** Glob patterns over `owner/repo`, comma-separated; matching repositories are ignored. Deny wins. */
+  PITCREW_REPOS_DENY: z.string().default('').transform(splitList),
   /** Bearer token (or basic-auth password) guarding Bull Board at /admin/queues; unset = no board. */
   PITCREW_ADMIN_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
 });

@@ -15,6 +15,7 @@ import { createApp } from './app.ts';
 import { createBoard } from './board.ts';
 import { IngestEnv } from './env.ts';
 import { createIntakeProducer } from './intake-producer.ts';
+import { createRepoFilter } from './repo-filter.ts';
 
 /**
  * Node HTTP server limits against slow clients (slow-loris) and oversized headers. GitHub sends a
@@ -30,12 +31,20 @@ export const SERVER_LIMITS = {
   keepAliveTimeout: 65_000,
   /** Largest request header block, bytes (Node's default, stated). */
   maxHeaderSize: 16 * 1024,
-} as const;
+  /**
+   * ms between Node's sweeps for requests past `headersTimeout`/`requestTimeout`; Node's default
+   * of 30 s would let a slow client hold a socket up to 30 s past its deadline.
+   */
+  connectionsCheckingInterval: 2_000,
+};
+export type ServerLimits = typeof SERVER_LIMITS;
 
 /** A running ingest process. */
 export interface IngestHandle {
   url: string;
   port: number;
+  /** The Node HTTP server, for inspection. */
+  server: Server;
   close(): Promise<void>;
 }
 
@@ -47,7 +56,9 @@ export interface IngestHandle {
 export async function startIngest(
   env: Record<string, string | undefined> = process.env,
   logger?: Logger,
+  options: { limits?: Partial<ServerLimits> } = {},
 ): Promise<IngestHandle> {
+  const limits = { ...SERVER_LIMITS, ...options.limits };
   const config = parseEnv(IngestEnv, env);
   const log = logger ?? createLogger('ingest', config.LOG_LEVEL);
   // Producers fail fast instead of queueing commands while Redis is down (BullMQ docs,
@@ -72,6 +83,9 @@ export async function startIngest(
     maxBodyBytes: config.PITCREW_MAX_BODY_BYTES,
     producer: createIntakeProducer(intake, redis, prefix),
     logger: log,
+    ...(config.PITCREW_REPOS_ALLOW.length || config.PITCREW_REPOS_DENY.length
+      ? { repoFilter: createRepoFilter(config.PITCREW_REPOS_ALLOW, config.PITCREW_REPOS_DENY) }
+      : {}),
     readiness: {
       redis: () => redis.ping(),
       postgres: () => sql`select 1`.execute(db),
@@ -86,15 +100,18 @@ export async function startIngest(
         fetch: app.fetch,
         port: config.PORT,
         hostname: config.HOST,
-        serverOptions: { maxHeaderSize: SERVER_LIMITS.maxHeaderSize },
+        serverOptions: {
+          maxHeaderSize: limits.maxHeaderSize,
+          connectionsCheckingInterval: limits.connectionsCheckingInterval,
+        },
       },
       () => resolve(s),
     );
   });
   const http = server as Server;
-  http.headersTimeout = SERVER_LIMITS.headersTimeout;
-  http.requestTimeout = SERVER_LIMITS.requestTimeout;
-  http.keepAliveTimeout = SERVER_LIMITS.keepAliveTimeout;
+  http.headersTimeout = limits.headersTimeout;
+  http.requestTimeout = limits.requestTimeout;
+  http.keepAliveTimeout = limits.keepAliveTimeout;
   const address = http.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   const host = config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST;
@@ -104,6 +121,7 @@ export async function startIngest(
   return {
     url,
     port,
+    server: http,
     close() {
       // Shutdown order: stop HTTP (finish in-flight requests) → queues → db → Redis.
       closing ??= (async () => {

@@ -240,3 +240,59 @@ describe('health, readiness and board', () => {
     expect(await res.json()).toMatchObject({ error: 'not_found' });
   });
 });
+
+describe('repository allow/deny lists and request logs', () => {
+  it('ignores failures of repositories outside PITCREW_REPOS_ALLOW or inside PITCREW_REPOS_DENY', async () => {
+    const { createRepoFilter } = await import('./repo-filter.ts');
+    const target = createApp({
+      secrets: [SECRET],
+      maxBodyBytes: 64 * 1024,
+      producer: createIntakeProducer(intake, redis, prefix),
+      logger,
+      readiness: {},
+      repoFilter: createRepoFilter(['octo-org/*', 'Codertocat/*'], ['codertocat/hello-*']),
+    });
+    const allowed = jobFailure();
+    const owner = allowed.repository.owner.login;
+    allowed.repository.owner.login = 'octo-org';
+    expect((await deliver('workflow_job', allowed, { target })).body).toMatchObject({ accepted: true });
+    const denied = jobFailure();
+    denied.repository.owner.login = 'Codertocat';
+    denied.repository.name = 'Hello-World';
+    expect((await deliver('workflow_job', denied, { target })).body).toEqual({
+      ignored: true,
+      reason: 'repository Codertocat/Hello-World matches PITCREW_REPOS_DENY',
+    });
+    const elsewhere = jobFailure();
+    elsewhere.repository.owner.login = `${owner}-elsewhere`;
+    expect((await deliver('workflow_job', elsewhere, { target })).body.reason).toMatch(/does not match PITCREW_REPOS_ALLOW/);
+    expect(() => createRepoFilter([' '], [])).toThrow('empty repository pattern');
+  });
+
+  it('logs one JSON line per delivery with ids, outcome and latency, never the body or signature', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = pino({ level: 'debug' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const target = createApp({
+      secrets: [SECRET],
+      maxBodyBytes: 64 * 1024,
+      producer: createIntakeProducer(intake, redis, prefix),
+      logger: sink,
+      readiness: {},
+    });
+    const payload = jobFailure();
+    const deliveryId = randomUUID();
+    await deliver('workflow_job', payload, { deliveryId, target });
+    await deliver('workflow_job', payload, { deliveryId, target, signature: 'sha256=' + '0'.repeat(64) });
+    const mine = lines.filter((l) => l.deliveryId === deliveryId && l.msg === 'webhook delivery');
+    expect(mine.map((l) => [l.status, l.outcome])).toEqual([
+      [202, 'accepted'],
+      [401, 'rejected'],
+    ]);
+    expect(mine[0]).toMatchObject({ event: 'workflow_job', failureId: `gh-job-${payload.workflow_job.id}` });
+    expect(mine[0]!.latencyMs).toEqual(expect.any(Number));
+    const all = JSON.stringify(lines);
+    expect(all).not.toContain('format-check'); // from the body
+    expect(all).not.toContain(SECRET);
+    expect(all).not.toContain('sha256=');
+  });
+});

@@ -11,6 +11,7 @@ import {
 } from '@pitcrew/core';
 import { IngestError } from './errors.ts';
 import type { IntakeProducer } from './intake-producer.ts';
+import type { RepoFilter } from './repo-filter.ts';
 
 /** Options of {@link createGithubWebhookRoutes}. */
 export interface GithubWebhookOptions {
@@ -20,11 +21,19 @@ export interface GithubWebhookOptions {
   maxBodyBytes: number;
   producer: IntakeProducer;
   logger: Logger;
+  /** Repositories whose failures are triaged; default all. */
+  repoFilter?: RepoFilter;
   /** Called once per delivery with its outcome, for metrics. */
   onOutcome?: (event: string, outcome: WebhookOutcome) => void;
 }
 
 export type WebhookOutcome = 'accepted' | 'duplicate' | 'ignored' | 'ping' | 'rejected';
+
+/** What the handler tells the request log, through `c.set`. */
+export interface WebhookVariables {
+  outcome: WebhookOutcome;
+  failureId: string;
+}
 
 const CI_EVENT_SET = new Set<string>(CI_EVENTS);
 
@@ -43,14 +52,44 @@ const CI_EVENT_SET = new Set<string>(CI_EVENTS);
  *
  * @throws {Error} at construction when no secret is given
  */
-export function createGithubWebhookRoutes(options: GithubWebhookOptions): Hono {
+export function createGithubWebhookRoutes(options: GithubWebhookOptions): Hono<{ Variables: WebhookVariables }> {
   const [secret, ...olderSecrets] = options.secrets;
   if (!secret) throw new Error('createGithubWebhookRoutes needs at least one secret');
   const { producer, logger, onOutcome } = options;
-  const app = new Hono();
+  const settle = (
+    c: { set(key: 'outcome', value: WebhookOutcome): void; set(key: 'failureId', value: string): void },
+    outcome: WebhookOutcome,
+    failureId?: string,
+  ) => {
+    c.set('outcome', outcome);
+    if (failureId) c.set('failureId', failureId);
+  };
+  const app = new Hono<{ Variables: WebhookVariables }>();
 
   app.post(
     '/',
+    async function logDelivery(c, next) {
+      const started = performance.now();
+      await next();
+      // One structured line per delivery: ids, outcome and latency, never the body or signature.
+      const status = c.res.status;
+      const outcome = c.get('outcome') ?? (status >= 300 ? 'rejected' : 'ignored');
+      const event = c.req.header('x-github-event') ?? '(none)';
+      onOutcome?.(event, outcome);
+      const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : outcome === 'ignored' ? 'debug' : 'info';
+      if (!logger.isLevelEnabled(level)) return;
+      logger[level](
+        {
+          deliveryId: c.req.header('x-github-delivery'),
+          event,
+          status,
+          outcome,
+          failureId: c.get('failureId'),
+          latencyMs: Math.round((performance.now() - started) * 100) / 100,
+        },
+        'webhook delivery',
+      );
+    },
     async function checkHeaders(c, next) {
       const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
       if (type !== 'application/json' && type !== 'application/x-www-form-urlencoded') {
@@ -103,11 +142,11 @@ export function createGithubWebhookRoutes(options: GithubWebhookOptions): Hono {
         );
       }
       if (event === 'ping') {
-        onOutcome?.(event, 'ping');
+        settle(c, 'ping');
         return c.json({ ok: true, event: 'ping' }, 200);
       }
       if (!CI_EVENT_SET.has(event)) {
-        onOutcome?.(event, 'ignored');
+        settle(c, 'ignored');
         return c.json({ ignored: true, reason: `event ${event} is not a CI event` }, 202);
       }
       const payload = parseBody(raw, c.req.header('content-type')!);
@@ -121,8 +160,13 @@ export function createGithubWebhookRoutes(options: GithubWebhookOptions): Hono {
         throw error;
       }
       if (isIgnored(result)) {
-        onOutcome?.(event, 'ignored');
+        settle(c, 'ignored');
         return c.json({ ignored: true, reason: result.reason }, 202);
+      }
+      const repoCheck = options.repoFilter?.(`${result.owner}/${result.repo}`);
+      if (repoCheck && !repoCheck.allowed) {
+        settle(c, 'ignored');
+        return c.json({ ignored: true, reason: repoCheck.reason }, 202);
       }
       let outcome;
       try {
@@ -141,8 +185,7 @@ export function createGithubWebhookRoutes(options: GithubWebhookOptions): Hono {
           headers: { 'retry-after': '30' },
         });
       }
-      onOutcome?.(event, outcome);
-      logger.info({ deliveryId, event, failureId: result.id, outcome }, 'failure delivery');
+      settle(c, outcome, result.id);
       return c.json(
         outcome === 'accepted'
           ? { accepted: true, failureId: result.id }
