@@ -9,6 +9,7 @@ import {
   finishExecution,
   startExecution,
   updateFailure,
+  STAGES,
   type Category,
   type Classification,
   type Database,
@@ -89,7 +90,12 @@ export async function triageFailure(deps: TriageDeps, run: TriageRun): Promise<T
   if (!row) throw new FailureNotFoundError(run.failureId);
   const failure = CiFailure.parse(row.data);
   const reused: Stage[] = [];
-  const log = deps.logger.child({ failureId: run.failureId, attempt: run.attempt });
+  // A requested retry numbers its attempts after all earlier ones and re-runs `retry_from_stage`
+  // and later stages; earlier stages keep their results.
+  const attempt = row.attempt_base + run.attempt;
+  const retryFrom = row.retry_from_stage ? STAGES.indexOf(row.retry_from_stage as Stage) : -1;
+  const minAttemptFor = (name: Stage) => (retryFrom >= 0 && STAGES.indexOf(name) >= retryFrom ? row.attempt_base : 0);
+  const log = deps.logger.child({ failureId: run.failureId, attempt });
   if (row.status === 'queued') await updateFailure(db, run.failureId, { status: 'running' });
 
   const stage = async <T>(
@@ -97,7 +103,7 @@ export async function triageFailure(deps: TriageDeps, run: TriageRun): Promise<T
     plan: { runner: string; model: string | null },
     body: () => Promise<{ output: T; runner?: string; model?: string | null; tokensIn?: number; tokensOut?: number; costUsd?: number }>,
   ): Promise<T> => {
-    const done = await findSucceededExecution(db, run.failureId, name);
+    const done = await findSucceededExecution(db, run.failureId, name, minAttemptFor(name));
     if (done) {
       reused.push(name);
       return done.output as T;
@@ -105,7 +111,7 @@ export async function triageFailure(deps: TriageDeps, run: TriageRun): Promise<T
     const executionId = await startExecution(db, {
       failureId: run.failureId,
       stage: name,
-      attempt: run.attempt,
+      attempt,
       runner: plan.runner,
       model: plan.model,
     });

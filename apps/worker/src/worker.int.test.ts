@@ -7,6 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   listExecutions,
   findFailure,
+  requestRetry,
   normalizeGithubEvent,
   QUEUES,
   type CiFailure,
@@ -147,6 +148,24 @@ describe('triageFailure', () => {
     const rows = await listExecutions(tdb.db, failureId);
     expect(stagesOf(rows)).toEqual(['classify#1:succeeded', 'execute#1:failed', 'execute#2:succeeded', 'summarize#2:succeeded']);
     expect(rows[1]!.error).toBe('Error: runner crashed <- Error: socket hang up');
+  });
+
+  it('a requested retry from a stage keeps earlier stages and re-runs that stage and later ones as new attempts', async () => {
+    const failureId = await recorded();
+    const deps = { db: tdb.db, runners: rules(), logger };
+    await triageFailure(deps, { failureId, attempt: 1, finalAttempt: false, signal: signal() });
+    expect(await requestRetry(tdb.db, failureId, 'execute')).toBe(true);
+    expect(await findFailure(tdb.db, failureId)).toMatchObject({ status: 'queued', attempt_base: 1, retry_from_stage: 'execute' });
+    const result = await triageFailure(deps, { failureId, attempt: 1, finalAttempt: false, signal: signal() });
+    expect(result.reused).toEqual(['classify']);
+    expect(stagesOf(await listExecutions(tdb.db, failureId))).toEqual([
+      'classify#1:succeeded',
+      'execute#1:succeeded',
+      'summarize#1:succeeded',
+      'execute#2:succeeded',
+      'summarize#2:succeeded',
+    ]);
+    expect(await requestRetry(tdb.db, 'gh-job-nope', 'classify')).toBe(false);
   });
 
   it('falls back to rules when the runner fails on the last attempt (degrade, do not drop)', async () => {

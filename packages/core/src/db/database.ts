@@ -56,6 +56,27 @@ export interface FailuresTable {
   created_at: Generated<Timestamp>;
   updated_at: Generated<Timestamp>;
   finished_at: Timestamp | null;
+  /** Executions of the current triage round have `attempt > attempt_base` (see `requestRetry`). */
+  attempt_base: Generated<number>;
+  /** The stage a requested retry starts from; earlier stages keep their results. */
+  retry_from_stage: string | null;
+  /** Hash of category + normalized log excerpt, for grouping one breakage across failures. */
+  signature: string | null;
+  incident_id: ColumnType<string | null, number | string | null, number | string | null>;
+}
+
+/** One breakage seen in one repository: failures with the same signature within a window. */
+export interface IncidentsTable {
+  id: Generated<string>;
+  owner: string;
+  repo: string;
+  signature: string;
+  category: string;
+  /** The failure whose execute stage serves the whole incident. */
+  leader_failure_id: string;
+  occurrences: Generated<number>;
+  first_seen_at: Generated<Timestamp>;
+  last_seen_at: Generated<Timestamp>;
 }
 
 /** One execution of one stage for one failure and one attempt. */
@@ -85,6 +106,7 @@ export interface Database {
   deliveries: DeliveriesTable;
   failures: FailuresTable;
   executions: ExecutionsTable;
+  incidents: IncidentsTable;
 }
 
 export type DeliveryRow = Selectable<DeliveriesTable>;
@@ -92,3 +114,4 @@ export type FailureRow = Selectable<FailuresTable>;
 export type NewFailureRow = Insertable<FailuresTable>;
 export type FailureUpdate = Updateable<FailuresTable>;
 export type ExecutionRow = Selectable<ExecutionsTable>;
+export type IncidentRow = Selectable<IncidentsTable>;

@@ -2,6 +2,7 @@ import { Kysely, Migrator, PostgresDialect, type Migration, type MigrationResult
 import pg from 'pg';
 import type { Database } from './database.ts';
 import * as m20261124initial from './migrations/2026-11-24T000000-initial.ts';
+import * as m20261124retries from './migrations/2026-11-24T010000-retries-and-incidents.ts';
 
 /**
  * Every migration, by name. Listed statically (not read from disk) so the set is the same under
@@ -9,6 +10,7 @@ import * as m20261124initial from './migrations/2026-11-24T000000-initial.ts';
  */
 export const MIGRATIONS: Record<string, Migration> = {
   '2026-11-24T000000-initial': m20261124initial,
+  '2026-11-24T010000-retries-and-incidents': m20261124retries,
 };
 
 /**

@@ -181,11 +181,15 @@ export async function finishExecution(db: Db, id: string, result: ExecutionResul
     .execute();
 }
 
-/** The latest succeeded execution of a stage for a failure, whatever the attempt. */
+/**
+ * The latest succeeded execution of a stage for a failure with `attempt > minAttempt` (0 = any
+ * attempt; a retry from a stage passes the failure's `attempt_base` for that stage and later ones).
+ */
 export async function findSucceededExecution(
   db: Db,
   failureId: string,
   stage: string,
+  minAttempt = 0,
 ): Promise<ExecutionRow | undefined> {
   return db
     .selectFrom('executions')
@@ -193,9 +197,34 @@ export async function findSucceededExecution(
     .where('failure_id', '=', failureId)
     .where('stage', '=', stage)
     .where('status', '=', 'succeeded')
+    .where('attempt', '>', minAttempt)
     .orderBy('attempt', 'desc')
     .limit(1)
     .executeTakeFirst();
+}
+
+/**
+ * Prepares a failure for a requested retry from `fromStage`: the next triage round numbers its
+ * attempts after every attempt so far (history is kept, one row per (failure, stage, attempt)),
+ * and stages from `fromStage` on run again while earlier ones keep their results.
+ *
+ * @returns false when the failure does not exist or is being triaged right now
+ */
+export async function requestRetry(db: Kysely<Database>, failureId: string, fromStage: string): Promise<boolean> {
+  const result = await db
+    .updateTable('failures')
+    .set(() => ({
+      attempt_base: sql<number>`coalesce((select max(attempt) from executions where failure_id = ${failureId}), 0)`,
+      retry_from_stage: fromStage,
+      status: 'queued',
+      error: null,
+      finished_at: null,
+      updated_at: sql`now()`,
+    }))
+    .where('id', '=', failureId)
+    .where('status', '!=', 'running')
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
 }
 
 /** Every execution of a failure, oldest first. */
