@@ -53,12 +53,12 @@ describe('redelivery storm through ingest and workers', () => {
     expect(await intake.count()).toBe(2);
 
     const connection = createTestRedis();
-    const workers = createWorkers({ connection, prefix, db: tdb.db, runners: createRunnerRegistry('rules', null), logger, concurrency: 4, attempts: 3 });
+    const workers = createWorkers({ connection, prefix, db: tdb.db, runners: createRunnerRegistry({ choice: 'rules' }), logger, concurrency: 4, attempts: 3 });
     const deadline = Date.now() + 20_000;
     let status: string | undefined;
     while (Date.now() < deadline) {
       status = (await tdb.db.selectFrom('failures').select('status').executeTakeFirst())?.status;
-      const drained = (await intake.count()) === 0 && (await workers.triageQueue.count()) === 0;
+      const drained = (await intake.count()) === 0 && (await workers.triageQueue.count()) === 0 && (await workers.runQueues.rules!.count()) === 0;
       if (status === 'triaged' && drained) break;
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -9,6 +9,7 @@ import {
   defaultJobOptions,
   parseEnv,
   QUEUES,
+  allQueueNames,
   type Logger,
 } from '@pitcrew/core';
 import { createApp } from './app.ts';
@@ -75,8 +76,9 @@ export async function startIngest(
     defaultJobOptions: defaultJobOptions(config.PITCREW_JOB_ATTEMPTS),
   };
   const intake = new Queue(QUEUES.intake, queueOptions);
-  const triage = new Queue(QUEUES.triage, queueOptions);
-  for (const q of [intake, triage]) q.on('error', (error) => log.warn({ err: error }, 'queue error'));
+  // Every queue, for the board: intake, triage and the runner queues.
+  const queues = allQueueNames().map((name) => (name === QUEUES.intake ? intake : new Queue(name, queueOptions)));
+  for (const q of queues) q.on('error', (error) => log.warn({ err: error, queue: q.name }, 'queue error'));
   const db = createDb(config.DATABASE_URL, Math.min(config.PITCREW_DB_POOL_SIZE, 2));
   const app = createApp({
     secrets: config.GITHUB_WEBHOOK_SECRET,
@@ -91,7 +93,7 @@ export async function startIngest(
       postgres: () => sql`select 1`.execute(db),
     },
     ...(config.PITCREW_ADMIN_TOKEN
-      ? { board: { app: createBoard([intake, triage]), token: config.PITCREW_ADMIN_TOKEN } }
+      ? { board: { app: createBoard(queues), token: config.PITCREW_ADMIN_TOKEN } }
       : {}),
   });
   const server = await new Promise<ServerType>((resolve) => {
@@ -129,7 +131,7 @@ export async function startIngest(
           http.close(() => resolve());
           http.closeIdleConnections();
         });
-        await Promise.allSettled([intake.close(), triage.close()]);
+        await Promise.allSettled(queues.map((q) => q.close()));
         await db.destroy();
         await redis.quit().catch(() => redis.disconnect());
         log.info('ingest stopped');

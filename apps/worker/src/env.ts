@@ -1,5 +1,10 @@
 import { z } from 'zod';
 import { DatabaseEnv, LlmEnv, LogEnv, RedisEnv } from '@pitcrew/core';
+import { Strategy } from './runners/registry.ts';
+
+const nonNegative = () => z.coerce.number().min(0);
+const count = (fallback: number) => z.coerce.number().int().min(1).max(500).default(fallback);
+const perMinute = () => z.coerce.number().int().min(0).default(0);
 
 /**
  * Every variable a worker process reads. A worker on another host needs only `REDIS_URL` and
@@ -17,7 +22,45 @@ export const WorkerEnv = z.object({
   /**
    * Runner of the execute stage: `auto` = `llm` when `LLM_BASE_URL` is set, else `rules`.
    */
-  PITCREW_RUNNER: z.enum(['auto', 'rules', 'llm']).default('auto'),
+  PITCREW_RUNNER: z.enum(['auto', 'rules', 'llm', 'agent']).default('auto'),
+  /**
+   * Runner and model per category, JSON: `{"test": {"runner": "agent"}, "lint": {"runner": "llm", "model": "qwen2.5:3b"}}`.
+   */
+  PITCREW_STRATEGY: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined) return {};
+      try {
+        return Strategy.parse(JSON.parse(raw));
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: `not a strategy: ${String(error)}` });
+        return z.NEVER;
+      }
+    }),
+  /** Model for lint and typecheck failures (cheap); default `LLM_MODEL`. */
+  LLM_MODEL_CHEAP: z.string().min(1).optional(),
+  /** Model for test and unknown failures (strongest); default `LLM_MODEL`. */
+  LLM_MODEL_STRONG: z.string().min(1).optional(),
+  /** Jobs at once on the rules runner's queue, per process. */
+  PITCREW_RUNNER_RULES_CONCURRENCY: count(16),
+  PITCREW_RUNNER_RULES_RATE_PER_MIN: perMinute(),
+  /** Jobs at once on the llm runner's queue, per process (a local model serves few at once). */
+  PITCREW_RUNNER_LLM_CONCURRENCY: count(4),
+  /** Model calls started per minute across all workers; 0 = unlimited. Match your provider's limit. */
+  PITCREW_RUNNER_LLM_RATE_PER_MIN: perMinute(),
+  PITCREW_RUNNER_AGENT_CONCURRENCY: count(1),
+  PITCREW_RUNNER_AGENT_RATE_PER_MIN: perMinute(),
+  /** Consecutive failures that open a runner's circuit breaker. */
+  PITCREW_BREAKER_THRESHOLD: z.coerce.number().int().min(1).default(5),
+  /** ms a runner stays bypassed before one trial call. */
+  PITCREW_BREAKER_COOLDOWN_MS: z.coerce.number().int().min(100).default(60_000),
+  /** Model spend per UTC day for the whole org, USD; 0 = no limit. */
+  PITCREW_BUDGET_DAILY_USD: nonNegative().default(0),
+  /** Model spend per UTC day per repository, USD; 0 = no limit. */
+  PITCREW_BUDGET_REPO_DAILY_USD: nonNegative().default(0),
+  /** Model spend per failure over all its attempts, USD; 0 = no limit. */
+  PITCREW_BUDGET_FAILURE_USD: nonNegative().default(0),
   /** ms to let active jobs finish on SIGTERM before closing hard (their locks then expire and another worker takes them). */
   PITCREW_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(30_000),
 });

@@ -5,6 +5,9 @@ export {
   describeError,
   FailureNotFoundError,
   triageFailure,
+  classifyStage,
+  executeStages,
+  type Guards,
   type ClassifyOutput,
   type ExecuteOutput,
   type SummarizeOutput,
@@ -14,6 +17,8 @@ export {
 } from './pipeline.ts';
 export { createLlmRunner } from './runners/llm-runner.ts';
 export { createRulesRunner } from './runners/rules-runner.ts';
-export { createRunnerRegistry, type RunnerRegistry } from './runners/registry.ts';
+export { createRunnerRegistry, Strategy, StrategyEntry, type RunnerRegistry } from './runners/registry.ts';
+export { createBreakers, type Breakers, type BreakerState } from './guards/breakers.ts';
+export { createBudget, BudgetExceededError, utcDay, type Budget, type BudgetLimits, type Reservation } from './guards/budget.ts';
 export type { Runner, RunnerInput, RunnerOutput } from './runners/runner.ts';
-export { createWorkers, type WorkerDeps, type Workers } from './worker.ts';
+export { createWorkers, type RunnerLimits, type WorkerDeps, type Workers } from './worker.ts';

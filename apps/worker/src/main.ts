@@ -2,6 +2,9 @@ import { Redis } from 'ioredis';
 import { createDb, createLogger, parseEnv, type Logger } from '@pitcrew/core';
 import { createLlmClient, resolvePrices, type LlmClient } from '@pitcrew/llm';
 import { WorkerEnv } from './env.ts';
+import { createBreakers } from './guards/breakers.ts';
+import { createBudget } from './guards/budget.ts';
+import { createLlmRunner } from './runners/llm-runner.ts';
 import { createRunnerRegistry } from './runners/registry.ts';
 import { createWorkers } from './worker.ts';
 
@@ -25,6 +28,7 @@ export async function startWorker(
   const connection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   connection.on('error', (error) => log.warn({ err: error }, 'redis connection error'));
   const db = createDb(config.DATABASE_URL, config.PITCREW_DB_POOL_SIZE);
+  const prices = resolvePrices(config.LLM_PRICES);
   let llm: LlmClient | null = null;
   if (config.LLM_BASE_URL) {
     llm = createLlmClient({
@@ -34,10 +38,27 @@ export async function startWorker(
       timeoutMs: config.LLM_TIMEOUT_MS,
       maxRetries: config.LLM_MAX_RETRIES,
       maxTokens: config.LLM_MAX_TOKENS,
-      prices: resolvePrices(config.LLM_PRICES),
+      prices,
     });
   }
-  const runners = createRunnerRegistry(config.PITCREW_RUNNER, llm);
+  const runners = createRunnerRegistry({
+    choice: config.PITCREW_RUNNER,
+    llm: llm ? createLlmRunner(llm, { maxTokens: config.LLM_MAX_TOKENS, prices }) : null,
+    llmClient: llm,
+    strategy: config.PITCREW_STRATEGY,
+    models: { cheap: config.LLM_MODEL_CHEAP, strong: config.LLM_MODEL_STRONG },
+  });
+  const breakers = createBreakers({
+    threshold: config.PITCREW_BREAKER_THRESHOLD,
+    cooldownMs: config.PITCREW_BREAKER_COOLDOWN_MS,
+    onStateChange: (runner, state) => log.warn({ runner, state }, 'circuit breaker changed state'),
+  });
+  const limits = {
+    orgDailyUsd: config.PITCREW_BUDGET_DAILY_USD,
+    repoDailyUsd: config.PITCREW_BUDGET_REPO_DAILY_USD,
+    failureUsd: config.PITCREW_BUDGET_FAILURE_USD,
+  };
+  const budgeted = limits.orgDailyUsd > 0 || limits.repoDailyUsd > 0 || limits.failureUsd > 0;
   const workers = createWorkers({
     connection,
     prefix: config.PITCREW_QUEUE_PREFIX,
@@ -46,9 +67,16 @@ export async function startWorker(
     logger: log,
     concurrency: config.PITCREW_WORKER_CONCURRENCY,
     attempts: config.PITCREW_JOB_ATTEMPTS,
+    runnerLimits: {
+      rules: { concurrency: config.PITCREW_RUNNER_RULES_CONCURRENCY, ratePerMinute: config.PITCREW_RUNNER_RULES_RATE_PER_MIN },
+      llm: { concurrency: config.PITCREW_RUNNER_LLM_CONCURRENCY, ratePerMinute: config.PITCREW_RUNNER_LLM_RATE_PER_MIN },
+      agent: { concurrency: config.PITCREW_RUNNER_AGENT_CONCURRENCY, ratePerMinute: config.PITCREW_RUNNER_AGENT_RATE_PER_MIN },
+    },
+    guards: { breakers, budget: budgeted ? createBudget(db, limits) : null },
+    prices,
   });
   log.info(
-    { runner: runners.primary.name, model: runners.primary.model, concurrency: config.PITCREW_WORKER_CONCURRENCY },
+    { runners: Object.keys(runners.runners), model: llm?.model ?? null, concurrency: config.PITCREW_WORKER_CONCURRENCY, budgets: limits },
     'worker started',
   );
   let closing: Promise<void> | undefined;

@@ -1,33 +1,46 @@
+import { BrokenCircuitError } from 'cockatiel';
+import type { Kysely } from 'kysely';
 import {
+  buildSummaryPrompt,
+  CiFailure,
   classifyFailure,
   extractSummarySection,
-  buildSummaryPrompt,
-  summaryFromRules,
-  CiFailure,
   findFailure,
   findSucceededExecution,
   finishExecution,
   startExecution,
-  updateFailure,
   STAGES,
+  summaryFromRules,
+  updateFailure,
   type Category,
   type Classification,
   type Database,
+  type FailureRow,
   type Logger,
+  type RunnerName,
   type Stage,
 } from '@pitcrew/core';
-import type { Kysely } from 'kysely';
+import { estimateTokens, costUsd } from '@pitcrew/llm';
+import type { Breakers } from './guards/breakers.ts';
+import { BudgetExceededError, type Budget } from './guards/budget.ts';
 import type { RunnerRegistry } from './runners/registry.ts';
+import type { Runner, RunnerInput, RunnerOutput } from './runners/runner.ts';
 
 /** Output of the classify stage, as stored in `executions.output`. */
-export type ClassifyOutput = Classification;
+export interface ClassifyOutput extends Classification {
+  /** Runner and model chosen by the strategy for this failure (kept across retries). */
+  runner: RunnerName;
+  model: string | null;
+  /** Log lines that explain the failure, when logs were available. */
+  logExcerpt: string | null;
+}
 
 /** Output of the execute stage. */
 export interface ExecuteOutput {
   runner: string;
   model: string | null;
   markdown: string;
-  /** Set when the primary runner failed on the last attempt and rules stood in. */
+  /** Set when the chosen runner could not serve and rules stood in. */
   fallbackFrom?: string;
   fallbackReason?: string;
 }
@@ -38,14 +51,23 @@ export interface SummarizeOutput {
   source: 'runner-output' | 'llm' | 'rules';
 }
 
-/** Dependencies of {@link triageFailure}. */
+/** Circuit breakers and budgets guarding every model call. */
+export interface Guards {
+  breakers: Breakers;
+  budget: Budget | null;
+}
+
+/** Dependencies of the stages. */
 export interface TriageDeps {
   db: Kysely<Database>;
   runners: RunnerRegistry;
   logger: Logger;
+  guards?: Guards;
+  /** USD per million tokens, for estimates of summary calls. */
+  prices?: Record<string, { input: number; output: number }>;
 }
 
-/** One run of the pipeline for one failure. */
+/** One run of a job for one failure. */
 export interface TriageRun {
   failureId: string;
   /** 1-based attempt of the job (BullMQ `attemptsMade + 1`). */
@@ -76,45 +98,56 @@ export class FailureNotFoundError extends Error {
   }
 }
 
-/**
- * Runs classify → execute → summarize for one failure. Each stage is recorded as its own
- * execution row keyed by (failure, stage, attempt); a stage that already succeeded in any attempt
- * is not run again, its stored output is reused, so a retry resumes at the failed stage.
- *
- * @throws {FailureNotFoundError} when the failure does not exist
- * @throws the stage's error (after recording it) so BullMQ retries the job
- */
-export async function triageFailure(deps: TriageDeps, run: TriageRun): Promise<TriageResult> {
-  const { db } = deps;
-  const row = await findFailure(db, run.failureId);
-  if (!row) throw new FailureNotFoundError(run.failureId);
-  const failure = CiFailure.parse(row.data);
-  const reused: Stage[] = [];
-  // A requested retry numbers its attempts after all earlier ones and re-runs `retry_from_stage`
-  // and later stages; earlier stages keep their results.
-  const attempt = row.attempt_base + run.attempt;
-  const retryFrom = row.retry_from_stage ? STAGES.indexOf(row.retry_from_stage as Stage) : -1;
-  const minAttemptFor = (name: Stage) => (retryFrom >= 0 && STAGES.indexOf(name) >= retryFrom ? row.attempt_base : 0);
-  const log = deps.logger.child({ failureId: run.failureId, attempt });
-  if (row.status === 'queued') await updateFailure(db, run.failureId, { status: 'running' });
+interface StageResult<T> {
+  output: T;
+  runner?: string;
+  model?: string | null;
+  tokensIn?: number;
+  tokensOut?: number;
+  costUsd?: number;
+}
 
-  const stage = async <T>(
-    name: Stage,
-    plan: { runner: string; model: string | null },
-    body: () => Promise<{ output: T; runner?: string; model?: string | null; tokensIn?: number; tokensOut?: number; costUsd?: number }>,
-  ): Promise<T> => {
-    const done = await findSucceededExecution(db, run.failureId, name, minAttemptFor(name));
+/** A loaded failure and the bookkeeping of one job run over it. */
+class TriageContext {
+  readonly reused: Stage[] = [];
+  readonly attempt: number;
+  readonly log: Logger;
+  private readonly retryFrom: number;
+
+  constructor(
+    readonly deps: TriageDeps,
+    readonly run: TriageRun,
+    readonly row: FailureRow,
+    readonly failure: CiFailure,
+  ) {
+    // A requested retry numbers its attempts after all earlier ones and re-runs
+    // `retry_from_stage` and later stages; earlier stages keep their results.
+    this.attempt = row.attempt_base + run.attempt;
+    this.retryFrom = row.retry_from_stage ? STAGES.indexOf(row.retry_from_stage as Stage) : -1;
+    this.log = deps.logger.child({ failureId: run.failureId, attempt: this.attempt });
+  }
+
+  static async load(deps: TriageDeps, run: TriageRun): Promise<TriageContext> {
+    const row = await findFailure(deps.db, run.failureId);
+    if (!row) throw new FailureNotFoundError(run.failureId);
+    const context = new TriageContext(deps, run, row, CiFailure.parse(row.data));
+    if (row.status === 'queued') await updateFailure(deps.db, run.failureId, { status: 'running' });
+    return context;
+  }
+
+  /**
+   * Runs one stage as one execution row keyed by (failure, stage, attempt), or returns the
+   * output of a stage that already succeeded in this triage round.
+   */
+  async stage<T>(name: Stage, plan: { runner: string; model: string | null }, body: () => Promise<StageResult<T>>): Promise<T> {
+    const { db } = this.deps;
+    const minAttempt = this.retryFrom >= 0 && STAGES.indexOf(name) >= this.retryFrom ? this.row.attempt_base : 0;
+    const done = await findSucceededExecution(db, this.run.failureId, name, minAttempt);
     if (done) {
-      reused.push(name);
+      this.reused.push(name);
       return done.output as T;
     }
-    const executionId = await startExecution(db, {
-      failureId: run.failureId,
-      stage: name,
-      attempt,
-      runner: plan.runner,
-      model: plan.model,
-    });
+    const executionId = await startExecution(db, { failureId: this.run.failureId, stage: name, attempt: this.attempt, ...plan });
     const started = performance.now();
     try {
       const result = await body();
@@ -128,101 +161,172 @@ export async function triageFailure(deps: TriageDeps, run: TriageRun): Promise<T
         tokensOut: result.tokensOut ?? 0,
         costUsd: result.costUsd ?? 0,
       });
-      log.debug({ stage: name, ms: Math.round(performance.now() - started) }, 'stage finished');
       return result.output;
     } catch (error) {
       await finishExecution(db, executionId, {
         status: 'failed',
         durationMs: performance.now() - started,
         error: describeError(error),
-      }).catch((recordError) => log.error({ err: recordError, stage: name }, 'could not record stage failure'));
+      }).catch((recordError) => this.log.error({ err: recordError, stage: name }, 'could not record stage failure'));
       throw error;
     }
+  }
+}
+
+/**
+ * The classify stage: rules over the failure's names, steps and any log text, then the strategy's
+ * choice of runner and model. Reuses a finished classification.
+ *
+ * @throws {FailureNotFoundError} when the failure does not exist
+ */
+export async function classifyStage(deps: TriageDeps, run: TriageRun): Promise<{ context: TriageContext; classification: ClassifyOutput }> {
+  const context = await TriageContext.load(deps, run);
+  const classification = await context.stage<ClassifyOutput>('classify', { runner: 'rules', model: null }, async () => {
+    const result = classifyFailure(context.failure);
+    const choice = deps.runners.choose(result.category);
+    return { output: { ...result, ...choice, logExcerpt: null } };
+  });
+  await updateFailure(deps.db, run.failureId, { category: classification.category, confidence: classification.confidence });
+  return { context, classification };
+}
+
+/**
+ * The execute and summarize stages on the runner chosen at classify. Model calls pass the
+ * failure's budgets and the runner's circuit breaker; when either refuses, or the runner fails on
+ * the last attempt, the rules runner stands in and the execution says so (degrade, don't drop).
+ *
+ * @throws the stage's error (after recording it) so BullMQ retries the job
+ */
+export async function executeStages(deps: TriageDeps, run: TriageRun, classified?: { context: TriageContext; classification: ClassifyOutput }): Promise<TriageResult> {
+  const { context, classification } = classified ?? (await loadClassified(deps, run));
+  const { failure, log } = context;
+  const { runners } = deps;
+  const chosen = runners.runners[classification.runner] ?? runners.fallback;
+  const input: RunnerInput = {
+    failure,
+    classification,
+    logExcerpt: classification.logExcerpt,
+    model: classification.model,
+    signal: run.signal,
   };
 
-  const classification = await stage<ClassifyOutput>('classify', { runner: 'rules', model: null }, async () => ({
-    output: classifyFailure(failure),
-  }));
-  await updateFailure(db, run.failureId, {
-    category: classification.category,
-    confidence: classification.confidence,
-  });
-
-  const { primary, fallback, llm } = deps.runners;
-  const execution = await stage<ExecuteOutput>('execute', { runner: primary.name, model: primary.model }, async () => {
-    const input = { failure, classification, logExcerpt: null, signal: run.signal };
-    try {
-      const out = await primary.execute(input);
+  const execution = await context.stage<ExecuteOutput>('execute', { runner: chosen.name, model: classification.model ?? chosen.model }, async () => {
+    const attempt = await guarded(deps, context, chosen, () => chosen.estimateUsd(input), () => chosen.execute(input));
+    if (attempt.ok) {
+      const out = attempt.value;
       return {
-        output: { runner: primary.name, model: out.model, markdown: out.markdown },
-        runner: primary.name,
+        output: { runner: chosen.name, model: out.model, markdown: out.markdown },
+        runner: chosen.name,
         model: out.model,
         tokensIn: out.tokensIn,
         tokensOut: out.tokensOut,
         costUsd: out.costUsd,
       };
-    } catch (error) {
-      // Degrade, don't drop: on the last attempt the rules runner stands in.
-      if (!run.finalAttempt || primary === fallback || run.signal.aborted) throw error;
-      log.warn({ err: error, runner: primary.name }, 'runner failed on the last attempt; falling back to rules');
-      const out = await fallback.execute(input);
-      return {
-        output: {
-          runner: fallback.name,
-          model: null,
-          markdown: out.markdown,
-          fallbackFrom: primary.name,
-          fallbackReason: describeError(error),
-        },
-        runner: fallback.name,
-        model: null,
-      };
     }
+    log.warn({ runner: chosen.name, reason: attempt.reason }, 'runner could not serve; triaging by rules');
+    const out = await runners.fallback.execute(input);
+    return {
+      output: { runner: 'rules', model: null, markdown: out.markdown, fallbackFrom: chosen.name, fallbackReason: attempt.reason },
+      runner: 'rules',
+      model: null,
+    };
   });
 
-  const summary = await stage<SummarizeOutput>(
-    'summarize',
-    { runner: llm ? 'llm' : 'rules', model: llm?.model ?? null },
-    async () => {
-      const section = extractSummarySection(execution.markdown);
-      if (section) return { output: { summary: section, source: 'runner-output' }, runner: 'runner-output', model: null };
-      if (llm) {
-        try {
-          const completion = await llm.complete({ messages: buildSummaryPrompt(execution.markdown), signal: run.signal });
-          const text = completion.text.trim();
-          if (text) {
-            return {
-              output: { summary: text, source: 'llm' },
-              runner: 'llm',
-              model: completion.model,
-              tokensIn: completion.tokensIn,
-              tokensOut: completion.tokensOut,
-              costUsd: completion.costUsd,
-            };
-          }
-        } catch (error) {
-          if (!run.finalAttempt) throw error;
-          log.warn({ err: error }, 'summary model failed on the last attempt; summarizing by rules');
-        }
+  const llm = runners.llm;
+  const summary = await context.stage<SummarizeOutput>('summarize', { runner: llm ? 'llm' : 'rules', model: llm?.model ?? null }, async () => {
+    const section = extractSummarySection(execution.markdown);
+    if (section) return { output: { summary: section, source: 'runner-output' }, runner: 'runner-output', model: null };
+    if (llm && !execution.fallbackFrom) {
+      const messages = buildSummaryPrompt(execution.markdown);
+      const attempt = await guarded(
+        deps,
+        context,
+        { name: 'llm' },
+        () => costUsd(llm.model, estimateTokens(messages.map((m) => m.content).join('\n')), 256, deps.prices ?? {}),
+        async () => {
+          const completion = await llm.complete({ messages, maxTokens: 256, signal: run.signal });
+          return { ...completion, markdown: completion.text };
+        },
+      );
+      if (attempt.ok && attempt.value.text.trim()) {
+        const c = attempt.value;
+        return {
+          output: { summary: c.text.trim(), source: 'llm' },
+          runner: 'llm',
+          model: c.model,
+          tokensIn: c.tokensIn,
+          tokensOut: c.tokensOut,
+          costUsd: c.costUsd,
+        };
       }
-      return { output: { summary: summaryFromRules(failure, classification), source: 'rules' }, runner: 'rules', model: null };
-    },
-  );
+    }
+    return { output: { summary: summaryFromRules(failure, classification), source: 'rules' }, runner: 'rules', model: null };
+  });
 
-  await updateFailure(db, run.failureId, {
+  await updateFailure(deps.db, run.failureId, {
     status: 'triaged',
     runner: execution.runner,
     summary: summary.summary,
     error: null,
     finished_at: new Date(),
+    ...(execution.fallbackReason?.startsWith('budget') ? { budget_skipped: true } : {}),
   });
   return {
     category: classification.category,
     confidence: classification.confidence,
     runner: execution.runner,
     summary: summary.summary,
-    reused,
+    reused: context.reused,
   };
+}
+
+/** classify → execute → summarize in one go (one job, or tests). */
+export async function triageFailure(deps: TriageDeps, run: TriageRun): Promise<TriageResult> {
+  return executeStages(deps, run, await classifyStage(deps, run));
+}
+
+async function loadClassified(deps: TriageDeps, run: TriageRun) {
+  const context = await TriageContext.load(deps, run);
+  const done = await findSucceededExecution(deps.db, run.failureId, 'classify');
+  if (!done) throw new Error(`failure ${run.failureId} has no classification; its triage job must run first`);
+  return { context, classification: done.output as ClassifyOutput };
+}
+
+type Guarded<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+/**
+ * Runs a paid call behind the budget and the runner's breaker. Free runners (rules) run directly.
+ * Returns `{ok: false, reason}` when rules should stand in: budget spent, circuit open, or the
+ * call failed on the last attempt; rethrows a failure when a retry follows.
+ */
+async function guarded<T extends { costUsd: number }>(
+  deps: TriageDeps,
+  context: TriageContext,
+  runner: Pick<Runner, 'name'>,
+  estimate: () => number,
+  call: () => Promise<T>,
+): Promise<Guarded<T>> {
+  if (runner.name === 'rules') return { ok: true, value: await call() };
+  const { guards } = deps;
+  let reservation;
+  if (guards?.budget) {
+    try {
+      reservation = await guards.budget.reserve({ owner: context.failure.owner, repo: context.failure.repo, failureId: context.failure.id }, estimate());
+    } catch (error) {
+      if (error instanceof BudgetExceededError) return { ok: false, reason: `budget_skipped: ${error.message}` };
+      throw error;
+    }
+  }
+  try {
+    const value = guards ? await guards.breakers.get(runner.name).execute(call) : await call();
+    await reservation?.settle(value.costUsd);
+    return { ok: true, value };
+  } catch (error) {
+    await reservation?.release();
+    if (error instanceof BrokenCircuitError) return { ok: false, reason: `circuit open for runner ${runner.name}` };
+    if (context.run.finalAttempt && !context.run.signal.aborted) return { ok: false, reason: describeError(error) };
+    throw error;
+  }
 }
 
 /** `Name: message` of an error and its causes, for rows and logs. */
@@ -235,3 +339,5 @@ export function describeError(error: unknown): string {
   }
   return parts.join(' <- ').slice(0, 2_000);
 }
+
+export type { RunnerOutput };

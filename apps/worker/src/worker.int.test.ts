@@ -10,6 +10,8 @@ import {
   requestRetry,
   normalizeGithubEvent,
   QUEUES,
+  runJobId,
+  runnerQueueName,
   type CiFailure,
   type IntakeJobData,
 } from '@pitcrew/core';
@@ -18,6 +20,7 @@ import { createTestDatabase, createTestRedis, deleteKeysWithPrefix, testPrefix, 
 import { startFakeLlm, type FakeLlm } from '@pitcrew/testkit/fake-llm';
 import { processIntake } from './intake.ts';
 import { triageFailure } from './pipeline.ts';
+import { createLlmRunner } from './runners/llm-runner.ts';
 import { createRunnerRegistry, type RunnerRegistry } from './runners/registry.ts';
 import { createRulesRunner } from './runners/rules-runner.ts';
 import type { Runner } from './runners/runner.ts';
@@ -70,7 +73,12 @@ function stagesOf(rows: { stage: string; attempt: number; status: string }[]) {
   return rows.map((r) => `${r.stage}#${r.attempt}:${r.status}`);
 }
 
-const rules = (): RunnerRegistry => createRunnerRegistry('rules', null);
+const rules = (): RunnerRegistry => createRunnerRegistry({ choice: 'rules' });
+/** A registry whose chosen runner is `runner` (named llm), with rules as the fallback. */
+const chosen = (runner: Omit<Runner, 'name' | 'estimateUsd'>): RunnerRegistry =>
+  createRunnerRegistry({ choice: 'llm', llm: { name: 'llm', estimateUsd: () => 0, ...runner } });
+const llmRegistry = (client: ReturnType<typeof createLlmClient>, choice: 'auto' | 'llm' = 'auto') =>
+  createRunnerRegistry({ choice, llm: createLlmRunner(client, { maxTokens: 1024, prices: {} }), llmClient: client });
 const signal = () => new AbortController().signal;
 
 describe('processIntake', () => {
@@ -130,16 +138,14 @@ describe('triageFailure', () => {
   it('resumes at the failed stage on retry and never repeats a finished one', async () => {
     const failureId = await recorded();
     let calls = 0;
-    const flaky: Runner = {
-      name: 'flaky',
+    const runners = chosen({
       model: null,
       async execute(input) {
         calls += 1;
         if (calls === 1) throw new Error('runner crashed', { cause: new Error('socket hang up') });
         return createRulesRunner().execute(input);
       },
-    };
-    const runners = { ...rules(), primary: flaky };
+    });
     await expect(
       triageFailure({ db: tdb.db, runners, logger }, { failureId, attempt: 1, finalAttempt: false, signal: signal() }),
     ).rejects.toThrow('runner crashed');
@@ -170,9 +176,9 @@ describe('triageFailure', () => {
 
   it('falls back to rules when the runner fails on the last attempt (degrade, do not drop)', async () => {
     const failureId = await recorded();
-    const broken: Runner = { name: 'llm', model: 'm', execute: async () => { throw new Error('model down'); } };
+    const broken = chosen({ model: 'm', execute: async () => { throw new Error('model down'); } });
     const result = await triageFailure(
-      { db: tdb.db, runners: { ...rules(), primary: broken }, logger },
+      { db: tdb.db, runners: broken, logger },
       { failureId, attempt: 5, finalAttempt: true, signal: signal() },
     );
     expect(result.runner).toBe('rules');
@@ -186,7 +192,7 @@ describe('triageFailure', () => {
     const client = createLlmClient({ baseURL: llm.url, model: 'test-model', prices: { 'test-model': { input: 1, output: 2 } } });
     const before = llm.requests.length;
     const result = await triageFailure(
-      { db: tdb.db, runners: createRunnerRegistry('auto', client), logger },
+      { db: tdb.db, runners: llmRegistry(client), logger },
       { failureId, attempt: 1, finalAttempt: false, signal: signal() },
     );
     expect(result.runner).toBe('llm');
@@ -212,7 +218,7 @@ describe('triageFailure', () => {
     );
     try {
       await triageFailure(
-        { db: tdb.db, runners: createRunnerRegistry('llm', client), logger },
+        { db: tdb.db, runners: llmRegistry(client, 'llm'), logger },
         { failureId, attempt: 1, finalAttempt: false, signal: signal() },
       );
     } finally {
@@ -230,16 +236,18 @@ describe('createWorkers (BullMQ)', () => {
     const connection = createTestRedis();
     const workers = createWorkers({ connection, prefix, db: tdb.db, runners: rules(), logger, concurrency: 2, attempts: 3 });
     const intake = new Queue(QUEUES.intake, { connection, prefix });
-    const events = new QueueEvents(QUEUES.triage, { connection: createTestRedis(), prefix });
+    const events = new QueueEvents(runnerQueueName('rules'), { connection: createTestRedis(), prefix });
     await events.waitUntilReady();
     const data = intakeData();
-    const done = new Promise<void>((resolve) => events.on('completed', ({ jobId }) => jobId === data.failure.id && resolve()));
+    const runId = runJobId(data.failure.id, 0);
+    const done = new Promise<void>((resolve) => events.on('completed', ({ jobId }) => jobId === runId && resolve()));
     await intake.add('workflow_job', data, { jobId: `delivery-${data.deliveryId}` });
     await done;
     expect(await findFailure(tdb.db, data.failure.id)).toMatchObject({ status: 'triaged' });
-    // At-least-once: BullMQ may run a job again (stalled worker). Same job id, new job after removal.
+    // At-least-once: BullMQ may run a job again (stalled worker). Same job ids, new jobs after removal.
     await workers.triageQueue.remove(data.failure.id);
-    const again = new Promise<void>((resolve) => events.on('completed', ({ jobId }) => jobId === data.failure.id && resolve()));
+    await workers.runQueues.rules!.remove(runId);
+    const again = new Promise<void>((resolve) => events.on('completed', ({ jobId }) => jobId === runId && resolve()));
     await workers.triageQueue.add('triage', { v: 1, failureId: data.failure.id }, { jobId: data.failure.id });
     await again;
     expect(stagesOf(await listExecutions(tdb.db, data.failure.id))).toEqual([
@@ -254,9 +262,9 @@ describe('createWorkers (BullMQ)', () => {
 
   it('fails a job with invalid data at once (unrecoverable) and marks a failure failed after its last attempt', async () => {
     const connection = createTestRedis();
-    const broken: Runner = { name: 'rules', model: null, execute: async () => { throw new Error('always broken'); } };
-    // primary === fallback would fall back to itself: use a registry whose fallback also breaks.
-    const runners: RunnerRegistry = { primary: broken, fallback: broken, llm: null };
+    const broken: Runner = { name: 'rules', model: null, estimateUsd: () => 0, execute: async () => { throw new Error('always broken'); } };
+    // rules is its own fallback: a broken rules runner fails the job on every attempt.
+    const runners: RunnerRegistry = { runners: { rules: broken }, fallback: broken, llm: null, choose: () => ({ runner: 'rules', model: null }) };
     const workers = createWorkers({ connection, prefix, db: tdb.db, runners, logger, concurrency: 1, attempts: 2 });
     const bad = await workers.triageQueue.add('triage', { v: 99 }, { attempts: 3 });
     const triage = new Queue(QUEUES.triage, { connection, prefix });
@@ -284,16 +292,15 @@ describe('createWorkers (BullMQ)', () => {
     const gate = new Promise<void>((r) => (release = r));
     let started!: () => void;
     const startedPromise = new Promise<void>((r) => (started = r));
-    const slow: Runner = {
-      name: 'slow',
+    const slow = chosen({
       model: null,
       async execute(input) {
         started();
         await gate;
         return createRulesRunner().execute(input);
       },
-    };
-    const workers = createWorkers({ connection, prefix, db: tdb.db, runners: { ...rules(), primary: slow }, logger, concurrency: 1, attempts: 1 });
+    });
+    const workers = createWorkers({ connection, prefix, db: tdb.db, runners: slow, logger, concurrency: 1, attempts: 1 });
     const data = intakeData();
     await processIntake(tdb.db, workers.triageQueue, data);
     await startedPromise;

@@ -5,14 +5,27 @@ import {
   defaultJobOptions,
   IntakeJobData,
   QUEUES,
+  RUNNERS,
+  RunJobData,
+  runJobId,
+  runnerQueueName,
   TriageJobData,
   updateFailure,
   type Database,
   type Logger,
+  type RunnerName,
 } from '@pitcrew/core';
 import { processIntake } from './intake.ts';
-import { describeError, FailureNotFoundError, triageFailure, type TriageResult } from './pipeline.ts';
+import { classifyStage, describeError, executeStages, FailureNotFoundError, type Guards, type TriageResult } from './pipeline.ts';
 import type { RunnerRegistry } from './runners/registry.ts';
+
+/** Concurrency and rate limit of one runner's queue in this process. */
+export interface RunnerLimits {
+  /** Jobs at once. */
+  concurrency: number;
+  /** Jobs started per minute across every worker of this queue (BullMQ limiter); 0 = unlimited. */
+  ratePerMinute: number;
+}
 
 /** Dependencies of {@link createWorkers}; `main.ts` builds the real ones, tests their own. */
 export interface WorkerDeps {
@@ -22,18 +35,25 @@ export interface WorkerDeps {
   db: Kysely<Database>;
   runners: RunnerRegistry;
   logger: Logger;
-  /** Triage jobs at once. */
+  /** Classify jobs at once. */
   concurrency: number;
-  /** Attempts of the triage jobs this process enqueues. */
+  /** Attempts of the jobs this process enqueues. */
   attempts: number;
+  /** Per-runner limits; runners not listed get `concurrency` and no rate limit. */
+  runnerLimits?: Partial<Record<RunnerName, RunnerLimits>>;
+  guards?: Guards;
+  prices?: Record<string, { input: number; output: number }>;
 }
 
 /** The running workers of one process. */
 export interface Workers {
   intake: Worker;
   triage: Worker;
+  /** One worker per configured runner. */
+  run: Partial<Record<RunnerName, Worker>>;
   /** The triage queue, used to enqueue triage jobs. */
   triageQueue: Queue;
+  runQueues: Partial<Record<RunnerName, Queue>>;
   /**
    * Stops taking jobs, waits up to `timeoutMs` for active ones, then closes hard (active jobs'
    * locks then expire and the stalled-job check hands them to another worker).
@@ -42,78 +62,111 @@ export interface Workers {
 }
 
 /**
- * Starts the intake and triage workers. Errors decide retries: bad job data and missing failures
- * are unrecoverable; anything else is retried with backoff, and when the last attempt fails the
- * failure is marked `failed` with the error.
+ * Starts the workers: `intake` (record, enqueue triage), `triage` (classify, hand over to the
+ * chosen runner's queue) and one `run-<runner>` worker per configured runner (execute,
+ * summarize) with its own concurrency and rate limit. Errors decide retries: bad job data and
+ * missing failures are unrecoverable; anything else is retried with backoff, and when the last
+ * attempt fails the failure is marked `failed` with the error.
  */
 export function createWorkers(deps: WorkerDeps): Workers {
   const { connection, prefix, db, logger } = deps;
-  const triageQueue = new Queue(QUEUES.triage, {
-    connection,
-    prefix,
-    defaultJobOptions: defaultJobOptions(deps.attempts),
-  });
-  triageQueue.on('error', (error) => logger.warn({ err: error }, 'triage queue error'));
+  const queueOptions = { connection, prefix, defaultJobOptions: defaultJobOptions(deps.attempts) };
+  const triageQueue = new Queue(QUEUES.triage, queueOptions);
+  const configured = RUNNERS.filter((name) => deps.runners.runners[name]);
+  const runQueues: Partial<Record<RunnerName, Queue>> = {};
+  for (const name of configured) runQueues[name] = new Queue(runnerQueueName(name), queueOptions);
+  for (const q of [triageQueue, ...Object.values(runQueues)]) q.on('error', (error) => logger.warn({ err: error, queue: q.name }, 'queue error'));
+  const stageDeps = { db, runners: deps.runners, logger, ...(deps.guards ? { guards: deps.guards } : {}), ...(deps.prices ? { prices: deps.prices } : {}) };
 
   const intake = new Worker(
     QUEUES.intake,
     async function processIntakeJob(job: Job) {
-      const data = parseOrUnrecoverable(IntakeJobData, job);
-      return processIntake(db, triageQueue, data);
+      return processIntake(db, triageQueue, parseOrUnrecoverable(IntakeJobData, job));
     },
     { connection, prefix, concurrency: Math.max(4, deps.concurrency) },
   );
 
+  /** Marks the failure failed on the last attempt, then rethrows for BullMQ. */
+  const onError = async (job: Job, failureId: string, attempt: number, error: unknown): Promise<never> => {
+    const log = logger.child({ jobId: job.id, queue: job.queueName, failureId, attempt });
+    if (error instanceof FailureNotFoundError) throw new UnrecoverableError(error.message);
+    if (attempt >= (job.opts.attempts ?? 1)) {
+      log.error({ err: error }, 'failed on the last attempt; failure marked failed');
+      await updateFailure(db, failureId, { status: 'failed', error: describeError(error), finished_at: new Date() }).catch((e) =>
+        log.error({ err: e }, 'could not mark failure failed'),
+      );
+    } else {
+      log.warn({ err: error }, 'attempt failed; will retry');
+    }
+    throw error;
+  };
+  const runOf = (job: Job, failureId: string, signal?: AbortSignal) => {
+    const attempt = job.attemptsMade + 1;
+    return { failureId, attempt, finalAttempt: attempt >= (job.opts.attempts ?? 1), signal: signal ?? new AbortController().signal };
+  };
+
   const triage = new Worker(
     QUEUES.triage,
-    async function processTriageJob(job: Job, _token?: string, signal?: AbortSignal): Promise<TriageResult> {
+    async function processTriageJob(job: Job, _token?: string, signal?: AbortSignal) {
       const data = parseOrUnrecoverable(TriageJobData, job);
-      const attempt = job.attemptsMade + 1;
-      const finalAttempt = attempt >= (job.opts.attempts ?? 1);
-      const log = logger.child({ jobId: job.id, failureId: data.failureId, attempt });
+      const run = runOf(job, data.failureId, signal);
       try {
-        const result = await triageFailure(
-          { db, runners: deps.runners, logger: log },
-          { failureId: data.failureId, attempt, finalAttempt, signal: signal ?? new AbortController().signal },
-        );
-        log.info({ category: result.category, runner: result.runner, reused: result.reused }, 'failure triaged');
-        return result;
+        const { context, classification } = await classifyStage(stageDeps, run);
+        const runner = runQueues[classification.runner] ? classification.runner : 'rules';
+        const payload: RunJobData = { v: 1, failureId: data.failureId, runner, model: classification.model };
+        await runQueues[runner]!.add(runner, payload, { jobId: runJobId(data.failureId, context.row.attempt_base) });
+        return { category: classification.category, runner };
       } catch (error) {
-        if (error instanceof FailureNotFoundError) throw new UnrecoverableError(error.message);
-        if (finalAttempt) {
-          log.error({ err: error }, 'triage failed on the last attempt; failure marked failed');
-          await updateFailure(db, data.failureId, {
-            status: 'failed',
-            error: describeError(error),
-            finished_at: new Date(),
-          }).catch((e) => log.error({ err: e }, 'could not mark failure failed'));
-        } else {
-          log.warn({ err: error }, 'triage attempt failed; will retry');
-        }
-        throw error;
+        return onError(job, data.failureId, run.attempt, error);
       }
     },
     { connection, prefix, concurrency: deps.concurrency },
   );
 
-  for (const worker of [intake, triage]) {
-    worker.on('error', (error) => logger.error({ err: error, queue: worker.name }, 'worker error'));
+  const run: Partial<Record<RunnerName, Worker>> = {};
+  for (const name of configured) {
+    const limits = deps.runnerLimits?.[name] ?? { concurrency: deps.concurrency, ratePerMinute: 0 };
+    run[name] = new Worker(
+      runnerQueueName(name),
+      async function processRunJob(job: Job, _token?: string, signal?: AbortSignal): Promise<TriageResult> {
+        const data = parseOrUnrecoverable(RunJobData, job);
+        const r = runOf(job, data.failureId, signal);
+        try {
+          const result = await executeStages(stageDeps, r);
+          logger.info({ failureId: data.failureId, category: result.category, runner: result.runner, reused: result.reused }, 'failure triaged');
+          return result;
+        } catch (error) {
+          return onError(job, data.failureId, r.attempt, error);
+        }
+      },
+      {
+        connection,
+        prefix,
+        concurrency: limits.concurrency,
+        ...(limits.ratePerMinute > 0 ? { limiter: { max: limits.ratePerMinute, duration: 60_000 } } : {}),
+      },
+    );
   }
+
+  const all = [intake, triage, ...Object.values(run)];
+  for (const worker of all) worker.on('error', (error) => logger.error({ err: error, queue: worker.name }, 'worker error'));
 
   let closing: Promise<void> | undefined;
   return {
     intake,
     triage,
+    run,
     triageQueue,
+    runQueues,
     close(timeoutMs = 30_000) {
       closing ??= (async () => {
-        const graceful = Promise.all([intake.close(), triage.close()]);
+        const graceful = Promise.all(all.map((w) => w.close()));
         const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref());
         if ((await Promise.race([graceful.then(() => 'closed' as const), timer])) === 'timeout') {
           logger.warn({ timeoutMs }, 'active jobs did not finish in time; closing hard');
-          await Promise.all([intake.close(true), triage.close(true)]);
+          await Promise.all(all.map((w) => w.close(true)));
         }
-        await triageQueue.close();
+        await Promise.all([triageQueue, ...Object.values(runQueues)].map((q) => q.close()));
       })();
       return closing;
     },

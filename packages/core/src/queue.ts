@@ -9,10 +9,28 @@ import { CiEvent, CiFailure } from './failure.ts';
 export const QUEUES = {
   /** One job per accepted failure delivery: records the delivery and the failure in Postgres. */
   intake: 'intake',
-  /** One job per failure (job id = failure id): classify → execute → summarize. */
+  /** One job per failure (job id = failure id): classify, then hand over to the runner's queue. */
   triage: 'triage',
 } as const;
-export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
+
+/** The runners pitcrew knows. */
+export const RUNNERS = ['rules', 'llm', 'agent'] as const;
+export const RunnerName = z.enum(RUNNERS);
+export type RunnerName = z.infer<typeof RunnerName>;
+
+/**
+ * Queue of one runner (`run-rules`, `run-llm`, `run-agent`): execute → summarize. Each runner has
+ * its own queue so it has its own concurrency and rate limit, and a slow model never holds up
+ * rules triage.
+ */
+export function runnerQueueName(runner: RunnerName): string {
+  return `run-${runner}`;
+}
+
+/** Every queue name, for the board and metrics. */
+export function allQueueNames(): string[] {
+  return [QUEUES.intake, QUEUES.triage, ...RUNNERS.map(runnerQueueName)];
+}
 
 /** The stages of triage, in order. */
 export const STAGES = ['classify', 'execute', 'summarize'] as const;
@@ -41,6 +59,23 @@ export const TriageJobData = z.object({
   fromStage: Stage.optional(),
 });
 export type TriageJobData = z.infer<typeof TriageJobData>;
+
+/** Data of a `run-<runner>` job: execute and summarize one classified failure. */
+export const RunJobData = z.object({
+  v: z.literal(1),
+  failureId: z.string().min(1),
+  runner: RunnerName,
+  /** Model the strategy chose, `null` for runners without one. */
+  model: z.string().nullable(),
+});
+export type RunJobData = z.infer<typeof RunJobData>;
+
+/**
+ * Job id of a failure's runner job in one triage round (`attempt_base` changes per requested retry).
+ */
+export function runJobId(failureId: string, attemptBase: number): string {
+  return `${failureId}-round-${attemptBase}`;
+}
 
 /**
  * BullMQ job id of the intake job of a delivery. Delivery ids are GUIDs (no `:`), prefixed so the

@@ -1,21 +1,29 @@
 import { buildExecutePrompt } from '@pitcrew/core';
-import type { LlmClient } from '@pitcrew/llm';
-import type { Runner } from './runner.ts';
+import { costUsd, estimateTokens, type LlmClient } from '@pitcrew/llm';
+import type { Runner, RunnerInput } from './runner.ts';
 
 /**
  * A runner that asks an OpenAI-compatible model for the diagnosis, with the failure's facts and
  * log excerpt redacted and fenced as untrusted data (see `buildExecutePrompt`).
  *
+ * @param prices USD per million tokens, for the budget estimate
  * @throws {LlmError} when the model call fails after the SDK's retries
  */
-export function createLlmRunner(client: LlmClient): Runner {
+export function createLlmRunner(client: LlmClient, options: { maxTokens: number; prices: Parameters<typeof costUsd>[3] }): Runner {
+  const prompt = (input: RunnerInput) => buildExecutePrompt(input.failure, input.classification, input.logExcerpt);
   return {
     name: 'llm',
     model: client.model,
-    async execute({ failure, classification, logExcerpt, signal }) {
+    estimateUsd(input) {
+      // Upper bound: the whole prompt in, the completion cap out.
+      const tokensIn = estimateTokens(prompt(input).map((m) => m.content).join('\n'));
+      return costUsd(input.model ?? client.model, tokensIn, options.maxTokens, options.prices);
+    },
+    async execute(input) {
       const completion = await client.complete({
-        messages: buildExecutePrompt(failure, classification, logExcerpt),
-        signal,
+        messages: prompt(input),
+        signal: input.signal,
+        ...(input.model ? { model: input.model } : {}),
       });
       return {
         markdown: completion.text,

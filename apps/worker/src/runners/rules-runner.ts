@@ -6,6 +6,7 @@ export function createRulesRunner(): Runner {
   return {
     name: 'rules',
     model: null,
+    estimateUsd: () => 0,
     async execute({ failure, classification }) {
       return {
         markdown: planFromRules(failure, classification),

@@ -1,4 +1,4 @@
-import type { CiFailure, Classification } from '@pitcrew/core';
+import type { CiFailure, Classification, RunnerName } from '@pitcrew/core';
 
 /** What the execute stage hands a runner. */
 export interface RunnerInput {
@@ -6,6 +6,8 @@ export interface RunnerInput {
   classification: Classification;
   /** Log lines that explain the failure, when known (bounded by the caller). */
   logExcerpt: string | null;
+  /** Model the strategy chose for this failure; `null` = the runner's default. */
+  model: string | null;
   /** Aborted when the job is cancelled or the worker shuts down. */
   signal: AbortSignal;
 }
@@ -15,18 +17,22 @@ export interface RunnerOutput {
   markdown: string;
   /** Model that answered, `null` for runners without one. */
   model: string | null;
-  /** Tokens as reported by the model server (or estimated, see `usageReported`). */
+  /** Tokens as reported by the model server or the agent (or estimated, see `usageReported`). */
   tokensIn: number;
   tokensOut: number;
   usageReported: boolean;
-  /** USD from the price table. */
+  /** USD from the price table, or as the agent reported it. */
   costUsd: number;
 }
 
-/** A way to execute a triage: `rules`, `llm`, later a coding agent. */
+/** A way to execute a triage: `rules`, `llm`, `agent`. */
 export interface Runner {
-  readonly name: string;
-  /** The model it will use, for the execution row before it answers. */
+  readonly name: RunnerName;
+  /** The model it uses by default, for the execution row before it answers. */
   readonly model: string | null;
+  /**
+   * USD this call may cost at most, for the budget check before it runs (0 for free runners).
+   */
+  estimateUsd(input: RunnerInput): number;
   execute(input: RunnerInput): Promise<RunnerOutput>;
 }

@@ -63,6 +63,17 @@ export interface FailuresTable {
   /** Hash of category + normalized log excerpt, for grouping one breakage across failures. */
   signature: string | null;
   incident_id: ColumnType<string | null, number | string | null, number | string | null>;
+  /** True when a budget was spent and the failure was triaged by rules instead of a model. */
+  budget_skipped: Generated<boolean>;
+}
+
+/** Model spend per UTC day and scope (`org`, `repo:<owner>/<repo>`, `failure:<id>`), USD. */
+export interface SpendTable {
+  day: ColumnType<string, string, string>;
+  scope: string;
+  spent_usd: ColumnType<string, number | string | undefined, number | string>;
+  reserved_usd: ColumnType<string, number | string | undefined, number | string>;
+  calls: Generated<number>;
 }
 
 /** One breakage seen in one repository: failures with the same signature within a window. */
@@ -107,6 +118,7 @@ export interface Database {
   failures: FailuresTable;
   executions: ExecutionsTable;
   incidents: IncidentsTable;
+  spend: SpendTable;
 }
 
 export type DeliveryRow = Selectable<DeliveriesTable>;

@@ -3,6 +3,7 @@ import pg from 'pg';
 import type { Database } from './database.ts';
 import * as m20261124initial from './migrations/2026-11-24T000000-initial.ts';
 import * as m20261124retries from './migrations/2026-11-24T010000-retries-and-incidents.ts';
+import * as m20261124spend from './migrations/2026-11-24T020000-spend.ts';
 
 /**
  * Every migration, by name. Listed statically (not read from disk) so the set is the same under
@@ -11,6 +12,7 @@ import * as m20261124retries from './migrations/2026-11-24T010000-retries-and-in
 export const MIGRATIONS: Record<string, Migration> = {
   '2026-11-24T000000-initial': m20261124initial,
   '2026-11-24T010000-retries-and-incidents': m20261124retries,
+  '2026-11-24T020000-spend': m20261124spend,
 };
 
 /**
