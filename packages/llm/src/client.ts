@@ -31,6 +31,11 @@ export interface CompletionRequest {
   signal?: AbortSignal;
   /** Overrides the client's model for this call. */
   model?: string;
+  /** OpenAI `response_format` (structured output); see `createJsonCompleter`. */
+  responseFormat?:
+    | { type: 'json_schema'; json_schema: { name: string; schema: Record<string, unknown>; strict?: boolean } }
+    | { type: 'json_object' }
+    | undefined;
 }
 
 /** One finished completion. Tokens are counts, cost USD, times ms. */
@@ -99,6 +104,7 @@ export function createLlmClient(options: LlmClientOptions): LlmClient {
             stream_options: { include_usage: true },
             max_tokens: request.maxTokens ?? options.maxTokens ?? 1024,
             ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+            ...(request.responseFormat ? { response_format: request.responseFormat } : {}),
           },
           request.signal ? { signal: request.signal } : {},
         );

@@ -23,6 +23,8 @@ export interface FakeLlmOptions {
   reply?: (body: any) => string;
   /** Send usage when the client asks for it (default true); false imitates servers that never do. */
   usage?: boolean;
+  /** `response_format` types the server accepts (default both); others get a 400, as servers without structured output answer. */
+  responseFormats?: ('json_schema' | 'json_object')[];
 }
 
 export interface FakeLlm {
@@ -36,6 +38,7 @@ export interface FakeLlm {
   /** Replaces the reply; `undefined` restores the default diagnosis. */
   setReply(reply: ((body: any) => string) | undefined): void;
   setLatency(ms: number): void;
+  setResponseFormats(types: ('json_schema' | 'json_object')[]): void;
   stop(): Promise<void>;
 }
 
@@ -76,6 +79,7 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
   let reply = options.reply ?? defaultDiagnosis;
   let latencyMs = options.latencyMs ?? 0;
   const sendUsage = options.usage ?? true;
+  let responseFormats = options.responseFormats ?? ['json_schema', 'json_object'];
   const sockets = new Set<Socket>();
   let counter = 0;
 
@@ -125,6 +129,10 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
       );
     }
     if (!Array.isArray(body.messages)) return sendError(res, 400, "'messages' is required", 'invalid_request_error');
+    const format = body.response_format?.type;
+    if (format && format !== 'text' && !responseFormats.includes(format)) {
+      return sendError(res, 400, `response_format ${format} is not supported by this server`, 'invalid_request_error');
+    }
     const model: string = body.model ?? options.model ?? 'fake-model';
     const text = reply(body);
     const promptTokens = tokens(body.messages.map((m: { content: unknown }) => String(m.content ?? '')).join('\n'));
@@ -170,6 +178,9 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
     },
     setLatency(ms) {
       latencyMs = ms;
+    },
+    setResponseFormats(types) {
+      responseFormats = types;
     },
     stop() {
       for (const socket of sockets) socket.destroy();
