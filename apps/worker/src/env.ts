@@ -42,6 +42,8 @@ export const WorkerEnv = z.object({
   LLM_MODEL_CHEAP: z.string().min(1).optional(),
   /** Model for test and unknown failures (strongest); default `LLM_MODEL`. */
   LLM_MODEL_STRONG: z.string().min(1).optional(),
+  /** Ask the model to classify when the rules' confidence is below this (0-1); 0 = never. */
+  PITCREW_LLM_CLASSIFY_BELOW: z.coerce.number().min(0).max(1).default(0.6),
   /** Jobs at once on the rules runner's queue, per process. */
   PITCREW_RUNNER_RULES_CONCURRENCY: count(16),
   PITCREW_RUNNER_RULES_RATE_PER_MIN: perMinute(),

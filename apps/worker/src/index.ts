@@ -8,6 +8,8 @@ export {
   classifyStage,
   executeStages,
   type Guards,
+  ModelVerdict,
+  type ModelClassifier,
   type ClassifyOutput,
   type ExecuteOutput,
   type SummarizeOutput,

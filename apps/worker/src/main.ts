@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { createDb, createLogger, parseEnv, type Logger } from '@pitcrew/core';
-import { createLlmClient, resolvePrices, type LlmClient } from '@pitcrew/llm';
+import { createJsonCompleter, createLlmClient, resolvePrices, type LlmClient } from '@pitcrew/llm';
 import { WorkerEnv } from './env.ts';
 import { createBreakers } from './guards/breakers.ts';
 import { createBudget } from './guards/budget.ts';
@@ -74,6 +74,9 @@ export async function startWorker(
     },
     guards: { breakers, budget: budgeted ? createBudget(db, limits) : null },
     prices,
+    ...(llm && config.PITCREW_LLM_CLASSIFY_BELOW > 0
+      ? { classifier: { completeJson: createJsonCompleter(llm), below: config.PITCREW_LLM_CLASSIFY_BELOW } }
+      : {}),
   });
   log.info(
     { runners: Object.keys(runners.runners), model: llm?.model ?? null, concurrency: config.PITCREW_WORKER_CONCURRENCY, budgets: limits },

@@ -1,7 +1,10 @@
 import { BrokenCircuitError } from 'cockatiel';
 import type { Kysely } from 'kysely';
 import {
+  buildClassifyPrompt,
   buildSummaryPrompt,
+  CATEGORIES,
+  RUNNERS,
   CiFailure,
   classifyFailure,
   extractSummarySection,
@@ -20,7 +23,8 @@ import {
   type RunnerName,
   type Stage,
 } from '@pitcrew/core';
-import { estimateTokens, costUsd } from '@pitcrew/llm';
+import { z } from 'zod';
+import { estimateTokens, costUsd, type createJsonCompleter } from '@pitcrew/llm';
 import type { Breakers } from './guards/breakers.ts';
 import { BudgetExceededError, type Budget } from './guards/budget.ts';
 import type { RunnerRegistry } from './runners/registry.ts';
@@ -33,6 +37,27 @@ export interface ClassifyOutput extends Classification {
   model: string | null;
   /** Log lines that explain the failure, when logs were available. */
   logExcerpt: string | null;
+  /** The rules' own verdict, when a model was asked and overruled it. */
+  rules?: { category: Category; confidence: number };
+  /** What the model answered, when it was asked. */
+  modelVerdict?: ModelVerdict;
+}
+
+/** The JSON a model answers when asked to classify (schema sent as `response_format`). */
+export const ModelVerdict = z.object({
+  category: z.enum(CATEGORIES),
+  confidence: z.number().min(0).max(1),
+  runner: z.enum(RUNNERS),
+  model: z.string().nullable(),
+  reason: z.string(),
+});
+export type ModelVerdict = z.infer<typeof ModelVerdict>;
+
+/** Model classification of failures the rules are unsure about. */
+export interface ModelClassifier {
+  completeJson: ReturnType<typeof createJsonCompleter>;
+  /** Ask the model when the rules' confidence is below this (0-1). */
+  below: number;
 }
 
 /** Output of the execute stage. */
@@ -65,6 +90,8 @@ export interface TriageDeps {
   guards?: Guards;
   /** USD per million tokens, for estimates of summary calls. */
   prices?: Record<string, { input: number; output: number }>;
+  /** Set when a model is configured. */
+  classifier?: ModelClassifier;
 }
 
 /** One run of a job for one failure. */
@@ -182,9 +209,46 @@ class TriageContext {
 export async function classifyStage(deps: TriageDeps, run: TriageRun): Promise<{ context: TriageContext; classification: ClassifyOutput }> {
   const context = await TriageContext.load(deps, run);
   const classification = await context.stage<ClassifyOutput>('classify', { runner: 'rules', model: null }, async () => {
-    const result = classifyFailure(context.failure);
-    const choice = deps.runners.choose(result.category);
-    return { output: { ...result, ...choice, logExcerpt: null } };
+    const logExcerpt: string | null = null;
+    const rules = classifyFailure(context.failure, logExcerpt);
+    const { classifier, runners } = deps;
+    const llm = runners.llm;
+    if (!classifier || !llm || rules.confidence >= classifier.below) {
+      return { output: { ...rules, ...runners.choose(rules.category), logExcerpt } };
+    }
+    // The rules are unsure: ask the model, under the same budget and breaker as any model call.
+    const messages = buildClassifyPrompt(context.failure, rules, logExcerpt);
+    const attempt = await guarded(
+      deps,
+      context,
+      { name: 'llm' },
+      () => costUsd(llm.model, estimateTokens(messages.map((m) => m.content).join('\n')) + 300, 300, deps.prices ?? {}),
+      async () => classifier.completeJson(ModelVerdict, 'ci_failure_classification', { messages, maxTokens: 300, signal: run.signal }),
+    );
+    if (!attempt.ok) {
+      context.log.warn({ reason: attempt.reason }, 'model classification unavailable; keeping the rules');
+      return { output: { ...rules, ...runners.choose(rules.category), logExcerpt } };
+    }
+    const verdict = attempt.value.value;
+    const useModel = verdict.confidence > rules.confidence;
+    const category = useModel ? verdict.category : rules.category;
+    const output: ClassifyOutput = {
+      category,
+      confidence: useModel ? Math.round(verdict.confidence * 100) / 100 : rules.confidence,
+      evidence: [...rules.evidence, { category: verdict.category, source: 'model', text: verdict.reason.slice(0, 200), pattern: 'model' }],
+      ...runners.choose(category),
+      logExcerpt,
+      rules: { category: rules.category, confidence: rules.confidence },
+      modelVerdict: verdict,
+    };
+    return {
+      output,
+      runner: 'llm',
+      model: attempt.value.model,
+      tokensIn: attempt.value.tokensIn,
+      tokensOut: attempt.value.tokensOut,
+      costUsd: attempt.value.costUsd,
+    };
   });
   await updateFailure(deps.db, run.failureId, { category: classification.category, confidence: classification.confidence });
   return { context, classification };

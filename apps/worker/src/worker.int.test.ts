@@ -15,9 +15,9 @@ import {
   type CiFailure,
   type IntakeJobData,
 } from '@pitcrew/core';
-import { createLlmClient } from '@pitcrew/llm';
+import { createJsonCompleter, createLlmClient } from '@pitcrew/llm';
 import { createTestDatabase, createTestRedis, deleteKeysWithPrefix, testPrefix, type TestDatabase } from '@pitcrew/testkit';
-import { startFakeLlm, type FakeLlm } from '@pitcrew/testkit/fake-llm';
+import { defaultDiagnosis, startFakeLlm, type FakeLlm } from '@pitcrew/testkit/fake-llm';
 import { processIntake } from './intake.ts';
 import { triageFailure } from './pipeline.ts';
 import { createLlmRunner } from './runners/llm-runner.ts';
@@ -206,6 +206,34 @@ describe('triageFailure', () => {
     // The fake server's diagnosis has a ## Summary section: it wins, no second model call.
     expect(llm.requests.length - before).toBe(1);
     expect((await findFailure(tdb.db, failureId))!.summary).toBeTruthy();
+  });
+
+  it('asks the model to classify when the rules are unsure, under a JSON schema, and routes by its category', async () => {
+    const triage = new Queue(QUEUES.triage, { connection: redis, prefix });
+    const data = intakeData();
+    data.failure = { ...data.failure, jobName: 'deploy', checkName: 'deploy', workflowName: 'Release', failedSteps: ['Publish'] };
+    await processIntake(tdb.db, triage, data);
+    await triage.close();
+    const client = createLlmClient({ baseURL: llm.url, model: 'test-model' });
+    llm.setReply((body) =>
+      body.response_format?.type === 'json_schema'
+        ? JSON.stringify({ category: 'dependency', confidence: 0.8, runner: 'llm', model: null, reason: 'the publish step could not resolve a package' })
+        : defaultDiagnosis(body),
+    );
+    try {
+      const result = await triageFailure(
+        { db: tdb.db, runners: llmRegistry(client), logger, classifier: { completeJson: createJsonCompleter(client), below: 0.6 } },
+        { failureId: data.failure.id, attempt: 1, finalAttempt: false, signal: signal() },
+      );
+      expect(result).toMatchObject({ category: 'dependency', confidence: 0.8, runner: 'llm' });
+    } finally {
+      llm.setReply(undefined);
+    }
+    const classify = (await listExecutions(tdb.db, data.failure.id)).find((r) => r.stage === 'classify')!;
+    expect(classify).toMatchObject({ runner: 'llm', model: 'test-model' });
+    expect(classify.tokens_in).toBeGreaterThan(0);
+    expect(classify.output).toMatchObject({ rules: { category: 'unknown' }, modelVerdict: { category: 'dependency' } });
+    expect(await findFailure(tdb.db, data.failure.id)).toMatchObject({ category: 'dependency' });
   });
 
   it('asks the model for a summary when the runner output has no Summary section', async () => {

@@ -16,7 +16,15 @@ import {
   type RunnerName,
 } from '@pitcrew/core';
 import { processIntake } from './intake.ts';
-import { classifyStage, describeError, executeStages, FailureNotFoundError, type Guards, type TriageResult } from './pipeline.ts';
+import {
+  classifyStage,
+  describeError,
+  executeStages,
+  FailureNotFoundError,
+  type Guards,
+  type ModelClassifier,
+  type TriageResult,
+} from './pipeline.ts';
 import type { RunnerRegistry } from './runners/registry.ts';
 
 /** Concurrency and rate limit of one runner's queue in this process. */
@@ -43,6 +51,7 @@ export interface WorkerDeps {
   runnerLimits?: Partial<Record<RunnerName, RunnerLimits>>;
   guards?: Guards;
   prices?: Record<string, { input: number; output: number }>;
+  classifier?: ModelClassifier;
 }
 
 /** The running workers of one process. */
@@ -76,7 +85,14 @@ export function createWorkers(deps: WorkerDeps): Workers {
   const runQueues: Partial<Record<RunnerName, Queue>> = {};
   for (const name of configured) runQueues[name] = new Queue(runnerQueueName(name), queueOptions);
   for (const q of [triageQueue, ...Object.values(runQueues)]) q.on('error', (error) => logger.warn({ err: error, queue: q.name }, 'queue error'));
-  const stageDeps = { db, runners: deps.runners, logger, ...(deps.guards ? { guards: deps.guards } : {}), ...(deps.prices ? { prices: deps.prices } : {}) };
+  const stageDeps = {
+    db,
+    runners: deps.runners,
+    logger,
+    ...(deps.guards ? { guards: deps.guards } : {}),
+    ...(deps.prices ? { prices: deps.prices } : {}),
+    ...(deps.classifier ? { classifier: deps.classifier } : {}),
+  };
 
   const intake = new Worker(
     QUEUES.intake,

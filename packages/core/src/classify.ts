@@ -14,7 +14,7 @@ export const CATEGORIES = [
 export type Category = (typeof CATEGORIES)[number];
 
 /** Where a piece of evidence was found; log text is the strongest, a check name the weakest. */
-export type EvidenceSource = 'conclusion' | 'log' | 'failed-step' | 'job-name' | 'check-name' | 'workflow-name';
+export type EvidenceSource = 'conclusion' | 'log' | 'failed-step' | 'job-name' | 'check-name' | 'workflow-name' | 'model';
 
 /** What matched, for the operator and the model: `{source, text, pattern}`. */
 export interface Evidence {
@@ -45,6 +45,7 @@ const SOURCE_WEIGHT: Record<EvidenceSource, number> = {
   'job-name': 0.55,
   'check-name': 0.5,
   'workflow-name': 0.35,
+  model: 0.75,
 };
 
 interface Rule {

@@ -76,6 +76,31 @@ export function buildExecutePrompt(
 }
 
 /**
+ * Messages asking a model to classify a failure the rules were unsure about; the answer is JSON
+ * `{category, confidence, runner, model, reason}` under a schema the caller passes.
+ */
+export function buildClassifyPrompt(
+  failure: CiFailure,
+  classification: Classification,
+  logExcerpt?: string | null,
+): PromptMessage[] {
+  const [system, user] = buildExecutePrompt(failure, classification, logExcerpt) as [PromptMessage, PromptMessage];
+  return [
+    {
+      role: 'system',
+      content: [
+        'You classify failed CI jobs for a triage system.',
+        'Categories: lint, typecheck, test, build, dependency, infrastructure, timeout, unknown.',
+        'Say which runner should diagnose it (rules for obvious cases, llm for a model, agent for a coding agent that can run the code) and,',
+        'if it matters, which model size (cheap or strong). Give a confidence from 0 to 1 and a one-sentence reason.',
+        system.content.split('\n').slice(1, 3).join(' '),
+      ].join('\n'),
+    },
+    { role: 'user', content: user.content.replace('Write the diagnosis.', 'Classify this failure.') },
+  ];
+}
+
+/**
  * Messages asking a model for a 2-4 sentence summary of a runner's output, from its last
  * `maxChars` characters (the end of an agent's output holds its conclusion).
  */
