@@ -53,6 +53,16 @@ export const WorkerEnv = z.object({
   PITCREW_RUNNER_LLM_RATE_PER_MIN: perMinute(),
   PITCREW_RUNNER_AGENT_CONCURRENCY: count(1),
   PITCREW_RUNNER_AGENT_RATE_PER_MIN: perMinute(),
+  /** Coding-agent CLI for the `agent` runner, shell-quoted: `claude -p --output-format stream-json`. Unset = no agent. */
+  PITCREW_AGENT_COMMAND: z.string().min(1).optional(),
+  /** ms before an agent run is killed (its whole process group). */
+  PITCREW_AGENT_TIMEOUT_MS: z.coerce.number().int().min(1_000).default(600_000),
+  /** USD reserved against budgets per agent run (agents report their cost only at the end). */
+  PITCREW_AGENT_ESTIMATE_USD: nonNegative().default(0.5),
+  /** Directory for disposable checkouts of the failing SHA; unset = agents run in an empty temp dir. */
+  PITCREW_WORKSPACE_ROOT: z.string().min(1).optional(),
+  /** Clone URL template with {owner} and {repo}, e.g. https://github.com/{owner}/{repo}.git. */
+  PITCREW_AGENT_CLONE_URL: z.string().min(1).optional(),
   /** Consecutive failures that open a runner's circuit breaker. */
   PITCREW_BREAKER_THRESHOLD: z.coerce.number().int().min(1).default(5),
   /** ms a runner stays bypassed before one trial call. */

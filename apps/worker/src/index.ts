@@ -18,6 +18,7 @@ export {
   type TriageRun,
 } from './pipeline.ts';
 export { createLlmRunner } from './runners/llm-runner.ts';
+export { AgentError, createAgentRunner, parseAgentOutput, type AgentRunnerOptions } from './runners/agent-runner.ts';
 export { createRulesRunner } from './runners/rules-runner.ts';
 export { createRunnerRegistry, Strategy, StrategyEntry, type RunnerRegistry } from './runners/registry.ts';
 export { createBreakers, type Breakers, type BreakerState } from './guards/breakers.ts';

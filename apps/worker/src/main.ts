@@ -4,6 +4,7 @@ import { createJsonCompleter, createLlmClient, resolvePrices, type LlmClient } f
 import { WorkerEnv } from './env.ts';
 import { createBreakers } from './guards/breakers.ts';
 import { createBudget } from './guards/budget.ts';
+import { createAgentRunner } from './runners/agent-runner.ts';
 import { createLlmRunner } from './runners/llm-runner.ts';
 import { createRunnerRegistry } from './runners/registry.ts';
 import { createWorkers } from './worker.ts';
@@ -45,6 +46,15 @@ export async function startWorker(
     choice: config.PITCREW_RUNNER,
     llm: llm ? createLlmRunner(llm, { maxTokens: config.LLM_MAX_TOKENS, prices }) : null,
     llmClient: llm,
+    agent: config.PITCREW_AGENT_COMMAND
+      ? createAgentRunner({
+          command: config.PITCREW_AGENT_COMMAND,
+          timeoutMs: config.PITCREW_AGENT_TIMEOUT_MS,
+          estimateUsd: config.PITCREW_AGENT_ESTIMATE_USD,
+          workspaceRoot: config.PITCREW_WORKSPACE_ROOT,
+          cloneUrl: config.PITCREW_AGENT_CLONE_URL,
+        })
+      : null,
     strategy: config.PITCREW_STRATEGY,
     models: { cheap: config.LLM_MODEL_CHEAP, strong: config.LLM_MODEL_STRONG },
   });

@@ -1,0 +1,102 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { classifyFailure, type CiFailure } from '@pitcrew/core';
+import { AgentError, createAgentRunner, parseAgentOutput } from './agent-runner.ts';
+
+const FAKE = fileURLToPath(new URL('./fixtures/fake-agent.mjs', import.meta.url));
+let root: string;
+let origin: string;
+let sha: string;
+
+const failure = (): CiFailure => ({
+  id: 'gh-job-1', provider: 'github', kind: 'job', event: 'workflow_job', owner: 'octo-org', repo: 'octo-repo', repoId: 1,
+  branch: 'main', headSha: sha, runId: 1, runAttempt: 1, jobId: 1, checkSuiteId: null, workflowName: 'CI', jobName: 'test',
+  checkName: 'test', appSlug: 'github-actions', htmlUrl: null, conclusion: 'failure', failedSteps: ['Run npm test'], outputText: null,
+  pullRequests: [], installationId: null, startedAt: null, completedAt: null,
+});
+const input = (signal = new AbortController().signal) => {
+  const f = failure();
+  return { failure: f, classification: classifyFailure(f), logExcerpt: 'FAIL src/a.test.ts', model: null, signal };
+};
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'pitcrew-agent-'));
+  // A local repository standing in for the clone URL.
+  origin = join(root, 'octo-org', 'octo-repo.git');
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: origin, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } }).trim();
+  execFileSync('mkdir', ['-p', origin]);
+  git('init', '--quiet');
+  await writeFile(join(origin, 'package.json'), '{}');
+  git('add', '.');
+  git('commit', '--quiet', '-m', 'failing commit');
+  sha = git('rev-parse', 'HEAD');
+  git('config', 'uploadpack.allowReachableSHA1InWant', 'true');
+});
+afterAll(() => rm(root, { recursive: true, force: true }));
+
+describe('agent runner', () => {
+  it('sends the prompt on stdin in a checkout of the failing SHA and reads tokens and cost from stream-json', async () => {
+    const workspaceRoot = join(root, 'work');
+    execFileSync('mkdir', ['-p', workspaceRoot]);
+    const runner = createAgentRunner({
+      command: `${process.execPath} ${FAKE} --output-format stream-json`,
+      timeoutMs: 10_000,
+      estimateUsd: 0.5,
+      workspaceRoot,
+      cloneUrl: `file://${root}/{owner}/{repo}.git`,
+      env: { FAKE_AGENT_MODE: 'stream-json' },
+    });
+    const out = await runner.execute(input());
+    expect(out).toMatchObject({ model: 'claude-fake-1', tokensIn: 1500, tokensOut: 250, costUsd: 0.0421, usageReported: true });
+    expect(out.markdown).toContain('## Summary');
+    expect(out.markdown).toMatch(/workspace with \[\.git,package\.json\]/); // ran inside the checkout
+    expect(await readdir(workspaceRoot)).toEqual([]); // disposed afterwards
+  });
+
+  it('takes plain output as the diagnosis, without usage', async () => {
+    const runner = createAgentRunner({ command: `${process.execPath} ${FAKE}`, timeoutMs: 10_000, estimateUsd: 0, env: { FAKE_AGENT_MODE: 'plain' } });
+    expect(await runner.execute(input())).toMatchObject({ usageReported: false, tokensIn: 0, costUsd: 0, model: null });
+  });
+
+  it('fails with the agent stderr when it exits non-zero', async () => {
+    const runner = createAgentRunner({ command: `${process.execPath} ${FAKE}`, timeoutMs: 10_000, estimateUsd: 0, env: { FAKE_AGENT_MODE: 'fail' } });
+    await expect(runner.execute(input())).rejects.toThrow(/agent exited 3: agent: authentication failed/);
+  });
+
+  it('kills the whole process group on timeout, and on cancel', async () => {
+    for (const how of ['timeout', 'aborted'] as const) {
+      const pidfile = join(root, `pids-${how}`);
+      const runner = createAgentRunner({ command: `${process.execPath} ${FAKE}`, timeoutMs: how === 'timeout' ? 500 : 60_000, estimateUsd: 0, env: { FAKE_AGENT_MODE: 'hang', FAKE_AGENT_PIDFILE: pidfile } });
+      const controller = new AbortController();
+      const running = runner.execute(input(controller.signal));
+      if (how === 'aborted') setTimeout(() => controller.abort(), 500);
+      const error = await running.catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(AgentError);
+      expect((error as AgentError).reason).toBe(how);
+      const pids = (await readFile(pidfile, 'utf8')).split(' ').map(Number);
+      await new Promise((r) => setTimeout(r, 200));
+      for (const pid of pids) expect(await isGone(pid)).toBe(true); // agent and its child are gone
+    }
+  });
+});
+
+/** True when the process has exited (a zombie waiting for PID 1 to reap it counts as gone). */
+async function isGone(pid: number): Promise<boolean> {
+  try {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    return /^State:\s+Z/m.test(status);
+  } catch {
+    return true;
+  }
+}
+
+describe('parseAgentOutput', () => {
+  it('reads the result event of Claude-style JSON output', () => {
+    const out = parseAgentOutput('{"type":"result","result":"done","total_cost_usd":0.5,"usage":{"input_tokens":3,"output_tokens":4}}');
+    expect(out).toEqual({ text: 'done', model: null, tokensIn: 3, tokensOut: 4, costUsd: 0.5, usageReported: true });
+  });
+});

@@ -1,0 +1,198 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse } from 'shell-quote';
+import { buildExecutePrompt, type CiFailure } from '@pitcrew/core';
+import type { Runner } from './runner.ts';
+
+/** Options of {@link createAgentRunner}. */
+export interface AgentRunnerOptions {
+  /** The CLI and its arguments, shell-quoted: `claude -p --output-format stream-json`, `codex exec`, `aider --message-file -`. */
+  command: string;
+  /** ms before the agent's process group is killed. */
+  timeoutMs: number;
+  /** USD reserved against budgets before a run (agents report cost only at the end). */
+  estimateUsd: number;
+  /** Where disposable checkouts go; unset = the agent runs in an empty temp dir. */
+  workspaceRoot?: string | undefined;
+  /** Clone URL template with `{owner}` and `{repo}`, e.g. `https://github.com/{owner}/{repo}.git`. */
+  cloneUrl?: string | undefined;
+  /** Extra environment for the agent (API keys). */
+  env?: Record<string, string | undefined>;
+}
+
+/** The agent exited non-zero, timed out or was cancelled. */
+export class AgentError extends Error {
+  constructor(message: string, readonly reason: 'exit' | 'timeout' | 'aborted' | 'spawn', options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AgentError';
+  }
+}
+
+/** What an agent's stdout told us. */
+export interface AgentReport {
+  text: string;
+  model: string | null;
+  tokensIn: number;
+  tokensOut: number;
+  costUsd: number;
+  usageReported: boolean;
+}
+
+/**
+ * Reads an agent's stdout. Claude Code's `--output-format stream-json` (also `json`) writes one
+ * JSON event per line; its `result` event carries the final text, `total_cost_usd` and `usage`
+ * (`input_tokens`, `output_tokens`, cache tokens counted as input), and the `system` `init` event
+ * the model. Any other output is taken as the diagnosis text, with no usage.
+ */
+export function parseAgentOutput(stdout: string): AgentReport {
+  let model: string | null = null;
+  let result: Record<string, any> | null = null;
+  for (const line of stdout.split('\n')) {
+    const trimmed = line.trim();
+    if (!trimmed.startsWith('{')) continue;
+    let event: Record<string, any>;
+    try {
+      event = JSON.parse(trimmed);
+    } catch {
+      continue;
+    }
+    if (event.type === 'system' && typeof event.model === 'string') model = event.model;
+    if (event.type === 'result') result = event;
+  }
+  if (!result) return { text: stdout.trim(), model, tokensIn: 0, tokensOut: 0, costUsd: 0, usageReported: false };
+  const usage = (result.usage ?? {}) as Record<string, number | undefined>;
+  const tokensIn = (usage.input_tokens ?? 0) + (usage.cache_creation_input_tokens ?? 0) + (usage.cache_read_input_tokens ?? 0);
+  return {
+    text: String(result.result ?? ''),
+    model: model ?? (typeof result.model === 'string' ? result.model : null),
+    tokensIn,
+    tokensOut: usage.output_tokens ?? 0,
+    costUsd: Number(result.total_cost_usd ?? result.cost_usd ?? 0),
+    usageReported: result.usage !== undefined,
+  };
+}
+
+/** Largest stdout kept from an agent, bytes. */
+const MAX_OUTPUT = 4 * 1024 * 1024;
+
+/**
+ * Runs a coding-agent CLI as a child process in its own process group, with the diagnosis prompt
+ * (redacted and fenced, as for models) on stdin, in a disposable checkout of the failing SHA when
+ * a workspace root and clone URL are configured. On timeout or cancel the whole process group
+ * gets SIGTERM, then SIGKILL after 5 s, so tools the agent started die with it.
+ *
+ * @throws {AgentError} when the agent exits non-zero, times out or is cancelled
+ */
+export function createAgentRunner(options: AgentRunnerOptions): Runner {
+  const argv = parse(options.command).filter((p): p is string => typeof p === 'string');
+  const [bin, ...args] = argv;
+  if (!bin) throw new Error('PITCREW_AGENT_COMMAND is empty');
+  return {
+    name: 'agent',
+    model: null,
+    estimateUsd: () => options.estimateUsd,
+    async execute(input) {
+      const prompt = buildExecutePrompt(input.failure, input.classification, input.logExcerpt)
+        .map((m) => m.content)
+        .join('\n\n');
+      const workspace = await prepareWorkspace(input.failure, options);
+      try {
+        const { stdout } = await runAgent(bin, args, prompt, workspace.dir, options, input.signal);
+        const report = parseAgentOutput(stdout);
+        return {
+          markdown: report.text,
+          model: report.model,
+          tokensIn: report.tokensIn,
+          tokensOut: report.tokensOut,
+          usageReported: report.usageReported,
+          costUsd: report.costUsd,
+        };
+      } finally {
+        await workspace.dispose();
+      }
+    },
+  };
+}
+
+async function prepareWorkspace(failure: CiFailure, options: AgentRunnerOptions): Promise<{ dir: string; dispose(): Promise<void> }> {
+  const root = options.workspaceRoot ?? (await import('node:os')).tmpdir();
+  const dir = await mkdtemp(join(root, `pitcrew-${failure.id}-`));
+  const dispose = () => rm(dir, { recursive: true, force: true });
+  if (options.workspaceRoot && options.cloneUrl) {
+    const url = options.cloneUrl.replaceAll('{owner}', failure.owner).replaceAll('{repo}', failure.repo);
+    try {
+      await exec('git', ['init', '--quiet', dir]);
+      await exec('git', ['-C', dir, 'fetch', '--quiet', '--depth', '50', url, failure.headSha]);
+      await exec('git', ['-C', dir, 'checkout', '--quiet', 'FETCH_HEAD']);
+    } catch (error) {
+      await dispose();
+      throw new AgentError(`could not check out ${failure.owner}/${failure.repo}@${failure.headSha.slice(0, 12)}: ${(error as Error).message}`, 'spawn', { cause: error });
+    }
+  }
+  return { dir, dispose };
+}
+
+function exec(cmd: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args[0]} exited ${code}: ${stderr.trim().slice(-500)}`))));
+  });
+}
+
+function runAgent(
+  bin: string,
+  args: string[],
+  prompt: string,
+  cwd: string,
+  options: AgentRunnerOptions,
+  signal: AbortSignal,
+): Promise<{ stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, args, { cwd, detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
+    let stdout = '';
+    let stderr = '';
+    let ended: AgentError | null = null;
+    child.stdout.on('data', (d: Buffer) => {
+      if (stdout.length < MAX_OUTPUT) stdout += d.toString('utf8');
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString('utf8')).slice(-4_000);
+    });
+    const killGroup = (why: AgentError) => {
+      if (ended || child.exitCode !== null) return;
+      ended = why;
+      try {
+        process.kill(-child.pid!, 'SIGTERM');
+      } catch {
+        /* already gone */
+      }
+      setTimeout(() => {
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }, 5_000).unref();
+    };
+    const timer = setTimeout(() => killGroup(new AgentError(`agent ran past ${options.timeoutMs} ms and was killed`, 'timeout')), options.timeoutMs);
+    const onAbort = () => killGroup(new AgentError('agent cancelled', 'aborted'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(new AgentError(`could not start ${bin}: ${error.message}`, 'spawn', { cause: error }));
+    });
+    child.on('close', (code, sig) => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      if (ended) return reject(ended);
+      if (code !== 0) return reject(new AgentError(`agent exited ${code ?? sig}: ${stderr.trim().slice(-1_000)}`, 'exit'));
+      resolve({ stdout });
+    });
+    child.stdin.on('error', () => {}); // an agent that exits without reading stdin
+    child.stdin.end(prompt);
+  });
+}
