@@ -314,6 +314,50 @@ describe('createWorkers (BullMQ)', () => {
     await connection.quit();
   });
 
+  it('gives each runner its own queue and concurrency: a slow model never holds up rules triage', async () => {
+    const connection = createTestRedis();
+    const slow = await startFakeLlm({ latencyMs: 700 });
+    const client = createLlmClient({ baseURL: slow.url, model: 'slow-model' });
+    // Test failures go to the model, lint failures to rules.
+    const runners = createRunnerRegistry({
+      choice: 'rules',
+      llm: createLlmRunner(client, { maxTokens: 256, prices: {} }),
+      llmClient: client,
+      strategy: { test: { runner: 'llm' } },
+    });
+    const workers = createWorkers({
+      connection, prefix, db: tdb.db, runners, logger, concurrency: 4, attempts: 1,
+      runnerLimits: { llm: { concurrency: 1, ratePerMinute: 0 }, rules: { concurrency: 4, ratePerMinute: 0 } },
+    });
+    const make = (step: string) => {
+      const data = intakeData();
+      data.failure = { ...data.failure, jobName: 'ci', checkName: 'ci', failedSteps: [step] };
+      return data;
+    };
+    const modelFailures = [make('Run npm test'), make('Run npm test')];
+    const rulesFailures = [make('Run eslint .'), make('Run eslint .'), make('Run eslint .')];
+    for (const d of [...modelFailures, ...rulesFailures]) await processIntake(tdb.db, workers.triageQueue, d);
+    const finishedAt = async (ids: string[]) => {
+      const deadline = Date.now() + 15_000;
+      while (Date.now() < deadline) {
+        const rows = await tdb.db.selectFrom('failures').select(['finished_at']).where('id', 'in', ids).where('status', '=', 'triaged').execute();
+        if (rows.length === ids.length) return Math.max(...rows.map((r) => new Date(r.finished_at!).getTime()));
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error('not triaged in time');
+    };
+    const [rulesDone, modelDone] = await Promise.all([finishedAt(rulesFailures.map((d) => d.failure.id)), finishedAt(modelFailures.map((d) => d.failure.id))]);
+    expect(rulesDone).toBeLessThan(modelDone); // rules did not wait behind the model
+    const rulesRunners = await tdb.db.selectFrom('executions').select('runner').where('stage', '=', 'execute').where('failure_id', 'in', rulesFailures.map((d) => d.failure.id)).execute();
+    expect(rulesRunners.every((r) => r.runner === 'rules')).toBe(true);
+    // llm concurrency 1: the two model calls did not overlap (each takes at least 700 ms).
+    const [a, b] = slow.requests.map((r) => r.receivedAt);
+    expect(Math.abs(b! - a!)).toBeGreaterThanOrEqual(650);
+    await workers.close();
+    await slow.stop();
+    await connection.quit();
+  });
+
   it('graceful close waits for the active job to finish', async () => {
     const connection = createTestRedis();
     let release!: () => void;
