@@ -57,6 +57,19 @@ program
     console.log(applied.length ? `applied: ${applied.join(', ')}` : 'schema up to date');
   });
 
+program
+  .command('eval')
+  .description('measure failure-context extraction (pitcrew vs keyword search vs tail) on LogChunks and CiDiff data sets')
+  .option('--logchunks <dir>', 'LogChunks-layout directory (labels.jsonl + logs)')
+  .option('--cidiff <dir>', 'CiDiff-layout directory (<case>/fail.log, pass.log, groundtruth)')
+  .option('--json <file>', 'also write the report as JSON')
+  .option('--max-lines <n>', 'excerpt budget in lines (2x is reported too)', positiveInt, 80)
+  .option('--max-bytes <n>', 'excerpt budget in bytes (2x is reported too)', positiveInt, 8192)
+  .action(async (opts: { logchunks?: string; cidiff?: string; json?: string; maxLines: number; maxBytes: number }) => {
+    const { runEvalCommand } = await import('./commands/eval.ts');
+    runEvalCommand(opts);
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (error) {

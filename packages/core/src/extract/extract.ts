@@ -1,0 +1,345 @@
+import { Selection, type ExcerptBudget } from './excerpt.ts';
+import { cleanLine, normalizeVolatile, parseLog, type RawLine } from './lines.ts';
+import { CONTINUATION, scoreLine, type LineRole } from './score.ts';
+import { detectStructure, type LogStructure } from './structure.ts';
+
+/** The bounded, redacted part of a CI log that explains a failure. */
+export interface FailureContext {
+  /** The text a model reads: the selected windows in log order, gaps marked by a `…` line, secrets redacted. */
+  excerpt: string;
+  /** The excerpt's lines with their 1-based line numbers in the raw log (split on `\r\n`, `\n` or `\r`). */
+  lines: { number: number; text: string }[];
+  /** The selected windows as inclusive 1-based line ranges, in log order. */
+  windows: { start: number; end: number }[];
+  /** The failed step or command: the caller's, else the one the log reports, else `null`. */
+  failedStep: string | null;
+  /** Number of lines in the raw log. */
+  totalLines: number;
+  /** True when the budget left out lines the extractor wanted (more error context than fits). */
+  truncated: boolean;
+  /** Number of secrets replaced in the excerpt, by kind (see `redactSecrets`). */
+  redactions: Record<string, number>;
+}
+
+export interface ExtractOptions {
+  /** Most log lines in the excerpt (default 80). */
+  maxLines?: number;
+  /** Most UTF-8 bytes in the excerpt, separators included (default 8192). */
+  maxBytes?: number;
+  /** The nearest passing run of the same job: lines it also printed are demoted. */
+  passLog?: string | null;
+  /** The failed step's name when the caller knows it (GitHub's `steps[].name`). */
+  failedStep?: string | null;
+}
+
+export const DEFAULT_BUDGET: ExcerptBudget = { maxLines: 80, maxBytes: 8192 };
+
+const P = { floor: +(process.env.PF ?? 0.6), near: +(process.env.PN ?? 0.9), nearScale: +(process.env.PNS ?? 80), far: +(process.env.PFA ?? 0.5), farScale: +(process.env.PFS ?? 800) };
+/** Lines scoring at least this start a window. */
+const ANCHOR_MIN = 1.2;
+
+/**
+ * Extracts the part of a CI log that explains why it failed, bounded by a line and a byte budget.
+ *
+ * 1. Split on any line terminator, clean each line (ANSI, timestamps) and score it with
+ *    language-agnostic signals ({@link scoreLine}).
+ * 2. Weigh by structure: lines of the failed GitHub Actions step or Travis command count more the
+ *    closer they are to where the failure was reported; steps that passed and post-failure
+ *    housekeeping count less. Without structure, distance to the end of the log is used.
+ * 3. With `passLog`, demote lines the passing run also printed once volatile parts (times,
+ *    durations, numbers, ids, temp paths) are normalized, and promote lines only the failure
+ *    printed: the diff technique of CiDiff (Brandt et al., "CiDiff: Diffing CI logs", 2024) and of
+ *    Datadog's CI log comparisons.
+ * 4. Open a window around each high-scoring line: following lines for an error header (stack
+ *    frames, carets, indented detail), preceding lines for a terminal report (`npm ERR!`,
+ *    `exited with 1`). Windows fill the budget best first; repeats of an already shown line are
+ *    demoted; overlapping windows merge.
+ * 5. Return the windows in log order with `…` between gaps, secrets redacted.
+ *
+ * Pure: no I/O. Linear in the log's size.
+ */
+export function extractFailureContext(log: string, options: ExtractOptions = {}): FailureContext {
+  const budget: ExcerptBudget = {
+    maxLines: Math.max(1, Math.floor(options.maxLines ?? DEFAULT_BUDGET.maxLines)),
+    maxBytes: Math.max(64, Math.floor(options.maxBytes ?? DEFAULT_BUDGET.maxBytes)),
+  };
+  const lines = parseLog(log);
+  const structure = detectStructure(lines);
+  const scored = scoreLines(lines, structure, options.passLog ?? null);
+  const anchors = anchorsOf(lines, scored);
+  const selection = new Selection(lines, budget);
+  let truncated = false;
+
+  const heap = new MaxHeap<Anchor>((a, b) => a.value - b.value || a.index - b.index);
+  for (const anchor of anchors) heap.push(anchor);
+  const shown = new Map<string, number>();
+  const added: Anchor[] = [];
+  while (heap.size > 0 && !selection.full) {
+    const anchor = heap.pop()!;
+    const key = normalizeVolatile(lines[anchor.index]!.text);
+    const seen = shown.get(key) ?? 0;
+    if (seen > anchor.demoted) {
+      // The same line is already in the excerpt: show another copy only if nothing better is left.
+      anchor.value *= 0.35;
+      anchor.demoted = seen;
+      if (anchor.value >= ANCHOR_MIN * 0.35) heap.push(anchor);
+      continue;
+    }
+    if (selection.has(anchor.index) && anchor.role === 'context') continue;
+    const result = selection.addWindow(anchor.index, windowOf(lines, scored, anchor, MAX_AFTER));
+    if (result === 'partial') truncated = true;
+    if (result !== 'none') {
+      shown.set(key, seen + 1);
+      added.push(anchor);
+    }
+  }
+  if (heap.size > 0) truncated = true;
+  // Spare budget: let the best windows run to the end of their blocks, close small gaps, then
+  // show the lines just before the failure was reported.
+  for (const anchor of added) {
+    if (selection.full) break;
+    selection.addWindow(anchor.index, windowOf(lines, scored, anchor, MAX_EXTENDED));
+  }
+  selection.fillGaps(3);
+  for (const end of tailEnds(lines, structure)) selection.addWindow(end, { start: Math.max(0, end - 30), end });
+  selection.fillGaps(3);
+
+  const { text: excerpt, lines: outLines, windows, redactions } = selection.render();
+  return {
+    excerpt,
+    lines: outLines,
+    windows,
+    failedStep: options.failedStep ?? structure.failedStep,
+    totalLines: lines.length,
+    truncated,
+    redactions,
+  };
+}
+
+interface Scored {
+  score: number;
+  role: LineRole;
+}
+
+interface Anchor {
+  index: number;
+  value: number;
+  role: LineRole;
+  demoted: number;
+}
+
+function scoreLines(lines: RawLine[], structure: LogStructure, passLog: string | null): Scored[] {
+  const n = lines.length;
+  const factor = new Float64Array(n).fill(1);
+  const distance = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
+  const afterFactor = structure.flavour === 'github' ? 0.3 : 0.6;
+  for (const span of structure.passed) for (let i = span.start; i <= span.end; i++) factor[i] = 0.5;
+  if (structure.after) for (let i = structure.after.start; i <= structure.after.end; i++) factor[i] = afterFactor;
+  const ends = structure.failed.length > 0 ? structure.failed.map((s) => s.end) : [lastTextLine(lines)];
+  // Distance (in lines) to the next place a failure was reported.
+  let next = Number.POSITIVE_INFINITY;
+  const endSet = new Set(ends);
+  for (let i = n - 1; i >= 0; i--) {
+    if (endSet.has(i)) next = i;
+    distance[i] = next - i;
+  }
+  for (const span of structure.failed) for (let i = span.start; i <= span.end; i++) factor[i] = Math.max(factor[i]!, 1.2);
+  // Before the first failed step: set-up and steps that did not report, usually fine.
+  const firstFailed = structure.failed[0]?.start ?? 0;
+  for (let i = 0; i < firstFailed; i++) if (factor[i] === 1) factor[i] = 0.6;
+
+  let pass: Set<string> | null = null;
+  if (passLog) {
+    pass = new Set();
+    for (const line of passLog.split(/\r\n|\r|\n/)) pass.add(normalizeVolatile(cleanLine(line)));
+  }
+  const base = lines.map((line) => scoreLine(line.text));
+  // Keys (volatile parts normalized) of the lines that matter: scoring lines, or all with a passing log.
+  const keys = lines.map((line, i) => (pass || base[i]!.score > 0 ? normalizeVolatile(line.text) : ''));
+  const counts = new Map<string, number>();
+  for (const key of keys) if (key) counts.set(key, (counts.get(key) ?? 0) + 1);
+
+  return lines.map((line, i) => {
+    let { score, role } = base[i]!;
+    const key = keys[i]!;
+    if (pass && key.length > 2) {
+      if (pass.has(key)) score *= 0.15;
+      else {
+        score = Math.max(score, 0.9) * 1.5;
+        if (role === 'none') role = 'context';
+      }
+    }
+    if (score === 0) return { score, role };
+    if (line.overwritten) score *= 0.2;
+    const count = counts.get(key) ?? 1;
+    if (count > 5) score /= 1 + Math.log2(count / 5) / 3;
+    const d = distance[i]!;
+    const position = Number.isFinite(d) ? P.floor + P.near * Math.exp(-d / P.nearScale) + P.far * Math.exp(-d / P.farScale) : P.floor;
+    return { score: score * factor[i]! * position, role };
+  });
+}
+
+function lastTextLine(lines: RawLine[]): number {
+  for (let i = lines.length - 1; i >= 0; i--) if (lines[i]!.text.trim()) return i;
+  return Math.max(0, lines.length - 1);
+}
+
+/** Where the log says the failure was reported: the failed steps' last lines, else the last line. */
+function tailEnds(lines: RawLine[], structure: LogStructure): number[] {
+  if (lines.length === 0) return [];
+  return structure.failed.length > 0 ? structure.failed.map((s) => s.end).reverse() : [lastTextLine(lines)];
+}
+
+function anchorsOf(lines: RawLine[], scored: Scored[]): Anchor[] {
+  const anchors: Anchor[] = [];
+  scored.forEach(({ score, role }, index) => {
+    if (score >= ANCHOR_MIN && lines[index]!.text.trim()) anchors.push({ index, value: score, role, demoted: 0 });
+  });
+  return anchors;
+}
+
+/** Lines after an anchor a window first takes at most; spare budget later extends to {@link MAX_EXTENDED}. */
+const MAX_AFTER = 14;
+const MAX_EXTENDED = 60;
+const MAX_BEFORE = 10;
+/** How far back a window looks for the ruler that opens its section. */
+const MAX_RULER_DISTANCE = 15;
+/** A line of repeated punctuation (`=====`, `____ test_x ____`, `-----`): a section boundary. */
+const RULER = /^\s*(?:([-=_*#~+])\1{2,}|\[?[-=_*#~]{3,}.*[-=_*#~]{3,}\]?)\s*$/;
+
+/** Lines too short to carry information (blank, `}`, `^`): they neither count nor break a block. */
+function isFiller(text: string): boolean {
+  return text.trim().length < 3;
+}
+
+/** The lines around an anchor worth showing with it (inclusive 0-based indices). */
+function windowOf(lines: RawLine[], scored: Scored[], anchor: Anchor, maxAfter: number): { start: number; end: number } {
+  const i = anchor.index;
+  const n = lines.length;
+  const anchorText = lines[i]!.text;
+  const indent = indentOf(anchorText);
+  const terminal = anchor.role === 'terminal';
+  // After: at least a few lines, then while the block continues (stack frames, indented
+  // detail, more error lines, the same tag), across single blank lines.
+  let end = i;
+  let blanks = 0;
+  let taken = 0;
+  const minAfter = terminal ? 1 : 3;
+  for (let j = i + 1; j < n && j - i <= maxAfter; j++) {
+    const text = lines[j]!.text;
+    if (isFiller(text)) {
+      if (!text.trim()) blanks++;
+      if (blanks >= 2 && taken >= minAfter) break;
+      continue;
+    }
+    const continues =
+      taken < minAfter ||
+      CONTINUATION.test(text) ||
+      indentOf(text) > indent ||
+      (scored[j]!.score > 0.5 && scored[j]!.role !== 'terminal') ||
+      samePrefix(anchorText, text);
+    if (!continues) break;
+    blanks = 0;
+    taken++;
+    end = j;
+  }
+  // Before: the ruler that opens this section when there is one close above, else a few lines,
+  // more for a terminal report (what failed comes before `npm ERR!` or `exited with 1`).
+  let start = i;
+  if (!RULER.test(anchorText)) {
+    blanks = 0;
+    for (let j = i - 1; j >= 0 && i - j <= MAX_RULER_DISTANCE; j--) {
+      const text = lines[j]!.text;
+      if (!text.trim()) {
+        if (++blanks >= 2) break;
+        continue;
+      }
+      blanks = 0;
+      if (RULER.test(text)) {
+        start = j;
+        break;
+      }
+    }
+  }
+  const minBefore = terminal ? 4 : 2;
+  taken = 0;
+  for (let j = i - 1; j >= 0 && i - j <= MAX_BEFORE && j < start; j--) {
+    const text = lines[j]!.text;
+    if (isFiller(text)) {
+      if (taken < minBefore) start = j;
+      continue;
+    }
+    const belongs =
+      taken < minBefore ||
+      (terminal
+        ? scored[j]!.score > 0 || samePrefix(anchorText, text)
+        : (CONTINUATION.test(lines[j + 1]!.text) && indentOf(lines[j + 1]!.text) > indentOf(text)) || samePrefix(anchorText, text));
+    if (!belongs) break;
+    taken++;
+    start = j;
+  }
+  return { start, end };
+}
+
+function indentOf(text: string): number {
+  return /^[ \t]*/.exec(text)![0].replace(/\t/g, '    ').length;
+}
+
+/** Same leading tag (`npm ERR!`, `[ERROR]`, `E   `, `#`): lines of one report. */
+function samePrefix(a: string, b: string): boolean {
+  const tag = /^\s*(\[[^\]]{1,20}\]|[\w-]{1,12}(?:!|:)|[#>|E]\s)/;
+  const ta = tag.exec(a)?.[1];
+  return ta !== undefined && ta === tag.exec(b)?.[1];
+}
+
+/** A binary max-heap ordered by `compare` (positive when `a` ranks above `b`). */
+class MaxHeap<T> {
+  private readonly items: T[] = [];
+  constructor(private readonly compare: (a: T, b: T) => number) {}
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  push(item: T): void {
+    const items = this.items;
+    items.push(item);
+    let i = items.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (this.compare(items[i]!, items[parent]!) <= 0) break;
+      [items[i], items[parent]] = [items[parent]!, items[i]!];
+      i = parent;
+    }
+  }
+
+  pop(): T | undefined {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop();
+    if (items.length > 0 && last !== undefined) {
+      items[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let best = i;
+        if (l < items.length && this.compare(items[l]!, items[best]!) > 0) best = l;
+        if (r < items.length && this.compare(items[r]!, items[best]!) > 0) best = r;
+        if (best === i) break;
+        [items[i], items[best]] = [items[best]!, items[i]!];
+        i = best;
+      }
+    }
+    return top;
+  }
+}
+
+/** @internal debugging aid */
+export function debugAnchors(log: string): { index: number; value: number; role: string; text: string }[] {
+  const lines = parseLog(log);
+  const scored = scoreLines(lines, detectStructure(lines), null);
+  return anchorsOf(lines, scored)
+    .sort((a, b) => b.value - a.value)
+    .map((a) => ({ ...a, text: lines[a.index]!.text }));
+}
