@@ -63,6 +63,20 @@ export const WorkerEnv = z.object({
   PITCREW_WORKSPACE_ROOT: z.string().min(1).optional(),
   /** Clone URL template with {owner} and {repo}, e.g. https://github.com/{owner}/{repo}.git. */
   PITCREW_AGENT_CLONE_URL: z.string().min(1).optional(),
+  /** GitHub REST API base; GitHub Enterprise Server: `https://HOST/api/v3`. */
+  GITHUB_API_URL: z.string().url().default('https://api.github.com'),
+  /** A token that can read Actions logs of the org's repositories (fine-grained: Actions read). */
+  GITHUB_TOKEN: z.string().min(1).optional(),
+  /** GitHub App id; with GITHUB_APP_PRIVATE_KEY, logs are read as the installation of each delivery. */
+  GITHUB_APP_ID: z.string().min(1).optional(),
+  /** The App's private key (PEM; `\n` escapes accepted). */
+  GITHUB_APP_PRIVATE_KEY: z
+    .string()
+    .min(1)
+    .optional()
+    .transform((key) => key?.replaceAll('\\n', '\n')),
+  /** Failures with the same signature in one repository within this many hours share one incident; 0 disables. */
+  PITCREW_INCIDENT_WINDOW_HOURS: z.coerce.number().min(0).default(24),
   /** Consecutive failures that open a runner's circuit breaker. */
   PITCREW_BREAKER_THRESHOLD: z.coerce.number().int().min(1).default(5),
   /** ms a runner stays bypassed before one trial call. */

@@ -4,6 +4,8 @@ import { createJsonCompleter, createLlmClient, resolvePrices, type LlmClient } f
 import { WorkerEnv } from './env.ts';
 import { createBreakers } from './guards/breakers.ts';
 import { createBudget } from './guards/budget.ts';
+import { createGithubApi, type GithubAuth } from './github/github-api.ts';
+import { createGithubLogSource } from './github/log-source.ts';
 import { createAgentRunner } from './runners/agent-runner.ts';
 import { createLlmRunner } from './runners/llm-runner.ts';
 import { createRunnerRegistry } from './runners/registry.ts';
@@ -69,6 +71,13 @@ export async function startWorker(
     failureUsd: config.PITCREW_BUDGET_FAILURE_USD,
   };
   const budgeted = limits.orgDailyUsd > 0 || limits.repoDailyUsd > 0 || limits.failureUsd > 0;
+  const githubAuth: GithubAuth | null =
+    config.GITHUB_APP_ID && config.GITHUB_APP_PRIVATE_KEY
+      ? { kind: 'app', appId: config.GITHUB_APP_ID, privateKey: config.GITHUB_APP_PRIVATE_KEY }
+      : config.GITHUB_TOKEN
+        ? { kind: 'token', token: config.GITHUB_TOKEN }
+        : null;
+  const logs = githubAuth ? createGithubLogSource(createGithubApi({ baseUrl: config.GITHUB_API_URL, auth: githubAuth, logger: log })) : undefined;
   const workers = createWorkers({
     connection,
     prefix: config.PITCREW_QUEUE_PREFIX,
@@ -84,12 +93,14 @@ export async function startWorker(
     },
     guards: { breakers, budget: budgeted ? createBudget(db, limits) : null },
     prices,
+    ...(logs ? { logs } : {}),
+    incidentWindowHours: config.PITCREW_INCIDENT_WINDOW_HOURS,
     ...(llm && config.PITCREW_LLM_CLASSIFY_BELOW > 0
       ? { classifier: { completeJson: createJsonCompleter(llm), below: config.PITCREW_LLM_CLASSIFY_BELOW } }
       : {}),
   });
   log.info(
-    { runners: Object.keys(runners.runners), model: llm?.model ?? null, concurrency: config.PITCREW_WORKER_CONCURRENCY, budgets: limits },
+    { runners: Object.keys(runners.runners), model: llm?.model ?? null, githubLogs: githubAuth?.kind ?? 'off', concurrency: config.PITCREW_WORKER_CONCURRENCY, budgets: limits },
     'worker started',
   );
   let closing: Promise<void> | undefined;

@@ -2,6 +2,9 @@ import { BrokenCircuitError } from 'cockatiel';
 import type { Kysely } from 'kysely';
 import {
   buildClassifyPrompt,
+  extractFailureContext,
+  failureSignature,
+  joinIncident,
   buildSummaryPrompt,
   CATEGORIES,
   RUNNERS,
@@ -25,6 +28,7 @@ import {
 } from '@pitcrew/core';
 import { z } from 'zod';
 import { estimateTokens, costUsd, type createJsonCompleter } from '@pitcrew/llm';
+import type { LogSource, FetchedLog } from './github/log-source.ts';
 import type { Breakers } from './guards/breakers.ts';
 import { BudgetExceededError, type Budget } from './guards/budget.ts';
 import type { RunnerRegistry } from './runners/registry.ts';
@@ -37,6 +41,11 @@ export interface ClassifyOutput extends Classification {
   model: string | null;
   /** Log lines that explain the failure, when logs were available. */
   logExcerpt: string | null;
+  /** Where the log came from and what became of it. */
+  log?: Omit<FetchedLog, 'text'> & { lines?: number; failedStep?: string | null };
+  /** Signature of the breakage and its incident, when there was a log excerpt to sign. */
+  signature?: string;
+  incident?: { id: string; leaderFailureId: string; occurrences: number };
   /** The rules' own verdict, when a model was asked and overruled it. */
   rules?: { category: Category; confidence: number };
   /** What the model answered, when it was asked. */
@@ -68,6 +77,9 @@ export interface ExecuteOutput {
   /** Set when the chosen runner could not serve and rules stood in. */
   fallbackFrom?: string;
   fallbackReason?: string;
+  /** Set when this is the incident leader's execution, reused. */
+  sharedFrom?: string;
+  incidentId?: string;
 }
 
 /** Output of the summarize stage; `source` says where the summary came from. */
@@ -92,7 +104,25 @@ export interface TriageDeps {
   prices?: Record<string, { input: number; output: number }>;
   /** Set when a model is configured. */
   classifier?: ModelClassifier;
+  /** Set when GitHub credentials are configured. */
+  logs?: LogSource;
+  /** Same signature in the same repository within this many hours = one incident; 0 disables. */
+  incidentWindowHours?: number;
 }
+
+/**
+ * Thrown when a failure's incident leader is still executing: the job waits (BullMQ delays it,
+ * without using an attempt) and then reuses the leader's execution instead of paying again.
+ */
+export class LeaderPendingError extends Error {
+  constructor(readonly leaderFailureId: string) {
+    super(`incident leader ${leaderFailureId} is still executing`);
+    this.name = 'LeaderPendingError';
+  }
+}
+
+/** How long a follower waits for its incident leader before executing on its own, ms. */
+export const LEADER_WAIT_MS = 10 * 60_000;
 
 /** One run of a job for one failure. */
 export interface TriageRun {
@@ -209,12 +239,14 @@ class TriageContext {
 export async function classifyStage(deps: TriageDeps, run: TriageRun): Promise<{ context: TriageContext; classification: ClassifyOutput }> {
   const context = await TriageContext.load(deps, run);
   const classification = await context.stage<ClassifyOutput>('classify', { runner: 'rules', model: null }, async () => {
-    const logExcerpt: string | null = null;
+    const { logExcerpt, log } = await readLog(deps, context);
     const rules = classifyFailure(context.failure, logExcerpt);
+    const grouped = await groupIntoIncident(deps, context, rules.category, logExcerpt);
+    const extra = { logExcerpt, ...(log ? { log } : {}), ...grouped };
     const { classifier, runners } = deps;
     const llm = runners.llm;
     if (!classifier || !llm || rules.confidence >= classifier.below) {
-      return { output: { ...rules, ...runners.choose(rules.category), logExcerpt } };
+      return { output: { ...rules, ...runners.choose(rules.category), ...extra } };
     }
     // The rules are unsure: ask the model, under the same budget and breaker as any model call.
     const messages = buildClassifyPrompt(context.failure, rules, logExcerpt);
@@ -227,7 +259,7 @@ export async function classifyStage(deps: TriageDeps, run: TriageRun): Promise<{
     );
     if (!attempt.ok) {
       context.log.warn({ reason: attempt.reason }, 'model classification unavailable; keeping the rules');
-      return { output: { ...rules, ...runners.choose(rules.category), logExcerpt } };
+      return { output: { ...rules, ...runners.choose(rules.category), ...extra } };
     }
     const verdict = attempt.value.value;
     const useModel = verdict.confidence > rules.confidence;
@@ -237,7 +269,7 @@ export async function classifyStage(deps: TriageDeps, run: TriageRun): Promise<{
       confidence: useModel ? Math.round(verdict.confidence * 100) / 100 : rules.confidence,
       evidence: [...rules.evidence, { category: verdict.category, source: 'model', text: verdict.reason.slice(0, 200), pattern: 'model' }],
       ...runners.choose(category),
-      logExcerpt,
+      ...extra,
       rules: { category: rules.category, confidence: rules.confidence },
       modelVerdict: verdict,
     };
@@ -274,7 +306,12 @@ export async function executeStages(deps: TriageDeps, run: TriageRun, classified
     signal: run.signal,
   };
 
-  const execution = await context.stage<ExecuteOutput>('execute', { runner: chosen.name, model: classification.model ?? chosen.model }, async () => {
+  const shared = await leaderExecution(deps, context, classification);
+  const execution = await context.stage<ExecuteOutput>('execute', { runner: shared?.runner ?? chosen.name, model: shared?.model ?? classification.model ?? chosen.model }, async () => {
+    if (shared) {
+      // One breakage, one diagnosis: the incident leader's execution serves this failure too.
+      return { output: shared, runner: shared.runner, model: shared.model, tokensIn: 0, tokensOut: 0, costUsd: 0 };
+    }
     const attempt = await guarded(deps, context, chosen, () => chosen.estimateUsd(input), () => chosen.execute(input));
     if (attempt.ok) {
       const out = attempt.value;
@@ -342,6 +379,68 @@ export async function executeStages(deps: TriageDeps, run: TriageRun, classified
     summary: summary.summary,
     reused: context.reused,
   };
+}
+
+/** Fetches and extracts the failure's log when a log source is configured; never throws. */
+async function readLog(deps: TriageDeps, context: TriageContext): Promise<{ logExcerpt: string | null; log: ClassifyOutput['log'] | null }> {
+  if (!deps.logs) return { logExcerpt: null, log: null };
+  let fetched: FetchedLog;
+  try {
+    fetched = await deps.logs.fetch(context.failure, context.run.signal);
+  } catch (error) {
+    // GitHub down or refusing: triage goes on with what the payload has, and says so.
+    context.log.warn({ err: error }, 'could not fetch logs; triaging from the payload');
+    return { logExcerpt: null, log: { status: 'error', jobId: null, failedSteps: [], bytes: 0, reason: describeError(error) } };
+  }
+  const { text, ...log } = fetched;
+  if (!text) return { logExcerpt: null, log };
+  const extracted = extractFailureContext(text, { failedStep: context.failure.failedSteps[0] ?? fetched.failedSteps[0] ?? null });
+  return {
+    logExcerpt: extracted.excerpt || null,
+    log: { ...log, lines: extracted.totalLines, failedStep: extracted.failedStep },
+  };
+}
+
+/** Signs the breakage and joins its incident, when there is an excerpt to sign. */
+async function groupIntoIncident(
+  deps: TriageDeps,
+  context: TriageContext,
+  category: Category,
+  logExcerpt: string | null,
+): Promise<Pick<ClassifyOutput, 'signature' | 'incident'>> {
+  const windowHours = deps.incidentWindowHours ?? 24;
+  if (!logExcerpt || windowHours <= 0) return {};
+  const signature = failureSignature(category, logExcerpt);
+  const { incident } = await joinIncident(deps.db, {
+    failureId: context.failure.id,
+    owner: context.failure.owner,
+    repo: context.failure.repo,
+    signature,
+    category,
+    windowHours,
+  });
+  return { signature, incident: { id: incident.id, leaderFailureId: incident.leader_failure_id, occurrences: incident.occurrences } };
+}
+
+/**
+ * For a follower of an incident: the leader's finished execution (to reuse), or
+ * {@link LeaderPendingError} while the leader is still at work (up to {@link LEADER_WAIT_MS}).
+ * `null` for leaders, failures without incident, and leaders that ended without an execution.
+ */
+async function leaderExecution(deps: TriageDeps, context: TriageContext, classification: ClassifyOutput): Promise<ExecuteOutput | null> {
+  const leaderId = classification.incident?.leaderFailureId;
+  if (!leaderId || leaderId === context.failure.id) return null;
+  const done = await findSucceededExecution(deps.db, leaderId, 'execute');
+  if (done) {
+    const output = done.output as ExecuteOutput;
+    return { ...output, sharedFrom: leaderId, incidentId: classification.incident!.id };
+  }
+  const leader = await findFailure(deps.db, leaderId);
+  const waited = Date.now() - (context.row.created_at as unknown as Date).getTime();
+  if (leader && (leader.status === 'queued' || leader.status === 'running') && waited < LEADER_WAIT_MS) {
+    throw new LeaderPendingError(leaderId);
+  }
+  return null;
 }
 
 /** classify → execute → summarize in one go (one job, or tests). */

@@ -1,4 +1,4 @@
-import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import {
@@ -21,11 +21,13 @@ import {
   describeError,
   executeStages,
   FailureNotFoundError,
+  LeaderPendingError,
   type Guards,
   type ModelClassifier,
   type TriageResult,
 } from './pipeline.ts';
 import type { RunnerRegistry } from './runners/registry.ts';
+import type { LogSource } from './github/log-source.ts';
 
 /** Concurrency and rate limit of one runner's queue in this process. */
 export interface RunnerLimits {
@@ -52,7 +54,12 @@ export interface WorkerDeps {
   guards?: Guards;
   prices?: Record<string, { input: number; output: number }>;
   classifier?: ModelClassifier;
+  logs?: LogSource;
+  incidentWindowHours?: number;
 }
+
+/** ms a follower waits between looks at its incident leader. */
+const LEADER_POLL_MS = 2_000;
 
 /** The running workers of one process. */
 export interface Workers {
@@ -92,6 +99,8 @@ export function createWorkers(deps: WorkerDeps): Workers {
     ...(deps.guards ? { guards: deps.guards } : {}),
     ...(deps.prices ? { prices: deps.prices } : {}),
     ...(deps.classifier ? { classifier: deps.classifier } : {}),
+    ...(deps.logs ? { logs: deps.logs } : {}),
+    ...(deps.incidentWindowHours !== undefined ? { incidentWindowHours: deps.incidentWindowHours } : {}),
   };
 
   const intake = new Worker(
@@ -144,14 +153,23 @@ export function createWorkers(deps: WorkerDeps): Workers {
     const limits = deps.runnerLimits?.[name] ?? { concurrency: deps.concurrency, ratePerMinute: 0 };
     run[name] = new Worker(
       runnerQueueName(name),
-      async function processRunJob(job: Job, _token?: string, signal?: AbortSignal): Promise<TriageResult> {
+      async function processRunJob(job: Job, token?: string, signal?: AbortSignal): Promise<TriageResult> {
         const data = parseOrUnrecoverable(RunJobData, job);
         const r = runOf(job, data.failureId, signal);
         try {
-          const result = await executeStages(stageDeps, r);
+          let result: TriageResult;
+          try {
+            result = await executeStages(stageDeps, r);
+          } catch (error) {
+            if (!(error instanceof LeaderPendingError)) throw error;
+            // Wait for the incident leader without using an attempt (BullMQ "delay a job from its processor").
+            await job.moveToDelayed(Date.now() + LEADER_POLL_MS, token);
+            throw new DelayedError();
+          }
           logger.info({ failureId: data.failureId, category: result.category, runner: result.runner, reused: result.reused }, 'failure triaged');
           return result;
         } catch (error) {
+          if (error instanceof DelayedError) throw error;
           return onError(job, data.failureId, r.attempt, error);
         }
       },

@@ -9,3 +9,5 @@ export * from './db/database.ts';
 export * from './db/migrate.ts';
 export * from './db/repository.ts';
 export * from './logger.ts';
+export * from './extract/index.ts';
+export * from './db/incidents.ts';

@@ -26,7 +26,7 @@ export interface GithubApi {
  * rate limit, wait for the reset once when it is under a minute; on a secondary limit, wait for
  * `retry-after` once. The retry plugin retries 5xx (not 4xx) with its default backoff.
  */
-export function createGithubApi(options: { baseUrl: string; auth: GithubAuth; logger: Logger }): GithubApi {
+export function createGithubApi(options: { baseUrl: string; auth: GithubAuth; logger: Logger; /** retries of 5xx and network errors (plugin default 3) */ retries?: number }): GithubApi {
   const { baseUrl, auth, logger } = options;
   const throttle = {
     onRateLimit: (retryAfter: number, request: { method: string; url: string }, _o: unknown, retryCount: number) => {
@@ -45,7 +45,14 @@ export function createGithubApi(options: { baseUrl: string; auth: GithubAuth; lo
     warn: (message: string) => logger.warn({ github: message }, 'github warning'),
     error: (message: string) => logger.debug({ github: message }, 'github request failed'),
   };
-  const common = { baseUrl, throttle, log, userAgent: 'pitcrew', request: { timeout: 30_000 } };
+  const common = {
+    baseUrl,
+    throttle,
+    log,
+    userAgent: 'pitcrew',
+    request: { timeout: 30_000 },
+    ...(options.retries !== undefined ? { retry: { retries: options.retries } } : {}),
+  };
   if (auth.kind === 'token') {
     const octokit = new PitcrewOctokit({ ...common, auth: auth.token });
     return { baseUrl, forInstallation: () => octokit };

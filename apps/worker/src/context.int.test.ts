@@ -1,0 +1,142 @@
+import { createRequire } from 'node:module';
+import { randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listExecutions, findFailure, normalizeGithubEvent, QUEUES, type CiFailure } from '@pitcrew/core';
+import { createLlmClient } from '@pitcrew/llm';
+import { createTestDatabase, createTestRedis, deleteKeysWithPrefix, testPrefix, type TestDatabase } from '@pitcrew/testkit';
+import { startFakeGithub, type FakeGithub } from '@pitcrew/testkit/fake-github';
+import { startFakeLlm, type FakeLlm } from '@pitcrew/testkit/fake-llm';
+import { createGithubApi } from './github/github-api.ts';
+import { createGithubLogSource } from './github/log-source.ts';
+import { processIntake } from './intake.ts';
+import { classifyStage, executeStages, LeaderPendingError, triageFailure, type ClassifyOutput, type TriageDeps } from './pipeline.ts';
+import { createLlmRunner } from './runners/llm-runner.ts';
+import { createRunnerRegistry } from './runners/registry.ts';
+
+const require = createRequire(import.meta.url);
+const sets = require('@octokit/webhooks-examples/api.github.com/index.json') as { name: string; examples: any[] }[];
+const logger = pino({ level: 'silent' });
+const SECRET = 'ghp_' + 'Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4J3i2';
+
+let tdb: TestDatabase;
+let github: FakeGithub;
+let llm: FakeLlm;
+let deps: TriageDeps;
+const prefix = testPrefix();
+const redis = createTestRedis();
+
+/** A GitHub Actions log of a failing test step; `n` varies timestamps and durations like a re-run would. */
+function actionsLog(n: number): string {
+  const t = (s: number) => `2024-05-0${n}T10:00:${String(s).padStart(2, '0')}.1234567Z`;
+  return [
+    `${t(1)} ##[group]Run actions/checkout@v4`,
+    `${t(2)} Syncing repository: octo-org/octo-repo`,
+    `${t(3)} ##[endgroup]`,
+    `${t(4)} ##[group]Run npm test`,
+    `${t(5)} npm test`,
+    `${t(6)} env: NPM_TOKEN=${SECRET}`,
+    ...Array.from({ length: 40 }, (_, i) => `${t(7)}  ✓ src/module${i}.test.ts (${i + n} tests) ${10 + n}ms`),
+    `${t(8)}  FAIL  src/cart.test.ts > totals > applies the discount`,
+    `${t(8)} AssertionError: expected 90 to be 81 // Object.is equality`,
+    `${t(8)}  ❯ src/cart.test.ts:42:${17 + n}`,
+    `${t(9)}  Test Files  1 failed | 40 passed (41)`,
+    `${t(9)}       Tests  1 failed | ${300 + n} passed (${301 + n})`,
+    `${t(9)} ##[error]Process completed with exit code 1.`,
+  ].join('\n');
+}
+
+function failureOn(jobId: number, runId: number): { data: Parameters<typeof processIntake>[2] } {
+  const payload = structuredClone(sets.find((s) => s.name === 'workflow_job')!.examples.find((e) => e.workflow_job.conclusion === 'failure'));
+  Object.assign(payload.workflow_job, { id: jobId, run_id: runId, run_attempt: 1, name: 'unit', steps: [{ name: 'Run npm test', status: 'completed', conclusion: 'failure', number: 4 }] });
+  Object.assign(payload.repository, { name: 'octo-repo' });
+  payload.repository.owner.login = 'octo-org';
+  payload.installation = { id: 7, node_id: 'x' };
+  return {
+    data: { v: 1, deliveryId: randomUUID(), event: 'workflow_job', action: 'completed', receivedAt: new Date().toISOString(), failure: normalizeGithubEvent('workflow_job', payload) as CiFailure, payload },
+  };
+}
+
+async function record(jobId: number, runId: number, log: string | 'expired'): Promise<string> {
+  github.setRun('octo-org', 'octo-repo', runId, 1, [{ id: jobId, name: 'unit', conclusion: 'failure', steps: [{ name: 'Run npm test', conclusion: 'failure', number: 4 }], log }]);
+  const { data } = failureOn(jobId, runId);
+  const triage = new Queue(QUEUES.triage, { connection: redis, prefix });
+  await processIntake(tdb.db, triage, data);
+  await triage.close();
+  return data.failure.id;
+}
+const run = (failureId: string) => ({ failureId, attempt: 1, finalAttempt: false, signal: new AbortController().signal });
+
+beforeAll(async () => {
+  [tdb, github, llm] = await Promise.all([createTestDatabase(), startFakeGithub(), startFakeLlm()]);
+  const client = createLlmClient({ baseURL: llm.url, model: 'test-model' });
+  deps = {
+    db: tdb.db,
+    logger,
+    runners: createRunnerRegistry({ choice: 'llm', llm: createLlmRunner(client, { maxTokens: 512, prices: {} }), llmClient: client }),
+    logs: createGithubLogSource(createGithubApi({ baseUrl: github.url, auth: { kind: 'token', token: 'ghp_readonly' }, logger })),
+    incidentWindowHours: 24,
+  };
+});
+afterAll(async () => {
+  await Promise.all([tdb.destroy(), github.stop(), llm.stop(), deleteKeysWithPrefix(redis, prefix)]);
+  await redis.quit();
+});
+
+describe('failure context from GitHub logs', () => {
+  it('classifies from the extracted excerpt, redacts secrets everywhere, and two failures of one breakage share one diagnosis', async () => {
+    const first = await record(9001, 501, actionsLog(1));
+    const second = await record(9002, 502, actionsLog(2));
+    const before = llm.requests.length;
+
+    const a = await classifyStage(deps, run(first));
+    expect(a.classification).toMatchObject({ category: 'test', log: { status: 'ok', jobId: 9001, failedStep: expect.stringContaining('npm test') } });
+    expect(a.classification.logExcerpt).toContain('AssertionError: expected 90 to be 81');
+    expect(a.classification.logExcerpt).not.toContain(SECRET);
+    expect(a.classification.evidence.some((e) => e.source === 'log')).toBe(true);
+
+    // The follower waits while its leader has not executed yet...
+    const b = await classifyStage(deps, run(second));
+    expect(b.classification.signature).toBe(a.classification.signature);
+    expect(b.classification.incident).toMatchObject({ leaderFailureId: first, occurrences: 2 });
+    await expect(executeStages(deps, run(second), b)).rejects.toBeInstanceOf(LeaderPendingError);
+
+    // ...then reuses the leader's execution: one model call for the breakage.
+    await executeStages(deps, run(first), a);
+    const result = await executeStages(deps, run(second));
+    expect(llm.requests.length - before).toBe(1);
+    expect(result.runner).toBe('llm');
+    const shared = (await listExecutions(tdb.db, second)).find((e) => e.stage === 'execute')!;
+    expect(shared).toMatchObject({ tokens_in: 0, tokens_out: 0, output: { sharedFrom: first } });
+    expect(await findFailure(tdb.db, second)).toMatchObject({ status: 'triaged', incident_id: a.classification.incident!.id });
+
+    const incident = await tdb.db.selectFrom('incidents').selectAll().where('id', '=', a.classification.incident!.id).executeTakeFirstOrThrow();
+    expect(incident).toMatchObject({ occurrences: 2, leader_failure_id: first, category: 'test' });
+
+    // No secret in any prompt or row.
+    expect(JSON.stringify(llm.requests.slice(before).map((r) => r.body))).not.toContain(SECRET);
+    const rows = await tdb.db.selectFrom('executions').select('output').where('failure_id', 'in', [first, second]).execute();
+    expect(JSON.stringify(rows)).not.toContain(SECRET);
+    expect(JSON.stringify(llm.requests.slice(before).map((r) => r.body))).toContain('AssertionError');
+  });
+
+  it('an expired log (410) is recorded and the triage goes on from the payload', async () => {
+    const id = await record(9101, 601, 'expired');
+    const result = await triageFailure(deps, run(id));
+    expect(result.category).toBe('test');
+    const classify = (await listExecutions(tdb.db, id)).find((e) => e.stage === 'classify')!.output as ClassifyOutput;
+    expect(classify.log).toMatchObject({ status: 'expired', jobId: 9101 });
+    expect(classify.logExcerpt).toBeNull();
+    expect(classify.incident).toBeUndefined();
+  });
+
+  it('GitHub unreachable: recorded as an error, triaged from the payload', async () => {
+    const offline = { ...deps, logs: createGithubLogSource(createGithubApi({ baseUrl: 'http://127.0.0.1:1', auth: { kind: 'token', token: 't' }, logger, retries: 0 })) };
+    const id = await record(9201, 701, actionsLog(3));
+    const result = await triageFailure(offline, run(id));
+    expect(result.category).toBe('test');
+    const classify = (await listExecutions(tdb.db, id)).find((e) => e.stage === 'classify')!.output as ClassifyOutput;
+    expect(classify.log?.status).toBe('error');
+  });
+});

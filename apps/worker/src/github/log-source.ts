@@ -1,0 +1,44 @@
+import type { CiFailure } from '@pitcrew/core';
+import type { GithubApi } from './github-api.ts';
+import { fetchFailureLogs } from './failure-logs.ts';
+
+/** The log pitcrew reads for a failure, or why there is none. */
+export interface FetchedLog {
+  /** `ok`, `expired` (410), `missing` (404), `unavailable` (no credential for the installation), `error`. */
+  status: 'ok' | 'expired' | 'missing' | 'unavailable' | 'error';
+  jobId: number | null;
+  text: string | null;
+  /** Failed steps of that job as the Actions API lists them. */
+  failedSteps: string[];
+  /** Bytes of the log as GitHub served it. */
+  bytes: number;
+  reason?: string;
+}
+
+/** Where the classify stage gets logs from. */
+export interface LogSource {
+  fetch(failure: CiFailure, signal: AbortSignal): Promise<FetchedLog>;
+}
+
+/**
+ * Logs from the GitHub Actions API: the failure's own job log, or for a run-level failure the
+ * first failed job's. Only failures GitHub Actions reported have logs there.
+ */
+export function createGithubLogSource(api: GithubApi): LogSource {
+  return {
+    async fetch(failure, signal) {
+      const octokit = api.forInstallation(failure.installationId);
+      if (!octokit) return { status: 'unavailable', jobId: null, text: null, failedSteps: [], bytes: 0, reason: 'no installation id in the delivery for the GitHub App' };
+      if (failure.appSlug !== null && failure.appSlug !== 'github-actions') {
+        return { status: 'unavailable', jobId: null, text: null, failedSteps: [], bytes: 0, reason: `checks of ${failure.appSlug} keep their logs outside GitHub Actions` };
+      }
+      const result = await fetchFailureLogs(octokit, failure, { maxJobs: 2, signal });
+      const log = result.logs.find((l) => l.status === 'ok') ?? result.logs[0];
+      if (!log) return { status: 'missing', jobId: null, text: null, failedSteps: [], bytes: 0, reason: 'no failed job found in the run' };
+      const job = result.failedJobs.find((j) => j.id === log.jobId);
+      return log.status === 'ok'
+        ? { status: 'ok', jobId: log.jobId, text: log.text, failedSteps: job?.failedSteps ?? [], bytes: log.bytes }
+        : { status: log.status, jobId: log.jobId, text: null, failedSteps: job?.failedSteps ?? [], bytes: 0, reason: log.reason };
+    },
+  };
+}
