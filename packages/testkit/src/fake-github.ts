@@ -22,17 +22,28 @@ export interface FakeGithubRequest {
   headers: Record<string, string | string[] | undefined>;
 }
 
+/** Where a run ran: its commit and workflow. */
+export interface FakeGithubRunMeta {
+  headSha: string;
+  workflowName: string;
+  workflowId?: number;
+}
+
 export interface FakeGithub {
   /** Base URL to use as `GITHUB_API_URL`. */
   url: string;
   requests: FakeGithubRequest[];
-  /** Declares the jobs of a run attempt. */
-  setRun(owner: string, repo: string, runId: number, attempt: number, jobs: FakeGithubJob[]): void;
+  /**
+   * Declares the jobs of a run attempt; `meta` places the run on a commit and workflow so that
+   * `GET /repos/{owner}/{repo}/actions/runs?head_sha=` lists it (latest attempt per run, as GitHub does).
+   */
+  setRun(owner: string, repo: string, runId: number, attempt: number, jobs: FakeGithubJob[], meta?: FakeGithubRunMeta): void;
   stop(): Promise<void>;
 }
 
 export async function startFakeGithub(): Promise<FakeGithub> {
   const runs = new Map<string, FakeGithubJob[]>();
+  const runMeta = new Map<string, FakeGithubRunMeta & { owner: string; repo: string; runId: number; attempt: number }>();
   const jobs = new Map<number, FakeGithubJob & { owner: string; repo: string; runId: number; attempt: number }>();
   const requests: FakeGithubRequest[] = [];
   const sockets = new Set<Socket>();
@@ -52,6 +63,28 @@ export async function startFakeGithub(): Promise<FakeGithub> {
     let m: RegExpExecArray | null;
     if (req.method === 'POST' && (m = /^\/app\/installations\/(\d+)\/access_tokens$/.exec(url.pathname))) {
       return json(res, 201, { token: `ghs_fakeinstallationtoken${m[1]}`, expires_at: new Date(Date.now() + 3600_000).toISOString(), permissions: { actions: 'read' } });
+    }
+    if (req.method === 'GET' && (m = /^\/repos\/([^/]+)\/([^/]+)\/actions\/runs$/.exec(url.pathname))) {
+      const sha = url.searchParams.get('head_sha');
+      const latest = new Map<number, FakeGithubRunMeta & { runId: number; attempt: number }>();
+      for (const run of runMeta.values()) {
+        if (run.owner !== m[1] || run.repo !== m[2] || (sha && run.headSha !== sha)) continue;
+        if ((latest.get(run.runId)?.attempt ?? 0) < run.attempt) latest.set(run.runId, run);
+      }
+      const list = [...latest.values()];
+      return json(res, 200, {
+        total_count: list.length,
+        workflow_runs: list.map((run) => ({
+          id: run.runId,
+          name: run.workflowName,
+          workflow_id: run.workflowId ?? 1,
+          head_sha: run.headSha,
+          run_attempt: run.attempt,
+          status: 'completed',
+          conclusion: (runs.get(`${m![1]}/${m![2]}/${run.runId}/${run.attempt}`) ?? []).some((j) => j.conclusion === 'failure') ? 'failure' : 'success',
+          html_url: `https://github.com/${m![1]}/${m![2]}/actions/runs/${run.runId}`,
+        })),
+      });
     }
     if (req.method === 'GET' && (m = /^\/repos\/([^/]+)\/([^/]+)\/actions\/runs\/(\d+)\/attempts\/(\d+)\/jobs$/.exec(url.pathname))) {
       const list = runs.get(`${m[1]}/${m[2]}/${m[3]}/${m[4]}`);
@@ -80,7 +113,7 @@ export async function startFakeGithub(): Promise<FakeGithub> {
             name: job.name,
             status: 'completed',
             conclusion: job.conclusion,
-            head_sha: '0'.repeat(40),
+            head_sha: runMeta.get(`${m![1]}/${m![2]}/${m![3]}/${m![4]}`)?.headSha ?? '0'.repeat(40),
             html_url: `https://github.com/${m![1]}/${m![2]}/actions/runs/${m![3]}/job/${job.id}`,
             steps: (job.steps ?? []).map((s) => ({ ...s, status: 'completed' })),
           })),
@@ -109,8 +142,9 @@ export async function startFakeGithub(): Promise<FakeGithub> {
   return {
     url: base,
     requests,
-    setRun(owner, repo, runId, attempt, list) {
+    setRun(owner, repo, runId, attempt, list, meta) {
       runs.set(`${owner}/${repo}/${runId}/${attempt}`, list);
+      if (meta) runMeta.set(`${owner}/${repo}/${runId}/${attempt}`, { ...meta, owner, repo, runId, attempt });
       for (const job of list) jobs.set(job.id, { ...job, owner, repo, runId, attempt });
     },
     stop() {
