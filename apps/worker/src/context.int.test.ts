@@ -139,4 +139,37 @@ describe('failure context from GitHub logs', () => {
     const classify = (await listExecutions(tdb.db, id)).find((e) => e.stage === 'classify')!.output as ClassifyOutput;
     expect(classify.log?.status).toBe('error');
   });
+
+  it('flaky evidence: the same job passed on the same commit in another run; none without a passing twin', async () => {
+    const flakyDeps = { ...deps, incidentWindowHours: 0 };
+    const before = llm.requests.length;
+    const { data } = failureOn(9301, 801);
+    const { headSha, workflowName } = data.failure;
+    const meta = { headSha, workflowName: workflowName ?? 'CI' };
+    github.setRun('octo-org', 'octo-repo', 801, 1, [{ id: 9301, name: 'unit', conclusion: 'failure', log: actionsLog(4) }], meta);
+    // The pull_request run of the same commit: `unit` passed there; `lint` failed (irrelevant).
+    github.setRun('octo-org', 'octo-repo', 802, 1, [{ id: 9302, name: 'unit', conclusion: 'success' }, { id: 9303, name: 'lint', conclusion: 'failure' }], meta);
+    const triage = new Queue(QUEUES.triage, { connection: redis, prefix });
+    await processIntake(tdb.db, triage, data);
+    await triage.close();
+
+    await triageFailure(flakyDeps, run(data.failure.id));
+    const rows = await listExecutions(tdb.db, data.failure.id);
+    const classify = rows.find((e) => e.stage === 'classify')!.output as ClassifyOutput;
+    expect(classify.flaky).toMatchObject({ headSha, passed: { runId: 802, attempt: 1, jobId: 9302, jobName: 'unit' } });
+    // The llm runner's prompt carries the evidence.
+    expect(JSON.stringify(llm.requests.slice(before).map((r) => r.body))).toContain('the same job passed on this commit');
+    expect((await findFailure(tdb.db, data.failure.id))?.summary).toBeTruthy();
+
+    // A different commit where no run of `unit` passed: no flaky evidence.
+    const other = failureOn(9401, 901);
+    other.data.failure = { ...other.data.failure, headSha: 'f'.repeat(40) };
+    github.setRun('octo-org', 'octo-repo', 901, 1, [{ id: 9401, name: 'unit', conclusion: 'failure', log: actionsLog(5) }], { headSha: 'f'.repeat(40), workflowName: meta.workflowName });
+    github.setRun('octo-org', 'octo-repo', 902, 1, [{ id: 9402, name: 'unit', conclusion: 'failure' }], { headSha: 'f'.repeat(40), workflowName: meta.workflowName });
+    const triage2 = new Queue(QUEUES.triage, { connection: redis, prefix });
+    await processIntake(tdb.db, triage2, other.data);
+    await triage2.close();
+    const { classification } = await classifyStage(flakyDeps, run(other.data.failure.id));
+    expect(classification.flaky).toBeUndefined();
+  });
 });

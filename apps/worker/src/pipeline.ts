@@ -22,6 +22,7 @@ import {
   type Classification,
   type Database,
   type FailureRow,
+  type FlakyEvidence,
   type Logger,
   type RunnerName,
   type Stage,
@@ -240,7 +241,8 @@ export async function classifyStage(deps: TriageDeps, run: TriageRun): Promise<{
   const context = await TriageContext.load(deps, run);
   const classification = await context.stage<ClassifyOutput>('classify', { runner: 'rules', model: null }, async () => {
     const { logExcerpt, log } = await readLog(deps, context);
-    const rules = classifyFailure(context.failure, logExcerpt);
+    const flaky = await readFlaky(deps, context);
+    const rules = { ...classifyFailure(context.failure, logExcerpt), ...(flaky ? { flaky } : {}) };
     const grouped = await groupIntoIncident(deps, context, rules.category, logExcerpt);
     const extra = { logExcerpt, ...(log ? { log } : {}), ...grouped };
     const { classifier, runners } = deps;
@@ -270,6 +272,7 @@ export async function classifyStage(deps: TriageDeps, run: TriageRun): Promise<{
       evidence: [...rules.evidence, { category: verdict.category, source: 'model', text: verdict.reason.slice(0, 200), pattern: 'model' }],
       ...runners.choose(category),
       ...extra,
+      ...(flaky ? { flaky } : {}),
       rules: { category: rules.category, confidence: rules.confidence },
       modelVerdict: verdict,
     };
@@ -399,6 +402,17 @@ async function readLog(deps: TriageDeps, context: TriageContext): Promise<{ logE
     logExcerpt: extracted.excerpt || null,
     log: { ...log, lines: extracted.totalLines, failedStep: extracted.failedStep },
   };
+}
+
+/** The same job passing on the same commit, when a log source can tell; never throws. */
+async function readFlaky(deps: TriageDeps, context: TriageContext): Promise<FlakyEvidence | null> {
+  if (!deps.logs) return null;
+  try {
+    return await deps.logs.findPassingTwin(context.failure, context.run.signal);
+  } catch (error) {
+    context.log.warn({ err: error }, 'could not look for a passing run of the same job; no flaky evidence');
+    return null;
+  }
 }
 
 /** Signs the breakage and joins its incident, when there is an excerpt to sign. */

@@ -26,11 +26,25 @@ export interface Evidence {
   pattern: string;
 }
 
+/**
+ * Evidence that a failure is flaky: the same job (same name, same workflow) passed on the same
+ * commit, in another run (e.g. the `push` and `pull_request` runs of one SHA) or another attempt
+ * of the same run (a re-run). Found in the GitHub Actions API, not in the log.
+ */
+export interface FlakyEvidence {
+  /** The passing twin. */
+  passed: { runId: number; attempt: number; jobId: number; jobName: string; htmlUrl: string | null };
+  /** The commit both ran on. */
+  headSha: string;
+}
+
 /** Result of {@link classifyFailure}: a category, a confidence in [0, 1] and the evidence. */
 export interface Classification {
   category: Category;
   confidence: number;
   evidence: Evidence[];
+  /** Set when the same job passed on the same commit (see {@link FlakyEvidence}). */
+  flaky?: FlakyEvidence;
 }
 
 /**

@@ -26,6 +26,14 @@ describe('planFromRules', () => {
     expect(plan).toContain('`yarn run format-check`');
     expect(plan).toContain('**lint**');
     expect(extractSummarySection(plan)).toMatch(/^`linters` failed at step `Run yarn run format-check` on octo-org\/octo-repo@main \(3484a3f\): a lint/);
+    expect(plan).not.toContain('flaky');
+  });
+  it('puts flaky evidence first in the plan and in the summary', () => {
+    const flaky = { headSha: failure.headSha, passed: { runId: 42, attempt: 2, jobId: 7, jobName: 'linters', htmlUrl: 'https://github.com/o/r/actions/runs/42/job/7' } };
+    const plan = planFromRules(failure, { ...classifyFailure(failure), flaky });
+    expect(plan).toMatch(/## Investigation plan\n1\. Treat it as flaky first: the same job passed on this commit \(run 42, attempt 2, https:/);
+    expect(plan).toContain('- history: the same job passed on this commit in run 42 (attempt 2)');
+    expect(extractSummarySection(plan)).toMatch(/likely flaky\.$/);
   });
 });
 

@@ -89,15 +89,24 @@ export function planFromRules(failure: CiFailure, classification: Classification
     command: step ? commandOfStep(step) : null,
   };
   const steps = CATEGORY_STEPS[classification.category](context);
+  if (classification.flaky) {
+    const { passed } = classification.flaky;
+    steps.unshift(
+      `Treat it as flaky first: the same job passed on this commit (run ${passed.runId}, attempt ${passed.attempt}${passed.htmlUrl ? `, ${passed.htmlUrl}` : ''}). Compare the two logs for timing, ordering or shared-state differences before changing code.`,
+    );
+  }
   const evidence = classification.evidence.length
     ? classification.evidence.map((e) => `- ${e.source}: \`${e.text.replaceAll('`', "'")}\``).join('\n')
     : '- none: no rule matched the names or the log text';
+  const flaky = classification.flaky
+    ? `\n- history: the same job passed on this commit in run ${classification.flaky.passed.runId} (attempt ${classification.flaky.passed.attempt})`
+    : '';
   return [
     '## Diagnosis',
     `${describeFailure(failure)}. Classified as **${classification.category}** (confidence ${classification.confidence.toFixed(2)}) by rules.`,
     '',
     '## Evidence',
-    evidence,
+    evidence + flaky,
     '',
     '## Investigation plan',
     ...steps.map((s, i) => `${i + 1}. ${s}`),
@@ -120,7 +129,8 @@ export function summaryFromRules(failure: CiFailure, classification: Classificat
     timeout: 'a timeout',
     unknown: 'a failure of unknown kind',
   };
-  return `${describeFailure(failure)}: ${label[classification.category]}.`;
+  const flaky = classification.flaky ? ' The same job passed on this commit, so it is likely flaky.' : '';
+  return `${describeFailure(failure)}: ${label[classification.category]}.${flaky}`;
 }
 
 /**

@@ -57,6 +57,9 @@ export function buildExecutePrompt(
     rulesCategory: classification.category,
     rulesConfidence: classification.confidence,
     rulesEvidence: classification.evidence.map((e) => `${e.source}: ${e.text}`),
+    ...(classification.flaky
+      ? { flaky: `the same job passed on this commit (run ${classification.flaky.passed.runId}, attempt ${classification.flaky.passed.attempt})` }
+      : {}),
   };
   const parts = [
     'A CI job failed. Facts from the webhook (untrusted):',

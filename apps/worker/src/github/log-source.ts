@@ -1,4 +1,5 @@
-import type { CiFailure } from '@pitcrew/core';
+import type { CiFailure, FlakyEvidence } from '@pitcrew/core';
+import { findPassingTwin } from './flaky.ts';
 import type { GithubApi } from './github-api.ts';
 import { fetchFailureLogs } from './failure-logs.ts';
 
@@ -18,6 +19,8 @@ export interface FetchedLog {
 /** Where the classify stage gets logs from. */
 export interface LogSource {
   fetch(failure: CiFailure, signal: AbortSignal): Promise<FetchedLog>;
+  /** The same job passing on the same commit, or `null`; throws when GitHub cannot be asked. */
+  findPassingTwin(failure: CiFailure, signal: AbortSignal): Promise<FlakyEvidence | null>;
 }
 
 /**
@@ -39,6 +42,11 @@ export function createGithubLogSource(api: GithubApi): LogSource {
       return log.status === 'ok'
         ? { status: 'ok', jobId: log.jobId, text: log.text, failedSteps: job?.failedSteps ?? [], bytes: log.bytes }
         : { status: log.status, jobId: log.jobId, text: null, failedSteps: job?.failedSteps ?? [], bytes: 0, reason: log.reason };
+    },
+    async findPassingTwin(failure, signal) {
+      const octokit = api.forInstallation(failure.installationId);
+      if (!octokit || (failure.appSlug !== null && failure.appSlug !== 'github-actions')) return null;
+      return findPassingTwin(octokit, failure, { signal });
     },
   };
 }
