@@ -148,7 +148,8 @@ describe('failure context from GitHub logs', () => {
     const meta = { headSha, workflowName: workflowName ?? 'CI' };
     github.setRun('octo-org', 'octo-repo', 801, 1, [{ id: 9301, name: 'unit', conclusion: 'failure', log: actionsLog(4) }], meta);
     // The pull_request run of the same commit: `unit` passed there; `lint` failed (irrelevant).
-    github.setRun('octo-org', 'octo-repo', 802, 1, [{ id: 9302, name: 'unit', conclusion: 'success' }, { id: 9303, name: 'lint', conclusion: 'failure' }], meta);
+    const passing = actionsLog(4).split('\n').filter((line) => !/FAIL|Assertion|❯|failed|##\[error\]/.test(line)).join('\n');
+    github.setRun('octo-org', 'octo-repo', 802, 1, [{ id: 9302, name: 'unit', conclusion: 'success', log: passing }, { id: 9303, name: 'lint', conclusion: 'failure' }], meta);
     const triage = new Queue(QUEUES.triage, { connection: redis, prefix });
     await processIntake(tdb.db, triage, data);
     await triage.close();
@@ -157,6 +158,9 @@ describe('failure context from GitHub logs', () => {
     const rows = await listExecutions(tdb.db, data.failure.id);
     const classify = rows.find((e) => e.stage === 'classify')!.output as ClassifyOutput;
     expect(classify.flaky).toMatchObject({ headSha, passed: { runId: 802, attempt: 1, jobId: 9302, jobName: 'unit' } });
+    // The twin's log was diffed against the failing one; the failure's own lines survive.
+    expect(classify.log).toMatchObject({ status: 'ok', jobId: 9301, comparedWithJobId: 9302 });
+    expect(classify.logExcerpt).toContain('AssertionError: expected 90 to be 81');
     // The llm runner's prompt carries the evidence.
     expect(JSON.stringify(llm.requests.slice(before).map((r) => r.body))).toContain('the same job passed on this commit');
     expect((await findFailure(tdb.db, data.failure.id))?.summary).toBeTruthy();

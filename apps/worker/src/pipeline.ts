@@ -43,7 +43,12 @@ export interface ClassifyOutput extends Classification {
   /** Log lines that explain the failure, when logs were available. */
   logExcerpt: string | null;
   /** Where the log came from and what became of it. */
-  log?: Omit<FetchedLog, 'text'> & { lines?: number; failedStep?: string | null };
+  log?: Omit<FetchedLog, 'text'> & {
+    lines?: number;
+    failedStep?: string | null;
+    /** The passing job whose log was diffed against this one (flaky twin), when there was one. */
+    comparedWithJobId?: number;
+  };
   /** Signature of the breakage and its incident, when there was a log excerpt to sign. */
   signature?: string;
   incident?: { id: string; leaderFailureId: string; occurrences: number };
@@ -240,8 +245,8 @@ class TriageContext {
 export async function classifyStage(deps: TriageDeps, run: TriageRun): Promise<{ context: TriageContext; classification: ClassifyOutput }> {
   const context = await TriageContext.load(deps, run);
   const classification = await context.stage<ClassifyOutput>('classify', { runner: 'rules', model: null }, async () => {
-    const { logExcerpt, log } = await readLog(deps, context);
     const flaky = await readFlaky(deps, context);
+    const { logExcerpt, log } = await readLog(deps, context, flaky);
     const rules = { ...classifyFailure(context.failure, logExcerpt), ...(flaky ? { flaky } : {}) };
     const grouped = await groupIntoIncident(deps, context, rules.category, logExcerpt);
     const extra = { logExcerpt, ...(log ? { log } : {}), ...grouped };
@@ -385,7 +390,11 @@ export async function executeStages(deps: TriageDeps, run: TriageRun, classified
 }
 
 /** Fetches and extracts the failure's log when a log source is configured; never throws. */
-async function readLog(deps: TriageDeps, context: TriageContext): Promise<{ logExcerpt: string | null; log: ClassifyOutput['log'] | null }> {
+async function readLog(
+  deps: TriageDeps,
+  context: TriageContext,
+  flaky: FlakyEvidence | null,
+): Promise<{ logExcerpt: string | null; log: ClassifyOutput['log'] | null }> {
   if (!deps.logs) return { logExcerpt: null, log: null };
   let fetched: FetchedLog;
   try {
@@ -397,10 +406,12 @@ async function readLog(deps: TriageDeps, context: TriageContext): Promise<{ logE
   }
   const { text, ...log } = fetched;
   if (!text) return { logExcerpt: null, log };
-  const extracted = extractFailureContext(text, { failedStep: context.failure.failedSteps[0] ?? fetched.failedSteps[0] ?? null });
+  // A passing run of the same job on the same commit lets extraction drop the lines both printed.
+  const passLog = flaky ? await deps.logs.passingLog(context.failure, flaky.passed.jobId, context.run.signal).catch(() => null) : null;
+  const extracted = extractFailureContext(text, { failedStep: context.failure.failedSteps[0] ?? fetched.failedSteps[0] ?? null, passLog });
   return {
     logExcerpt: extracted.excerpt || null,
-    log: { ...log, lines: extracted.totalLines, failedStep: extracted.failedStep },
+    log: { ...log, lines: extracted.totalLines, failedStep: extracted.failedStep, ...(passLog ? { comparedWithJobId: flaky!.passed.jobId } : {}) },
   };
 }
 

@@ -81,7 +81,11 @@ export async function fetchFailureLogs(
   return { failedJobs, jobsListed, logs };
 }
 
-async function fetchJobLog(
+/**
+ * One job's log (`GET /repos/{owner}/{repo}/actions/jobs/{job_id}/logs`, redirect followed), the
+ * last {@link MAX_LOG_BYTES} kept; 410/404 and other errors are returned, not thrown.
+ */
+export async function fetchJobLog(
   octokit: PitcrewOctokit,
   owner: string,
   repo: string,

@@ -1,7 +1,7 @@
 import type { CiFailure, FlakyEvidence } from '@pitcrew/core';
 import { findPassingTwin } from './flaky.ts';
 import type { GithubApi } from './github-api.ts';
-import { fetchFailureLogs } from './failure-logs.ts';
+import { fetchFailureLogs, fetchJobLog } from './failure-logs.ts';
 
 /** The log pitcrew reads for a failure, or why there is none. */
 export interface FetchedLog {
@@ -21,6 +21,8 @@ export interface LogSource {
   fetch(failure: CiFailure, signal: AbortSignal): Promise<FetchedLog>;
   /** The same job passing on the same commit, or `null`; throws when GitHub cannot be asked. */
   findPassingTwin(failure: CiFailure, signal: AbortSignal): Promise<FlakyEvidence | null>;
+  /** The log of a passing job of the failure's repository (the twin), or `null` when GitHub has none. */
+  passingLog(failure: CiFailure, jobId: number, signal: AbortSignal): Promise<string | null>;
 }
 
 /**
@@ -47,6 +49,12 @@ export function createGithubLogSource(api: GithubApi): LogSource {
       const octokit = api.forInstallation(failure.installationId);
       if (!octokit || (failure.appSlug !== null && failure.appSlug !== 'github-actions')) return null;
       return findPassingTwin(octokit, failure, { signal });
+    },
+    async passingLog(failure, jobId, signal) {
+      const octokit = api.forInstallation(failure.installationId);
+      if (!octokit) return null;
+      const log = await fetchJobLog(octokit, failure.owner, failure.repo, jobId, { signal });
+      return log.status === 'ok' ? log.text : null;
     },
   };
 }
