@@ -11,3 +11,4 @@ export * from './db/repository.ts';
 export * from './logger.ts';
 export * from './extract/index.ts';
 export * from './db/incidents.ts';
+export * from './db/publications.ts';

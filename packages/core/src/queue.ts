@@ -11,6 +11,8 @@ export const QUEUES = {
   intake: 'intake',
   /** One job per failure (job id = failure id): classify, then hand over to the runner's queue. */
   triage: 'triage',
+  /** One job per (failure, sink) once the failure is final: tell people (check run, PR comment, issue, Slack). */
+  publish: 'publish',
 } as const;
 
 /** The runners pitcrew knows. */
@@ -29,7 +31,7 @@ export function runnerQueueName(runner: RunnerName): string {
 
 /** Every queue name, for the board and metrics. */
 export function allQueueNames(): string[] {
-  return [QUEUES.intake, QUEUES.triage, ...RUNNERS.map(runnerQueueName)];
+  return [QUEUES.intake, QUEUES.triage, ...RUNNERS.map(runnerQueueName), QUEUES.publish];
 }
 
 /** The stages of triage, in order. */
@@ -69,6 +71,28 @@ export const RunJobData = z.object({
   model: z.string().nullable(),
 });
 export type RunJobData = z.infer<typeof RunJobData>;
+
+/** The sinks a triage result can be published to (`PITCREW_PUBLISH`). */
+export const SINKS = ['check-run', 'pr-comment', 'issue', 'slack'] as const;
+export const SinkName = z.enum(SINKS);
+export type SinkName = z.infer<typeof SinkName>;
+
+/** Data of a `publish` job: publish one final failure to one sink. */
+export const PublishJobData = z.object({
+  v: z.literal(1),
+  failureId: z.string().min(1),
+  sink: SinkName,
+});
+export type PublishJobData = z.infer<typeof PublishJobData>;
+
+/**
+ * Job id of a failure's publish job for one sink in one triage round (`attempt_base`), so the
+ * worker enqueuing it twice (a redelivered or stalled run job) adds one job; a requested retry
+ * (new round) publishes again, updating what the sink already has.
+ */
+export function publishJobId(failureId: string, sink: SinkName, attemptBase: number): string {
+  return `publish-${failureId}-${sink}-round-${attemptBase}`;
+}
 
 /**
  * Job id of a failure's runner job in one triage round (`attempt_base` changes per requested retry).

@@ -88,6 +88,36 @@ export interface IncidentsTable {
   occurrences: Generated<number>;
   first_seen_at: Generated<Timestamp>;
   last_seen_at: Generated<Timestamp>;
+  /** Number of the escalation issue opened for this incident (see `PITCREW_ESCALATE_AFTER`). */
+  issue_number: number | null;
+  issue_url: string | null;
+}
+
+/** Status of one sink's publication of one failure. */
+export type PublicationStatus = 'pending' | 'published' | 'skipped' | 'failed';
+
+/**
+ * What one sink (`check-run`, `pr-comment`, `issue`, `slack`) published for one failure; unique
+ * (failure_id, sink). `external_id` is the GitHub object a re-run updates instead of creating a
+ * second one: check run id, first comment id, issue number; `detail` holds the rest (comment id
+ * per pull request).
+ */
+export interface PublicationsTable {
+  id: Generated<string>;
+  failure_id: string;
+  sink: string;
+  status: Generated<PublicationStatus>;
+  external_id: string | null;
+  external_url: string | null;
+  detail: ColumnType<unknown, string | null, string | null>;
+  /** sha256 of what was last sent; an unchanged re-run sends nothing. */
+  content_hash: string | null;
+  /** Publish job attempts so far, over every round. */
+  attempts: Generated<number>;
+  last_error: string | null;
+  published_at: Timestamp | null;
+  created_at: Generated<Timestamp>;
+  updated_at: Generated<Timestamp>;
 }
 
 /** One execution of one stage for one failure and one attempt. */
@@ -119,6 +149,7 @@ export interface Database {
   executions: ExecutionsTable;
   incidents: IncidentsTable;
   spend: SpendTable;
+  publications: PublicationsTable;
 }
 
 export type DeliveryRow = Selectable<DeliveriesTable>;
@@ -127,3 +158,4 @@ export type NewFailureRow = Insertable<FailuresTable>;
 export type FailureUpdate = Updateable<FailuresTable>;
 export type ExecutionRow = Selectable<ExecutionsTable>;
 export type IncidentRow = Selectable<IncidentsTable>;
+export type PublicationRow = Selectable<PublicationsTable>;
