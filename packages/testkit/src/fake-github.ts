@@ -5,7 +5,10 @@ import type { AddressInfo, Socket } from 'node:net';
  * A local stand-in for the GitHub REST API (api.github.com or GHES `/api/v3`) that serves the
  * Actions endpoints pitcrew reads, in the shapes GitHub documents: paginated job listings with
  * `Link` headers, job logs as a 302 redirect to a short-lived blob URL, 410 for expired logs, and
- * installation access tokens for GitHub App auth. Production code only knows `GITHUB_API_URL`.
+ * installation access tokens for GitHub App auth — and the endpoints pitcrew writes to when it
+ * publishes: check runs (create, update, list for a ref), issue/PR comments (list, create,
+ * update, delete) and issues (create, update, get), recording every request body. Production code
+ * only knows `GITHUB_API_URL`.
  */
 export interface FakeGithubJob {
   id: number;
@@ -20,6 +23,43 @@ export interface FakeGithubRequest {
   method: string;
   path: string;
   headers: Record<string, string | string[] | undefined>;
+  /** Parsed JSON body of a request that had one. */
+  body?: any;
+}
+
+/** A check run as the fake stores it (GitHub's response shape). */
+export interface FakeCheckRun {
+  id: number;
+  owner: string;
+  repo: string;
+  name: string;
+  head_sha: string;
+  external_id: string | null;
+  status: string;
+  conclusion: string | null;
+  output: { title: string | null; summary: string | null; text: string | null };
+}
+
+/** An issue or pull request comment as the fake stores it. */
+export interface FakeComment {
+  id: number;
+  owner: string;
+  repo: string;
+  issue_number: number;
+  body: string;
+  user: { login: string; id: number; type: string };
+}
+
+/** An issue as the fake stores it. */
+export interface FakeIssue {
+  id: number;
+  owner: string;
+  repo: string;
+  number: number;
+  title: string;
+  body: string | null;
+  state: 'open' | 'closed';
+  labels: string[];
 }
 
 /** Where a run ran: its commit and workflow. */
@@ -38,6 +78,17 @@ export interface FakeGithub {
    * `GET /repos/{owner}/{repo}/actions/runs?head_sha=` lists it (latest attempt per run, as GitHub does).
    */
   setRun(owner: string, repo: string, runId: number, attempt: number, jobs: FakeGithubJob[], meta?: FakeGithubRunMeta): void;
+  /** Check runs created (`POST …/check-runs`) and updated in place (`PATCH …/check-runs/{id}`). */
+  checkRuns: Map<number, FakeCheckRun>;
+  /** Issue and pull request comments (`…/issues/{n}/comments`, `…/issues/comments/{id}`). */
+  comments: Map<number, FakeComment>;
+  /** Issues (`POST …/issues`, `PATCH …/issues/{n}`), by `owner/repo#number`. */
+  issues: Map<string, FakeIssue>;
+  /**
+   * Answers the next `times` requests whose method and path match with `status` and a GitHub error
+   * body (a 5xx outage, a 403 permission error) instead of serving them.
+   */
+  failNext(method: string, path: RegExp, status: number, times?: number): void;
   stop(): Promise<void>;
 }
 
@@ -46,21 +97,198 @@ export async function startFakeGithub(): Promise<FakeGithub> {
   const runMeta = new Map<string, FakeGithubRunMeta & { owner: string; repo: string; runId: number; attempt: number }>();
   const jobs = new Map<number, FakeGithubJob & { owner: string; repo: string; runId: number; attempt: number }>();
   const requests: FakeGithubRequest[] = [];
+  const checkRuns = new Map<number, FakeCheckRun>();
+  const comments = new Map<number, FakeComment>();
+  const issues = new Map<string, FakeIssue>();
+  const faults: { method: string; path: RegExp; status: number; left: number }[] = [];
+  let nextId = 1_000_000;
   const sockets = new Set<Socket>();
   let base = '';
 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', base);
-    requests.push({ method: req.method ?? 'GET', path: url.pathname + url.search, headers: req.headers });
-    handle(req, res, url);
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      let body: unknown;
+      try {
+        body = raw ? JSON.parse(raw) : undefined;
+      } catch {
+        return json(res, 400, { message: 'Problems parsing JSON' });
+      }
+      requests.push({ method: req.method ?? 'GET', path: url.pathname + url.search, headers: req.headers, ...(body !== undefined ? { body } : {}) });
+      const fault = faults.find((f) => f.left > 0 && f.method === req.method && f.path.test(url.pathname));
+      if (fault) {
+        fault.left--;
+        return json(res, fault.status, { message: fault.status >= 500 ? 'Server Error' : 'Resource not accessible by integration', status: String(fault.status) });
+      }
+      handle(req, res, url, body as any);
+    });
   });
   server.on('connection', (s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
 
-  function handle(req: IncomingMessage, res: ServerResponse, url: URL) {
+  /** The author GitHub would show: an App installation token (`ghs_`) posts as a bot. */
+  function author(req: IncomingMessage) {
+    const auth = String(req.headers.authorization ?? '');
+    return auth.includes('ghs_') ? { login: 'pitcrew[bot]', id: 41898282, type: 'Bot' } : { login: 'pitcrew-user', id: 583231, type: 'User' };
+  }
+  const checkRunJson = (c: FakeCheckRun) => ({
+    id: c.id,
+    node_id: `CR_${c.id}`,
+    head_sha: c.head_sha,
+    external_id: c.external_id,
+    url: `${base}/repos/${c.owner}/${c.repo}/check-runs/${c.id}`,
+    html_url: `https://github.com/${c.owner}/${c.repo}/runs/${c.id}`,
+    details_url: null,
+    status: c.status,
+    conclusion: c.conclusion,
+    started_at: new Date().toISOString(),
+    completed_at: c.status === 'completed' ? new Date().toISOString() : null,
+    output: { ...c.output, annotations_count: 0, annotations_url: `${base}/repos/${c.owner}/${c.repo}/check-runs/${c.id}/annotations` },
+    name: c.name,
+    check_suite: { id: 5 },
+    app: { id: 12345, slug: 'pitcrew', name: 'pitcrew' },
+    pull_requests: [],
+  });
+  const commentJson = (c: FakeComment) => ({
+    id: c.id,
+    node_id: `IC_${c.id}`,
+    url: `${base}/repos/${c.owner}/${c.repo}/issues/comments/${c.id}`,
+    html_url: `https://github.com/${c.owner}/${c.repo}/pull/${c.issue_number}#issuecomment-${c.id}`,
+    issue_url: `${base}/repos/${c.owner}/${c.repo}/issues/${c.issue_number}`,
+    body: c.body,
+    user: c.user,
+    created_at: new Date().toISOString(),
+    updated_at: new Date().toISOString(),
+    author_association: 'NONE',
+  });
+  const issueJson = (i: FakeIssue) => ({
+    id: i.id,
+    node_id: `I_${i.id}`,
+    url: `${base}/repos/${i.owner}/${i.repo}/issues/${i.number}`,
+    repository_url: `${base}/repos/${i.owner}/${i.repo}`,
+    html_url: `https://github.com/${i.owner}/${i.repo}/issues/${i.number}`,
+    number: i.number,
+    state: i.state,
+    title: i.title,
+    body: i.body,
+    labels: i.labels.map((name, n) => ({ id: n + 1, name })),
+    assignees: [],
+    comments: [...comments.values()].filter((c) => c.owner === i.owner && c.repo === i.repo && c.issue_number === i.number).length,
+    created_at: new Date().toISOString(),
+    updated_at: new Date().toISOString(),
+    closed_at: null,
+    author_association: 'NONE',
+  });
+  /** A page of `list` as GitHub serves it (`per_page` ≤ 100, `page`, `Link` header). */
+  function page<T>(res: ServerResponse, url: URL, list: T[], wrap: (items: T[]) => unknown = (items) => items) {
+    const perPage = Math.min(100, Number(url.searchParams.get('per_page') ?? 30));
+    const p = Number(url.searchParams.get('page') ?? 1);
+    const last = Math.max(1, Math.ceil(list.length / perPage));
+    const links: string[] = [];
+    const link = (n: number, rel: string) => {
+      const next = new URL(url);
+      next.searchParams.set('page', String(n));
+      links.push(`<${next.toString()}>; rel="${rel}"`);
+    };
+    if (p < last) link(p + 1, 'next');
+    if (p > 1) link(p - 1, 'prev');
+    link(last, 'last');
+    return json(res, 200, wrap(list.slice((p - 1) * perPage, p * perPage)), { link: links.join(', ') });
+  }
+  const notFound = (res: ServerResponse) => json(res, 404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' });
+  const invalid = (res: ServerResponse, field: string) =>
+    json(res, 422, { message: 'Invalid request.', errors: [{ resource: 'Request', field, code: 'missing_field' }], documentation_url: 'https://docs.github.com/rest' });
+  /** GitHub refuses check-run output fields over 65535 characters (github/docs#3765). */
+  const tooLong = (output: any) => ['title', 'summary', 'text'].some((k) => typeof output?.[k] === 'string' && Buffer.byteLength(output[k]) > 65535);
+
+  function handle(req: IncomingMessage, res: ServerResponse, url: URL, body: any = undefined) {
     let m: RegExpExecArray | null;
+    if (req.method === 'POST' && (m = /^\/repos\/([^/]+)\/([^/]+)\/check-runs$/.exec(url.pathname))) {
+      if (!body?.name || !body?.head_sha) return invalid(res, body?.name ? 'head_sha' : 'name');
+      if (tooLong(body.output)) return json(res, 422, { message: 'Invalid request.\n\nOnly 65535 characters are allowed; 65536 were supplied.' });
+      const run: FakeCheckRun = {
+        id: nextId++,
+        owner: m[1]!,
+        repo: m[2]!,
+        name: body.name,
+        head_sha: body.head_sha,
+        external_id: body.external_id ?? null,
+        status: body.status ?? (body.conclusion ? 'completed' : 'queued'),
+        conclusion: body.conclusion ?? null,
+        output: { title: body.output?.title ?? null, summary: body.output?.summary ?? null, text: body.output?.text ?? null },
+      };
+      checkRuns.set(run.id, run);
+      return json(res, 201, checkRunJson(run));
+    }
+    if (req.method === 'PATCH' && (m = /^\/repos\/([^/]+)\/([^/]+)\/check-runs\/(\d+)$/.exec(url.pathname))) {
+      const run = checkRuns.get(Number(m[3]));
+      if (!run || run.owner !== m[1] || run.repo !== m[2]) return notFound(res);
+      if (tooLong(body?.output)) return json(res, 422, { message: 'Invalid request.\n\nOnly 65535 characters are allowed; 65536 were supplied.' });
+      if (body?.name) run.name = body.name;
+      if (body?.external_id !== undefined) run.external_id = body.external_id;
+      if (body?.status) run.status = body.status;
+      if (body?.conclusion) Object.assign(run, { conclusion: body.conclusion, status: 'completed' });
+      if (body?.output) run.output = { title: body.output.title ?? null, summary: body.output.summary ?? null, text: body.output.text ?? null };
+      return json(res, 200, checkRunJson(run));
+    }
+    if (req.method === 'GET' && (m = /^\/repos\/([^/]+)\/([^/]+)\/commits\/([^/]+)\/check-runs$/.exec(url.pathname))) {
+      const name = url.searchParams.get('check_name');
+      const list = [...checkRuns.values()].filter((c) => c.owner === m![1] && c.repo === m![2] && c.head_sha === m![3] && (!name || c.name === name));
+      return page(res, url, list.map(checkRunJson), (items) => ({ total_count: list.length, check_runs: items }));
+    }
+    if ((m = /^\/repos\/([^/]+)\/([^/]+)\/issues\/(\d+)\/comments$/.exec(url.pathname))) {
+      const [owner, repo, number] = [m[1]!, m[2]!, Number(m[3])];
+      if (req.method === 'GET') {
+        const list = [...comments.values()].filter((c) => c.owner === owner && c.repo === repo && c.issue_number === number).sort((a, b) => a.id - b.id);
+        return page(res, url, list.map(commentJson));
+      }
+      if (req.method === 'POST') {
+        if (typeof body?.body !== 'string') return invalid(res, 'body');
+        const comment: FakeComment = { id: nextId++, owner, repo, issue_number: number, body: body.body, user: author(req) };
+        comments.set(comment.id, comment);
+        return json(res, 201, commentJson(comment));
+      }
+    }
+    if ((m = /^\/repos\/([^/]+)\/([^/]+)\/issues\/comments\/(\d+)$/.exec(url.pathname))) {
+      const comment = comments.get(Number(m[3]));
+      if (!comment || comment.owner !== m[1] || comment.repo !== m[2]) return notFound(res);
+      if (req.method === 'PATCH') {
+        if (typeof body?.body !== 'string') return invalid(res, 'body');
+        comment.body = body.body;
+        return json(res, 200, commentJson(comment));
+      }
+      if (req.method === 'DELETE') {
+        comments.delete(comment.id);
+        res.writeHead(204);
+        return res.end();
+      }
+      if (req.method === 'GET') return json(res, 200, commentJson(comment));
+    }
+    if (req.method === 'POST' && (m = /^\/repos\/([^/]+)\/([^/]+)\/issues$/.exec(url.pathname))) {
+      if (typeof body?.title !== 'string' || !body.title) return invalid(res, 'title');
+      const [owner, repo] = [m[1]!, m[2]!];
+      const number = 1 + Math.max(1000, ...[...issues.values()].filter((i) => i.owner === owner && i.repo === repo).map((i) => i.number));
+      const issue: FakeIssue = { id: nextId++, owner, repo, number, title: body.title, body: body.body ?? null, state: 'open', labels: body.labels ?? [] };
+      issues.set(`${owner}/${repo}#${number}`, issue);
+      return json(res, 201, issueJson(issue));
+    }
+    if ((m = /^\/repos\/([^/]+)\/([^/]+)\/issues\/(\d+)$/.exec(url.pathname))) {
+      const issue = issues.get(`${m[1]}/${m[2]}#${m[3]}`);
+      if (!issue) return notFound(res);
+      if (req.method === 'PATCH') {
+        if (typeof body?.title === 'string') issue.title = body.title;
+        if (body?.body !== undefined) issue.body = body.body;
+        if (body?.state === 'open' || body?.state === 'closed') issue.state = body.state;
+        if (Array.isArray(body?.labels)) issue.labels = body.labels;
+        return json(res, 200, issueJson(issue));
+      }
+      if (req.method === 'GET') return json(res, 200, issueJson(issue));
+    }
     if (req.method === 'POST' && (m = /^\/app\/installations\/(\d+)\/access_tokens$/.exec(url.pathname))) {
       return json(res, 201, { token: `ghs_fakeinstallationtoken${m[1]}`, expires_at: new Date(Date.now() + 3600_000).toISOString(), permissions: { actions: 'read' } });
     }
@@ -142,6 +370,12 @@ export async function startFakeGithub(): Promise<FakeGithub> {
   return {
     url: base,
     requests,
+    checkRuns,
+    comments,
+    issues,
+    failNext(method, path, status, times = 1) {
+      faults.push({ method: method.toUpperCase(), path, status, left: times });
+    },
     setRun(owner, repo, runId, attempt, list, meta) {
       runs.set(`${owner}/${repo}/${runId}/${attempt}`, list);
       if (meta) runMeta.set(`${owner}/${repo}/${runId}/${attempt}`, { ...meta, owner, repo, runId, attempt });
