@@ -89,5 +89,14 @@ export const WorkerEnv = z.object({
   PITCREW_BUDGET_FAILURE_USD: nonNegative().default(0),
   /** ms to let active jobs finish on SIGTERM before closing hard (their locks then expire and another worker takes them). */
   PITCREW_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(30_000),
+  /**
+   * ms a job's lock lives without renewal (renewed every half of it). A worker that dies holding a
+   * job is noticed after this; an event-loop stall longer than this makes a job look stalled.
+   */
+  PITCREW_LOCK_DURATION_MS: z.coerce.number().int().min(1_000).default(30_000),
+  /** ms between stalled-job checks; a dead worker's job is back in the queue within lock duration + 2 × this. */
+  PITCREW_STALLED_INTERVAL_MS: z.coerce.number().int().min(1_000).default(15_000),
+  /** Times a job may stall (its worker died or hung) and be recovered before it is failed. */
+  PITCREW_MAX_STALLED_COUNT: z.coerce.number().int().min(0).max(20).default(2),
 });
 export type WorkerEnv = z.infer<typeof WorkerEnv>;

@@ -95,6 +95,11 @@ export async function startWorker(
     prices,
     ...(logs ? { logs } : {}),
     incidentWindowHours: config.PITCREW_INCIDENT_WINDOW_HOURS,
+    locks: {
+      lockDurationMs: config.PITCREW_LOCK_DURATION_MS,
+      stalledIntervalMs: config.PITCREW_STALLED_INTERVAL_MS,
+      maxStalledCount: config.PITCREW_MAX_STALLED_COUNT,
+    },
     ...(llm && config.PITCREW_LLM_CLASSIFY_BELOW > 0
       ? { classifier: { completeJson: createJsonCompleter(llm), below: config.PITCREW_LLM_CLASSIFY_BELOW } }
       : {}),

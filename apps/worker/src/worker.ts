@@ -1,6 +1,6 @@
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import {
   defaultJobOptions,
   IntakeJobData,
@@ -56,7 +56,29 @@ export interface WorkerDeps {
   classifier?: ModelClassifier;
   logs?: LogSource;
   incidentWindowHours?: number;
+  /** Job locks and stalled-job recovery of every worker (BullMQ defaults when unset). */
+  locks?: JobLocks;
 }
+
+/**
+ * How BullMQ notices a worker that died holding a job (BullMQ docs, "Stalled Jobs"). A worker
+ * renews each job's lock every `lockDurationMs / 2`; a lock not renewed for `lockDurationMs` is
+ * lost, and the next stalled-job check (every `stalledIntervalMs`, run by any live worker) moves
+ * the job back to wait, with the same attempt number. Recovery after a crash therefore takes
+ * between `lockDurationMs` and `lockDurationMs + 2 × stalledIntervalMs`. A job that stalls more
+ * than `maxStalledCount` times (a job that crashes its worker every time) is failed instead.
+ */
+export interface JobLocks {
+  /** ms a job's lock lives without renewal; also how long an event-loop stall may last. */
+  lockDurationMs: number;
+  /** ms between stalled-job checks. */
+  stalledIntervalMs: number;
+  /** Stalls tolerated per job before it is failed. */
+  maxStalledCount: number;
+}
+
+/** ms the processors get, after being cancelled at the end of the shutdown timeout, to hand their jobs back. */
+export const SHUTDOWN_RELEASE_MS = 5_000;
 
 /** ms a follower waits between looks at its incident leader. */
 const LEADER_POLL_MS = 2_000;
@@ -71,8 +93,11 @@ export interface Workers {
   triageQueue: Queue;
   runQueues: Partial<Record<RunnerName, Queue>>;
   /**
-   * Stops taking jobs, waits up to `timeoutMs` for active ones, then closes hard (active jobs'
-   * locks then expire and the stalled-job check hands them to another worker).
+   * Stops taking jobs and waits up to `timeoutMs` for active ones; then cancels those still
+   * running (their AbortSignal fires) and lets them hand their jobs back to the queue with the
+   * attempt unused, for up to {@link SHUTDOWN_RELEASE_MS}; whatever is left is closed hard, and
+   * the stalled-job check hands it to another worker once its lock expires. At most
+   * `timeoutMs + SHUTDOWN_RELEASE_MS` in all, plus closing the connections.
    */
   close(timeoutMs?: number): Promise<void>;
 }
@@ -86,6 +111,22 @@ export interface Workers {
  */
 export function createWorkers(deps: WorkerDeps): Workers {
   const { connection, prefix, db, logger } = deps;
+  const lockOptions = deps.locks
+    ? { lockDuration: deps.locks.lockDurationMs, stalledInterval: deps.locks.stalledIntervalMs, maxStalledCount: deps.locks.maxStalledCount }
+    : {};
+  /** Set by `close()` once the shutdown timeout is over and active jobs are being cancelled. */
+  let releasing = false;
+  /**
+   * A job cancelled by shutdown goes back to the queue at once with its attempt unused (BullMQ
+   * "delay a job from its processor" keeps `attemptsMade`), so another worker re-runs the same
+   * attempt and overwrites the aborted execution row instead of adding one.
+   */
+  const releaseOnShutdown = async (job: Job, token: string | undefined, signal: AbortSignal | undefined): Promise<void> => {
+    if (!releasing || !signal?.aborted) return;
+    logger.warn({ jobId: job.id, queue: job.queueName }, 'shutdown: job cancelled and handed back to the queue');
+    await job.moveToDelayed(Date.now(), token);
+    throw new DelayedError();
+  };
   const queueOptions = { connection, prefix, defaultJobOptions: defaultJobOptions(deps.attempts) };
   const triageQueue = new Queue(QUEUES.triage, queueOptions);
   const configured = RUNNERS.filter((name) => deps.runners.runners[name]);
@@ -108,7 +149,7 @@ export function createWorkers(deps: WorkerDeps): Workers {
     async function processIntakeJob(job: Job) {
       return processIntake(db, triageQueue, parseOrUnrecoverable(IntakeJobData, job));
     },
-    { connection, prefix, concurrency: Math.max(4, deps.concurrency) },
+    { connection, prefix, concurrency: Math.max(4, deps.concurrency), ...lockOptions },
   );
 
   /** Marks the failure failed on the last attempt, then rethrows for BullMQ. */
@@ -132,7 +173,7 @@ export function createWorkers(deps: WorkerDeps): Workers {
 
   const triage = new Worker(
     QUEUES.triage,
-    async function processTriageJob(job: Job, _token?: string, signal?: AbortSignal) {
+    async function processTriageJob(job: Job, token?: string, signal?: AbortSignal) {
       const data = parseOrUnrecoverable(TriageJobData, job);
       const run = runOf(job, data.failureId, signal);
       try {
@@ -142,10 +183,11 @@ export function createWorkers(deps: WorkerDeps): Workers {
         await runQueues[runner]!.add(runner, payload, { jobId: runJobId(data.failureId, context.row.attempt_base) });
         return { category: classification.category, runner };
       } catch (error) {
+        await releaseOnShutdown(job, token, signal);
         return onError(job, data.failureId, run.attempt, error);
       }
     },
-    { connection, prefix, concurrency: deps.concurrency },
+    { connection, prefix, concurrency: deps.concurrency, ...lockOptions },
   );
 
   const run: Partial<Record<RunnerName, Worker>> = {};
@@ -170,6 +212,7 @@ export function createWorkers(deps: WorkerDeps): Workers {
           return result;
         } catch (error) {
           if (error instanceof DelayedError) throw error;
+          await releaseOnShutdown(job, token, signal);
           return onError(job, data.failureId, r.attempt, error);
         }
       },
@@ -177,6 +220,7 @@ export function createWorkers(deps: WorkerDeps): Workers {
         connection,
         prefix,
         concurrency: limits.concurrency,
+        ...lockOptions,
         ...(limits.ratePerMinute > 0 ? { limiter: { max: limits.ratePerMinute, duration: 60_000 } } : {}),
       },
     );
@@ -184,6 +228,34 @@ export function createWorkers(deps: WorkerDeps): Workers {
 
   const all = [intake, triage, ...Object.values(run)];
   for (const worker of all) worker.on('error', (error) => logger.error({ err: error, queue: worker.name }, 'worker error'));
+  // A job failed without its processor running — stalled more than `maxStalledCount` times, i.e.
+  // it crashed its worker each time — never reached `onError`; mark its failure failed here so
+  // it does not stay `running` forever. Failures already final are left alone.
+  for (const worker of [triage, ...Object.values(run)]) {
+    worker.on('failed', (job, error) => {
+      const failureId = (job?.data as { failureId?: unknown } | undefined)?.failureId;
+      if (!job || job.finishedOn === undefined || typeof failureId !== 'string') return;
+      db.transaction()
+        .execute(async (trx) => {
+          const marked = await trx
+            .updateTable('failures')
+            .set({ status: 'failed', error: describeError(error), finished_at: new Date(), updated_at: sql`now()` })
+            .where('id', '=', failureId)
+            .where('status', 'in', ['queued', 'running'])
+            .executeTakeFirst();
+          if (Number(marked.numUpdatedRows) === 0) return;
+          // The dead worker's execution rows would say `running` forever.
+          await trx
+            .updateTable('executions')
+            .set({ status: 'failed', error: `abandoned: ${describeError(error)}`, finished_at: new Date() })
+            .where('failure_id', '=', failureId)
+            .where('status', '=', 'running')
+            .execute();
+          logger.error({ failureId, jobId: job.id, err: error }, 'job failed outside its processor; failure marked failed');
+        })
+        .catch((e: unknown) => logger.error({ err: e, failureId }, 'could not mark failure failed'));
+    });
+  }
 
   let closing: Promise<void> | undefined;
   return {
@@ -197,8 +269,17 @@ export function createWorkers(deps: WorkerDeps): Workers {
         const graceful = Promise.all(all.map((w) => w.close()));
         const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref());
         if ((await Promise.race([graceful.then(() => 'closed' as const), timer])) === 'timeout') {
-          logger.warn({ timeoutMs }, 'active jobs did not finish in time; closing hard');
-          await Promise.all(all.map((w) => w.close(true)));
+          // Cancel what is still running: each processor sees its AbortSignal, stops its model
+          // call or agent, and hands its job back (releaseOnShutdown). Whatever does not within
+          // SHUTDOWN_RELEASE_MS is closed hard and recovered by the stalled-job check.
+          logger.warn({ timeoutMs }, 'active jobs did not finish in time; cancelling them');
+          releasing = true;
+          for (const w of all) w.cancelAllJobs('worker shutting down');
+          const released = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), SHUTDOWN_RELEASE_MS).unref());
+          if ((await Promise.race([graceful.then(() => 'closed' as const), released])) === 'timeout') {
+            logger.warn({ releaseMs: SHUTDOWN_RELEASE_MS }, 'cancelled jobs did not stop in time; closing hard');
+            await Promise.all(all.map((w) => w.close(true)));
+          }
         }
         await Promise.all([triageQueue, ...Object.values(runQueues)].map((q) => q.close()));
       })();

@@ -35,6 +35,15 @@ export interface FakeLlm {
   failNext(count: number, response: { status: number; retryAfterSeconds?: number; body?: unknown }): void;
   /** The next `count` chat requests are accepted and never answered (until `stop`). */
   hangNext(count: number): void;
+  /**
+   * From now on every chat request is read and then held unanswered until {@link release}; for
+   * tests that need a stage to block at a known point (e.g. to kill the worker running it).
+   */
+  hold(): void;
+  /** Stops holding and answers every held request normally (clients that went away get nothing). */
+  release(): void;
+  /** Chat requests held right now. */
+  readonly held: number;
   /** Replaces the reply; `undefined` restores the default diagnosis. */
   setReply(reply: ((body: any) => string) | undefined): void;
   setLatency(ms: number): void;
@@ -76,6 +85,8 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
   const requests: FakeLlmRequest[] = [];
   const failures: { status: number; retryAfterSeconds?: number; body?: unknown }[] = [];
   let hangs = 0;
+  let holding: { promise: Promise<void>; resolve: () => void } | null = null;
+  let held = 0;
   let reply = options.reply ?? defaultDiagnosis;
   let latencyMs = options.latencyMs ?? 0;
   const sendUsage = options.usage ?? true;
@@ -115,6 +126,15 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
     if (hangs > 0) {
       hangs -= 1;
       return; // never answer
+    }
+    if (holding) {
+      held += 1;
+      try {
+        await holding.promise;
+      } finally {
+        held -= 1;
+      }
+      if (res.destroyed || req.socket.destroyed) return;
     }
     const failure = failures.shift();
     if (latencyMs > 0) await new Promise((r) => setTimeout(r, latencyMs));
@@ -173,6 +193,20 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
     hangNext(count) {
       hangs += count;
     },
+    hold() {
+      if (holding) return;
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      holding = { promise, resolve };
+    },
+    release() {
+      const current = holding;
+      holding = null;
+      current?.resolve();
+    },
+    get held() {
+      return held;
+    },
     setReply(next) {
       reply = next ?? options.reply ?? defaultDiagnosis;
     },
@@ -183,6 +217,8 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
       responseFormats = types;
     },
     stop() {
+      holding?.resolve();
+      holding = null;
       for (const socket of sockets) socket.destroy();
       return new Promise((resolve) => server.close(() => resolve()));
     },
