@@ -5,8 +5,9 @@ import { adminAuth } from './admin-auth.ts';
 import { BOARD_PATH } from './board.ts';
 import { IngestError } from './errors.ts';
 import type { IntakeProducer } from './intake-producer.ts';
+import { createMetricsRoutes, type IngestMetrics } from './metrics.ts';
 import type { RepoFilter } from './repo-filter.ts';
-import { createGithubWebhookRoutes, type WebhookOutcome } from './webhook.ts';
+import { createGithubWebhookRoutes, type DeliveryDetail, type WebhookOutcome } from './webhook.ts';
 
 /** Everything the ingest app needs; `main.ts` builds the real ones, tests build their own. */
 export interface IngestDeps {
@@ -19,7 +20,9 @@ export interface IngestDeps {
   readiness: Record<string, () => Promise<unknown>>;
   /** Bull Board sub-app and the token guarding it; the board is not mounted without a token. */
   board?: { app: Hono; token: string };
-  onOutcome?: (event: string, outcome: WebhookOutcome) => void;
+  onOutcome?: (event: string, outcome: WebhookOutcome, detail: DeliveryDetail) => void;
+  /** Prometheus metrics served at `GET /metrics` (behind a bearer token when `token` is set); deliveries are counted into them. */
+  metrics?: { metrics: IngestMetrics; token?: string };
 }
 
 /** Time each readiness check may take, in ms, before it counts as down. */
@@ -32,6 +35,7 @@ const READINESS_TIMEOUT_MS = 2_000;
  * - `GET /readyz` → 200 `{ready: true, checks}` when every dependency answers, else 503 with the
  *   failing checks and their errors
  * - `/admin/queues` → Bull Board behind admin auth, when configured
+ * - `GET /metrics` → Prometheus text format, when configured (see `createMetricsRoutes`)
  *
  * Every error answer is JSON `{error, reason}`.
  */
@@ -45,9 +49,10 @@ export function createApp(deps: IngestDeps): Hono {
       producer: deps.producer,
       logger: deps.logger,
       ...(deps.repoFilter ? { repoFilter: deps.repoFilter } : {}),
-      ...(deps.onOutcome ? { onOutcome: deps.onOutcome } : {}),
+      ...(deps.onOutcome || deps.metrics ? { onOutcome: fanOut(deps.metrics?.metrics.observeDelivery, deps.onOutcome) } : {}),
     }),
   );
+  if (deps.metrics) app.route('/metrics', createMetricsRoutes(deps.metrics.metrics, deps.metrics.token));
   app.get('/healthz', (c) => c.json({ ok: true }));
   app.get('/readyz', async (c) => {
     const entries = await Promise.all(
@@ -87,6 +92,12 @@ export function createApp(deps: IngestDeps): Hono {
     return c.json({ error: 'internal', reason: 'internal error; see the ingest logs' }, 500);
   });
   return app;
+}
+
+function fanOut<A extends unknown[]>(...hooks: (((...args: A) => void) | undefined)[]): (...args: A) => void {
+  return (...args) => {
+    for (const hook of hooks) hook?.(...args);
+  };
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -16,6 +16,7 @@ import { createApp } from './app.ts';
 import { createBoard } from './board.ts';
 import { IngestEnv } from './env.ts';
 import { createIntakeProducer } from './intake-producer.ts';
+import { createIngestMetrics } from './metrics.ts';
 import { createRepoFilter } from './repo-filter.ts';
 
 /**
@@ -92,6 +93,10 @@ export async function startIngest(
       redis: () => redis.ping(),
       postgres: () => sql`select 1`.execute(db),
     },
+    metrics: {
+      metrics: createIngestMetrics({ queues }),
+      ...(config.PITCREW_METRICS_TOKEN ? { token: config.PITCREW_METRICS_TOKEN } : {}),
+    },
     ...(config.PITCREW_ADMIN_TOKEN
       ? { board: { app: createBoard(queues), token: config.PITCREW_ADMIN_TOKEN } }
       : {}),
@@ -118,7 +123,7 @@ export async function startIngest(
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   const host = config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST;
   const url = `http://${host}:${port}`;
-  log.info({ url, board: Boolean(config.PITCREW_ADMIN_TOKEN) }, 'ingest listening');
+  log.info({ url, board: Boolean(config.PITCREW_ADMIN_TOKEN), metrics: `${url}/metrics`, metricsAuth: Boolean(config.PITCREW_METRICS_TOKEN) }, 'ingest listening');
   let closing: Promise<void> | undefined;
   return {
     url,

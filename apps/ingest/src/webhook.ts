@@ -24,10 +24,23 @@ export interface GithubWebhookOptions {
   /** Repositories whose failures are triaged; default all. */
   repoFilter?: RepoFilter;
   /** Called once per delivery with its outcome, for metrics. */
-  onOutcome?: (event: string, outcome: WebhookOutcome) => void;
+  onOutcome?: (event: string, outcome: WebhookOutcome, detail: DeliveryDetail) => void;
 }
 
 export type WebhookOutcome = 'accepted' | 'duplicate' | 'ignored' | 'ping' | 'rejected';
+
+/** More about one delivery's answer, for metrics. */
+export interface DeliveryDetail {
+  /** HTTP status answered. */
+  status: number;
+  /**
+   * For `rejected`: the error code answered (`bad_signature`, `payload_too_large`, … — the
+   * `IngestError` codes), `internal` for an unexpected error, `http_<status>` otherwise; else null.
+   */
+  reason: string | null;
+  /** ms from the request reaching the route to the answer. */
+  latencyMs: number;
+}
 
 /** What the handler tells the request log, through `c.set`. */
 export interface WebhookVariables {
@@ -75,7 +88,9 @@ export function createGithubWebhookRoutes(options: GithubWebhookOptions): Hono<{
       const status = c.res.status;
       const outcome = c.get('outcome') ?? (status >= 300 ? 'rejected' : 'ignored');
       const event = c.req.header('x-github-event') ?? '(none)';
-      onOutcome?.(event, outcome);
+      const latencyMs = performance.now() - started;
+      const reason = outcome !== 'rejected' ? null : c.error instanceof IngestError ? c.error.code : status >= 500 ? 'internal' : `http_${status}`;
+      onOutcome?.(event, outcome, { status, reason, latencyMs });
       const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : outcome === 'ignored' ? 'debug' : 'info';
       if (!logger.isLevelEnabled(level)) return;
       logger[level](
@@ -85,7 +100,7 @@ export function createGithubWebhookRoutes(options: GithubWebhookOptions): Hono<{
           status,
           outcome,
           failureId: c.get('failureId'),
-          latencyMs: Math.round((performance.now() - started) * 100) / 100,
+          latencyMs: Math.round(latencyMs * 100) / 100,
         },
         'webhook delivery',
       );

@@ -1,0 +1,201 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Queue } from 'bullmq';
+import { Hono } from 'hono';
+import { bearerAuth } from 'hono/bearer-auth';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { CI_EVENTS } from '@pitcrew/core';
+import type { DeliveryDetail, WebhookOutcome } from './webhook.ts';
+
+/** Queue states reported by `pitcrew_queue_jobs` (BullMQ `getJobCounts` names). */
+export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
+
+/**
+ * How long one read of the queue statistics serves scrapes, in ms. Prometheus scrapes every 15 s
+ * to 1 min (its default `scrape_interval` is 1 min); 5 s means two scrapers, or a person reloading
+ * `/metrics`, cost Redis at most one round of reads per 5 s.
+ */
+export const QUEUE_STATS_CACHE_MS = 5_000;
+
+/** ms one read of the queue statistics may take before the scrape reports `pitcrew_queue_stats_up 0`. */
+export const QUEUE_STATS_TIMEOUT_MS = 2_000;
+
+/**
+ * Buckets of `pitcrew_ingest_delivery_duration_seconds`, in seconds: the handler verifies an HMAC
+ * and makes two or three Redis round trips, milliseconds on a local network, so the buckets are
+ * dense from 0.5 ms to 100 ms and sparse up to GitHub's 10 s delivery timeout (GitHub docs,
+ * "Handling webhook deliveries").
+ */
+export const DELIVERY_DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Values of the `event` label: GitHub's CI events and `ping`; anything else is `other`. */
+const EVENT_LABELS = new Set<string>([...CI_EVENTS, 'ping']);
+
+/** Metrics of the ingest process, in a registry of its own. */
+export interface IngestMetrics {
+  registry: Registry;
+  /** Counts one answered delivery; pass as the webhook routes' `onOutcome`. */
+  observeDelivery(event: string, outcome: WebhookOutcome, detail: DeliveryDetail): void;
+}
+
+/** Options of {@link createIngestMetrics}. */
+export interface IngestMetricsOptions {
+  /** Queues whose depth and oldest waiting job are reported. */
+  queues: Queue[];
+  /** ms a read of the queue statistics is reused; default {@link QUEUE_STATS_CACHE_MS}. */
+  cacheMs?: number;
+  /** Node process metrics (`process_*`, `nodejs_*`); default true. */
+  processMetrics?: boolean;
+}
+
+interface QueueStats {
+  counts: Record<string, Record<string, number>>;
+  /** Seconds since the job at the head of the wait list was added, per queue; 0 when none waits. */
+  oldestWaitingAge: Record<string, number>;
+}
+
+/**
+ * The ingest metrics (names, labels and units are listed in README "Metrics"):
+ * - `pitcrew_ingest_deliveries_total{event,outcome,reason}` counter
+ * - `pitcrew_ingest_delivery_duration_seconds{outcome}` histogram
+ * - `pitcrew_queue_jobs{queue,state}`, `pitcrew_queue_oldest_waiting_age_seconds{queue}` and
+ *   `pitcrew_queue_stats_up` gauges, read from Redis when scraped (BullMQ `getJobCounts` and the
+ *   oldest job of the wait list), cached for `cacheMs`
+ * - Node's default process metrics (prom-client `collectDefaultMetrics`)
+ *
+ * Label values are bounded: `event` is one of GitHub's CI events, `ping` or `other` (the header is
+ * client-supplied, and unsigned requests are counted too); `reason` is one of the ingest error
+ * codes.
+ */
+export function createIngestMetrics(options: IngestMetricsOptions): IngestMetrics {
+  const registry = new Registry();
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+  const cacheMs = options.cacheMs ?? QUEUE_STATS_CACHE_MS;
+  const deliveries = new Counter({
+    name: 'pitcrew_ingest_deliveries_total',
+    help: 'Webhook deliveries answered, by event, outcome (accepted, duplicate, ignored, ping, rejected) and rejection reason (error code; empty unless rejected).',
+    labelNames: ['event', 'outcome', 'reason'] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'pitcrew_ingest_delivery_duration_seconds',
+    help: 'Time from a delivery reaching the webhook route to its answer, in seconds, by outcome.',
+    labelNames: ['outcome'] as const,
+    buckets: DELIVERY_DURATION_BUCKETS,
+    registers: [registry],
+  });
+
+  let cached: { at: number; stats: Promise<QueueStats> } | undefined;
+  const readStats = (): Promise<QueueStats> => {
+    const now = Date.now();
+    if (!cached || now - cached.at >= cacheMs) {
+      const stats = withTimeout(readQueueStats(options.queues), QUEUE_STATS_TIMEOUT_MS);
+      cached = { at: now, stats };
+      // A failed read is not cached: the next scrape tries again.
+      stats.catch(() => {
+        if (cached?.stats === stats) cached = undefined;
+      });
+    }
+    return cached.stats;
+  };
+
+  new Gauge({
+    name: 'pitcrew_queue_jobs',
+    help: 'Jobs in each queue by state (waiting, active, delayed, failed), read from Redis at scrape time.',
+    labelNames: ['queue', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const stats = await readStats().catch(() => null);
+      if (!stats) return;
+      for (const [queue, counts] of Object.entries(stats.counts)) {
+        for (const state of QUEUE_STATES) this.set({ queue, state }, counts[state] ?? 0);
+      }
+    },
+  });
+  new Gauge({
+    name: 'pitcrew_queue_oldest_waiting_age_seconds',
+    help: 'Seconds since the job at the head of each wait list (the next to run) was added, by its BullMQ timestamp; 0 when none waits.',
+    labelNames: ['queue'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const stats = await readStats().catch(() => null);
+      if (!stats) return;
+      for (const [queue, age] of Object.entries(stats.oldestWaitingAge)) this.set({ queue }, age);
+    },
+  });
+  new Gauge({
+    name: 'pitcrew_queue_stats_up',
+    help: `1 when the queue statistics could be read from Redis at the last scrape (within ${QUEUE_STATS_TIMEOUT_MS} ms), else 0.`,
+    registers: [registry],
+    async collect() {
+      this.set((await readStats().then(() => 1).catch(() => 0)));
+    },
+  });
+
+  return {
+    registry,
+    observeDelivery(event, outcome, detail) {
+      deliveries.inc({ event: EVENT_LABELS.has(event) ? event : 'other', outcome, reason: detail.reason ?? '' });
+      duration.observe({ outcome }, detail.latencyMs / 1_000);
+    },
+  };
+}
+
+/**
+ * `GET /` serving the registry in Prometheus text format, to mount at `/metrics`. With a token,
+ * scrapes must send `Authorization: Bearer <token>` (Prometheus `authorization` in its
+ * scrape_config); without one the route is open, like most Prometheus targets on an internal
+ * network: it reveals counts and latencies, never payloads, repositories or ids.
+ *
+ * @throws {Error} at construction when a token shorter than 16 characters is given
+ */
+export function createMetricsRoutes(metrics: Pick<IngestMetrics, 'registry'>, token?: string): Hono {
+  const app = new Hono();
+  if (token !== undefined) {
+    if (token.length < 16) throw new Error('metrics token must have at least 16 characters');
+    const expected = digest(token);
+    app.use('*', bearerAuth({ verifyToken: (given) => timingSafeEqual(digest(given), expected) }));
+  }
+  app.get('/', async (c) => {
+    const body = await metrics.registry.metrics();
+    return c.body(body, 200, { 'content-type': metrics.registry.contentType });
+  });
+  return app;
+}
+
+/**
+ * Job counts of every queue and the age of the job at the head of its wait list. Jobs are LPUSHed
+ * and taken from the tail (FIFO), so `getJobs('wait', 0, 0, true)` (ascending) is the next to
+ * run, the earliest added. A retried job keeps its original timestamp, so its age counts from
+ * its first add.
+ */
+async function readQueueStats(queues: Queue[]): Promise<QueueStats> {
+  const now = Date.now();
+  const entries = await Promise.all(
+    queues.map(async (queue) => {
+      const [counts, [oldest]] = await Promise.all([queue.getJobCounts(...QUEUE_STATES), queue.getJobs('wait', 0, 0, true)]);
+      const age = oldest?.timestamp ? Math.max(0, (now - oldest.timestamp) / 1_000) : 0;
+      return [queue.name, counts, age] as const;
+    }),
+  );
+  return {
+    counts: Object.fromEntries(entries.map(([name, counts]) => [name, counts])),
+    oldestWaitingAge: Object.fromEntries(entries.map(([name, , age]) => [name, age])),
+  };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+// Equal-length digests so timingSafeEqual never throws on a length difference.
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
