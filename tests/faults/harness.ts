@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createWriteStream, mkdtempSync, readFileSync, rmSync, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync, type WriteStream } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,11 +61,17 @@ export function spawnRole(role: 'ingest' | 'worker', name: string, env: Record<s
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout!.pipe(log, { end: false });
-  child.stderr!.pipe(log, { end: false });
+  const chunks: Buffer[] = [];
+  for (const stream of [child.stdout!, child.stderr!]) {
+    stream.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      log.write(chunk);
+    });
+  }
   let gone = false;
   const exited = new Promise<number | NodeJS.Signals>((resolve) => {
-    child.once('exit', (code, signal) => {
+    // 'close': the process is gone and its output fully read.
+    child.once('close', (code, signal) => {
       gone = true;
       running.delete(handle);
       resolve(signal ?? code ?? 0);
@@ -75,13 +81,7 @@ export function spawnRole(role: 'ingest' | 'worker', name: string, env: Record<s
     name,
     child,
     pid: child.pid ?? -1,
-    output: () => {
-      try {
-        return readFileSync(logFile, 'utf8');
-      } catch {
-        return '';
-      }
-    },
+    output: () => Buffer.concat(chunks).toString('utf8'),
     exited,
     get gone() {
       return gone;
@@ -102,6 +102,8 @@ export function spawnRole(role: 'ingest' | 'worker', name: string, env: Record<s
 /** Kills every process still running (SIGKILL) and removes the scratch directories. */
 export async function stopAll(): Promise<void> {
   await Promise.all([...running].map((p) => p.stop('SIGKILL', 5_000)));
+  // FAULTS_KEEP=1 keeps the process logs for a look after a failure.
+  if (process.env.FAULTS_KEEP) note(`kept: ${scratchDirs.splice(0).join(' ')}`);
   for (const dir of scratchDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
