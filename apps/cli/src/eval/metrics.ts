@@ -26,7 +26,12 @@ export function indexExcerpt(lines: { text: string }[]): ExcerptIndex {
  * contains it (labels sometimes start or end inside a line). A chunk with no text counts as found.
  */
 export function chunkRecall(chunk: string, excerpt: ExcerptIndex): number {
-  const wanted = chunk.split(/\r\n|\r|\n/).map(matchText).filter(Boolean);
+  const wanted = chunk
+    .split(/\r\n|\r|\n/)
+    // A label that starts inside a two-byte escape (`ESC =` / `ESC >`, keypad modes that ncurses
+    // test runners print) keeps its second byte: `=\x1b[?1l…`. Drop that remnant like the others.
+    .map((line) => matchText(line.replace(/^[=>](?=\x1b)/, '')))
+    .filter(Boolean);
   if (wanted.length === 0) return 1;
   let found = 0;
   for (const line of wanted) {
