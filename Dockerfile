@@ -1,5 +1,10 @@
-# One image for every pitcrew role (ingest, worker, migrate); the command picks the role.
-# Multi-stage: dependencies are installed in a build stage, the runtime stage runs as non-root.
+# The `pitcrew` CLI image: every command (ingest, worker, migrate, eval, bench, ...) run through
+# tsx from the TypeScript sources; the command picks the role, e.g.
+#   docker run --rm --env-file .env pitcrew:cli migrate
+# docker-compose.yml runs the smaller per-app images instead (apps/ingest/Dockerfile,
+# apps/worker/Dockerfile); this one is for operators' one-off commands against a deployment.
+# Multi-stage: production dependencies are installed in a build stage; the runtime stage runs as
+# the unprivileged `node` user.
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -21,4 +26,4 @@ RUN rm -rf .pitcrew .env && chown -R node:node /app
 USER node
 EXPOSE 3000
 ENTRYPOINT ["node", "apps/cli/bin/pitcrew.mjs"]
-CMD ["ingest"]
+CMD ["--help"]

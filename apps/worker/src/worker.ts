@@ -1,4 +1,5 @@
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { sql, type Kysely } from 'kysely';
 import {
@@ -58,6 +59,17 @@ export interface WorkerDeps {
   incidentWindowHours?: number;
   /** Job locks and stalled-job recovery of every worker (BullMQ defaults when unset). */
   locks?: JobLocks;
+  /** BullMQ worker name of every worker in this process; default {@link workerName}. */
+  name?: string;
+}
+
+/**
+ * Default BullMQ worker name, `<host name>:<pid>`. Redis lists each worker connection as
+ * `<prefix>:<base64 queue>:w:<name>` (CLIENT LIST), which is how a container's health check
+ * finds its own workers (`bin/healthcheck.ts`) and how the board shows who processed a job.
+ */
+export function workerName(): string {
+  return `${hostname()}:${process.pid}`;
 }
 
 /**
@@ -114,6 +126,7 @@ export function createWorkers(deps: WorkerDeps): Workers {
   const lockOptions = deps.locks
     ? { lockDuration: deps.locks.lockDurationMs, stalledInterval: deps.locks.stalledIntervalMs, maxStalledCount: deps.locks.maxStalledCount }
     : {};
+  const named = { name: deps.name ?? workerName() };
   /** Set by `close()` once the shutdown timeout is over and active jobs are being cancelled. */
   let releasing = false;
   /**
@@ -149,7 +162,7 @@ export function createWorkers(deps: WorkerDeps): Workers {
     async function processIntakeJob(job: Job) {
       return processIntake(db, triageQueue, parseOrUnrecoverable(IntakeJobData, job));
     },
-    { connection, prefix, concurrency: Math.max(4, deps.concurrency), ...lockOptions },
+    { connection, prefix, concurrency: Math.max(4, deps.concurrency), ...lockOptions, ...named },
   );
 
   /** Marks the failure failed on the last attempt, then rethrows for BullMQ. */
@@ -187,7 +200,7 @@ export function createWorkers(deps: WorkerDeps): Workers {
         return onError(job, data.failureId, run.attempt, error);
       }
     },
-    { connection, prefix, concurrency: deps.concurrency, ...lockOptions },
+    { connection, prefix, concurrency: deps.concurrency, ...lockOptions, ...named },
   );
 
   const run: Partial<Record<RunnerName, Worker>> = {};
@@ -220,7 +233,7 @@ export function createWorkers(deps: WorkerDeps): Workers {
         connection,
         prefix,
         concurrency: limits.concurrency,
-        ...lockOptions,
+        ...lockOptions, ...named,
         ...(limits.ratePerMinute > 0 ? { limiter: { max: limits.ratePerMinute, duration: 60_000 } } : {}),
       },
     );

@@ -9,6 +9,7 @@ export * from './db/database.ts';
 export * from './db/migrate.ts';
 export * from './db/repository.ts';
 export * from './logger.ts';
+export * from './process.ts';
 export * from './extract/index.ts';
 export * from './db/incidents.ts';
 export * from './db/publications.ts';
