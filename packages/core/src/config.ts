@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { redisHashTag } from './queue.ts';
 
 /**
  * Thrown by {@link parseEnv} when the environment does not satisfy a schema. `issues` names each
@@ -57,10 +58,15 @@ export const RedisEnv = z.object({
   /** Redis URL, e.g. `redis://localhost:6379/0` or `rediss://user:pass@host:6380`. */
   REDIS_URL: z.string().url(),
   /**
-   * BullMQ key prefix. The braces are a Redis Cluster hash tag so every key of every queue lands
-   * in one slot (BullMQ docs, "Redis Cluster").
+   * BullMQ key prefix, which every Redis key pitcrew writes starts with. It must hold a Redis
+   * Cluster hash tag (`{...}`), so every key of every queue and pitcrew's own keys land in one
+   * slot and BullMQ's multi-key scripts work on a cluster (BullMQ docs, "Redis Cluster").
    */
-  PITCREW_QUEUE_PREFIX: z.string().min(1).default('{pitcrew}'),
+  PITCREW_QUEUE_PREFIX: z
+    .string()
+    .min(1)
+    .default('{pitcrew}')
+    .refine((prefix) => redisHashTag(prefix) !== null, 'needs a Redis Cluster hash tag, e.g. {pitcrew}'),
 });
 
 /** Where results live. */

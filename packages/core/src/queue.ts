@@ -124,8 +124,20 @@ export function defaultJobOptions(attempts: number) {
 }
 
 /**
- * Redis key marking a delivery id as seen, for redelivery detection. Lives under the queue prefix
- * so it shares the Redis Cluster hash slot.
+ * The Redis Cluster hash tag of a key: the text between its first `{` and the first `}` after it,
+ * when non-empty; `null` when the key has none (then Cluster hashes the whole key). Rule from the
+ * Redis docs, "Redis cluster specification", "Hash tags".
+ */
+export function redisHashTag(key: string): string | null {
+  const open = key.indexOf('{');
+  if (open === -1) return null;
+  const close = key.indexOf('}', open + 1);
+  return close > open + 1 ? key.slice(open + 1, close) : null;
+}
+
+/**
+ * Redis key marking a delivery id as seen, for redelivery detection. Starts with the queue prefix,
+ * so it carries the prefix's hash tag and lands in the same Redis Cluster slot as the queues.
  */
 export function deliverySeenKey(prefix: string, deliveryId: string): string {
   return `${prefix}:seen:${deliveryId}`;
