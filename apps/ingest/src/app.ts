@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { Logger } from 'pino';
+import { API_PATH } from './admin-api.ts';
 import { adminAuth } from './admin-auth.ts';
 import { BOARD_PATH } from './board.ts';
 import { IngestError } from './errors.ts';
@@ -20,6 +21,8 @@ export interface IngestDeps {
   readiness: Record<string, () => Promise<unknown>>;
   /** Bull Board sub-app and the token guarding it; the board is not mounted without a token. */
   board?: { app: Hono; token: string };
+  /** Admin API sub-app (`createAdminApi`) and the token guarding it; not mounted without a token. */
+  api?: { app: Hono; token: string };
   onOutcome?: (event: string, outcome: WebhookOutcome, detail: DeliveryDetail) => void;
   /** Prometheus metrics served at `GET /metrics` (behind a bearer token when `token` is set); deliveries are counted into them. */
   metrics?: { metrics: IngestMetrics; token?: string };
@@ -35,6 +38,7 @@ const READINESS_TIMEOUT_MS = 2_000;
  * - `GET /readyz` → 200 `{ready: true, checks}` when every dependency answers, else 503 with the
  *   failing checks and their errors
  * - `/admin/queues` → Bull Board behind admin auth, when configured
+ * - `/api/…` → the admin API (see `createAdminApi`) behind the same auth, when configured
  * - `GET /metrics` → Prometheus text format, when configured (see `createMetricsRoutes`)
  *
  * Every error answer is JSON `{error, reason}`.
@@ -73,6 +77,10 @@ export function createApp(deps: IngestDeps): Hono {
     app.use(`${BOARD_PATH}/*`, adminAuth(deps.board.token));
     app.use(BOARD_PATH, adminAuth(deps.board.token));
     app.route(BOARD_PATH, deps.board.app);
+  }
+  if (deps.api) {
+    app.use(`${API_PATH}/*`, adminAuth(deps.api.token));
+    app.route(API_PATH, deps.api.app);
   }
   app.notFound((c) => c.json({ error: 'not_found', reason: `no route for ${c.req.method} ${c.req.path}` }, 404));
   app.onError((error, c) => {

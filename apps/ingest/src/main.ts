@@ -12,6 +12,7 @@ import {
   allQueueNames,
   type Logger,
 } from '@pitcrew/core';
+import { createAdminApi } from './admin-api.ts';
 import { createApp } from './app.ts';
 import { createBoard } from './board.ts';
 import { IngestEnv } from './env.ts';
@@ -99,6 +100,21 @@ export async function startIngest(
     },
     ...(config.PITCREW_ADMIN_TOKEN
       ? { board: { app: createBoard(queues), token: config.PITCREW_ADMIN_TOKEN } }
+      : {}),
+    ...(config.PITCREW_ADMIN_TOKEN
+      ? {
+          api: {
+            app: createAdminApi({
+              db,
+              redis,
+              prefix,
+              triage: queues.find((q) => q.name === QUEUES.triage)!,
+              producer: createIntakeProducer(intake, redis, prefix),
+              logger: log,
+            }),
+            token: config.PITCREW_ADMIN_TOKEN,
+          },
+        }
       : {}),
   });
   const server = await new Promise<ServerType>((resolve) => {

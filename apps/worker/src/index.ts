@@ -22,6 +22,7 @@ export { AgentError, createAgentRunner, parseAgentOutput, type AgentRunnerOption
 export { createRulesRunner } from './runners/rules-runner.ts';
 export { createRunnerRegistry, Strategy, StrategyEntry, type RunnerRegistry } from './runners/registry.ts';
 export { createBreakers, type Breakers, type BreakerState } from './guards/breakers.ts';
+export { createBreakerPublisher, BREAKER_REFRESH_MS, type BreakerPublisher, type BreakerPublisherOptions } from './guards/breaker-publisher.ts';
 export { createBudget, BudgetExceededError, utcDay, type Budget, type BudgetLimits, type Reservation } from './guards/budget.ts';
 export type { Runner, RunnerInput, RunnerOutput } from './runners/runner.ts';
 export { createWorkers, type RunnerLimits, type WorkerDeps, type Workers } from './worker.ts';

@@ -3,6 +3,7 @@ import { createDb, createLogger, parseEnv, type Logger } from '@pitcrew/core';
 import { createJsonCompleter, createLlmClient, resolvePrices, type LlmClient } from '@pitcrew/llm';
 import { WorkerEnv } from './env.ts';
 import { createBreakers } from './guards/breakers.ts';
+import { createBreakerPublisher, type BreakerPublisher } from './guards/breaker-publisher.ts';
 import { createBudget } from './guards/budget.ts';
 import { createGithubApi, type GithubAuth } from './github/github-api.ts';
 import { createGithubLogSource } from './github/log-source.ts';
@@ -60,10 +61,14 @@ export async function startWorker(
     strategy: config.PITCREW_STRATEGY,
     models: { cheap: config.LLM_MODEL_CHEAP, strong: config.LLM_MODEL_STRONG },
   });
+  let publisher: BreakerPublisher | undefined;
   const breakers = createBreakers({
     threshold: config.PITCREW_BREAKER_THRESHOLD,
     cooldownMs: config.PITCREW_BREAKER_COOLDOWN_MS,
-    onStateChange: (runner, state) => log.warn({ runner, state }, 'circuit breaker changed state'),
+    onStateChange: (runner, state) => {
+      log.warn({ runner, state }, 'circuit breaker changed state');
+      publisher?.changed(runner, state);
+    },
   });
   const limits = {
     orgDailyUsd: config.PITCREW_BUDGET_DAILY_USD,
@@ -108,11 +113,21 @@ export async function startWorker(
     { runners: Object.keys(runners.runners), model: llm?.model ?? null, githubLogs: githubAuth?.kind ?? 'off', concurrency: config.PITCREW_WORKER_CONCURRENCY, budgets: limits },
     'worker started',
   );
+  // Breaker states of this process, for `GET /api/breakers` on ingest (rules has no breaker).
+  publisher = createBreakerPublisher({
+    redis: connection,
+    prefix: config.PITCREW_QUEUE_PREFIX,
+    breakers,
+    runners: Object.keys(runners.runners).filter((name) => name !== 'rules'),
+    logger: log,
+  });
+  const breakerPublisher = publisher;
   let closing: Promise<void> | undefined;
   return {
     close() {
       closing ??= (async () => {
         await workers.close(config.PITCREW_SHUTDOWN_TIMEOUT_MS);
+        await breakerPublisher.stop();
         await db.destroy();
         await connection.quit().catch(() => connection.disconnect());
         log.info('worker stopped');

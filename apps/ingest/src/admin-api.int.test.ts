@@ -1,0 +1,333 @@
+import { createRequire } from 'node:module';
+import { randomUUID } from 'node:crypto';
+import { sign } from '@octokit/webhooks-methods';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { breakerStateField, breakerStatesKey, finishExecution, joinIncident, normalizeGithubEvent, QUEUES, startExecution, type CiFailure } from '@pitcrew/core';
+import { createTestDatabase, createTestRedis, deleteKeysWithPrefix, testPrefix, type TestDatabase } from '@pitcrew/testkit';
+import { createBreakerPublisher, createBreakers, createRunnerRegistry, createWorkers, type Workers } from '@pitcrew/worker';
+import { createAdminApi } from './admin-api.ts';
+import { createApp } from './app.ts';
+import { createBoard } from './board.ts';
+import { createIntakeProducer } from './intake-producer.ts';
+
+const require = createRequire(import.meta.url);
+const sets = require('@octokit/webhooks-examples/api.github.com/index.json') as { name: string; examples: any[] }[];
+const jobFailure = (jobId: number) => {
+  const payload = structuredClone(sets.find((s) => s.name === 'workflow_job')!.examples.find((e) => e.workflow_job.conclusion === 'failure'));
+  payload.workflow_job.id = jobId;
+  return payload;
+};
+
+const SECRET = 'admin-api-test-secret-0123';
+const TOKEN = 'admin-api-token-0123456789abcdef';
+const example = normalizeGithubEvent('workflow_job', jobFailure(1)) as CiFailure;
+const REPO = `${example.owner}/${example.repo}`;
+const logger = pino({ level: 'silent' });
+
+let tdb: TestDatabase;
+let redis: Redis;
+let workerConnection: Redis;
+let prefix: string;
+let intake: Queue;
+let triage: Queue;
+let workers: Workers;
+let app: ReturnType<typeof createApp>;
+
+const bearer = { authorization: `Bearer ${TOKEN}` };
+const basic = (password: string) => ({ authorization: `Basic ${Buffer.from(`ops:${password}`).toString('base64')}` });
+
+async function api(path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) {
+  const response = await app.request(`/api${path}`, {
+    method: init.method ?? 'GET',
+    headers: { ...(init.headers ?? bearer), ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
+  });
+  return { status: response.status, body: (await response.json()) as any };
+}
+
+/** Sends a signed failed workflow_job delivery through the webhook route; returns its ids. */
+async function deliver(jobId = Math.floor(Math.random() * 1e12)): Promise<{ deliveryId: string; failureId: string }> {
+  const body = JSON.stringify(jobFailure(jobId));
+  const deliveryId = randomUUID();
+  const response = await app.request('/webhooks/github', {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'x-github-event': 'workflow_job',
+      'x-github-delivery': deliveryId,
+      'x-hub-signature-256': await sign(SECRET, body),
+    },
+    body,
+  });
+  const answer = (await response.json()) as { failureId: string };
+  expect(response.status).toBe(202);
+  return { deliveryId, failureId: answer.failureId };
+}
+
+async function until<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not reached in ${ms} ms; last ${JSON.stringify(value).slice(0, 500)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const statusOf = (failureId: string) => async () =>
+  (await tdb.db.selectFrom('failures').select('status').where('id', '=', failureId).executeTakeFirst())?.status;
+
+beforeAll(async () => {
+  tdb = await createTestDatabase();
+  redis = createTestRedis();
+  workerConnection = createTestRedis();
+  prefix = testPrefix();
+  intake = new Queue(QUEUES.intake, { connection: redis, prefix });
+  triage = new Queue(QUEUES.triage, { connection: redis, prefix });
+  const producer = createIntakeProducer(intake, redis, prefix);
+  app = createApp({
+    secrets: [SECRET],
+    maxBodyBytes: 1024 * 1024,
+    producer,
+    logger,
+    readiness: {},
+    board: { app: createBoard([intake, triage]), token: TOKEN },
+    api: { app: createAdminApi({ db: tdb.db, redis, prefix, triage, producer, logger }), token: TOKEN },
+  });
+  // Real BullMQ workers on the same prefix and database: intake → triage → run-rules.
+  workers = createWorkers({
+    connection: workerConnection,
+    prefix,
+    db: tdb.db,
+    runners: createRunnerRegistry({ choice: 'rules' }),
+    logger,
+    concurrency: 2,
+    attempts: 2,
+  });
+});
+
+afterAll(async () => {
+  await workers.close(5_000);
+  await Promise.all([intake.close(), triage.close()]);
+  await deleteKeysWithPrefix(redis, prefix);
+  await Promise.all([redis.quit(), workerConnection.quit(), tdb.destroy()]);
+});
+
+describe('admin auth', () => {
+  it('guards the API and the board alike: 401 without or with a wrong token, bearer and basic both pass', async () => {
+    for (const path of ['/api/failures', '/admin/queues']) {
+      const none = await app.request(path);
+      expect(none.status, path).toBe(401);
+      expect(await none.json()).toMatchObject({ error: 'unauthorized' });
+      expect((await app.request(path, { headers: { authorization: 'Bearer wrong-token-0123456789' } })).status, path).toBe(401);
+      expect((await app.request(path, { headers: basic('wrong-token-0123456789') })).status, path).toBe(401);
+      expect((await app.request(path, { headers: bearer })).status, path).toBe(200);
+      expect((await app.request(path, { headers: basic(TOKEN) })).status, path).toBe(200);
+    }
+  });
+
+  it('is not mounted without a token', async () => {
+    const bare = createApp({ secrets: [SECRET], maxBodyBytes: 1024, producer: createIntakeProducer(intake, redis, prefix), logger, readiness: {} });
+    const res = await bare.request('/api/failures', { headers: bearer });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ error: 'not_found' });
+  });
+});
+
+describe('failures', () => {
+  let ids: string[];
+  let first: { deliveryId: string; failureId: string };
+
+  beforeAll(async () => {
+    const sent = [];
+    for (let i = 0; i < 3; i++) sent.push(await deliver());
+    first = sent[0]!;
+    ids = sent.map((s) => s.failureId);
+    for (const id of ids) await until(`failure ${id} triaged`, statusOf(id), (s) => s === 'triaged');
+  });
+
+  it('lists with filters and keyset pages that neither skip nor repeat', async () => {
+    const all = await api(`/failures?repo=${REPO}&status=triaged&category=lint&limit=500`);
+    expect(all.status).toBe(200);
+    const mine = all.body.items.filter((f: any) => ids.includes(f.id));
+    expect(mine).toHaveLength(3);
+    expect(mine[0]).toMatchObject({ owner: example.owner, repo: example.repo, status: 'triaged', category: 'lint', runner: 'rules', executions: 3, tokensIn: 0, costUsd: 0 });
+    expect(all.body.nextCursor).toBeNull();
+    // Newest first, one per page.
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { body: { items: { id: string }[]; nextCursor: string | null } } = await api(`/failures?repo=Hello-World&limit=1${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(page.body.items.length).toBeLessThanOrEqual(1);
+      seen.push(...page.body.items.map((f) => f.id));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual(all.body.items.map((f: any) => f.id));
+    expect(new Set(seen).size).toBe(seen.length);
+    expect((await api('/failures?status=failed')).body.items.filter((f: any) => ids.includes(f.id))).toEqual([]);
+    expect((await api('/failures?repo=someone/else')).body.items).toEqual([]);
+    expect((await api('/failures?since=1m')).body.items.length).toBeGreaterThanOrEqual(3);
+    expect((await api('/failures?since=2999-01-01')).body.items).toEqual([]);
+  });
+
+  it('rejects bad queries with 400 {error, reason}', async () => {
+    for (const q of ['status=done', 'limit=0', 'limit=abc', 'since=yesterdayish', 'cursor=bm9wZQ']) {
+      const res = await api(`/failures?${q}`);
+      expect(res.status, q).toBe(400);
+      expect(res.body, q).toMatchObject({ error: 'bad_request', reason: expect.any(String) });
+    }
+  });
+
+  it('shows one failure with its delivery, executions, totals and incident', async () => {
+    const res = await api(`/failures/${first.failureId}`);
+    expect(res.status).toBe(200);
+    expect(res.body.failure).toMatchObject({ id: first.failureId, status: 'triaged', category: 'lint', firstDeliveryId: first.deliveryId, attemptBase: 0 });
+    expect(res.body.deliveries).toEqual([expect.objectContaining({ id: first.deliveryId, event: 'workflow_job', outcome: 'accepted' })]);
+    expect(res.body.executions.map((e: any) => `${e.stage}#${e.attempt}:${e.status}`)).toEqual(['classify#1:succeeded', 'execute#1:succeeded', 'summarize#1:succeeded']);
+    expect(res.body.executions[1]).toMatchObject({ runner: 'rules', model: null, tokensIn: 0, tokensOut: 0, costUsd: 0, durationMs: expect.any(Number) });
+    expect(res.body.totals).toMatchObject({ executions: 3, tokensIn: 0, tokensOut: 0, costUsd: 0 });
+    expect(res.body.incident).toBeNull(); // no log excerpt without GitHub credentials, so no signature
+    expect((await api('/failures/gh-job-nope')).status).toBe(404);
+  });
+
+  it('retries from a stage: a real worker re-runs that stage and later ones as new attempts, earlier ones are kept', async () => {
+    const id = ids[1]!;
+    const res = await api(`/failures/${id}/retry`, { method: 'POST', body: { stage: 'execute' } });
+    expect(res).toMatchObject({ status: 202, body: { retried: true, failureId: id, fromStage: 'execute', attemptBase: 1 } });
+    // A second retry of the same round while it is queued or running is refused.
+    expect((await api(`/failures/${id}/retry`, { method: 'POST', body: {} })).status).toBe(409);
+    const detail = await until(
+      'retry finished',
+      async () => (await api(`/failures/${id}`)).body,
+      (d) => d.failure.status === 'triaged' && d.executions.length === 5,
+    );
+    expect(detail.executions.map((e: any) => `${e.stage}#${e.attempt}:${e.status}`)).toEqual([
+      'classify#1:succeeded',
+      'execute#1:succeeded',
+      'summarize#1:succeeded',
+      'execute#2:succeeded',
+      'summarize#2:succeeded',
+    ]);
+    expect(detail.failure).toMatchObject({ attemptBase: 1, retryFromStage: 'execute' });
+    // Retry from classify with no body: every stage runs again.
+    expect((await api(`/failures/${id}/retry`, { method: 'POST' })).body).toMatchObject({ fromStage: 'classify', attemptBase: 2 });
+    const again = await until('second retry finished', async () => (await api(`/failures/${id}`)).body, (d) => d.failure.status === 'triaged' && d.executions.length === 8);
+    expect(again.executions.slice(5).map((e: any) => `${e.stage}#${e.attempt}`)).toEqual(['classify#3', 'execute#3', 'summarize#3']);
+    expect((await api('/failures/gh-job-nope/retry', { method: 'POST', body: {} })).status).toBe(404);
+    expect((await api(`/failures/${id}/retry`, { method: 'POST', body: { stage: 'deploy' } })).status).toBe(400);
+  });
+
+  it('replays a stored delivery as a new intake job: an existing failure gets a merged delivery, never a second row', async () => {
+    const res = await api(`/deliveries/${first.deliveryId}/replay`, { method: 'POST', body: { waitMs: 10_000 } });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      replayOf: first.deliveryId,
+      deliveryId: expect.stringMatching(new RegExp(`^${first.deliveryId}-replay-[0-9a-f]{8}$`)),
+      failureId: first.failureId,
+      intake: 'accepted',
+      failureExisted: true,
+      recorded: { outcome: 'merged', failureStatus: 'triaged' },
+    });
+    const rows = await tdb.db.selectFrom('failures').select('id').where('id', '=', first.failureId).execute();
+    expect(rows).toHaveLength(1);
+    const deliveries = (await api(`/failures/${first.failureId}`)).body.deliveries.map((d: any) => [d.id, d.outcome]);
+    expect(deliveries).toEqual([
+      [first.deliveryId, 'accepted'],
+      [res.body.deliveryId, 'merged'],
+    ]);
+    // Nothing re-ran: still one execution per stage.
+    expect((await api(`/failures/${first.failureId}`)).body.totals.executions).toBe(3);
+    expect((await api('/deliveries/no-such-delivery/replay', { method: 'POST', body: {} })).status).toBe(404);
+  });
+});
+
+describe('spend', () => {
+  it('sums executions by UTC day and repository, with totals and the budget ledger', async () => {
+    const { failureId } = await deliver();
+    await until('triaged', statusOf(failureId), (s) => s === 'triaged');
+    // Two model executions on a day of their own: 2026-01-10 (UTC), one of them just before midnight.
+    for (const [attempt, startedAt, cost] of [
+      [11, '2026-01-10T00:00:00Z', 0.25],
+      [12, '2026-01-10T23:59:59.999Z', 0.125],
+    ] as const) {
+      const id = await startExecution(tdb.db, { failureId, stage: 'execute', attempt, runner: 'llm', model: 'm' });
+      await finishExecution(tdb.db, id, { status: 'succeeded', durationMs: 10, tokensIn: 1000, tokensOut: 200, costUsd: cost });
+      await tdb.db.updateTable('executions').set({ started_at: startedAt }).where('id', '=', id).execute();
+    }
+    await tdb.db.insertInto('spend').values([
+      { day: '2026-01-10', scope: 'org', spent_usd: 0.375, calls: 2 },
+      { day: '2026-01-10', scope: `repo:${REPO}`, spent_usd: 0.375, calls: 2 },
+      { day: '1970-01-01', scope: `failure:${failureId}`, spent_usd: 0.375, calls: 2 },
+    ]).execute();
+    const res = await api('/spend?since=2026-01-09&until=2026-01-10');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      since: '2026-01-09',
+      until: '2026-01-10',
+      rows: [{ day: '2026-01-10', owner: example.owner, repo: example.repo, executions: 2, tokensIn: 2000, tokensOut: 400, costUsd: 0.375 }],
+      totals: { executions: 2, tokensIn: 2000, tokensOut: 400, costUsd: 0.375 },
+      budgets: [
+        { day: '2026-01-10', scope: 'org', spentUsd: 0.375, reservedUsd: 0, calls: 2 },
+        { day: '2026-01-10', scope: `repo:${REPO}`, spentUsd: 0.375, reservedUsd: 0, calls: 2 },
+      ],
+    });
+    expect((await api('/spend?since=2026-01-11&until=2026-01-11')).body.rows).toEqual([]);
+    expect((await api('/spend?since=2026-01-10&until=2026-01-10&repo=other/repo')).body).toMatchObject({ rows: [], budgets: [] });
+    // Default: the last 7 UTC days, which include today's rules executions at 0 USD.
+    const recent = await api('/spend');
+    expect(recent.body.rows.some((r: any) => r.repo === 'Hello-World' && r.executions >= 3 && r.costUsd === 0)).toBe(true);
+    expect((await api('/spend?since=2026-01-11&until=2026-01-10')).status).toBe(400);
+    expect((await api('/spend?since=last-week')).status).toBe(400);
+  });
+});
+
+describe('incidents', () => {
+  it('lists incidents and shows one with its linked failures, leader first', async () => {
+    const a = await deliver();
+    const b = await deliver();
+    for (const f of [a, b]) await until('triaged', statusOf(f.failureId), (s) => s === 'triaged');
+    const signature = `sig-${randomUUID()}`;
+    const link = { owner: example.owner, repo: example.repo, signature, category: 'lint' };
+    const { incident } = await joinIncident(tdb.db, { failureId: a.failureId, ...link });
+    await joinIncident(tdb.db, { failureId: b.failureId, ...link });
+    const list = await api(`/incidents?repo=${REPO}&since=1h`);
+    expect(list.status).toBe(200);
+    expect(list.body.items.find((i: any) => i.id === incident.id)).toMatchObject({ signature, category: 'lint', leaderFailureId: a.failureId, occurrences: 2, failures: 2 });
+    const one = await api(`/incidents/${incident.id}`);
+    expect(one.body.linked.map((f: any) => [f.id, f.leader])).toEqual([
+      [a.failureId, true],
+      [b.failureId, false],
+    ]);
+    expect((await api(`/failures/${b.failureId}`)).body.incident).toMatchObject({ id: incident.id, occurrences: 2 });
+    expect((await api('/incidents/999999')).status).toBe(404);
+    expect((await api('/incidents/abc')).status).toBe(400);
+  });
+});
+
+describe('breakers', () => {
+  it('shows the states workers publish, drops expired fields, and forgets a worker that stops', async () => {
+    let publisher: ReturnType<typeof createBreakerPublisher> | undefined;
+    const breakers = createBreakers({ threshold: 1, cooldownMs: 60_000, onStateChange: (runner, state) => publisher?.changed(runner, state) });
+    publisher = createBreakerPublisher({ redis, prefix, breakers, runners: ['llm'], logger, workerId: 'host-a:101', refreshMs: 60_000 });
+    await publisher.publish();
+    expect((await api('/breakers')).body).toMatchObject({ breakers: [{ worker: 'host-a:101', runner: 'llm', state: 'closed' }], workers: 1, open: 0 });
+    // One failed model call opens the llm circuit (threshold 1).
+    await breakers.get('llm').execute(() => Promise.reject(new Error('model down'))).catch(() => undefined);
+    await publisher.publish();
+    const open = await api('/breakers');
+    expect(open.body).toMatchObject({ breakers: [{ worker: 'host-a:101', runner: 'llm', state: 'open' }], open: 1 });
+    expect(Date.parse(open.body.breakers[0].since)).toBeGreaterThan(Date.now() - 60_000);
+    // A dead worker's field (expired) is neither shown nor kept.
+    const key = breakerStatesKey(prefix);
+    const past = new Date(Date.now() - 1_000).toISOString();
+    await redis.hset(key, breakerStateField('host-b:202', 'llm'), JSON.stringify({ state: 'open', since: past, updatedAt: past, expiresAt: past }));
+    expect((await api('/breakers')).body.breakers.map((b: any) => b.worker)).toEqual(['host-a:101']);
+    expect(await redis.hexists(key, breakerStateField('host-b:202', 'llm'))).toBe(0);
+    expect(await redis.ttl(key)).toBeGreaterThan(0);
+    await publisher.stop();
+    expect((await api('/breakers')).body).toEqual({ breakers: [], workers: 0, open: 0 });
+  });
+});

@@ -1,0 +1,307 @@
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { zValidator } from '@hono/zod-validator';
+import type { Queue } from 'bullmq';
+import { Hono, type ValidationTargets } from 'hono';
+import type { Redis } from 'ioredis';
+import type { Kysely } from 'kysely';
+import { z } from 'zod';
+import {
+  BadCursorError,
+  breakerStatesKey,
+  CI_EVENTS,
+  findDelivery,
+  findFailure,
+  getFailureDetail,
+  getIncident,
+  isIgnored,
+  listFailures,
+  listIncidents,
+  normalizeGithubEvent,
+  parseBreakerStates,
+  PayloadShapeError,
+  requestRetry,
+  spendByDay,
+  Stage,
+  type CiEvent,
+  type Database,
+  type FailureStatus,
+  type Logger,
+  type TriageJobData,
+} from '@pitcrew/core';
+import { IngestError } from './errors.ts';
+import type { IntakeProducer } from './intake-producer.ts';
+
+/** Path the admin API is mounted under. */
+export const API_PATH = '/api';
+
+/** Dependencies of {@link createAdminApi}; `main.ts` builds the real ones, tests their own. */
+export interface AdminApiDeps {
+  db: Kysely<Database>;
+  /** Reads the breaker states workers publish (`<prefix>:breakers`). */
+  redis: Redis;
+  /** BullMQ prefix. */
+  prefix: string;
+  /** The `triage` queue: a retry adds a job to it. */
+  triage: Queue;
+  /** The same producer the webhook route uses: a replay is a new intake job. */
+  producer: IntakeProducer;
+  logger: Logger;
+  now?: () => Date;
+}
+
+const FAILURE_STATUSES = ['queued', 'running', 'triaged', 'failed'] as const satisfies readonly FailureStatus[];
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+const RELATIVE = /^(\d+)(m|h|d)$/;
+const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/**
+ * A point in time: ISO 8601 (`2026-11-24`, `2026-11-24T10:00:00Z`) or relative to now
+ * (`90m`, `24h`, `7d`).
+ */
+function pointInTime(now: () => Date) {
+  return z.string().transform((value, ctx) => {
+    const relative = RELATIVE.exec(value);
+    if (relative) return new Date(now().getTime() - Number(relative[1]) * UNIT_MS[relative[2] as keyof typeof UNIT_MS]);
+    const ms = Date.parse(value);
+    if (Number.isNaN(ms)) {
+      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)} is neither ISO 8601 nor relative like 24h or 7d` });
+      return z.NEVER;
+    }
+    return new Date(ms);
+  });
+}
+
+/** A UTC day `YYYY-MM-DD`, or a relative time (`7d`) turned into its UTC day. */
+function utcDayOf(now: () => Date) {
+  return z.string().transform((value, ctx) => {
+    if (DAY.test(value) && !Number.isNaN(Date.parse(value))) return value;
+    const relative = RELATIVE.exec(value);
+    if (relative) {
+      return new Date(now().getTime() - Number(relative[1]) * UNIT_MS[relative[2] as keyof typeof UNIT_MS]).toISOString().slice(0, 10);
+    }
+    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)} is not a day YYYY-MM-DD or relative like 7d` });
+    return z.NEVER;
+  });
+}
+
+const limit = (fallback: number) => z.coerce.number().int().min(1).max(500).default(fallback);
+
+/** zod validation of one request part; a failure is a 400 `{error: 'bad_request', reason}`. */
+function validate<T extends z.ZodType, Target extends keyof ValidationTargets>(target: Target, schema: T) {
+  return zValidator(target, schema, (result) => {
+    if (!result.success) {
+      const reason = result.error.issues.map((i) => `${i.path.join('.') || target}: ${i.message}`).join('; ');
+      throw new IngestError(400, 'bad_request', `invalid ${target}: ${reason}`);
+    }
+  });
+}
+
+/** Compare-and-delete of expired breaker fields: a field a worker rewrote meanwhile stays. */
+const DELETE_IF_UNCHANGED = `
+local n = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then n = n + redis.call('HDEL', KEYS[1], ARGV[i]) end
+end
+return n`;
+
+/** Longest a replay waits for the intake job to record the delivery, ms. */
+const MAX_REPLAY_WAIT_MS = 30_000;
+
+/**
+ * The admin API, mounted at `/api` behind admin auth (see `createApp`). JSON in and out; query,
+ * params and bodies validated with zod; every error is `{error, reason}`.
+ *
+ * - `GET /failures?repo=&category=&status=&since=&limit=&cursor=` → `{items, nextCursor}`,
+ *   newest first, keyset-paginated (`repo` is `owner/repo` or a bare repository name, `since` ISO
+ *   8601 or relative like `24h`, `limit` 1-500, default 50)
+ * - `GET /failures/:id` → the failure, its deliveries, executions (stage, attempt, runner, model,
+ *   status, timings in ms, tokens in/out, cost in USD), totals and incident; 404 when unknown
+ * - `POST /failures/:id/retry` `{stage?: classify|execute|summarize}` (default classify) → 202
+ *   `{retried, failureId, fromStage, attemptBase, jobId}`: earlier stages keep their results,
+ *   the stage and later ones run again as new attempts on a worker; 409 while queued or running
+ * - `POST /deliveries/:id/replay` `{waitMs?}` → the stored payload as a new intake job under a
+ *   new delivery id (`<id>-replay-<hex>`); idempotent by failure id, so an existing failure gets
+ *   a `merged` delivery and is not triaged again (use retry for that). Answers 200 with what the
+ *   worker recorded, or 202 when it had not recorded it within `waitMs` (default 5,000 ms)
+ * - `GET /spend?since=&until=&repo=` → USD, tokens in/out and executions per UTC day and
+ *   repository (days inclusive, default the last 7), with totals and the budget ledger
+ * - `GET /incidents?repo=&since=&limit=` and `GET /incidents/:id` (with its linked failures)
+ * - `GET /breakers` → `{breakers: [{worker, runner, state, since, updatedAt}]}` as the live
+ *   workers publish them (see `@pitcrew/core` `breaker-states.ts`)
+ */
+export function createAdminApi(deps: AdminApiDeps): Hono {
+  const { db, redis, prefix, triage, producer, logger } = deps;
+  const now = deps.now ?? (() => new Date());
+  const app = new Hono();
+
+  app.get(
+    '/failures',
+    validate(
+      'query',
+      z.object({
+        repo: z.string().min(1).optional(),
+        category: z.string().min(1).optional(),
+        status: z.enum(FAILURE_STATUSES).optional(),
+        since: pointInTime(now).optional(),
+        limit: limit(50),
+        cursor: z.string().min(1).optional(),
+      }),
+    ),
+    async (c) => {
+      const q = c.req.valid('query');
+      try {
+        return c.json(
+          await listFailures(db, {
+            limit: q.limit,
+            ...(q.repo ? { repo: q.repo } : {}),
+            ...(q.category ? { category: q.category } : {}),
+            ...(q.status ? { status: q.status } : {}),
+            ...(q.since ? { since: q.since } : {}),
+            ...(q.cursor ? { cursor: q.cursor } : {}),
+          }),
+        );
+      } catch (error) {
+        if (error instanceof BadCursorError) throw new IngestError(400, 'bad_request', error.message, { cause: error });
+        throw error;
+      }
+    },
+  );
+
+  const FailureParams = z.object({ id: z.string().min(1).max(200) });
+
+  app.get('/failures/:id', validate('param', FailureParams), async (c) => {
+    const { id } = c.req.valid('param');
+    const detail = await getFailureDetail(db, id);
+    if (!detail) throw new IngestError(404, 'not_found', `no failure ${id}`);
+    return c.json(detail);
+  });
+
+  app.post(
+    '/failures/:id/retry',
+    validate('param', FailureParams),
+    validate('json', z.object({ stage: Stage.default('classify') })),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      const { stage } = c.req.valid('json');
+      const failure = await findFailure(db, id);
+      if (!failure) throw new IngestError(404, 'not_found', `no failure ${id}`);
+      // A queued failure already has a triage job coming; a second one would race it.
+      if (failure.status === 'queued' || failure.status === 'running' || !(await requestRetry(db, id, stage))) {
+        throw new IngestError(409, 'conflict', `failure ${id} is ${failure.status === 'queued' ? 'queued' : 'being triaged'}; retry once it is triaged or failed`);
+      }
+      const { attempt_base: attemptBase } = (await findFailure(db, id))!;
+      // One job per triage round: two concurrent retries of one round add one job. A finished job
+      // of that id (kept for the board) would turn `add` into a no-op, so it goes first.
+      const jobId = `${id}-retry-${attemptBase}`;
+      const old = await triage.getJob(jobId);
+      if (old && ((await old.isCompleted()) || (await old.isFailed()))) await old.remove();
+      const data: TriageJobData = { v: 1, failureId: id, fromStage: stage };
+      await triage.add('triage', data, { jobId });
+      logger.info({ failureId: id, fromStage: stage, attemptBase, jobId }, 'retry requested');
+      return c.json({ retried: true, failureId: id, fromStage: stage, attemptBase, jobId }, 202);
+    },
+  );
+
+  app.post(
+    '/deliveries/:id/replay',
+    validate('param', z.object({ id: z.string().min(1).max(200) })),
+    validate('json', z.object({ waitMs: z.number().int().min(0).max(MAX_REPLAY_WAIT_MS).default(5_000) })),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      const { waitMs } = c.req.valid('json');
+      const delivery = await findDelivery(db, id);
+      if (!delivery) throw new IngestError(404, 'not_found', `no stored delivery ${id} (only failure deliveries are stored)`);
+      if (!(CI_EVENTS as readonly string[]).includes(delivery.event)) {
+        throw new IngestError(422, 'not_a_failure', `delivery ${id} is a ${delivery.event} event, not a CI event`);
+      }
+      let failure;
+      try {
+        failure = normalizeGithubEvent(delivery.event, delivery.payload);
+      } catch (error) {
+        if (error instanceof PayloadShapeError) throw new IngestError(422, 'not_a_failure', error.message, { cause: error });
+        throw error;
+      }
+      if (isIgnored(failure)) throw new IngestError(422, 'not_a_failure', `delivery ${id} no longer describes a failure: ${failure.reason}`);
+      const existing = await findFailure(db, failure.id);
+      // A new delivery id: the original's is remembered as seen for days and would be dropped.
+      const replayId = `${id}-replay-${randomBytes(4).toString('hex')}`;
+      const intake = await producer.enqueue({
+        deliveryId: replayId,
+        event: delivery.event as CiEvent,
+        action: delivery.action ?? 'completed',
+        receivedAt: now(),
+        failure,
+        payload: delivery.payload,
+      });
+      logger.info({ replayOf: id, deliveryId: replayId, failureId: failure.id, intake }, 'delivery replayed');
+      const deadline = Date.now() + waitMs;
+      let recorded = await findDelivery(db, replayId);
+      while (!recorded && Date.now() < deadline) {
+        await sleep(100);
+        recorded = await findDelivery(db, replayId);
+      }
+      const after = recorded ? await findFailure(db, failure.id) : undefined;
+      return c.json(
+        {
+          replayOf: id,
+          deliveryId: replayId,
+          failureId: failure.id,
+          intake,
+          failureExisted: existing !== undefined,
+          recorded: recorded ? { outcome: recorded.outcome, failureStatus: after?.status ?? null } : null,
+          note: existing
+            ? 'the failure already existed: the replay is recorded as a merged delivery and triage does not run again; use POST /api/failures/:id/retry for that'
+            : 'a new failure: the worker records it and triages it',
+        },
+        recorded ? 200 : 202,
+      );
+    },
+  );
+
+  app.get(
+    '/spend',
+    validate('query', z.object({ since: utcDayOf(now).optional(), until: utcDayOf(now).optional(), repo: z.string().min(1).optional() })),
+    async (c) => {
+      const q = c.req.valid('query');
+      const until = q.until ?? now().toISOString().slice(0, 10);
+      const since = q.since ?? new Date(Date.parse(until) - 6 * UNIT_MS.d).toISOString().slice(0, 10);
+      if (since > until) throw new IngestError(400, 'bad_request', `since ${since} is after until ${until}`);
+      return c.json({ since, until, ...(await spendByDay(db, { since, until, ...(q.repo ? { repo: q.repo } : {}) })) });
+    },
+  );
+
+  app.get(
+    '/incidents',
+    validate('query', z.object({ repo: z.string().min(1).optional(), since: pointInTime(now).optional(), limit: limit(50) })),
+    async (c) => {
+      const q = c.req.valid('query');
+      const items = await listIncidents(db, { limit: q.limit, ...(q.repo ? { repo: q.repo } : {}), ...(q.since ? { since: q.since } : {}) });
+      return c.json({ items });
+    },
+  );
+
+  app.get('/incidents/:id', validate('param', z.object({ id: z.string().regex(/^\d{1,18}$/, 'an incident id is a number') })), async (c) => {
+    const { id } = c.req.valid('param');
+    const incident = await getIncident(db, id);
+    if (!incident) throw new IngestError(404, 'not_found', `no incident ${id}`);
+    return c.json(incident);
+  });
+
+  app.get('/breakers', async (c) => {
+    const key = breakerStatesKey(prefix);
+    const hash = await redis.hgetall(key);
+    const { live, stale } = parseBreakerStates(hash, now());
+    if (stale.length > 0) {
+      const args = stale.flatMap((field) => [field, hash[field]!]);
+      await redis.eval(DELETE_IF_UNCHANGED, 1, key, ...args).catch((error) => logger.warn({ err: error }, 'could not remove expired breaker states'));
+    }
+    return c.json({
+      breakers: live,
+      workers: new Set(live.map((b) => b.worker)).size,
+      open: live.filter((b) => b.state !== 'closed').length,
+    });
+  });
+
+  return app;
+}
