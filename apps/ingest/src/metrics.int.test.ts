@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { QUEUES } from '@pitcrew/core';
-import { createTestRedis, deleteKeysWithPrefix, testPrefix } from '@pitcrew/testkit';
+import { createTestRedis, deleteKeysWithPrefix, parseExposition, sampleValue as value, testPrefix } from '@pitcrew/testkit';
 import { createApp } from './app.ts';
 import { createIntakeProducer } from './intake-producer.ts';
 import { createIngestMetrics, DELIVERY_DURATION_BUCKETS } from './metrics.ts';
@@ -25,33 +25,6 @@ const jobFailure = () => {
 const SECRET = 'metrics-secret-0123456789';
 const METRICS_TOKEN = 'metrics-token-0123456789abcdef';
 const logger = pino({ level: 'silent' });
-
-/** One sample of the text exposition: metric name, labels, value. */
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Parses the Prometheus text format (0.0.4) into samples; comment lines are skipped. */
-function parseExposition(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)$/.exec(line);
-    if (!m) throw new Error(`not an exposition line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (const [, key, value] of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[key!] = value!;
-    samples.push({ name: m[1]!, labels, value: Number(m[3]) });
-  }
-  return samples;
-}
-
-/** The value of the sample with exactly these labels, or undefined. */
-function value(samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
-  const want = JSON.stringify(Object.entries(labels).sort());
-  return samples.find((s) => s.name === name && JSON.stringify(Object.entries(s.labels).sort()) === want)?.value;
-}
 
 let redis: Redis;
 let prefix: string;

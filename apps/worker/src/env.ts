@@ -89,6 +89,12 @@ export const WorkerEnv = z.object({
   PITCREW_BUDGET_FAILURE_USD: nonNegative().default(0),
   /** ms to let active jobs finish on SIGTERM before closing hard (their locks then expire and another worker takes them). */
   PITCREW_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(30_000),
+  /** Port of this process's Prometheus `GET /metrics`; 0 = no metrics server. Each worker process needs its own. */
+  PITCREW_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  /** Interface the metrics server binds. */
+  PITCREW_METRICS_HOST: z.string().min(1).default('0.0.0.0'),
+  /** Bearer token Prometheus must send to `GET /metrics` (ingest and worker); unset = open (keep the port internal). */
+  PITCREW_METRICS_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
   /**
    * ms a job's lock lives without renewal (renewed every half of it). A worker that dies holding a
    * job is noticed after this; an event-loop stall longer than this makes a job look stalled.

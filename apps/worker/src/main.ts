@@ -11,9 +11,12 @@ import { createAgentRunner } from './runners/agent-runner.ts';
 import { createLlmRunner } from './runners/llm-runner.ts';
 import { createRunnerRegistry } from './runners/registry.ts';
 import { createWorkers } from './worker.ts';
+import { createWorkerMetrics, serveMetrics } from './metrics.ts';
 
 /** A running worker process. */
 export interface WorkerHandle {
+  /** `http://host:port/metrics` of this process, null when `PITCREW_METRICS_PORT` is 0. */
+  metricsUrl: string | null;
   /** Graceful stop: workers (waiting up to the shutdown timeout) → db → Redis. */
   close(): Promise<void>;
 }
@@ -83,6 +86,16 @@ export async function startWorker(
         ? { kind: 'token', token: config.GITHUB_TOKEN }
         : null;
   const logs = githubAuth ? createGithubLogSource(createGithubApi({ baseUrl: config.GITHUB_API_URL, auth: githubAuth, logger: log })) : undefined;
+  // Metrics first: a taken port fails the start before any job is taken.
+  const metrics = config.PITCREW_METRICS_PORT > 0 ? createWorkerMetrics() : null;
+  const metricsServer = metrics
+    ? await serveMetrics(metrics, {
+        port: config.PITCREW_METRICS_PORT,
+        host: config.PITCREW_METRICS_HOST,
+        ...(config.PITCREW_METRICS_TOKEN ? { token: config.PITCREW_METRICS_TOKEN } : {}),
+      })
+    : null;
+  metrics?.watchBreakers(breakers);
   const workers = createWorkers({
     connection,
     prefix: config.PITCREW_QUEUE_PREFIX,
@@ -100,6 +113,7 @@ export async function startWorker(
     prices,
     ...(logs ? { logs } : {}),
     incidentWindowHours: config.PITCREW_INCIDENT_WINDOW_HOURS,
+    ...(metrics ? { metrics } : {}),
     locks: {
       lockDurationMs: config.PITCREW_LOCK_DURATION_MS,
       stalledIntervalMs: config.PITCREW_STALLED_INTERVAL_MS,
@@ -122,11 +136,14 @@ export async function startWorker(
     logger: log,
   });
   const breakerPublisher = publisher;
+  if (metricsServer) log.info({ url: metricsServer.url, auth: Boolean(config.PITCREW_METRICS_TOKEN) }, 'worker metrics listening');
   let closing: Promise<void> | undefined;
   return {
+    metricsUrl: metricsServer?.url ?? null,
     close() {
       closing ??= (async () => {
         await workers.close(config.PITCREW_SHUTDOWN_TIMEOUT_MS);
+        await metricsServer?.close();
         await breakerPublisher.stop();
         await db.destroy();
         await connection.quit().catch(() => connection.disconnect());

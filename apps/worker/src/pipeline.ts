@@ -31,6 +31,7 @@ import { z } from 'zod';
 import { estimateTokens, costUsd, type createJsonCompleter } from '@pitcrew/llm';
 import type { LogSource, FetchedLog } from './github/log-source.ts';
 import type { Breakers } from './guards/breakers.ts';
+import type { PipelineObserver } from './metrics.ts';
 import { BudgetExceededError, type Budget } from './guards/budget.ts';
 import type { RunnerRegistry } from './runners/registry.ts';
 import type { Runner, RunnerInput, RunnerOutput } from './runners/runner.ts';
@@ -114,6 +115,8 @@ export interface TriageDeps {
   logs?: LogSource;
   /** Same signature in the same repository within this many hours = one incident; 0 disables. */
   incidentWindowHours?: number;
+  /** Told of every finished execution and budget skip (metrics). */
+  observer?: PipelineObserver;
 }
 
 /**
@@ -214,12 +217,23 @@ class TriageContext {
     const started = performance.now();
     try {
       const result = await body();
+      const elapsedMs = performance.now() - started;
       await finishExecution(db, executionId, {
         status: 'succeeded',
         durationMs: performance.now() - started,
         output: result.output,
         ...(result.runner !== undefined ? { runner: result.runner } : {}),
         ...(result.model !== undefined ? { model: result.model } : {}),
+        tokensIn: result.tokensIn ?? 0,
+        tokensOut: result.tokensOut ?? 0,
+        costUsd: result.costUsd ?? 0,
+      });
+      this.deps.observer?.execution({
+        stage: name,
+        runner: result.runner ?? plan.runner,
+        model: result.model !== undefined ? result.model : plan.model,
+        status: 'succeeded',
+        durationMs: elapsedMs,
         tokensIn: result.tokensIn ?? 0,
         tokensOut: result.tokensOut ?? 0,
         costUsd: result.costUsd ?? 0,
@@ -231,6 +245,7 @@ class TriageContext {
         durationMs: performance.now() - started,
         error: describeError(error),
       }).catch((recordError) => this.log.error({ err: recordError, stage: name }, 'could not record stage failure'));
+      this.deps.observer?.execution({ stage: name, ...plan, status: 'failed', durationMs: performance.now() - started, tokensIn: 0, tokensOut: 0, costUsd: 0 });
       throw error;
     }
   }
@@ -501,7 +516,10 @@ async function guarded<T extends { costUsd: number }>(
     try {
       reservation = await guards.budget.reserve({ owner: context.failure.owner, repo: context.failure.repo, failureId: context.failure.id }, estimate());
     } catch (error) {
-      if (error instanceof BudgetExceededError) return { ok: false, reason: `budget_skipped: ${error.message}` };
+      if (error instanceof BudgetExceededError) {
+        deps.observer?.budgetSkipped(runner.name);
+        return { ok: false, reason: `budget_skipped: ${error.message}` };
+      }
       throw error;
     }
   }

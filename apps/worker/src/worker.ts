@@ -1,4 +1,4 @@
-import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, MetricsTime, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { sql, type Kysely } from 'kysely';
@@ -27,6 +27,7 @@ import {
   type ModelClassifier,
   type TriageResult,
 } from './pipeline.ts';
+import type { WorkerMetrics } from './metrics.ts';
 import type { RunnerRegistry } from './runners/registry.ts';
 import type { LogSource } from './github/log-source.ts';
 
@@ -57,6 +58,8 @@ export interface WorkerDeps {
   classifier?: ModelClassifier;
   logs?: LogSource;
   incidentWindowHours?: number;
+  /** Prometheus metrics of this process: executions, tokens, cost, budget skips, finished jobs. */
+  metrics?: WorkerMetrics;
   /** Job locks and stalled-job recovery of every worker (BullMQ defaults when unset). */
   locks?: JobLocks;
   /** BullMQ worker name of every worker in this process; default {@link workerName}. */
@@ -123,6 +126,8 @@ export interface Workers {
  */
 export function createWorkers(deps: WorkerDeps): Workers {
   const { connection, prefix, db, logger } = deps;
+  // BullMQ's own per-minute completed/failed counts (Queue#getMetrics, Bull Board), kept a week.
+  const bullMetrics = { metrics: { maxDataPoints: MetricsTime.ONE_WEEK } };
   const lockOptions = deps.locks
     ? { lockDuration: deps.locks.lockDurationMs, stalledInterval: deps.locks.stalledIntervalMs, maxStalledCount: deps.locks.maxStalledCount }
     : {};
@@ -155,6 +160,7 @@ export function createWorkers(deps: WorkerDeps): Workers {
     ...(deps.classifier ? { classifier: deps.classifier } : {}),
     ...(deps.logs ? { logs: deps.logs } : {}),
     ...(deps.incidentWindowHours !== undefined ? { incidentWindowHours: deps.incidentWindowHours } : {}),
+    ...(deps.metrics ? { observer: deps.metrics.observer } : {}),
   };
 
   const intake = new Worker(
@@ -162,7 +168,7 @@ export function createWorkers(deps: WorkerDeps): Workers {
     async function processIntakeJob(job: Job) {
       return processIntake(db, triageQueue, parseOrUnrecoverable(IntakeJobData, job));
     },
-    { connection, prefix, concurrency: Math.max(4, deps.concurrency), ...lockOptions, ...named },
+    { connection, prefix, concurrency: Math.max(4, deps.concurrency), ...bullMetrics, ...lockOptions, ...named },
   );
 
   /** Marks the failure failed on the last attempt, then rethrows for BullMQ. */
@@ -200,7 +206,7 @@ export function createWorkers(deps: WorkerDeps): Workers {
         return onError(job, data.failureId, run.attempt, error);
       }
     },
-    { connection, prefix, concurrency: deps.concurrency, ...lockOptions, ...named },
+    { connection, prefix, concurrency: deps.concurrency, ...bullMetrics, ...lockOptions, ...named },
   );
 
   const run: Partial<Record<RunnerName, Worker>> = {};
@@ -233,6 +239,7 @@ export function createWorkers(deps: WorkerDeps): Workers {
         connection,
         prefix,
         concurrency: limits.concurrency,
+        ...bullMetrics,
         ...lockOptions, ...named,
         ...(limits.ratePerMinute > 0 ? { limiter: { max: limits.ratePerMinute, duration: 60_000 } } : {}),
       },
@@ -241,6 +248,7 @@ export function createWorkers(deps: WorkerDeps): Workers {
 
   const all = [intake, triage, ...Object.values(run)];
   for (const worker of all) worker.on('error', (error) => logger.error({ err: error, queue: worker.name }, 'worker error'));
+  for (const worker of all) deps.metrics?.watchWorker(worker);
   // A job failed without its processor running — stalled more than `maxStalledCount` times, i.e.
   // it crashed its worker each time — never reached `onError`; mark its failure failed here so
   // it does not stay `running` forever. Failures already final are left alone.

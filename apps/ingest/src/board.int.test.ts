@@ -1,0 +1,118 @@
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { chromium, type BrowserContext } from 'playwright-core';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { allQueueNames, QUEUES } from '@pitcrew/core';
+import { createTestDatabase, createTestRedis, deleteKeysWithPrefix, testPrefix, type TestDatabase } from '@pitcrew/testkit';
+import { BOARD_PATH } from './board.ts';
+import { startIngest, type IngestHandle } from './main.ts';
+
+/**
+ * Bull Board in a real headless Chromium against a real ingest process: the page lists every
+ * queue. Debian's `chromium` package (.ci/run installs it); without it the test is skipped and
+ * says so.
+ */
+const CHROMIUM = '/usr/bin/chromium';
+/** Flags for a machine without network access: no GPU, no QUIC, no background or sync traffic. */
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+/** Where the screenshot is kept for people to look at (gitignored). */
+const SCREENSHOT = resolve(import.meta.dirname, '../../../.pitcrew/screenshots/board.png');
+const ADMIN_TOKEN = 'board-screenshot-token-0123456789';
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium) {
+  console.warn(`[board screenshot] SKIPPED: ${CHROMIUM} not found; install it (apt-get install chromium) to run this test`);
+}
+
+describe.skipIf(!haveChromium)('Bull Board in headless Chromium', () => {
+  const logger = pino({ level: 'silent' });
+  const prefix = testPrefix();
+  let tdb: TestDatabase;
+  let redis: Redis;
+  let ingest: IngestHandle;
+  let profile: string;
+  let context: BrowserContext;
+
+  beforeAll(async () => {
+    tdb = await createTestDatabase();
+    redis = createTestRedis();
+    ingest = await startIngest(
+      {
+        REDIS_URL: inject('redisUrl'),
+        DATABASE_URL: tdb.url,
+        GITHUB_WEBHOOK_SECRET: 'board-webhook-secret-0123',
+        PITCREW_ADMIN_TOKEN: ADMIN_TOKEN,
+        PITCREW_QUEUE_PREFIX: prefix,
+        PORT: '0',
+        HOST: '127.0.0.1',
+      },
+      logger,
+    );
+    // One waiting triage job, so the board shows a count, not only empty queues.
+    const triage = new Queue(QUEUES.triage, { connection: redis, prefix });
+    await triage.add('triage', { v: 1, failureId: 'board-screenshot' });
+    await triage.close();
+    profile = await mkdtemp(join(tmpdir(), 'pitcrew-chromium-'));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      httpCredentials: { username: 'admin', password: ADMIN_TOKEN },
+      viewport: { width: 1280, height: 900 },
+    });
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    await ingest?.close();
+    if (redis) {
+      await deleteKeysWithPrefix(redis, prefix);
+      await redis.quit();
+    }
+    await tdb?.destroy();
+    if (profile) await rm(profile, { recursive: true, force: true });
+  });
+
+  it('asks for credentials first', async () => {
+    const response = await fetch(`${ingest.url}${BOARD_PATH}`);
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toMatch(/^Basic/);
+  });
+
+  it('shows every queue, with basic auth, and screenshots the page', async () => {
+    const page = await context.newPage();
+    const response = await page.goto(`${ingest.url}${BOARD_PATH}`, { waitUntil: 'domcontentloaded' });
+    expect(response?.status()).toBe(200);
+    const names = allQueueNames();
+    // The board is a single-page app: queue names appear once it has fetched them from its API.
+    for (const name of names) await page.getByText(name, { exact: true }).first().waitFor({ timeout: 15_000 });
+    const text = await page.locator('body').innerText();
+    for (const name of names) expect(text).toContain(name);
+    expect(await page.title()).toContain('pitcrew');
+
+    await mkdir(resolve(SCREENSHOT, '..'), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    const png = await readFile(SCREENSHOT);
+    expect(png.subarray(0, 8).equals(PNG_SIGNATURE)).toBe(true);
+    // IHDR: width and height, big-endian, right after the signature and chunk header.
+    expect(png.readUInt32BE(16)).toBe(1280);
+    expect(png.readUInt32BE(20)).toBeGreaterThan(0);
+    expect(png.length).toBeGreaterThan(10_000);
+    console.log(`[board screenshot] ${SCREENSHOT} (${png.length} bytes)`);
+  });
+});

@@ -1,0 +1,225 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Job, Worker } from 'bullmq';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Breakers, BreakerState } from './guards/breakers.ts';
+
+/** One finished execution (one stage of one attempt), as the pipeline records it. */
+export interface ExecutionObservation {
+  stage: string;
+  /** Runner that produced the result (`rules`, `llm`, `agent`, `runner-output`). */
+  runner: string;
+  /** Model that answered, null for runners without one. */
+  model: string | null;
+  status: 'succeeded' | 'failed';
+  /** ms the stage's work took. */
+  durationMs: number;
+  tokensIn: number;
+  tokensOut: number;
+  /** USD. */
+  costUsd: number;
+}
+
+/** What the pipeline tells metrics; calls never throw. */
+export interface PipelineObserver {
+  /** A stage's execution row was finished (not called for stages reused from an earlier attempt). */
+  execution(observation: ExecutionObservation): void;
+  /** A paid call was refused by a budget and the rules stood in. */
+  budgetSkipped(runner: string): void;
+}
+
+/** Value of `pitcrew_breaker_state` per state (`isolated` is cockatiel's manual hold; pitcrew never isolates). */
+export const BREAKER_STATE_VALUES: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2, isolated: 3 };
+
+/**
+ * Buckets of `pitcrew_stage_duration_seconds`, in seconds: rules stages take milliseconds, model
+ * calls seconds to a minute, agent runs up to `PITCREW_AGENT_TIMEOUT_MS` (default 600 s).
+ */
+export const STAGE_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+
+/** Metrics of one worker process, in a registry of its own. */
+export interface WorkerMetrics {
+  registry: Registry;
+  observer: PipelineObserver;
+  /** Counts the jobs a BullMQ worker completes and fails (`pitcrew_jobs_total`). */
+  watchWorker(worker: Worker): void;
+  /** Reports the breakers' states at each scrape (`pitcrew_breaker_state`). */
+  watchBreakers(breakers: Breakers): void;
+}
+
+/**
+ * The worker metrics (names, labels and units are listed in README "Metrics"):
+ * - `pitcrew_stage_duration_seconds{stage,runner}` histogram
+ * - `pitcrew_executions_total{stage,runner,status}` counter
+ * - `pitcrew_tokens_in_total{runner,model}`, `pitcrew_tokens_out_total{runner,model}` counters (tokens)
+ * - `pitcrew_cost_usd_total{runner,model}` counter (USD)
+ * - `pitcrew_breaker_state{runner}` gauge (0 closed, 1 half-open, 2 open)
+ * - `pitcrew_budget_skipped_total{runner}` counter
+ * - `pitcrew_jobs_total{queue,result}` counter (`completed`, `failed` = no retry follows, `retried`)
+ * - Node's default process metrics (prom-client `collectDefaultMetrics`)
+ *
+ * Counters are per process: Prometheus sums them over the worker targets.
+ */
+export function createWorkerMetrics(options: { processMetrics?: boolean } = {}): WorkerMetrics {
+  const registry = new Registry();
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+  const stageDuration = new Histogram({
+    name: 'pitcrew_stage_duration_seconds',
+    help: 'Time one stage execution took, in seconds, by stage and runner.',
+    labelNames: ['stage', 'runner'] as const,
+    buckets: STAGE_DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const executions = new Counter({
+    name: 'pitcrew_executions_total',
+    help: 'Stage executions finished, by stage, runner and status (succeeded, failed).',
+    labelNames: ['stage', 'runner', 'status'] as const,
+    registers: [registry],
+  });
+  const tokensIn = new Counter({
+    name: 'pitcrew_tokens_in_total',
+    help: 'Prompt tokens sent to models, by runner and model.',
+    labelNames: ['runner', 'model'] as const,
+    registers: [registry],
+  });
+  const tokensOut = new Counter({
+    name: 'pitcrew_tokens_out_total',
+    help: 'Completion tokens received from models, by runner and model.',
+    labelNames: ['runner', 'model'] as const,
+    registers: [registry],
+  });
+  const cost = new Counter({
+    name: 'pitcrew_cost_usd_total',
+    help: 'Model spend in USD (from token counts and LLM_PRICES, or the agent\'s own report), by runner and model.',
+    labelNames: ['runner', 'model'] as const,
+    registers: [registry],
+  });
+  const budgetSkipped = new Counter({
+    name: 'pitcrew_budget_skipped_total',
+    help: 'Paid calls refused by a budget (rules stood in), by the runner that was refused.',
+    labelNames: ['runner'] as const,
+    registers: [registry],
+  });
+  const jobs = new Counter({
+    name: 'pitcrew_jobs_total',
+    help: 'Jobs this process finished, by queue and result: completed, failed (no retry follows) or retried (an attempt failed, another follows).',
+    labelNames: ['queue', 'result'] as const,
+    registers: [registry],
+  });
+  const watched: Breakers[] = [];
+  new Gauge({
+    name: 'pitcrew_breaker_state',
+    help: 'Circuit breaker of each paid runner in this process: 0 closed, 1 half-open, 2 open (3 isolated). A runner appears after its first call.',
+    labelNames: ['runner'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const breakers of watched) {
+        for (const [runner, state] of Object.entries(breakers.states())) this.set({ runner }, BREAKER_STATE_VALUES[state]);
+      }
+    },
+  });
+
+  return {
+    registry,
+    observer: {
+      execution(o) {
+        stageDuration.observe({ stage: o.stage, runner: o.runner }, o.durationMs / 1_000);
+        executions.inc({ stage: o.stage, runner: o.runner, status: o.status });
+        if (o.status !== 'succeeded') return;
+        const labels = { runner: o.runner, model: o.model ?? 'none' };
+        // Counters only move for calls that used tokens or money, so rules stages add no series.
+        if (o.tokensIn > 0) tokensIn.inc(labels, o.tokensIn);
+        if (o.tokensOut > 0) tokensOut.inc(labels, o.tokensOut);
+        if (o.costUsd > 0) cost.inc(labels, o.costUsd);
+      },
+      budgetSkipped(runner) {
+        budgetSkipped.inc({ runner });
+      },
+    },
+    watchWorker(worker) {
+      worker.on('completed', (job: Job) => jobs.inc({ queue: job.queueName, result: 'completed' }));
+      // BullMQ emits `failed` for every failed attempt; `finishedOn` is set only when no retry follows.
+      worker.on('failed', (job: Job | undefined) => {
+        if (job) jobs.inc({ queue: job.queueName, result: job.finishedOn ? 'failed' : 'retried' });
+      });
+    },
+    watchBreakers(breakers) {
+      watched.push(breakers);
+    },
+  };
+}
+
+/** A running metrics HTTP server. */
+export interface MetricsServer {
+  /** `http://host:port/metrics`. */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves `GET /metrics` in Prometheus text format on its own port (workers have no other HTTP
+ * server; node:http is enough for one route, so no framework). With a token, requests must send
+ * `Authorization: Bearer <token>` (else 401). Other paths answer 404, other methods 405.
+ *
+ * @param options.port TCP port; 0 picks a free one (see `url`)
+ * @param options.host interface to bind, e.g. `0.0.0.0` or `127.0.0.1`
+ * @throws {Error} when the port cannot be bound (EADDRINUSE, EACCES), or the token is under 16 characters
+ */
+export async function serveMetrics(
+  metrics: Pick<WorkerMetrics, 'registry'>,
+  options: { port: number; host: string; token?: string },
+): Promise<MetricsServer> {
+  if (options.token !== undefined && options.token.length < 16) throw new Error('metrics token must have at least 16 characters');
+  const expected = options.token !== undefined ? digest(options.token) : null;
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const answer = (status: number, body: string, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      res.end(body);
+    };
+    if (path !== '/metrics') return answer(404, JSON.stringify({ error: 'not_found', reason: `no route for ${req.method} ${path}; metrics are at /metrics` }));
+    if (req.method !== 'GET' && req.method !== 'HEAD') return answer(405, JSON.stringify({ error: 'method_not_allowed', reason: 'use GET' }), { allow: 'GET, HEAD' });
+    if (expected) {
+      const match = /^bearer (.+)$/i.exec(req.headers.authorization ?? '');
+      if (!match || !timingSafeEqual(digest(match[1]!), expected)) {
+        return answer(401, JSON.stringify({ error: 'unauthorized', reason: 'send Authorization: Bearer <PITCREW_METRICS_TOKEN>' }), {
+          'www-authenticate': 'Bearer realm="pitcrew metrics"',
+        });
+      }
+    }
+    metrics.registry.metrics().then(
+      (body) => {
+        res.writeHead(200, { 'content-type': metrics.registry.contentType });
+        res.end(req.method === 'HEAD' ? undefined : body);
+      },
+      (error: Error) => answer(500, JSON.stringify({ error: 'internal', reason: error.message })),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}/metrics`,
+    port,
+    close() {
+      return new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+// Equal-length digests so timingSafeEqual never throws on a length difference.
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
