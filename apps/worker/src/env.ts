@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DatabaseEnv, LlmEnv, LogEnv, RedisEnv } from '@pitcrew/core';
+import { DatabaseEnv, LlmEnv, LogEnv, RedisEnv, SINKS, type SinkName } from '@pitcrew/core';
 import { Strategy } from './runners/registry.ts';
 
 const nonNegative = () => z.coerce.number().min(0);
@@ -75,6 +75,27 @@ export const WorkerEnv = z.object({
     .min(1)
     .optional()
     .transform((key) => key?.replaceAll('\\n', '\n')),
+  /**
+   * Where triage results go, comma-separated: `check-run`, `pr-comment`, `issue`, `slack`;
+   * `none` = nowhere (empty = the default, as for every variable). GitHub sinks need a GitHub credential, `slack` needs PITCREW_SLACK_WEBHOOK_URL;
+   * sinks that lack theirs are off (one log line at start-up says so).
+   */
+  PITCREW_PUBLISH: z
+    .string()
+    .default('check-run,pr-comment,issue,slack')
+    .transform((raw, ctx) => {
+      const names = raw.split(',').map((s) => s.trim()).filter((s) => s && s !== 'none');
+      const bad = names.filter((n) => !(SINKS as readonly string[]).includes(n));
+      if (bad.length) {
+        ctx.addIssue({ code: 'custom', message: `unknown sink(s) ${bad.join(', ')}; known: ${SINKS.join(', ')}, none` });
+        return z.NEVER;
+      }
+      return [...new Set(names)] as SinkName[];
+    }),
+  /** Open one GitHub issue per incident once it has this many occurrences (the `issue` sink). */
+  PITCREW_ESCALATE_AFTER: z.coerce.number().int().min(1).default(3),
+  /** Slack-compatible incoming webhook URL (a secret); one message per failure. Unset = no Slack. */
+  PITCREW_SLACK_WEBHOOK_URL: z.string().url().optional(),
   /** Failures with the same signature in one repository within this many hours share one incident; 0 disables. */
   PITCREW_INCIDENT_WINDOW_HOURS: z.coerce.number().min(0).default(24),
   /** Consecutive failures that open a runner's circuit breaker. */

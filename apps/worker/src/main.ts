@@ -7,6 +7,7 @@ import { createBreakerPublisher, type BreakerPublisher } from './guards/breaker-
 import { createBudget } from './guards/budget.ts';
 import { createGithubApi, type GithubAuth } from './github/github-api.ts';
 import { createGithubLogSource } from './github/log-source.ts';
+import { resolveSinks } from './publish/publisher.ts';
 import { createAgentRunner } from './runners/agent-runner.ts';
 import { createLlmRunner } from './runners/llm-runner.ts';
 import { createRunnerRegistry } from './runners/registry.ts';
@@ -85,7 +86,12 @@ export async function startWorker(
       : config.GITHUB_TOKEN
         ? { kind: 'token', token: config.GITHUB_TOKEN }
         : null;
-  const logs = githubAuth ? createGithubLogSource(createGithubApi({ baseUrl: config.GITHUB_API_URL, auth: githubAuth, logger: log })) : undefined;
+  const githubApi = githubAuth ? createGithubApi({ baseUrl: config.GITHUB_API_URL, auth: githubAuth, logger: log }) : null;
+  const logs = githubApi ? createGithubLogSource(githubApi) : undefined;
+  const sinks = resolveSinks(
+    { requested: config.PITCREW_PUBLISH, githubAuth: githubAuth?.kind ?? null, slackWebhookUrl: config.PITCREW_SLACK_WEBHOOK_URL, escalateAfter: config.PITCREW_ESCALATE_AFTER },
+    log,
+  );
   // Metrics first: a taken port fails the start before any job is taken.
   const metrics = config.PITCREW_METRICS_PORT > 0 ? createWorkerMetrics() : null;
   const metricsServer = metrics
@@ -113,6 +119,7 @@ export async function startWorker(
     prices,
     ...(logs ? { logs } : {}),
     incidentWindowHours: config.PITCREW_INCIDENT_WINDOW_HOURS,
+    publish: { sinks, github: githubApi, attempts: config.PITCREW_JOB_ATTEMPTS },
     ...(metrics ? { metrics } : {}),
     locks: {
       lockDurationMs: config.PITCREW_LOCK_DURATION_MS,

@@ -30,6 +30,7 @@ import {
 import type { WorkerMetrics } from './metrics.ts';
 import type { RunnerRegistry } from './runners/registry.ts';
 import type { LogSource } from './github/log-source.ts';
+import { createPublisher, type Publisher, type PublishOptions } from './publish/publisher.ts';
 
 /** Concurrency and rate limit of one runner's queue in this process. */
 export interface RunnerLimits {
@@ -62,6 +63,8 @@ export interface WorkerDeps {
   metrics?: WorkerMetrics;
   /** Job locks and stalled-job recovery of every worker (BullMQ defaults when unset). */
   locks?: JobLocks;
+  /** Sinks that hear of each failure once it is final (`publish` queue); unset or no sinks = none. */
+  publish?: PublishOptions;
   /** BullMQ worker name of every worker in this process; default {@link workerName}. */
   name?: string;
 }
@@ -107,6 +110,8 @@ export interface Workers {
   /** The triage queue, used to enqueue triage jobs. */
   triageQueue: Queue;
   runQueues: Partial<Record<RunnerName, Queue>>;
+  /** The `publish` queue and worker, when sinks are configured. */
+  publisher: Publisher | null;
   /**
    * Stops taking jobs and waits up to `timeoutMs` for active ones; then cancels those still
    * running (their AbortSignal fires) and lets them hand their jobs back to the queue with the
@@ -151,6 +156,10 @@ export function createWorkers(deps: WorkerDeps): Workers {
   const runQueues: Partial<Record<RunnerName, Queue>> = {};
   for (const name of configured) runQueues[name] = new Queue(runnerQueueName(name), queueOptions);
   for (const q of [triageQueue, ...Object.values(runQueues)]) q.on('error', (error) => logger.warn({ err: error, queue: q.name }, 'queue error'));
+  const publisher = deps.publish?.sinks.length ? createPublisher({ connection, prefix, db, logger, options: deps.publish, workerOptions: lockOptions }) : null;
+  /** Tells the sinks about a failure in its final state; publishing never changes the failure, so an enqueue error is only logged. */
+  const publish = async (failureId: string) =>
+    publisher?.enqueue(failureId).catch((e: unknown) => logger.error({ err: e, failureId }, 'could not enqueue publishing'));
   const stageDeps = {
     db,
     runners: deps.runners,
@@ -177,8 +186,9 @@ export function createWorkers(deps: WorkerDeps): Workers {
     if (error instanceof FailureNotFoundError) throw new UnrecoverableError(error.message);
     if (attempt >= (job.opts.attempts ?? 1)) {
       log.error({ err: error }, 'failed on the last attempt; failure marked failed');
-      await updateFailure(db, failureId, { status: 'failed', error: describeError(error), finished_at: new Date() }).catch((e) =>
-        log.error({ err: e }, 'could not mark failure failed'),
+      await updateFailure(db, failureId, { status: 'failed', error: describeError(error), finished_at: new Date() }).then(
+        () => publish(failureId),
+        (e) => log.error({ err: e }, 'could not mark failure failed'),
       );
     } else {
       log.warn({ err: error }, 'attempt failed; will retry');
@@ -228,6 +238,7 @@ export function createWorkers(deps: WorkerDeps): Workers {
             throw new DelayedError();
           }
           logger.info({ failureId: data.failureId, category: result.category, runner: result.runner, reused: result.reused }, 'failure triaged');
+          await publish(data.failureId);
           return result;
         } catch (error) {
           if (error instanceof DelayedError) throw error;
@@ -246,7 +257,7 @@ export function createWorkers(deps: WorkerDeps): Workers {
     );
   }
 
-  const all = [intake, triage, ...Object.values(run)];
+  const all = [intake, triage, ...Object.values(run), ...(publisher ? [publisher.worker] : [])];
   for (const worker of all) worker.on('error', (error) => logger.error({ err: error, queue: worker.name }, 'worker error'));
   for (const worker of all) deps.metrics?.watchWorker(worker);
   // A job failed without its processor running — stalled more than `maxStalledCount` times, i.e.
@@ -264,7 +275,7 @@ export function createWorkers(deps: WorkerDeps): Workers {
             .where('id', '=', failureId)
             .where('status', 'in', ['queued', 'running'])
             .executeTakeFirst();
-          if (Number(marked.numUpdatedRows) === 0) return;
+          if (Number(marked.numUpdatedRows) === 0) return false;
           // The dead worker's execution rows would say `running` forever.
           await trx
             .updateTable('executions')
@@ -273,6 +284,10 @@ export function createWorkers(deps: WorkerDeps): Workers {
             .where('status', '=', 'running')
             .execute();
           logger.error({ failureId, jobId: job.id, err: error }, 'job failed outside its processor; failure marked failed');
+          return true;
+        })
+        .then(async (marked) => {
+          if (marked) await publish(failureId);
         })
         .catch((e: unknown) => logger.error({ err: e, failureId }, 'could not mark failure failed'));
     });
@@ -285,6 +300,7 @@ export function createWorkers(deps: WorkerDeps): Workers {
     run,
     triageQueue,
     runQueues,
+    publisher,
     close(timeoutMs = 30_000) {
       closing ??= (async () => {
         const graceful = Promise.all(all.map((w) => w.close()));
@@ -302,7 +318,7 @@ export function createWorkers(deps: WorkerDeps): Workers {
             await Promise.all(all.map((w) => w.close(true)));
           }
         }
-        await Promise.all([triageQueue, ...Object.values(runQueues)].map((q) => q.close()));
+        await Promise.all([triageQueue, ...Object.values(runQueues), ...(publisher ? [publisher.queue] : [])].map((q) => q.close()));
       })();
       return closing;
     },

@@ -1,0 +1,141 @@
+import { createHash } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { CiFailure, describeFailure, findFailure, findSucceededExecution, redactSecrets, type Database, type FailureRow, type IncidentRow } from '@pitcrew/core';
+import type { ClassifyOutput, ExecuteOutput } from '../pipeline.ts';
+
+/**
+ * GitHub's limit on a check run's `output.summary` and `output.text`: "Maximum length: 65535
+ * characters" (REST docs, "Create a check run"), enforced on bytes in practice (github/docs#35252),
+ * so we count UTF-8 bytes. Issue and comment bodies are refused past 65536 characters; the same
+ * byte bound keeps them under it.
+ */
+export const GITHUB_TEXT_MAX_BYTES = 65_535;
+
+/**
+ * Slack renders a message's `text` up to 40,000 characters (Slack API docs, `chat.postMessage`,
+ * "Truncating content"); a triage notice should be far shorter, so we cap it at 3,000, the limit of
+ * one section block's text.
+ */
+export const SLACK_TEXT_MAX_BYTES = 3_000;
+
+/** Everything a sink says about one final failure, read from Postgres. */
+export interface PublishContent {
+  row: FailureRow;
+  failure: CiFailure;
+  /** `triaged` or `failed`. */
+  status: FailureRow['status'];
+  category: string | null;
+  confidence: number | null;
+  summary: string;
+  /** The runner's investigation plan (markdown), when execute succeeded. */
+  plan: string | null;
+  /** Redacted log excerpt, when a log was read. */
+  excerpt: string | null;
+  flaky: boolean;
+  incident: IncidentRow | null;
+}
+
+/**
+ * Loads what there is to say about a failure: its row, classification, plan and summary, and its
+ * incident. Every text is passed through `redactSecrets` once more on the way out (the excerpt
+ * and prompts are redacted at extraction; a model's answer is not).
+ *
+ * @returns `null` when the failure does not exist
+ */
+export async function loadPublishContent(db: Kysely<Database>, failureId: string): Promise<PublishContent | null> {
+  const row = await findFailure(db, failureId);
+  if (!row) return null;
+  const failure = CiFailure.parse(row.data);
+  const [classify, execute, incident] = await Promise.all([
+    findSucceededExecution(db, failureId, 'classify'),
+    findSucceededExecution(db, failureId, 'execute'),
+    row.incident_id ? db.selectFrom('incidents').selectAll().where('id', '=', String(row.incident_id)).executeTakeFirst() : undefined,
+  ]);
+  const classification = classify?.output as ClassifyOutput | undefined;
+  const execution = execute?.output as ExecuteOutput | undefined;
+  const summary =
+    row.status === 'failed'
+      ? `pitcrew could not triage this failure: ${row.error ?? 'unknown error'}`
+      : (row.summary ?? `${describeFailure(failure)}.`);
+  return {
+    row,
+    failure,
+    status: row.status,
+    category: row.category ?? classification?.category ?? null,
+    confidence: row.confidence ?? classification?.confidence ?? null,
+    summary: redact(summary),
+    plan: execution?.markdown ? redact(execution.markdown) : null,
+    excerpt: classification?.logExcerpt ? redact(classification.logExcerpt) : null,
+    flaky: Boolean(classification?.flaky),
+    incident: incident ?? null,
+  };
+}
+
+function redact(text: string): string {
+  return redactSecrets(text).text;
+}
+
+/**
+ * `text` cut to at most `maxBytes` UTF-8 bytes, never inside a character, with `note` appended
+ * (within the bound) when something was cut.
+ */
+export function truncateUtf8(text: string, maxBytes: number, note = '\n\n… (truncated by pitcrew)'): string {
+  if (Buffer.byteLength(text) <= maxBytes) return text;
+  const room = Math.max(0, maxBytes - Buffer.byteLength(note));
+  let cut = Buffer.from(text).subarray(0, room).toString('utf8');
+  // A cut inside a multi-byte character decodes to U+FFFD; drop it.
+  if (cut.endsWith('\uFFFD')) cut = cut.slice(0, -1);
+  return cut + note;
+}
+
+/**
+ * `text` in a fenced code block whose fence is longer than any backtick run inside, so a log line
+ * of backticks cannot close it (CommonMark 0.31, "Fenced code blocks").
+ */
+export function fenced(text: string, info = 'text'): string {
+  const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+  const fence = '`'.repeat(Math.max(3, longest + 1));
+  return `${fence}${info}\n${text}\n${fence}`;
+}
+
+/** sha256 hex of a JSON value, for "unchanged since last publish". */
+export function contentHash(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex');
+}
+
+/** One line naming the failure: `` `unit` failed at step `npm test` on o/r@main (abc1234) ``. */
+export function headline(content: PublishContent): string {
+  return describeFailure(content.failure);
+}
+
+/** `test (confidence 0.9, likely flaky)` or `not triaged`. */
+export function verdict(content: PublishContent): string {
+  if (content.status === 'failed' && !content.category) return 'not triaged';
+  const parts = [content.confidence !== null ? `confidence ${content.confidence}` : null, content.flaky ? 'likely flaky' : null].filter(Boolean);
+  return `${content.category ?? 'unknown'}${parts.length ? ` (${parts.join(', ')})` : ''}`;
+}
+
+/**
+ * The full markdown report (summary, excerpt, plan) shared by the check run text, PR comments and
+ * issues, truncated to `maxBytes`: the plan is cut first, then the excerpt, so the summary survives.
+ */
+export function reportMarkdown(content: PublishContent, maxBytes: number): string {
+  const head = [`**${verdict(content)}** — ${headline(content)}`, '', content.summary].join('\n');
+  const excerpt = content.excerpt ? ['', '### Log excerpt', '', fenced(content.excerpt)].join('\n') : '';
+  const plan = content.plan ? ['', '### Investigation', '', content.plan.trim()].join('\n') : '';
+  const link = content.failure.htmlUrl ? `\n\n[Failed job](${content.failure.htmlUrl})` : '';
+  const full = head + excerpt + plan + link;
+  if (Buffer.byteLength(full) <= maxBytes) return full;
+  // Keep the head and as much excerpt as fits; the plan goes first.
+  const withoutPlan = head + excerpt + link;
+  if (Buffer.byteLength(withoutPlan) <= maxBytes) {
+    return head + excerpt + truncateUtf8(plan, maxBytes - Buffer.byteLength(head + excerpt + link)) + link;
+  }
+  if (!content.excerpt) return truncateUtf8(head + link, maxBytes);
+  const headBytes = Buffer.byteLength(head + link) + 200;
+  if (headBytes >= maxBytes) return truncateUtf8(head, maxBytes);
+  // Cut the excerpt itself (inside the fence, so the fence still closes).
+  const budget = maxBytes - headBytes;
+  const cut = truncateUtf8(content.excerpt, budget, '\n… (excerpt truncated)');
+  return truncateUtf8(head + ['', '### Log excerpt', '', fenced(cut)].join('\n') + link, maxBytes);
+}

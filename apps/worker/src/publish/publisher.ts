@@ -1,0 +1,171 @@
+import { Queue, UnrecoverableError, Worker, type Job, type WorkerOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Kysely } from 'kysely';
+import {
+  findFailure,
+  publishJobId,
+  PublishJobData,
+  QUEUES,
+  runPublication,
+  type Database,
+  type Logger,
+  type PublicationRow,
+  type SinkName,
+} from '@pitcrew/core';
+import type { GithubApi } from '../github/github-api.ts';
+import { checkRunSink } from './check-run.ts';
+import { loadPublishContent } from './content.ts';
+import { createIssueSink } from './issue.ts';
+import { prCommentSink } from './pr-comment.ts';
+import { PermanentPublishError, type Sink } from './sink.ts';
+import { createSlackSink } from './slack.ts';
+
+/** Sinks that write to GitHub and need a credential. */
+export const GITHUB_SINKS: readonly SinkName[] = ['check-run', 'pr-comment', 'issue'];
+
+/** How publishing is configured; `main.ts` builds it from the environment. */
+export interface PublishOptions {
+  /** The sinks to publish to (already filtered to those that can work, see {@link resolveSinks}). */
+  sinks: Sink[];
+  /** Octokit clients; `null` without a GitHub credential. */
+  github: GithubApi | null;
+  /** Attempts per publish job. */
+  attempts: number;
+  /** First retry delay in ms, doubling per attempt (BullMQ exponential backoff). Default 10 s. */
+  backoffMs?: number;
+  /** Publish jobs at once per process. Default 2. */
+  concurrency?: number;
+}
+
+/**
+ * GitHub asks integrations to make content-creating requests serially and to avoid concurrency
+ * ("Best practices for using the REST API", secondary rate limits); two at once per process keeps
+ * a few workers well under that.
+ */
+const DEFAULT_CONCURRENCY = 2;
+
+/**
+ * The sinks to run from `PITCREW_PUBLISH`, minus those that cannot work here: GitHub sinks without
+ * a GitHub credential, Slack without a webhook URL. Logs one line saying what is on and why
+ * anything requested is off.
+ */
+export function resolveSinks(
+  options: { requested: readonly SinkName[]; githubAuth: 'token' | 'app' | null; slackWebhookUrl: string | undefined; escalateAfter: number },
+  logger: Logger,
+): Sink[] {
+  const off: Record<string, string> = {};
+  const sinks: Sink[] = [];
+  for (const name of options.requested) {
+    if (GITHUB_SINKS.includes(name) && !options.githubAuth) {
+      off[name] = 'no GITHUB_TOKEN or GITHUB_APP_ID/GITHUB_APP_PRIVATE_KEY';
+      continue;
+    }
+    if (name === 'check-run') sinks.push(checkRunSink);
+    else if (name === 'pr-comment') sinks.push(prCommentSink);
+    else if (name === 'issue') sinks.push(createIssueSink({ escalateAfter: options.escalateAfter }));
+    else if (name === 'slack') {
+      if (!options.slackWebhookUrl) off[name] = 'PITCREW_SLACK_WEBHOOK_URL is not set';
+      else sinks.push(createSlackSink({ webhookUrl: options.slackWebhookUrl }));
+    }
+  }
+  const note = options.githubAuth === 'token' && sinks.some((s) => s.name === 'check-run') ? 'check runs need a GitHub App (a personal token gets 403)' : undefined;
+  logger.info({ sinks: sinks.map((s) => s.name), off, ...(note ? { note } : {}) }, Object.keys(off).length ? 'publishing: some sinks are off' : 'publishing');
+  return sinks;
+}
+
+/** The publish queue and its worker (the caller listens to the worker's `error` and closes it). */
+export interface Publisher {
+  queue: Queue;
+  worker: Worker;
+  /**
+   * Enqueues one publish job per sink for a failure in its final state, under
+   * {@link publishJobId} (failure, sink, round), so enqueuing twice adds nothing.
+   */
+  enqueue(failureId: string): Promise<void>;
+}
+
+/**
+ * Starts the `publish` queue's worker. Each job publishes one failure to one sink inside
+ * {@link runPublication} (row lock, outcome recorded). A sink error is retried with exponential
+ * backoff; a permanent refusal (403, 404, 422, revoked webhook) stops at once. Either way the
+ * `publications` row says so, and the failure's own status is never touched.
+ */
+export function createPublisher(deps: {
+  connection: Redis;
+  prefix: string;
+  db: Kysely<Database>;
+  logger: Logger;
+  options: PublishOptions;
+  /** Extra BullMQ worker options (lock duration, stalled-job check, worker name). */
+  workerOptions?: Partial<WorkerOptions>;
+}): Publisher {
+  const { connection, prefix, db, logger, options } = deps;
+  const bySink = new Map(options.sinks.map((s) => [s.name, s]));
+  const queue = new Queue(QUEUES.publish, {
+    connection,
+    prefix,
+    defaultJobOptions: {
+      attempts: options.attempts,
+      backoff: { type: 'exponential', delay: options.backoffMs ?? 10_000 },
+      removeOnComplete: { age: 24 * 3600, count: 1_000 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    },
+  });
+  queue.on('error', (error) => logger.warn({ err: error, queue: queue.name }, 'queue error'));
+
+  const worker = new Worker(
+    QUEUES.publish,
+    async function processPublishJob(job: Job, _token?: string, signal?: AbortSignal): Promise<Pick<PublicationRow, 'status' | 'external_id' | 'external_url'>> {
+      const parsed = PublishJobData.safeParse(job.data);
+      if (!parsed.success) throw new UnrecoverableError(`job ${job.id} of ${job.queueName} has invalid data: ${parsed.error.message}`);
+      const { failureId, sink: sinkName } = parsed.data;
+      const sink = bySink.get(sinkName);
+      if (!sink) throw new UnrecoverableError(`sink ${sinkName} is not configured in this worker`);
+      const attempt = job.attemptsMade + 1;
+      const final = attempt >= (job.opts.attempts ?? 1);
+      const log = logger.child({ jobId: job.id, failureId, sink: sinkName, attempt });
+      const content = await loadPublishContent(db, failureId);
+      if (!content) throw new UnrecoverableError(`failure ${failureId} is not in the database`);
+      const octokit = options.github?.forInstallation(content.failure.installationId) ?? null;
+      try {
+        const row = await runPublication(db, { failureId, sink: sinkName, final }, async (previous, trx) => {
+          // A permanent error ends the job now; record it as final.
+          try {
+            return await sink.publish({ content, previous, trx, octokit, logger: log, signal: signal ?? new AbortController().signal });
+          } catch (error) {
+            if (error instanceof PermanentPublishError) await trx.updateTable('publications').set({ status: 'failed' }).where('id', '=', previous.id).execute();
+            throw error;
+          }
+        });
+        log.info({ status: row.status, externalId: row.external_id, reason: row.last_error ?? undefined }, 'published');
+        return { status: row.status, external_id: row.external_id, external_url: row.external_url };
+      } catch (error) {
+        if (error instanceof PermanentPublishError) {
+          log.error({ err: error }, 'sink refused; not retrying');
+          throw new UnrecoverableError(error.message);
+        }
+        if (final) log.error({ err: error }, 'sink failed on the last attempt');
+        else log.warn({ err: error }, 'sink failed; will retry');
+        throw error;
+      }
+    },
+    { ...deps.workerOptions, connection, prefix, concurrency: options.concurrency ?? DEFAULT_CONCURRENCY },
+  );
+
+  return {
+    queue,
+    worker,
+    async enqueue(failureId) {
+      if (options.sinks.length === 0) return;
+      const row = await findFailure(db, failureId);
+      if (!row) return;
+      await queue.addBulk(
+        options.sinks.map((sink) => ({
+          name: sink.name,
+          data: { v: 1, failureId, sink: sink.name } satisfies PublishJobData,
+          opts: { jobId: publishJobId(failureId, sink.name, row.attempt_base) },
+        })),
+      );
+    },
+  };
+}
