@@ -164,6 +164,24 @@ export class FailureNotFoundError extends Error {
   }
 }
 
+/**
+ * Thrown when a failure row's `data` does not parse as this release's {@link CiFailure} (stored
+ * by an older or newer release). Retrying cannot help: the processor marks the failure `failed`
+ * with this message at once and fails the job as unrecoverable.
+ */
+export class InvalidFailureDataError extends Error {
+  constructor(
+    readonly failureId: string,
+    issues: readonly { path: readonly PropertyKey[]; message: string }[],
+  ) {
+    const listed = issues.slice(0, 5).map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`);
+    super(
+      `failure ${failureId} was stored in a shape this worker cannot read (${listed.join('; ')}${issues.length > 5 ? `; ${issues.length - 5} more` : ''})`,
+    );
+    this.name = 'InvalidFailureDataError';
+  }
+}
+
 interface StageResult<T> {
   output: T;
   runner?: string;
@@ -196,7 +214,9 @@ class TriageContext {
   static async load(deps: TriageDeps, run: TriageRun): Promise<TriageContext> {
     const row = await findFailure(deps.db, run.failureId);
     if (!row) throw new FailureNotFoundError(run.failureId);
-    const context = new TriageContext(deps, run, row, CiFailure.parse(row.data));
+    const parsed = CiFailure.safeParse(row.data);
+    if (!parsed.success) throw new InvalidFailureDataError(run.failureId, parsed.error.issues);
+    const context = new TriageContext(deps, run, row, parsed.data);
     if (row.status === 'queued') await updateFailure(deps.db, run.failureId, { status: 'running' });
     return context;
   }

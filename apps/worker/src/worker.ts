@@ -22,6 +22,7 @@ import {
   describeError,
   executeStages,
   FailureNotFoundError,
+  InvalidFailureDataError,
   LeaderPendingError,
   type Guards,
   type ModelClassifier,
@@ -184,7 +185,8 @@ export function createWorkers(deps: WorkerDeps): Workers {
   const onError = async (job: Job, failureId: string, attempt: number, error: unknown): Promise<never> => {
     const log = logger.child({ jobId: job.id, queue: job.queueName, failureId, attempt });
     if (error instanceof FailureNotFoundError) throw new UnrecoverableError(error.message);
-    if (attempt >= (job.opts.attempts ?? 1)) {
+    const hopeless = error instanceof InvalidFailureDataError;
+    if (hopeless || attempt >= (job.opts.attempts ?? 1)) {
       log.error({ err: error }, 'failed on the last attempt; failure marked failed');
       await updateFailure(db, failureId, { status: 'failed', error: describeError(error), finished_at: new Date() }).then(
         () => publish(failureId),
@@ -193,6 +195,7 @@ export function createWorkers(deps: WorkerDeps): Workers {
     } else {
       log.warn({ err: error }, 'attempt failed; will retry');
     }
+    if (hopeless) throw new UnrecoverableError(describeError(error));
     throw error;
   };
   const runOf = (job: Job, failureId: string, signal?: AbortSignal) => {
@@ -325,10 +328,17 @@ export function createWorkers(deps: WorkerDeps): Workers {
   };
 }
 
-function parseOrUnrecoverable<T>(schema: { safeParse(data: unknown): { success: true; data: T } | { success: false; error: Error } }, job: Job): T {
+type Issue = { path: readonly PropertyKey[]; message: string };
+
+/** Job data parsed with `schema`; data written by another release fails the job at once, with one line per issue. */
+function parseOrUnrecoverable<T>(schema: { safeParse(data: unknown): { success: true; data: T } | { success: false; error: { issues: readonly Issue[] } } }, job: Job): T {
   const parsed = schema.safeParse(job.data);
   if (!parsed.success) {
-    throw new UnrecoverableError(`job ${job.id} of ${job.queueName} has invalid data: ${parsed.error.message}`);
+    const issues = parsed.error.issues;
+    const listed = issues.slice(0, 5).map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`);
+    throw new UnrecoverableError(
+      `job ${job.id} of ${job.queueName} has invalid data (written by another release?): ${listed.join('; ')}${issues.length > 5 ? `; ${issues.length - 5} more` : ''}`,
+    );
   }
   return parsed.data;
 }
