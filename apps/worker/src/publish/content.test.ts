@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import type { CiFailure, FailureRow } from '@pitcrew/core';
+import { checkRunOutput } from './check-run.ts';
+import { fenced, GITHUB_TEXT_MAX_BYTES, reportMarkdown, truncateUtf8, type PublishContent } from './content.ts';
+import { commentBody, commentMarker } from './pr-comment.ts';
+import { slackText } from './slack.ts';
+
+const failure: CiFailure = {
+  id: 'gh-job-42',
+  provider: 'github',
+  kind: 'job',
+  event: 'workflow_job',
+  owner: 'octo-org',
+  repo: 'octo-repo',
+  repoId: 1,
+  branch: 'main',
+  headSha: 'a'.repeat(40),
+  runId: 7,
+  runAttempt: 1,
+  jobId: 42,
+  checkSuiteId: null,
+  workflowName: 'CI',
+  jobName: 'unit',
+  checkName: 'unit',
+  appSlug: 'github-actions',
+  htmlUrl: 'https://github.com/octo-org/octo-repo/actions/runs/7/job/42',
+  conclusion: 'failure',
+  failedSteps: ['Run npm test'],
+  outputText: null,
+  pullRequests: [5],
+  installationId: 9,
+  startedAt: null,
+  completedAt: null,
+};
+
+function content(overrides: Partial<PublishContent> = {}): PublishContent {
+  return {
+    row: { id: failure.id, finished_at: new Date('2026-11-25T00:00:00Z') } as unknown as FailureRow,
+    failure,
+    status: 'triaged',
+    category: 'test',
+    confidence: 0.9,
+    summary: 'A test failed: the discount is applied twice.',
+    plan: '## Investigation plan\n1. Run `npm test -- cart`.',
+    excerpt: ' 12 | FAIL src/cart.test.ts\n 13 | AssertionError: expected 90 to be 81',
+    flaky: false,
+    incident: null,
+    ...overrides,
+  };
+}
+
+describe('publish content', () => {
+  it('truncates on UTF-8 bytes without splitting a character, and says so', () => {
+    const text = 'é'.repeat(100); // 200 bytes
+    const cut = truncateUtf8(text, 51, '…');
+    expect(Buffer.byteLength(cut)).toBeLessThanOrEqual(51);
+    expect(cut).not.toContain('\uFFFD');
+    expect(cut.endsWith('…')).toBe(true);
+    expect(truncateUtf8('short', 10)).toBe('short');
+  });
+
+  it('fences a log with a fence longer than any backtick run in it', () => {
+    expect(fenced('a ``` b')).toBe('````text\na ``` b\n````');
+    expect(fenced('plain')).toBe('```text\nplain\n```');
+  });
+
+  it("keeps the check run output and comment within GitHub's 65,535-byte limits, summary first, fence closed", () => {
+    const huge = Array.from({ length: 20_000 }, (_, i) => ` ${i} | ✗ ünïcode line ${'x'.repeat(20)}`).join('\n');
+    const c = content({ excerpt: huge, plan: 'p'.repeat(100_000) });
+    const out = checkRunOutput(c);
+    expect(Buffer.byteLength(out.text)).toBeLessThanOrEqual(GITHUB_TEXT_MAX_BYTES);
+    expect(Buffer.byteLength(out.summary)).toBeLessThanOrEqual(GITHUB_TEXT_MAX_BYTES);
+    expect(out.text).toContain('the discount is applied twice');
+    expect(out.text).toContain('excerpt truncated');
+    expect((out.text.match(/^```/gm) ?? []).length % 2).toBe(0);
+    const report = reportMarkdown(c, 10_000);
+    expect(Buffer.byteLength(report)).toBeLessThanOrEqual(10_000);
+    const body = commentBody(c);
+    expect(body.startsWith(commentMarker(failure.id))).toBe(true);
+    expect(Buffer.byteLength(body)).toBeLessThanOrEqual(GITHUB_TEXT_MAX_BYTES);
+  });
+
+  it('a failure that could not be triaged says so', () => {
+    const out = checkRunOutput(content({ status: 'failed', category: null, confidence: null, summary: 'pitcrew could not triage this failure: boom', plan: null, excerpt: null }));
+    expect(out.title).toBe('pitcrew could not triage this failure');
+    expect(out.summary).toContain('not triaged');
+    expect(out.summary).toContain('boom');
+  });
+
+  it('a Slack message is short, escaped and keeps the fence', () => {
+    const text = slackText(content({ summary: 'a <b> & c', excerpt: Array.from({ length: 400 }, (_, i) => `line ${i} ${'y'.repeat(40)}`).join('\n') }));
+    expect(Buffer.byteLength(text)).toBeLessThanOrEqual(3_000);
+    expect(text).toContain('a &lt;b&gt; &amp; c');
+    expect(text).toContain('<https://github.com/octo-org/octo-repo/actions/runs/7/job/42|failed job>');
+  });
+});
