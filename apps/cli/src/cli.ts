@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError } from '@pitcrew/core';
 import { loadDotEnv } from './env-file.ts';
 import { runMigrate } from './commands/migrate.ts';
+import { registerOperatorCommands } from './commands/operate.ts';
 import { runIngest, runWorker } from './commands/serve.ts';
 import { runStart } from './commands/start.ts';
 
@@ -69,6 +70,36 @@ program
     const { runEvalCommand } = await import('./commands/eval.ts');
     runEvalCommand(opts);
   });
+
+const bench = program
+  .command('bench')
+  .description('benchmarks against references in the same run (real Redis and Postgres); no subcommand runs all')
+  .option('--json-dir <dir>', 'with no subcommand: write ingest.json, worker.json and llm.json here')
+  .option('--quick', 'tiny runs that only prove the benches work', false)
+  .action(async (opts: { jsonDir?: string; quick: boolean }) => {
+    const { runBenchAll } = await import('./commands/bench.ts');
+    await runBenchAll(opts);
+    process.exit(0);
+  });
+
+bench
+  .command('ingest')
+  .description('webhook throughput: pitcrew ingest vs bare Hono vs a minimal peer, failures only and a 1-in-20 mix')
+  .option('--json <file>', 'also write the result as JSON')
+  .option('--duration <s>', 'seconds of load per target per round (default 8)', positiveInt)
+  .option('--rounds <n>', 'interleaved rounds (default 3)', positiveInt)
+  .option('--connections <n>', 'autocannon connections', positiveInt, 50)
+  .option('--quick', 'tiny runs that only prove the bench works', false)
+  .action(async (_opts: unknown, cmd: Command) => {
+    // optsWithGlobals: `--quick` is also an option of `bench` itself, which would otherwise take it.
+    const opts = cmd.optsWithGlobals<{ json?: string; duration?: number; rounds?: number; connections: number; quick: boolean }>();
+    const { runBenchIngest } = await import('./commands/bench.ts');
+    await runBenchIngest(opts);
+    process.exit(0);
+  });
+
+// failures ls|show|retry, replay, spend, incidents ls|show, breakers: over the admin API.
+registerOperatorCommands(program);
 
 try {
   await program.parseAsync(process.argv);

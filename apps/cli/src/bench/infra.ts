@@ -1,0 +1,155 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createDb, migrateToLatest } from '@pitcrew/core';
+import { ensureRedisServer, startEmbeddedPostgres, startRedisServer } from '@pitcrew/stack';
+
+/** The `pitcrew` launcher (tsx over the TypeScript sources), as `pitcrew start` spawns it. */
+export const PITCREW_BIN = fileURLToPath(new URL('../../bin/pitcrew.mjs', import.meta.url));
+
+/** Progress line on stderr, so stdout keeps only the tables. */
+export function progress(line: string): void {
+  process.stderr.write(`bench: ${line}\n`);
+}
+
+/** Redis and Postgres for one bench run, in a temporary directory removed by `stop`. */
+export interface BenchStack {
+  redisUrl: string;
+  databaseUrl: string;
+  /** Directory for child-process logs (inside the temporary directory). */
+  dir: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a redis-server (AOF, fsync every second, as `pitcrew start` runs it) and an embedded
+ * Postgres (durable, as in production) in a fresh temporary directory and migrates it, unless
+ * `REDIS_URL` / `DATABASE_URL` are set. Children log to files there, never through this process,
+ * so the load generator's CPU is not spent relaying logs.
+ */
+export async function startBenchStack(): Promise<BenchStack> {
+  const dir = mkdtempSync(join(tmpdir(), 'pitcrew-bench-'));
+  // Postgres runs as the `postgres` user when we are root; it must be able to pass through.
+  chmodSync(dir, 0o711);
+  const cleanups: (() => Promise<void>)[] = [];
+  try {
+    let redisUrl = process.env.REDIS_URL;
+    if (!redisUrl) {
+      const bin = await ensureRedisServer({ install: true, log: progress });
+      const redis = await startRedisServer({ bin, dir: join(dir, 'redis'), appendonly: true });
+      cleanups.push(() => redis.stop());
+      redisUrl = redis.url;
+      progress(`redis ${redisUrl}`);
+    }
+    let databaseUrl = process.env.DATABASE_URL;
+    if (!databaseUrl) {
+      const pg = await startEmbeddedPostgres({ dataDir: join(dir, 'postgres'), persistent: false });
+      cleanups.push(() => pg.stop());
+      databaseUrl = pg.url;
+      progress(`postgres 127.0.0.1:${pg.port}`);
+    }
+    const db = createDb(databaseUrl, 1);
+    await migrateToLatest(db);
+    await db.destroy();
+    return {
+      redisUrl,
+      databaseUrl,
+      dir,
+      async stop() {
+        for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/** A child process of the bench. */
+export interface BenchChild {
+  name: string;
+  child: ChildProcess;
+  logFile: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Spawns `node [--import tsx] <args>` with stdout/stderr going straight to `<logDir>/<name>.log`.
+ * `.ts` scripts get the tsx loader, as `bin/pitcrew.mjs` does.
+ */
+export function spawnChild(name: string, args: string[], env: NodeJS.ProcessEnv, logDir: string): BenchChild {
+  const logFile = join(logDir, `${name}.log`);
+  const fd = openSync(logFile, 'a');
+  const loader = args[0]?.endsWith('.ts') ? ['--import', import.meta.resolve('tsx')] : [];
+  const child = spawn(process.execPath, [...loader, ...args], { env, stdio: ['ignore', fd, fd] });
+  return {
+    name,
+    child,
+    logFile,
+    stop: () => stopChild(child, 10_000),
+  };
+}
+
+/** SIGTERM, SIGKILL after `graceMs`; resolves when the process is gone. */
+export function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/**
+ * Polls `url` until it answers 2xx.
+ * @throws {Error} after `timeoutMs`, or at once when `child` exits first (its log file is named)
+ */
+export async function waitForHttp(url: string, timeoutMs: number, child?: BenchChild): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    if (child && child.child.exitCode !== null) {
+      throw new Error(`${child.name} exited with ${child.child.exitCode}; see ${child.logFile}`);
+    }
+    try {
+      const response = await fetch(url);
+      if (response.ok) return;
+      last = `${response.status}`;
+    } catch (error) {
+      last = (error as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} not ready within ${timeoutMs} ms (${last})${child ? `; see ${child.logFile}` : ''}`);
+}
+
+/** Percentile (0..100) of a sample by nearest rank; NaN for an empty sample. */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+/** Rounds to `digits` decimals. */
+export function round(value: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+/** Facts about the machine a bench ran on, for the JSON and the README. */
+export function machineInfo(): { nproc: number; cpu: string; node: string; date: string } {
+  return {
+    nproc: availableParallelism(),
+    cpu: cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    date: new Date().toISOString(),
+  };
+}

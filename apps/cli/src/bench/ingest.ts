@@ -1,0 +1,252 @@
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { QUEUES } from '@pitcrew/core';
+import { findFreePort } from '@pitcrew/stack';
+import { renderTable } from '../table.ts';
+import { buildDeliveryMixes, MIX_NON_FAILURES_PER_FAILURE, type BenchRequest } from './deliveries.ts';
+import {
+  machineInfo,
+  PITCREW_BIN,
+  progress,
+  round,
+  spawnChild,
+  startBenchStack,
+  waitForHttp,
+  type BenchChild,
+} from './infra.ts';
+
+/** Options of `pitcrew bench ingest`. */
+export interface IngestBenchOptions {
+  /** Seconds of load per target per round. */
+  durationS: number;
+  /** Concurrent HTTP connections of autocannon (the issue fixes 50). */
+  connections: number;
+  /** Rounds; targets run interleaved within a round, in a rotating order, for fairness. */
+  rounds: number;
+  /** Also write the result here. */
+  json?: string;
+}
+
+export const INGEST_TARGETS = ['pitcrew', 'bare', 'peer'] as const;
+export type IngestTarget = (typeof INGEST_TARGETS)[number];
+export const INGEST_MIXES = ['failures', 'mix'] as const;
+export type IngestMix = (typeof INGEST_MIXES)[number];
+
+/** One target under one mix: medians over the rounds. Latencies in ms. */
+export interface IngestFigures {
+  /** Requests per second (mean of autocannon's per-second samples). */
+  rps: number;
+  p50: number;
+  p99: number;
+  /** Answers outside 2xx, summed over the rounds. */
+  non2xx: number;
+  /** Connection errors and timeouts, summed over the rounds. */
+  errors: number;
+  /** Each round's figures, in run order. */
+  rounds: { rps: number; p50: number; p99: number }[];
+}
+
+export interface IngestMixResult extends Record<IngestTarget, IngestFigures> {
+  ratios: { pitcrewToBare: number; pitcrewToPeer: number };
+}
+
+/** What `pitcrew bench ingest` prints and writes as JSON. */
+export interface IngestBenchResult {
+  bench: 'ingest';
+  machine: ReturnType<typeof machineInfo>;
+  settings: {
+    durationS: number;
+    connections: number;
+    rounds: number;
+    ingestProcesses: number;
+    mixFailureShare: number;
+    examples: { failures: number; nonFailures: number };
+  };
+  failures: IngestMixResult;
+  mix: IngestMixResult;
+  /**
+   * 2xx answers pitcrew gave in its failure runs vs intake jobs found after them: jobs must be at
+   * least the answers (a few more when requests were in flight as autocannon stopped).
+   */
+  check: { pitcrewFailureAnswers2xx: number; pitcrewIntakeJobs: number };
+  targets: { failures: string; mix: string };
+}
+
+/**
+ * `pitcrew bench ingest`: starts Redis and Postgres, the pitcrew ingest server as its own process
+ * (`pitcrew ingest`, exactly as production runs it), and two references in child processes — bare
+ * Hono that reads the body and answers 202, and a minimal peer (Hono + webhooks-methods verify +
+ * JSON.parse + BullMQ `add` of the whole payload). Drives each with autocannon (`connections`
+ * connections, signed example deliveries, a unique `X-GitHub-Delivery` per request) for two mixes:
+ * failures only, and 1 failure per 20 deliveries. Targets are interleaved within each round in a
+ * rotating order, and Redis is flushed between runs, so the three see the same machine state.
+ *
+ * Progress goes to stderr, the table to stdout.
+ */
+export async function runIngestBench(options: IngestBenchOptions): Promise<IngestBenchResult> {
+  const stack = await startBenchStack();
+  const children: BenchChild[] = [];
+  const redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: null });
+  try {
+    const secret = randomBytes(20).toString('hex');
+    const mixes = await buildDeliveryMixes(secret);
+    const ports = { pitcrew: await findFreePort(), bare: await findFreePort(), peer: await findFreePort() };
+    const base = { ...process.env, REDIS_URL: stack.redisUrl, DATABASE_URL: stack.databaseUrl };
+    const refScript = (name: string) => fileURLToPath(new URL(`./${name}.ts`, import.meta.url));
+    const pitcrew = spawnChild(
+      'pitcrew-ingest',
+      [PITCREW_BIN, 'ingest'],
+      { ...base, GITHUB_WEBHOOK_SECRET: secret, PORT: String(ports.pitcrew), HOST: '127.0.0.1' },
+      stack.dir,
+    );
+    const bare = spawnChild('bare-hono', [refScript('ref-bare')], { ...base, PORT: String(ports.bare) }, stack.dir);
+    const peer = spawnChild(
+      'peer',
+      [refScript('ref-peer')],
+      { ...base, PORT: String(ports.peer), BENCH_SECRET: secret, BENCH_PREFIX: 'peer' },
+      stack.dir,
+    );
+    children.push(pitcrew, bare, peer);
+    const url = (t: IngestTarget) => `http://127.0.0.1:${ports[t]}`;
+    await Promise.all([
+      waitForHttp(`${url('pitcrew')}/readyz`, 60_000, pitcrew),
+      waitForHttp(`${url('bare')}/healthz`, 30_000, bare),
+      waitForHttp(`${url('peer')}/healthz`, 30_000, peer),
+    ]);
+    const ingestProcesses = Number(process.env.PITCREW_INGEST_PROCESSES ?? 1) || 1;
+    progress(`servers up (pitcrew ingest processes: ${ingestProcesses}); logs in ${stack.dir}`);
+
+    const intake = new Queue(QUEUES.intake, { connection: redis, prefix: process.env.PITCREW_QUEUE_PREFIX ?? '{pitcrew}' });
+    const check = { pitcrewFailureAnswers2xx: 0, pitcrewIntakeJobs: 0 };
+    const shoot = async (target: IngestTarget, requests: BenchRequest[], durationS: number) => {
+      await redis.flushdb();
+      const result = await autocannon({
+        url: url(target),
+        connections: options.connections,
+        duration: durationS,
+        requests,
+        idReplacement: true,
+      });
+      return result;
+    };
+
+    progress('warm-up: 2 s per target');
+    for (const target of INGEST_TARGETS) await shoot(target, mixes.mix, 2);
+
+    const raw: Record<IngestMix, Record<IngestTarget, autocannon.Result[]>> = {
+      failures: { pitcrew: [], bare: [], peer: [] },
+      mix: { pitcrew: [], bare: [], peer: [] },
+    };
+    for (const mix of INGEST_MIXES) {
+      for (let r = 0; r < options.rounds; r++) {
+        const order = INGEST_TARGETS.map((_, i) => INGEST_TARGETS[(i + r) % INGEST_TARGETS.length]!);
+        for (const target of order) {
+          const result = await shoot(target, mixes[mix], options.durationS);
+          raw[mix][target].push(result);
+          if (target === 'pitcrew' && mix === 'failures') {
+            check.pitcrewFailureAnswers2xx += result['2xx'];
+            check.pitcrewIntakeJobs += await intake.count();
+          }
+          progress(
+            `${mix} round ${r + 1}/${options.rounds} ${target}: ${Math.round(result.requests.average)} req/s, ` +
+              `p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, non-2xx ${result.non2xx}, errors ${result.errors + result.timeouts}`,
+          );
+        }
+      }
+    }
+    await redis.flushdb();
+    await intake.close();
+
+    const summarize = (results: autocannon.Result[]): IngestFigures => {
+      const rounds = results.map((x) => ({ rps: round(x.requests.average, 0), p50: x.latency.p50, p99: x.latency.p99 }));
+      return {
+        rps: median(rounds.map((x) => x.rps)),
+        p50: median(rounds.map((x) => x.p50)),
+        p99: median(rounds.map((x) => x.p99)),
+        non2xx: results.reduce((n, x) => n + x.non2xx, 0),
+        errors: results.reduce((n, x) => n + x.errors + x.timeouts, 0),
+        rounds,
+      };
+    };
+    const mixResult = (mix: IngestMix): IngestMixResult => {
+      const figures = {
+        pitcrew: summarize(raw[mix].pitcrew),
+        bare: summarize(raw[mix].bare),
+        peer: summarize(raw[mix].peer),
+      };
+      return {
+        ...figures,
+        ratios: {
+          pitcrewToBare: round(figures.pitcrew.rps / figures.bare.rps),
+          pitcrewToPeer: round(figures.pitcrew.rps / figures.peer.rps),
+        },
+      };
+    };
+    const failures = mixResult('failures');
+    const mix = mixResult('mix');
+    const result: IngestBenchResult = {
+      bench: 'ingest',
+      machine: machineInfo(),
+      settings: {
+        durationS: options.durationS,
+        connections: options.connections,
+        rounds: options.rounds,
+        ingestProcesses,
+        mixFailureShare: round(1 / (MIX_NON_FAILURES_PER_FAILURE + 1), 3),
+        examples: mixes.counts,
+      },
+      failures,
+      mix,
+      check,
+      targets: {
+        failures: `pitcrew >= 0.5 x bare (${verdict(failures.ratios.pitcrewToBare >= 0.5)}), p99 <= 25 ms (${verdict(failures.pitcrew.p99 <= 25)})`,
+        mix: `pitcrew >= 0.8 x bare (${verdict(mix.ratios.pitcrewToBare >= 0.8)})`,
+      },
+    };
+    if (options.json) writeFileSync(options.json, `${JSON.stringify(result, null, 2)}\n`);
+    return result;
+  } finally {
+    await Promise.all(children.map((c) => c.stop()));
+    await redis.quit().catch(() => redis.disconnect());
+    await stack.stop();
+  }
+}
+
+/** The table `pitcrew bench ingest` prints. */
+export function renderIngestTable(result: IngestBenchResult): string {
+  const rows: (string | number)[][] = [];
+  for (const mix of INGEST_MIXES) {
+    const m = result[mix];
+    for (const target of INGEST_TARGETS) {
+      const f = m[target];
+      rows.push([
+        mix === 'failures' ? 'failures only' : `mix (1 in ${MIX_NON_FAILURES_PER_FAILURE + 1} fails)`,
+        target === 'bare' ? 'bare Hono' : target === 'peer' ? 'minimal peer' : 'pitcrew',
+        f.rps,
+        f.p50,
+        f.p99,
+        f.non2xx,
+        target === 'pitcrew' ? `${m.ratios.pitcrewToBare} x bare, ${m.ratios.pitcrewToPeer} x peer` : '',
+      ]);
+    }
+  }
+  return [
+    renderTable(['mix', 'server', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'ratio'], rows),
+    `targets: failures ${result.targets.failures}; mix ${result.targets.mix}`,
+    `check: pitcrew answered ${result.check.pitcrewFailureAnswers2xx} failure deliveries 2xx and enqueued ${result.check.pitcrewIntakeJobs} intake jobs`,
+  ].join('\n');
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : round((sorted[mid - 1]! + sorted[mid]!) / 2);
+}
+
+function verdict(ok: boolean): string {
+  return ok ? 'met' : 'NOT met';
+}

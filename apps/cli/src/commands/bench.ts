@@ -1,0 +1,32 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { renderIngestTable, runIngestBench } from '../bench/ingest.ts';
+
+/** Options shared by the `pitcrew bench` subcommands. */
+export interface BenchCommandOptions {
+  /** Write the result as JSON to this file. */
+  json?: string;
+  /** Seconds of load per measured run (default per bench). */
+  duration?: number;
+  /** Small, fast runs (smoke test of the bench itself; figures are not meaningful). */
+  quick?: boolean;
+}
+
+/** `pitcrew bench ingest`. */
+export async function runBenchIngest(opts: BenchCommandOptions & { connections: number; rounds?: number }): Promise<void> {
+  const result = await runIngestBench({
+    durationS: opts.duration ?? (opts.quick ? 1 : 8),
+    connections: opts.connections,
+    rounds: opts.rounds ?? (opts.quick ? 1 : 3),
+    ...(opts.json ? { json: opts.json } : {}),
+  });
+  console.log('ingest: pitcrew vs bare Hono vs minimal peer (autocannon)');
+  console.log(renderIngestTable(result));
+}
+
+/** `pitcrew bench` with no subcommand: every bench in turn, JSON files in `jsonDir` when given. */
+export async function runBenchAll(opts: { jsonDir?: string; quick?: boolean }): Promise<void> {
+  const file = (name: string) => (opts.jsonDir ? { json: join(opts.jsonDir, `${name}.json`) } : {});
+  if (opts.jsonDir) mkdirSync(opts.jsonDir, { recursive: true });
+  await runBenchIngest({ ...file('ingest'), connections: 50, ...(opts.quick ? { quick: true } : {}) });
+}
