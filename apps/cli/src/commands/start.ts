@@ -88,6 +88,9 @@ export async function runStart(options: StartOptions): Promise<number> {
       PITCREW_ADMIN_TOKEN: adminToken,
       PORT: String(port),
       HOST: process.env.HOST ?? '127.0.0.1',
+      // The demo's deliveries are GitHub's example payloads of repositories that are not yours:
+      // never publish check runs, comments or issues to them unless PITCREW_PUBLISH says so.
+      ...(options.demo && !process.env.PITCREW_PUBLISH ? { PITCREW_PUBLISH: 'none' } : {}),
     };
     const spawnRole = (name: string, role: 'ingest' | 'worker') => {
       const log = createWriteStream(resolve(logDir, `${name}.log`), { flags: 'a' });
