@@ -92,9 +92,9 @@ export async function runStart(options: StartOptions): Promise<number> {
       // never publish check runs, comments or issues to them unless PITCREW_PUBLISH says so.
       ...(options.demo && !process.env.PITCREW_PUBLISH ? { PITCREW_PUBLISH: 'none' } : {}),
     };
-    const spawnRole = (name: string, role: 'ingest' | 'worker') => {
+    const spawnRole = (name: string, role: 'ingest' | 'worker', extraEnv: NodeJS.ProcessEnv = {}) => {
       const log = createWriteStream(resolve(logDir, `${name}.log`), { flags: 'a' });
-      const child = spawn(process.execPath, [BIN, role], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [BIN, role], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
       child.stdout!.pipe(log);
       child.stderr!.pipe(log);
       child.on('exit', (code, signal) => {
@@ -107,12 +107,19 @@ export async function runStart(options: StartOptions): Promise<number> {
       children.push({ name, child });
     };
     spawnRole('ingest', 'ingest');
-    for (let i = 1; i <= options.workers; i++) spawnRole(`worker-${i}`, 'worker');
+    // Each worker process serves its own /metrics, so each gets its own port.
+    const metricsHost = process.env.PITCREW_METRICS_HOST ?? '127.0.0.1';
+    const metricsPorts = await workerMetricsPorts(options.workers, process.env.PITCREW_METRICS_PORT, metricsHost, [port]);
+    for (let i = 1; i <= options.workers; i++) {
+      spawnRole(`worker-${i}`, 'worker', { PITCREW_METRICS_PORT: String(metricsPorts[i - 1] ?? 0), PITCREW_METRICS_HOST: metricsHost });
+    }
     const ingestUrl = `http://127.0.0.1:${port}`;
     await waitForReady(`${ingestUrl}/readyz`, 30_000);
 
     say(`ingest  ${ingestUrl}/webhooks/github`);
     say(`board   ${ingestUrl}/admin/queues   (user any, password ${adminToken})`);
+    const metricsAt = (p: number) => `http://${metricsHost === '0.0.0.0' ? '127.0.0.1' : metricsHost}:${p}/metrics`;
+    say(`metrics ${ingestUrl}/metrics   workers: ${metricsPorts.length ? metricsPorts.map(metricsAt).join(' ') : 'off (PITCREW_METRICS_PORT=0)'}`);
     say(`DATABASE_URL=${databaseUrl}`);
     say(`REDIS_URL=${redisUrl}`);
     say(`GITHUB_WEBHOOK_SECRET=${process.env.GITHUB_WEBHOOK_SECRET ? '(from environment)' : secret}`);
@@ -151,6 +158,27 @@ export async function runStart(options: StartOptions): Promise<number> {
     await shutdown();
     throw error;
   }
+}
+
+/**
+ * Metrics ports of the `count` workers: `PITCREW_METRICS_PORT` unset → a free port each; `0` →
+ * none (off); `N` → N, N+1, … (one per worker process). Free ports never repeat one of `taken`
+ * or each other.
+ *
+ * @throws {Error} when `configured` is not a port number
+ */
+async function workerMetricsPorts(count: number, configured: string | undefined, host: string, taken: number[]): Promise<number[]> {
+  if (configured === undefined || configured === '') {
+    const ports: number[] = [];
+    while (ports.length < count) {
+      const free = await findFreePort(host === '0.0.0.0' ? '127.0.0.1' : host);
+      if (!ports.includes(free) && !taken.includes(free)) ports.push(free);
+    }
+    return ports;
+  }
+  const base = Number(configured);
+  if (!Number.isInteger(base) || base < 0 || base + count - 1 > 65535) throw new Error(`PITCREW_METRICS_PORT=${configured} is not a port for ${count} workers`);
+  return base === 0 ? [] : Array.from({ length: count }, (_, i) => base + i);
 }
 
 async function waitForReady(url: string, timeoutMs: number): Promise<void> {
