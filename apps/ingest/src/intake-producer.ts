@@ -40,6 +40,9 @@ export interface IntakeProducer {
  * delivery seen whose job was never written, and its redelivery would be dropped as a duplicate.
  * Two concurrent copies of one delivery both reach `SET NX`; exactly one wins.
  *
+ * Give it a Redis client with `enableAutoPipelining` (as `main.ts` does): the commands of all
+ * deliveries in flight then share one write and one round trip.
+ *
  * @param queue the `intake` queue
  * @param redis a connection for the seen marks (may be the queue's own client)
  * @param prefix the BullMQ prefix, under which the marks are kept
@@ -48,8 +51,6 @@ export function createIntakeProducer(queue: Queue, redis: Redis, prefix: string)
   return {
     async enqueue(delivery) {
       const seenKey = deliverySeenKey(prefix, delivery.deliveryId);
-      // Fast path for redeliveries: no second intake job once the first one is marked.
-      if ((await redis.exists(seenKey)) === 1) return 'duplicate';
       const data: IntakeJobData = {
         v: 1,
         deliveryId: delivery.deliveryId,
@@ -59,6 +60,11 @@ export function createIntakeProducer(queue: Queue, redis: Redis, prefix: string)
         failure: delivery.failure,
         payload: delivery.payload,
       };
+      // Two round trips, add then mark (see above), never a third: an `EXISTS` fast path for
+      // redeliveries would cost every new delivery one more round trip, and the hot path is
+      // bound by round trips to Redis, not CPU (see README, Performance). A redelivery of a job
+      // still kept is a no-op `add`; of one already removed it adds a job in which the worker's
+      // intake finds the delivery already recorded and writes nothing.
       await queue.add(delivery.event, data, { jobId: intakeJobId(delivery.deliveryId) });
       const marked = await redis.set(
         seenKey,
