@@ -14,6 +14,7 @@ import {
   normalizeGithubEvent,
   publishJobId,
   QUEUES,
+  requestRetry,
   SINKS,
   updateFailure,
   type CiFailure,
@@ -234,6 +235,23 @@ describe('publishing', () => {
     await republish(id);
     await published(id);
     expect([...github.comments.values()].filter((c) => c.body.startsWith(commentMarker(id)))).toHaveLength(1);
+
+    // A requested retry of the triage (a new round, as the admin API does it) publishes again
+    // under new job ids and updates, never adds.
+    expect(await requestRetry(tdb.db, id, 'summarize')).toBe(true);
+    const { attempt_base: round } = (await findFailure(tdb.db, id))!;
+    const triage = new Queue(QUEUES.triage, { connection: redis, prefix });
+    await triage.add('triage', { v: 1, failureId: id }, { jobId: `${id}-retry-${round}` });
+    await triage.close();
+    const deadline = Date.now() + 15_000;
+    while ((await workers.publisher!.queue.getJobState(publishJobId(id, 'check-run', round))) !== 'completed') {
+      if (Date.now() > deadline) throw new Error('retry round not published');
+      await sleep(50);
+    }
+    expect((await listPublications(tdb.db, id)).find((r) => r.sink === 'check-run')).toMatchObject({ status: 'published' });
+    expect([...github.checkRuns.values()].filter((c) => c.external_id === id)).toHaveLength(1);
+    expect([...github.comments.values()].filter((c) => c.body.startsWith(commentMarker(id)))).toHaveLength(1);
+    expect(await listExecutions(tdb.db, id)).toHaveLength(4); // classify, execute, summarize, summarize of the retry round
 
     // Slack was told once, whatever happened since.
     expect(slack.bodies.length).toBe(slackBefore);
