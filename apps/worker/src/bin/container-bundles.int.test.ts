@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -37,6 +37,11 @@ function readDockerfile(path: string): Image {
     .replace(/\\\n\s*/g, ' ')
     .split('\n')
     .map((l) => l.trim());
+  // `npm ci` needs every workspace's package.json next to the lockfile.
+  const workspaces = ['packages', 'apps'].flatMap((group) =>
+    readdirSync(join(ROOT, group)).filter((name) => existsSync(join(ROOT, group, name, 'package.json'))).map((name) => `${group}/${name}/package.json`),
+  );
+  for (const ws of workspaces) expect(lines.some((l) => l.startsWith(`COPY ${ws} `)), `${path}: COPY ${ws}`).toBe(true);
   for (const line of lines.filter((l) => l.startsWith('COPY ') && !l.includes('--from'))) {
     for (const source of line.split(/\s+/).slice(1, -1)) expect(existsSync(join(ROOT, source)), `${path}: COPY ${source}`).toBe(true);
   }
