@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createWriteStream, mkdtempSync, rmSync, type WriteStream } from 'node:fs';
+import { chmodSync, createWriteStream, mkdtempSync, rmSync, type WriteStream } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +42,7 @@ const scratchDirs: string[] = [];
 /** A temporary directory removed by {@link stopAll}. */
 export function scratchDir(label: string): string {
   const dir = mkdtempSync(join(tmpdir(), `pitcrew-faults-${label}-`));
+  chmodSync(dir, 0o755); // as root, Postgres runs as `postgres`, which must pass through
   scratchDirs.push(dir);
   return dir;
 }

@@ -83,7 +83,9 @@ export async function startIngest(
   // Every queue, for the board: intake, triage and the runner queues.
   const queues = allQueueNames().map((name) => (name === QUEUES.intake ? intake : new Queue(name, queueOptions)));
   for (const q of queues) q.on('error', (error) => log.warn({ err: error, queue: q.name }, 'queue error'));
-  const db = createDb(config.DATABASE_URL, Math.min(config.PITCREW_DB_POOL_SIZE, 2));
+  const db = createDb(config.DATABASE_URL, Math.min(config.PITCREW_DB_POOL_SIZE, 2), (error) =>
+    log.warn({ err: error }, 'postgres connection lost; the next query reconnects'),
+  );
   const app = createApp({
     secrets: config.GITHUB_WEBHOOK_SECRET,
     maxBodyBytes: config.PITCREW_MAX_BODY_BYTES,

@@ -35,7 +35,9 @@ export async function startWorker(
   // Workers keep retrying forever while Redis is away (BullMQ docs, "Going to production").
   const connection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   connection.on('error', (error) => log.warn({ err: error }, 'redis connection error'));
-  const db = createDb(config.DATABASE_URL, config.PITCREW_DB_POOL_SIZE);
+  const db = createDb(config.DATABASE_URL, config.PITCREW_DB_POOL_SIZE, (error) =>
+    log.warn({ err: error }, 'postgres connection lost; the next query reconnects'),
+  );
   const prices = resolvePrices(config.LLM_PRICES);
   let llm: LlmClient | null = null;
   if (config.LLM_BASE_URL) {

@@ -233,6 +233,16 @@ class TriageContext {
       this.reused.push(name);
       return done.output as T;
     }
+    // An earlier attempt that died between starting and recording this stage (its worker was
+    // killed, or Postgres went away before the result could be written) left its row `running`.
+    await db
+      .updateTable('executions')
+      .set({ status: 'failed', error: 'abandoned: that attempt ended without recording a result', finished_at: new Date() })
+      .where('failure_id', '=', this.run.failureId)
+      .where('stage', '=', name)
+      .where('attempt', '<', this.attempt)
+      .where('status', '=', 'running')
+      .execute();
     const executionId = await startExecution(db, { failureId: this.run.failureId, stage: name, attempt: this.attempt, ...plan });
     const started = performance.now();
     try {

@@ -40,13 +40,20 @@ export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
 /**
  * Creates a Kysely instance over a pg pool.
  *
+ * An idle pooled connection that Postgres closes (restart, failover, `pg_terminate_backend`)
+ * makes the pool emit `error`; unhandled, that event would crash the process (pg docs, "Pool":
+ * "you probably want to add an event listener"). The pool has already dropped the client, the
+ * next query opens a new connection, and queries in flight fail on their own, so `onIdleError`
+ * (default: nothing) is only told.
+ *
  * @param url a Postgres URL
  * @param poolSize maximum connections in the pool
+ * @param onIdleError called with the error of an idle connection that was lost
  */
-export function createDb(url: string, poolSize = 10): Kysely<Database> {
+export function createDb(url: string, poolSize = 10, onIdleError: (error: Error) => void = () => {}): Kysely<Database> {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  pool.on('error', onIdleError);
   return new Kysely<Database>({
-    dialect: new PostgresDialect({
-      pool: new pg.Pool({ connectionString: url, max: poolSize }),
-    }),
+    dialect: new PostgresDialect({ pool }),
   });
 }
