@@ -159,8 +159,23 @@ afterAll(async () => {
 
 describe('publishing', () => {
   it('a final failure gets one check run, one comment per pull request and one Slack message; nothing secret leaves', async () => {
+    const from = github.requests.length;
     const id = await submit({ test: 'checkout', pullRequests: [12, 13] });
     const rows = await published(id);
+    // What publishing asked of GitHub (the rest is reading the run and its log): a look for a
+    // check run of this failure, one create; per PR a look for the marker, one create.
+    const sha = (await findFailure(tdb.db, id))!.head_sha;
+    const asked = github.requests.slice(from).filter((r) => !r.path.includes('/actions/') && !r.path.startsWith('/app/') && !r.path.startsWith('/_blobs/'));
+    expect(asked.map((r) => `${r.method} ${r.path.split('?')[0]}`).sort()).toEqual(
+      [
+        `GET /repos/${OWNER}/${REPO}/commits/${sha}/check-runs`,
+        `POST /repos/${OWNER}/${REPO}/check-runs`,
+        `GET /repos/${OWNER}/${REPO}/issues/12/comments`,
+        `POST /repos/${OWNER}/${REPO}/issues/12/comments`,
+        `GET /repos/${OWNER}/${REPO}/issues/13/comments`,
+        `POST /repos/${OWNER}/${REPO}/issues/13/comments`,
+      ].sort(),
+    );
     expect(rows['check-run']).toMatchObject({ status: 'published', attempts: 1, last_error: null });
     expect(rows['pr-comment']).toMatchObject({ status: 'published', attempts: 1 });
     expect(rows['slack']).toMatchObject({ status: 'published', attempts: 1 });
