@@ -40,9 +40,9 @@ export function tailBaseline(log: string, budget: ExcerptBudget): FailureContext
   const selection = new Selection(lines, budget);
   let end = lines.length - 1;
   while (end > 0 && !lines[end]!.text.trim()) end--;
-  const start = Math.max(0, end - budget.maxLines + 1);
-  const added = lines.length > 0 ? selection.addWindow(end, { start, end }) : 'all';
-  return contextOf(lines, selection, added !== 'all' || start > 0);
+  // As far back as the budget allows (blank lines cost nothing, as in every excerpt).
+  const added = lines.length > 0 ? selection.addWindow(end, { start: 0, end }) : 'all';
+  return contextOf(lines, selection, added !== 'all');
 }
 
 function contextOf(lines: RawLine[], selection: Selection, truncated: boolean): FailureContext {

@@ -20,6 +20,10 @@ export const MAX_LINE_CHARS = 1000;
 /** The line that marks a gap between windows. */
 export const GAP = '…';
 
+/** `chosen` values: a shown line, and a blank line spanned by a window but not shown. */
+const SHOWN = 1;
+const BLANK = 2;
+
 /** Lines chosen so far and the budget they use. */
 export class Selection {
   private readonly chosen: Uint8Array;
@@ -40,7 +44,7 @@ export class Selection {
   }
 
   has(i: number): boolean {
-    return this.chosen[i] === 1;
+    return this.chosen[i] !== 0;
   }
 
   /** Display text of a line: cut to {@link MAX_LINE_CHARS}, secrets redacted. */
@@ -62,10 +66,15 @@ export class Selection {
 
   private add(i: number): boolean {
     if (this.chosen[i]) return true;
+    if (!this.lines[i]!.text.trim()) {
+      // A blank line inside a window carries nothing: it joins the window for free and is not shown.
+      this.chosen[i] = BLANK;
+      return true;
+    }
     if (this.lineCount + 1 > this.budget.maxLines) return false;
     const cost = this.cost(i);
     if (this.byteCount + cost > this.budget.maxBytes) return false;
-    this.chosen[i] = 1;
+    this.chosen[i] = SHOWN;
     this.lineCount++;
     this.byteCount += cost;
     return true;
@@ -120,10 +129,17 @@ export class Selection {
     }
   }
 
+  /** Whether shown lines `a` < `b` belong to one run: only window-spanned blank lines between them. */
+  private joined(a: number, b: number): boolean {
+    if (a < 0) return false;
+    for (let k = a + 1; k < b; k++) if (this.chosen[k] !== BLANK) return false;
+    return true;
+  }
+
   /** The excerpt text, its numbered lines and windows; trims from the ends until it fits the byte budget. */
   render(): RenderedExcerpt {
     const indices: number[] = [];
-    for (let i = 0; i < this.lines.length; i++) if (this.chosen[i]) indices.push(i);
+    for (let i = 0; i < this.lines.length; i++) if (this.chosen[i] === SHOWN) indices.push(i);
     const secret = privateKeyLines(this.lines);
     for (;;) {
       const redactions: Record<string, number> = {};
@@ -141,7 +157,7 @@ export class Selection {
           text = redacted.text;
           for (const [kind, count] of Object.entries(redacted.redactions)) redactions[kind] = (redactions[kind] ?? 0) + count;
         }
-        if (i !== previous + 1) {
+        if (!this.joined(previous, i)) {
           if (outLines.length > 0) parts.push(GAP);
           windows.push({ start: i + 1, end: i + 1 });
         } else {

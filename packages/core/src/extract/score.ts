@@ -39,7 +39,7 @@ const SIGNALS: Signal[] = [
   { pattern: /\b(?:error|Error|ERROR)\s*(?:\[[\w-]+\]|[A-Z]{1,4}\d{2,5})?\s*[:!]|^\s*\[?(?:error|ERROR|Error)\]?\b/, weight: 3.5, role: 'header', family: 'error' },
   { pattern: /(?<![\w.])(?:error|errors|errored)(?!\.?\w)/i, weight: 2, role: 'header', family: 'error' },
   { pattern: /\b(?:fatal|FATAL|Fatal|panic|PANIC)\b|^panic:/, weight: 3.5, role: 'header', family: 'fatal' },
-  { pattern: /Traceback \(most recent call last\)|^\s*Caused by:|^\s*\*\* \(\w+\)|^\s*(?:Uncaught|Unhandled)\b/, weight: 4, role: 'header', family: 'exception' },
+  { pattern: /Traceback \(most recent call last\)|\b(?:Error|ERROR) (?:at|in) [\w./\\-]+:\d+|^\s*Caused by:|^\s*\*\* \(\w+\)|^\s*(?:Uncaught|Unhandled)\b/, weight: 4, role: 'header', family: 'exception' },
   { pattern: /(?:^|[\s.:(\[])[A-Z]\w*(?:Error|Exception|Failure|Fault)\b(?::|$|\s+(?:at|in|was|is|:))|\bexception\b/i, weight: 3, role: 'header', family: 'exception' },
   { pattern: /^\s*(?:FAIL|FAILED|FAILURE|FAILING|ERRORED|BROKEN)\b|--- FAIL\b|<<< (?:FAILURE|ERROR)!|\bFAILED\b|\bFAIL\b/, weight: 3.5, role: 'header', family: 'fail' },
   { pattern: /^\s*not ok\b|^\s*[✖✗✘×❌]|[✖✗✘❌]\s|^\s*E {2,}\S|^\s*\[-\]\s/, weight: 3, role: 'header', family: 'fail' },
@@ -67,6 +67,11 @@ const SIGNALS: Signal[] = [
 const ROUTINE = /^\s*(?:\[[^\]]{1,20}\]\s*)?(?:Downloading|Downloaded|Download|Collecting|Installing|Installed|Fetching|Resolving|Requirement already|Get:\d+|Hit:\d+|Ign:\d+|Err:\d+|Unpacking|Setting up|Selecting previously|Preparing to unpack|Processing triggers|Receiving objects|Resolving deltas|Counting objects|Compressing objects|remote:|Compiling|Building|Linking|Running|Checking|Using|Creating|Copying|Adding|Removing|Updating|Updated|Extracting|Generating|Writing|Reading|Loading|Loaded|Saving|Restoring|Storing|Cache|\[INFO\]|INFO\b|DEBUG\b|\[debug\]|\[\s*\d+%\]|\d+%)/;
 /** Lines reporting success. */
 const SUCCESS = /\b(?:PASS|PASSED|Passed|passed|OK|ok|SUCCESS|Success|success(?:ful(?:ly)?)?|succeeded|done|Done|SKIP|SKIPPED|Skipped|skipped|XFAIL|xfail|XFAILED|pending|Pending|ignored|IGNORED)\b|[✓✔]/;
+/**
+ * A test reported as passed, whatever its name says (`[ RUN ] … fails with error: 5 ms OK`,
+ * `ok 12 - rejects bad input`, `✓ throws on error`, `[+] errors out`, `PASS src/error.test.ts`).
+ */
+const PASSED_TEST = /(?:\bOK|\bPASS(?:ED)?|\bpassed|[✓✔])\s*(?:\(?\d[\d.,]*\s*m?s\)?)?\s*$|^\s*(?:ok \d+\b|\[\s*(?:OK|PASS(?:ED)?)\s*\]|\[\+\]|[✓✔]|PASS\b)/;
 /** Application log records below warning level (`DEBUG`, `[info]`, `level=debug`): what a program said while it ran. */
 const LOW_LEVEL = /^.{0,60}?(?:\b(?:DEBUG|INFO|TRACE|VERBOSE|NOTICE|FINE|FINER)\b|\[(?:debug|info|trace|verbose)\]|\blevel=(?:debug|info|trace)\b)/;
 /** What is left of a line without paths and severity words: a bare `FAIL` or `[ERROR]` says little on its own. */
@@ -77,8 +82,8 @@ const ZERO_COUNTS = /\b(?:0|no|zero) (?:errors?|failures?|failed|failing|warning
 const PATH_TOKEN = /(?:[a-z][a-z0-9+.-]*:\/\/|[\w.-]*[/\\])[^\s'"`]*|\b[\w-]+\.(?:js|ts|mjs|cjs|jsx|tsx|py|rb|go|rs|java|kt|scala|c|h|cc|cpp|hpp|cs|php|pl|pm|ex|exs|hs|lua|swift|m|sh|css|scss|sass|less|html|json|yml|yaml|xml|md|txt|log|vim|clj|cljs|coffee)\b/gi;
 /** Echoed commands (shell traces, Travis `$ cmd`, npm `> script`): their words are intentions, not outcomes. */
 const COMMAND_ECHO = /^\s*(?:\$ |\+ |> |\[command\]|##\[group\]Run |##\[command\])/;
-/** Stack frames and source excerpts that continue an explanation. */
-export const CONTINUATION = /^\s*at\s+\S|^\s+File "|^\s+from |^\s+in |^\s*\.\.\. \d+ more|^\s*[|│┃╷╵^~]|^\s*\d+\s*[|│]|^\s+\S+\.\w+:\d+|^\s*(?:expected|actual|received|got|but was|diff|[-+] )|^\s*\(\w+\) \S+:\d+/i;
+/** Stack frames (JVM, Python, Ruby, Node, ASan/gdb `#N 0x… in`, CMake call stacks) and source excerpts that continue an explanation. */
+export const CONTINUATION = /^\s*at\s+\S|^\s+File "|^\s+from |^\s+in |^\s*\.\.\. \d+ more|^\s*[|│┃╷╵^~]|^\s*\d+\s*[|│]|^\s+\S+\.\w+:\d+|^\s*(?:expected|actual|received|got|but was|diff|[-+] )|^\s*\(\w+\) \S+:\d+|^\W{0,2}\s*#\d+\s+0x[0-9a-f]+ in |^\s*Call Stack \(most recent call first\)/i;
 
 /** Cheap test that a line may match any signal; most lines do not, and skip the full list. */
 const MAYBE = /err|fail|fatal|panic|exception|traceback|caused by|\*\* \(|uncaught|unhandled|fault|broken|not ok|[✖✗✘×❌]|^\s*E {2}|assert|expect|actual|received|but was|got|can(?:no|')t|could|unable|not |no such|undefined|defined|exist|invalid|missing|denied|refused|unresolved|mismatch|incompatible|support|time|killed|abort|core dumped|memory|space|overflow|unreachable|illegal|violat|reject|conflict|too |exceed|permission|warn|deprecat|exit|returned|\*\*\*|##\[/i;
@@ -112,6 +117,7 @@ export function scoreLine(text: string): LineScore {
   if (COMMAND_ECHO.test(text)) score *= 0.4;
   else if (best < 4 && ROUTINE.test(trimmed)) score *= 0.4;
   if (best < 4 && SUCCESS.test(words) && !/\b(?:fail|failed|failure|error|errors)\b/i.test(words)) score *= 0.3;
+  else if (PASSED_TEST.test(trimmed)) score *= 0.25;
   if (bestFamily !== 'exit' && best < 4 && LOW_LEVEL.test(trimmed)) score *= 0.35;
   if (!/[A-Za-z]{2,}/.test(words.replace(BARE_WORDS, ' '))) score *= 0.4;
   return { score, role };
