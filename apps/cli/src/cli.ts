@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError } from '@pitcrew/core';
 import { loadDotEnv } from './env-file.ts';
 import { runMigrate } from './commands/migrate.ts';
+import { registerOperatorCommands } from './commands/operate.ts';
 import { runIngest, runWorker } from './commands/serve.ts';
 import { runStart } from './commands/start.ts';
 
@@ -96,6 +97,9 @@ bench
     await runBenchIngest(opts);
     process.exit(0);
   });
+
+// failures ls|show|retry, replay, spend, incidents ls|show, breakers: over the admin API.
+registerOperatorCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseEnv } from '@pitcrew/core';
 import { IngestEnv } from '@pitcrew/ingest';
 import { WorkerEnv } from '@pitcrew/worker';
+import { CliEnv } from './cli-env.ts';
 
 const example = parseDotenv(readFileSync(new URL('../../../.env.example', import.meta.url), 'utf8'));
 /** Variables read by `pitcrew start` itself rather than by a process schema. */
@@ -11,7 +12,7 @@ const LOCAL_ONLY = ['PITCREW_DATA_DIR'];
 
 describe('.env.example', () => {
   it('lists every variable the ingest and worker schemas read, and nothing else', () => {
-    const known = new Set([...Object.keys(IngestEnv.shape), ...Object.keys(WorkerEnv.shape), ...LOCAL_ONLY]);
+    const known = new Set([...Object.keys(IngestEnv.shape), ...Object.keys(WorkerEnv.shape), ...Object.keys(CliEnv.shape), ...LOCAL_ONLY]);
     expect(Object.keys(example).filter((k) => !known.has(k))).toEqual([]);
     expect([...known].filter((k) => !(k in example))).toEqual([]);
   });
@@ -20,5 +21,6 @@ describe('.env.example', () => {
     const env = { ...example, REDIS_URL: 'redis://127.0.0.1:6379', DATABASE_URL: 'postgres://u:p@127.0.0.1/db' };
     expect(() => parseEnv(IngestEnv, env)).not.toThrow();
     expect(() => parseEnv(WorkerEnv, env)).not.toThrow();
+    expect(() => parseEnv(CliEnv, env)).not.toThrow();
   });
 });

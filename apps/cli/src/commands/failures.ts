@@ -1,0 +1,141 @@
+import type { FailureDetail, FailureListItem, FailureStatus } from '@pitcrew/core';
+import type { AdminClient } from '../admin/client.ts';
+import { cell, fields, time, usd } from '../admin/format.ts';
+import { renderTable } from '../table.ts';
+
+/** Options of `pitcrew failures ls`. */
+export interface FailuresLsOptions {
+  repo?: string;
+  category?: string;
+  status?: FailureStatus;
+  /** ISO 8601 or relative (`24h`, `7d`). */
+  since?: string;
+  limit?: number;
+  cursor?: string;
+  json?: boolean;
+}
+
+/**
+ * `pitcrew failures ls`: newest failures first (`GET /api/failures`), as a table with a hint for
+ * the next page, or the API's JSON with `--json`.
+ *
+ * @returns the text to print
+ * @throws {AdminApiError} when the API refuses or cannot be reached
+ */
+export async function failuresLs(client: AdminClient, options: FailuresLsOptions): Promise<string> {
+  const page = await client.get<{ items: FailureListItem[]; nextCursor: string | null }>('/failures', {
+    repo: options.repo,
+    category: options.category,
+    status: options.status,
+    since: options.since,
+    limit: options.limit,
+    cursor: options.cursor,
+  });
+  if (options.json) return JSON.stringify(page, null, 2);
+  if (page.items.length === 0) return 'no failures match';
+  const table = renderTable(
+    ['failure', 'repository', 'job', 'status', 'category', 'runner', 'received (UTC)', 'exec', 'tokens in/out', 'USD'],
+    page.items.map((f) => [
+      f.id,
+      `${f.owner}/${f.repo}`,
+      cell(f.jobName ?? f.workflowName),
+      f.status,
+      cell(f.category),
+      cell(f.runner),
+      time(f.receivedAt),
+      f.executions,
+      `${f.tokensIn}/${f.tokensOut}`,
+      usd(f.costUsd),
+    ]),
+    40,
+  );
+  return page.nextCursor ? `${table}\nmore: pitcrew failures ls --cursor ${page.nextCursor}` : table;
+}
+
+/**
+ * `pitcrew failures show ID`: the failure, its summary, executions, deliveries and incident
+ * (`GET /api/failures/:id`), or the API's JSON with `--json`.
+ *
+ * @throws {AdminApiError} 404 when the failure is unknown
+ */
+export async function failuresShow(client: AdminClient, id: string, options: { json?: boolean } = {}): Promise<string> {
+  const d = await client.get<FailureDetail>(`/failures/${encodeURIComponent(id)}`);
+  if (options.json) return JSON.stringify(d, null, 2);
+  return renderFailureDetail(d);
+}
+
+/** The text form of a {@link FailureDetail}. */
+export function renderFailureDetail(d: FailureDetail): string {
+  const f = d.failure;
+  const parts = [
+    fields([
+      ['failure', f.id],
+      ['repository', `${f.owner}/${f.repo}`],
+      ['branch / sha', `${f.branch ?? '-'} / ${f.headSha.slice(0, 12)}`],
+      ['workflow / job', `${f.workflowName ?? '-'} / ${f.jobName ?? f.checkName ?? '-'}`],
+      ['failed steps', f.failedSteps.join(', ') || '-'],
+      ['status', f.status + (f.error ? ` (${f.error})` : '')],
+      ['category', f.category ? `${f.category} (confidence ${f.confidence ?? '-'})` : '-'],
+      ['runner', f.runner],
+      ['retry', f.retryFromStage ? `from ${f.retryFromStage}, attempts after ${f.attemptBase}` : '-'],
+      ['incident', d.incident ? `#${d.incident.id} ${d.incident.category}, ${d.incident.occurrences} occurrences, leader ${d.incident.leaderFailureId}` : '-'],
+      ['received', time(f.receivedAt)],
+      ['finished', time(f.finishedAt)],
+      ['url', f.htmlUrl],
+      ['totals', `${d.totals.executions} executions, ${d.totals.tokensIn}/${d.totals.tokensOut} tokens in/out, ${usd(d.totals.costUsd)} USD, ${d.totals.durationMs} ms`],
+    ]),
+  ];
+  if (f.summary) parts.push(`summary\n  ${f.summary.replace(/\n/g, '\n  ')}`);
+  if (d.executions.length > 0) {
+    parts.push(
+      renderTable(
+        ['stage', 'attempt', 'status', 'runner', 'model', 'started (UTC)', 'ms', 'tokens in', 'tokens out', 'USD', 'error'],
+        d.executions.map((e) => [e.stage, e.attempt, e.status, e.runner, cell(e.model), time(e.startedAt), cell(e.durationMs), e.tokensIn, e.tokensOut, usd(e.costUsd), cell(e.error)]),
+        40,
+      ),
+    );
+  }
+  parts.push(
+    renderTable(
+      ['delivery', 'event', 'outcome', 'received (UTC)'],
+      d.deliveries.map((x) => [x.id, x.event, x.outcome, time(x.receivedAt)]),
+    ),
+  );
+  return parts.join('\n\n');
+}
+
+/** Answer of `POST /api/failures/:id/retry`. */
+export interface RetryAnswer {
+  retried: boolean;
+  failureId: string;
+  fromStage: string;
+  attemptBase: number;
+  jobId: string;
+}
+
+/**
+ * `pitcrew failures retry ID [--stage S] [--wait]`: asks for a retry from a stage; with `wait`,
+ * polls the failure every 500 ms until it is triaged or failed (or `timeoutMs` passes) and shows it.
+ *
+ * @throws {AdminApiError} 404 unknown, 409 queued or running
+ * @throws {Error} when `wait` and the failure is not final within `timeoutMs`
+ */
+export async function failuresRetry(
+  client: AdminClient,
+  id: string,
+  options: { stage?: string; wait?: boolean; timeoutMs?: number; json?: boolean } = {},
+): Promise<string> {
+  const answer = await client.post<RetryAnswer>(`/failures/${encodeURIComponent(id)}/retry`, options.stage ? { stage: options.stage } : {});
+  const line = `retry queued: ${answer.failureId} from ${answer.fromStage} (new attempts after ${answer.attemptBase}, job ${answer.jobId})`;
+  if (!options.wait) return options.json ? JSON.stringify(answer, null, 2) : line;
+  const deadline = Date.now() + (options.timeoutMs ?? 120_000);
+  for (;;) {
+    const detail = await client.get<FailureDetail>(`/failures/${encodeURIComponent(id)}`);
+    const round = detail.executions.filter((e) => e.attempt > answer.attemptBase);
+    if ((detail.failure.status === 'triaged' || detail.failure.status === 'failed') && round.length > 0) {
+      return options.json ? JSON.stringify({ retry: answer, failure: detail }, null, 2) : `${line}\n\n${renderFailureDetail(detail)}`;
+    }
+    if (Date.now() > deadline) throw new Error(`${line}; still ${detail.failure.status} after ${options.timeoutMs ?? 120_000} ms`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}

@@ -1,0 +1,125 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseEnv, STAGES } from '@pitcrew/core';
+import { AdminApiError, createAdminClient, type AdminClient } from '../admin/client.ts';
+import { CliEnv } from '../cli-env.ts';
+import { failuresLs, failuresRetry, failuresShow } from './failures.ts';
+import { breakers, incidentsLs, incidentsShow } from './incidents.ts';
+import { isFile, readDeliveryFile, replayFile, replayStored } from './replay.ts';
+import { spend } from './spend.ts';
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+/** Prints what `work` returns; an admin API error is one line on stderr and exit code 1. */
+async function print(work: () => Promise<string>): Promise<void> {
+  try {
+    console.log(await work());
+  } catch (error) {
+    if (!(error instanceof AdminApiError)) throw error;
+    console.error(error.message);
+    process.exitCode = 1;
+  }
+}
+
+/**
+ * Registers the operator commands, which talk to a running ingest's admin API over HTTP
+ * (`PITCREW_API_URL`, `PITCREW_ADMIN_TOKEN`; see `cli-env.ts`): `failures ls|show|retry`,
+ * `replay`, `spend`, `incidents ls|show` and `breakers`. Every one prints tables, or the API's
+ * JSON with `--json`.
+ */
+export function registerOperatorCommands(program: Command): void {
+  const env = () => parseEnv(CliEnv, process.env);
+  const client = (): AdminClient => {
+    const e = env();
+    return createAdminClient({ baseUrl: e.PITCREW_API_URL, token: e.PITCREW_ADMIN_TOKEN });
+  };
+  const json = () => new Option('--json', 'print the API answer as JSON').default(false);
+
+  const failures = program.command('failures').description('list, inspect and retry failures (admin API at PITCREW_API_URL)');
+  failures
+    .command('ls')
+    .description('failures, newest first')
+    .option('--repo <repo>', 'owner/repo, or a repository name under any owner')
+    .option('--category <category>', 'e.g. lint, test, build, dependency, infra, flaky')
+    .addOption(new Option('--status <status>', 'triage status').choices(['queued', 'running', 'triaged', 'failed']))
+    .option('--since <when>', 'ISO 8601 or relative: 90m, 24h, 7d')
+    .option('--limit <n>', 'rows (max 500)', positiveInt, 50)
+    .option('--cursor <cursor>', 'the next-page cursor a previous listing printed')
+    .addOption(json())
+    .action((opts) => print(() => failuresLs(client(), opts)));
+  failures
+    .command('show')
+    .description('one failure: summary, executions (tokens, USD, ms), deliveries, incident')
+    .argument('<id>', 'failure id, e.g. gh-job-123')
+    .addOption(json())
+    .action((id: string, opts: { json: boolean }) => print(() => failuresShow(client(), id, opts)));
+  failures
+    .command('retry')
+    .description('re-run a failure from a stage on the workers; earlier stages keep their results')
+    .argument('<id>', 'failure id')
+    .addOption(new Option('--stage <stage>', 'stage to start from').choices([...STAGES]).default('classify'))
+    .option('--wait', 'wait until the retry finished and show the failure', false)
+    .option('--timeout <ms>', 'ms to wait with --wait', positiveInt, 120_000)
+    .addOption(json())
+    .action((id: string, opts: { stage: string; wait: boolean; timeout: number; json: boolean }) =>
+      print(() => failuresRetry(client(), id, { stage: opts.stage, wait: opts.wait, timeoutMs: opts.timeout, json: opts.json })),
+    );
+
+  program
+    .command('replay')
+    .description('replay a stored delivery by id (admin API), or a saved delivery file signed and POSTed to ingest like GitHub would')
+    .argument('<delivery>', 'a delivery id stored by pitcrew, or a JSON file: {headers, payload} or a bare payload with --event')
+    .option('--event <event>', 'event of a bare payload file (workflow_job, check_run, check_suite, workflow_run)')
+    .option('--delivery-id <id>', 'X-GitHub-Delivery to send for a file (default: a new UUID)')
+    .option('--wait <ms>', 'ms the API waits for the worker to record a stored replay (max 30000)', (v) => Number(v))
+    .addOption(json())
+    .action((target: string, opts: { event?: string; deliveryId?: string; wait?: number; json: boolean }) =>
+      print(async () => {
+        if (!isFile(target)) return replayStored(client(), target, { json: opts.json, ...(opts.wait !== undefined ? { waitMs: opts.wait } : {}) });
+        const e = env();
+        const result = await replayFile({
+          baseUrl: e.PITCREW_API_URL,
+          secret: e.GITHUB_WEBHOOK_SECRET[0],
+          file: readDeliveryFile(target, opts.event),
+          json: opts.json,
+          ...(opts.deliveryId ? { deliveryId: opts.deliveryId } : {}),
+        });
+        if (result.status >= 400) process.exitCode = 1;
+        return result.text;
+      }),
+    );
+
+  program
+    .command('spend')
+    .description('model spend (USD, tokens in/out, executions) by UTC day and repository, and the budget ledger')
+    .option('--since <day>', 'first UTC day, YYYY-MM-DD or relative (7d); default 6 days before --until')
+    .option('--until <day>', 'last UTC day, YYYY-MM-DD; default today')
+    .option('--repo <repo>', 'owner/repo, or a repository name under any owner')
+    .addOption(json())
+    .action((opts) => print(() => spend(client(), opts)));
+
+  const incidents = program.command('incidents').description('breakages grouped by signature per repository');
+  incidents
+    .command('ls')
+    .description('incidents, most recently seen first')
+    .option('--repo <repo>', 'owner/repo, or a repository name under any owner')
+    .option('--since <when>', 'last seen at or after: ISO 8601 or relative (24h, 7d)')
+    .option('--limit <n>', 'rows (max 500)', positiveInt, 50)
+    .addOption(json())
+    .action((opts) => print(() => incidentsLs(client(), opts)));
+  incidents
+    .command('show')
+    .description('one incident and its failures')
+    .argument('<id>', 'incident id')
+    .addOption(json())
+    .action((id: string, opts: { json: boolean }) => print(() => incidentsShow(client(), id, opts)));
+
+  program
+    .command('breakers')
+    .description('circuit-breaker state per runner per live worker process')
+    .addOption(json())
+    .action((opts: { json: boolean }) => print(() => breakers(client(), opts)));
+}

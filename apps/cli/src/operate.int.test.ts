@@ -1,0 +1,167 @@
+import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { serve, type ServerType } from '@hono/node-server';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QUEUES } from '@pitcrew/core';
+import { createAdminApi, createApp, createIntakeProducer } from '@pitcrew/ingest';
+import { createTestDatabase, createTestRedis, deleteKeysWithPrefix, testPrefix, type TestDatabase } from '@pitcrew/testkit';
+import { createRunnerRegistry, createWorkers, type Workers } from '@pitcrew/worker';
+import { AdminApiError, createAdminClient, type AdminClient } from './admin/client.ts';
+import { failuresLs, failuresRetry, failuresShow } from './commands/failures.ts';
+import { breakers, incidentsLs } from './commands/incidents.ts';
+import { readDeliveryFile, replayFile, replayStored } from './commands/replay.ts';
+import { spend } from './commands/spend.ts';
+
+const require = createRequire(import.meta.url);
+const sets = require('@octokit/webhooks-examples/api.github.com/index.json') as { name: string; examples: any[] }[];
+const jobFailure = (jobId: number) => {
+  const payload = structuredClone(sets.find((s) => s.name === 'workflow_job')!.examples.find((e) => e.workflow_job.conclusion === 'failure'));
+  payload.workflow_job.id = jobId;
+  return payload;
+};
+const BIN = fileURLToPath(new URL('../bin/pitcrew.mjs', import.meta.url));
+const SECRET = 'cli-test-webhook-secret-0123';
+const TOKEN = 'cli-test-admin-token-0123456789';
+const logger = pino({ level: 'silent' });
+
+let tdb: TestDatabase;
+let redis: Redis;
+let workerConnection: Redis;
+let prefix: string;
+let intake: Queue;
+let triage: Queue;
+let workers: Workers;
+let server: ServerType;
+let baseUrl: string;
+let client: AdminClient;
+let dir: string;
+
+async function until<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not reached in ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+const failureRow = (id: string) => tdb.db.selectFrom('failures').selectAll().where('id', '=', id).executeTakeFirst();
+const deliveriesOf = (id: string) => tdb.db.selectFrom('deliveries').select(['id', 'outcome']).where('failure_id', '=', id).orderBy('recorded_at').execute();
+
+beforeAll(async () => {
+  tdb = await createTestDatabase();
+  redis = createTestRedis();
+  workerConnection = createTestRedis();
+  prefix = testPrefix();
+  intake = new Queue(QUEUES.intake, { connection: redis, prefix });
+  triage = new Queue(QUEUES.triage, { connection: redis, prefix });
+  const producer = createIntakeProducer(intake, redis, prefix);
+  const app = createApp({
+    secrets: [SECRET],
+    maxBodyBytes: 1024 * 1024,
+    producer,
+    logger,
+    readiness: {},
+    api: { app: createAdminApi({ db: tdb.db, redis, prefix, triage, producer, logger }), token: TOKEN },
+  });
+  server = await new Promise<ServerType>((resolve) => {
+    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+  });
+  const address = server.address();
+  baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  client = createAdminClient({ baseUrl, token: TOKEN });
+  workers = createWorkers({ connection: workerConnection, prefix, db: tdb.db, runners: createRunnerRegistry({ choice: 'rules' }), logger, concurrency: 2, attempts: 2 });
+  dir = mkdtempSync(join(tmpdir(), 'pitcrew-cli-'));
+});
+
+afterAll(async () => {
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await workers.close(5_000);
+  await Promise.all([intake.close(), triage.close()]);
+  await deleteKeysWithPrefix(redis, prefix);
+  await Promise.all([redis.quit(), workerConnection.quit(), tdb.destroy()]);
+});
+
+describe('operator commands over the admin API', () => {
+  let failureId: string;
+  let deliveryId: string;
+
+  it('replay FILE signs a saved {headers, payload} delivery and POSTs it to ingest; the worker triages it', async () => {
+    const path = join(dir, 'delivery.json');
+    const originalId = randomUUID();
+    writeFileSync(path, JSON.stringify({ headers: { 'X-GitHub-Event': 'workflow_job', 'X-GitHub-Delivery': originalId }, payload: jobFailure(Math.floor(Math.random() * 1e12)) }));
+    const file = readDeliveryFile(path);
+    expect(file).toMatchObject({ event: 'workflow_job', originalDeliveryId: originalId });
+    const sent = await replayFile({ baseUrl, secret: SECRET, file, json: true });
+    expect(sent.status).toBe(202);
+    const body = JSON.parse(sent.text);
+    expect(body).toMatchObject({ replayOf: originalId, answer: { accepted: true } });
+    failureId = body.answer.failureId;
+    deliveryId = body.deliveryId;
+    await until('triaged', () => failureRow(failureId), (f) => f?.status === 'triaged');
+    // A wrong secret is refused by ingest, exactly as for GitHub.
+    expect((await replayFile({ baseUrl, secret: 'not-the-secret', file })).status).toBe(401);
+    expect(() => readDeliveryFile(join(dir, 'bare.json'))).toThrow(/not a JSON file/);
+    writeFileSync(join(dir, 'bare.json'), JSON.stringify(file.payload));
+    expect(() => readDeliveryFile(join(dir, 'bare.json'))).toThrow(/--event/);
+    expect(readDeliveryFile(join(dir, 'bare.json'), 'workflow_job').event).toBe('workflow_job');
+  });
+
+  it('failures ls and show print tables, and --json the API answer', async () => {
+    const table = await failuresLs(client, { status: 'triaged' });
+    expect(table).toContain(failureId);
+    expect(table).toMatch(/triaged\s*│\s*lint\s*│\s*rules/);
+    const json = JSON.parse(await failuresLs(client, { json: true, limit: 1 }));
+    expect(json.items).toHaveLength(1);
+    const shown = await failuresShow(client, failureId);
+    expect(shown).toContain(`failure         ${failureId}`);
+    expect(shown).toMatch(/classify\s*│\s*1\s*│\s*succeeded\s*│\s*rules/);
+    expect(shown).toContain(deliveryId);
+    await expect(failuresShow(client, 'gh-job-nope')).rejects.toThrow(/404 not_found: no failure gh-job-nope/);
+  });
+
+  it('failures retry --wait re-runs the stage on a worker and shows the new attempts', async () => {
+    const out = await failuresRetry(client, failureId, { stage: 'summarize', wait: true, timeoutMs: 15_000 });
+    expect(out).toMatch(/^retry queued: \S+ from summarize \(new attempts after 1/);
+    expect(out).toMatch(/summarize\s*│\s*2\s*│\s*succeeded/);
+    expect((await tdb.db.selectFrom('executions').select('stage').where('failure_id', '=', failureId).where('attempt', '=', 2).execute()).map((r) => r.stage)).toEqual(['summarize']);
+  });
+
+  it('replay DELIVERY_ID replays the stored delivery without a second failure', async () => {
+    const out = await replayStored(client, deliveryId, { waitMs: 10_000 });
+    expect(out).toMatch(/recorded\s+merged, failure triaged/);
+    expect(await tdb.db.selectFrom('failures').select('id').where('id', '=', failureId).execute()).toHaveLength(1);
+    expect((await deliveriesOf(failureId)).map((d) => d.outcome)).toEqual(['accepted', 'merged']);
+  });
+
+  it('spend, incidents ls and breakers print their tables', async () => {
+    expect(await spend(client, {})).toMatch(/total\s*│\s*│\s*\d+\s*│\s*0\s*│\s*0\s*│\s*0\.0000/);
+    expect(await incidentsLs(client, {})).toBe('no incidents match');
+    expect(await breakers(client)).toMatch(/no worker has published/);
+  });
+
+  it('a wrong token or an unreachable API is one clear error', async () => {
+    const wrong = createAdminClient({ baseUrl, token: 'wrong-token-0123456789abc' });
+    await expect(failuresLs(wrong, {})).rejects.toThrow(/401 unauthorized.*PITCREW_ADMIN_TOKEN/);
+    const gone = createAdminClient({ baseUrl: 'http://127.0.0.1:9', token: TOKEN });
+    const error = await failuresLs(gone, {}).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AdminApiError);
+    expect((error as Error).message).toMatch(/cannot reach the admin API at http:\/\/127\.0\.0\.1:9/);
+  });
+
+  it('the pitcrew binary has the commands and reads PITCREW_API_URL and PITCREW_ADMIN_TOKEN', async () => {
+    const run = promisify(execFile);
+    const env = { PATH: process.env.PATH, PITCREW_API_URL: baseUrl, PITCREW_ADMIN_TOKEN: TOKEN };
+    const { stdout } = await run(process.execPath, [BIN, 'failures', 'ls', '--json', '--repo', 'Hello-World'], { cwd: dir, env });
+    expect(JSON.parse(stdout).items.map((f: { id: string }) => f.id)).toContain(failureId);
+  });
+});
