@@ -157,7 +157,7 @@ export function createWorkers(deps: WorkerDeps): Workers {
   const runQueues: Partial<Record<RunnerName, Queue>> = {};
   for (const name of configured) runQueues[name] = new Queue(runnerQueueName(name), queueOptions);
   for (const q of [triageQueue, ...Object.values(runQueues)]) q.on('error', (error) => logger.warn({ err: error, queue: q.name }, 'queue error'));
-  const publisher = deps.publish?.sinks.length ? createPublisher({ connection, prefix, db, logger, options: deps.publish, workerOptions: lockOptions }) : null;
+  const publisher = deps.publish?.sinks.length ? createPublisher({ connection, prefix, db, logger, options: deps.publish, workerOptions: { ...bullMetrics, ...lockOptions } }) : null;
   /** Tells the sinks about a failure in its final state; publishing never changes the failure, so an enqueue error is only logged. */
   const publish = async (failureId: string) =>
     publisher?.enqueue(failureId).catch((e: unknown) => logger.error({ err: e, failureId }, 'could not enqueue publishing'));
