@@ -42,7 +42,7 @@ program
 
 program
   .command('ingest')
-  .description('run the webhook server (POST /webhooks/github, /healthz, /readyz, /admin/queues)')
+  .description('run the webhook server (POST /webhooks/github, /healthz, /readyz, /admin/queues, /api)')
   .action(runIngest);
 
 program

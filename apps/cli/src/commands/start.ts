@@ -118,6 +118,7 @@ export async function runStart(options: StartOptions): Promise<number> {
 
     say(`ingest  ${ingestUrl}/webhooks/github`);
     say(`board   ${ingestUrl}/admin/queues   (user any, password ${adminToken})`);
+    say(`api     ${ingestUrl}/api   (pitcrew failures ls: PITCREW_API_URL=${ingestUrl} PITCREW_ADMIN_TOKEN=${adminToken})`);
     const metricsAt = (p: number) => `http://${metricsHost === '0.0.0.0' ? '127.0.0.1' : metricsHost}:${p}/metrics`;
     say(`metrics ${ingestUrl}/metrics   workers: ${metricsPorts.length ? metricsPorts.map(metricsAt).join(' ') : 'off (PITCREW_METRICS_PORT=0)'}`);
     say(`DATABASE_URL=${databaseUrl}`);
