@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { CiFailure, describeFailure, findFailure, findSucceededExecution, redactSecrets, type Database, type FailureRow, type IncidentRow } from '@pitcrew/core';
-import type { ClassifyOutput, ExecuteOutput } from '../pipeline.ts';
+import { InvalidFailureDataError, type ClassifyOutput, type ExecuteOutput } from '../pipeline.ts';
 
 /**
  * GitHub's limit on a check run's `output.summary` and `output.text`: "Maximum length: 65535
@@ -41,11 +41,14 @@ export interface PublishContent {
  * and prompts are redacted at extraction; a model's answer is not).
  *
  * @returns `null` when the failure does not exist
+ * @throws {InvalidFailureDataError} when the row was stored in a shape this release cannot read
  */
 export async function loadPublishContent(db: Kysely<Database>, failureId: string): Promise<PublishContent | null> {
   const row = await findFailure(db, failureId);
   if (!row) return null;
-  const failure = CiFailure.parse(row.data);
+  const parsed = CiFailure.safeParse(row.data);
+  if (!parsed.success) throw new InvalidFailureDataError(failureId, parsed.error.issues);
+  const failure = parsed.data;
   const [classify, execute, incident] = await Promise.all([
     findSucceededExecution(db, failureId, 'classify'),
     findSucceededExecution(db, failureId, 'execute'),

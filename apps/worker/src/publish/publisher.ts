@@ -13,6 +13,7 @@ import {
   type SinkName,
 } from '@pitcrew/core';
 import type { GithubApi } from '../github/github-api.ts';
+import { InvalidFailureDataError } from '../pipeline.ts';
 import { checkRunSink } from './check-run.ts';
 import { loadPublishContent } from './content.ts';
 import { createIssueSink } from './issue.ts';
@@ -124,7 +125,10 @@ export function createPublisher(deps: {
       const attempt = job.attemptsMade + 1;
       const final = attempt >= (job.opts.attempts ?? 1);
       const log = logger.child({ jobId: job.id, failureId, sink: sinkName, attempt });
-      const content = await loadPublishContent(db, failureId);
+      const content = await loadPublishContent(db, failureId).catch((error: unknown) => {
+        // A row of another release's shape cannot be read by retrying.
+        throw error instanceof InvalidFailureDataError ? new UnrecoverableError(error.message) : error;
+      });
       if (!content) throw new UnrecoverableError(`failure ${failureId} is not in the database`);
       const octokit = options.github?.forInstallation(content.failure.installationId) ?? null;
       try {
