@@ -25,7 +25,8 @@ import { createTestDatabase, createTestRedis, deleteKeysWithPrefix, testPrefix, 
 import { startFakeGithub, type FakeGithub } from '@pitcrew/testkit/fake-github';
 import { createGithubApi } from '../github/github-api.ts';
 import { createGithubLogSource } from '../github/log-source.ts';
-import { createRunnerRegistry } from '../runners/registry.ts';
+import { createRunnerRegistry, type RunnerRegistry } from '../runners/registry.ts';
+import type { Runner } from '../runners/runner.ts';
 import { createWorkers, type Workers } from '../worker.ts';
 import { resolveSinks } from './publisher.ts';
 import { commentMarker } from './pr-comment.ts';
@@ -321,6 +322,45 @@ describe('publishing', () => {
     expect(slack.bodies.length - slackBefore).toBe(2); // one refused with a 500, one delivered
     expect(await findFailure(tdb.db, id)).toMatchObject({ status: 'triaged', error: null, category: 'test' });
     expect(await listExecutions(tdb.db, id)).toHaveLength(3);
+  });
+
+  it('a failure that ends failed is published too, saying it could not be triaged, and stays failed', async () => {
+    // A broken rules runner is its own fallback, so the run job fails on every attempt.
+    const broken: Runner = { name: 'rules', model: null, estimateUsd: () => 0, execute: async () => { throw new Error('always broken'); } };
+    const runners: RunnerRegistry = { runners: { rules: broken }, fallback: broken, llm: null, choose: () => ({ runner: 'rules', model: null }) };
+    const ownPrefix = testPrefix();
+    const api = createGithubApi({ baseUrl: github.url, auth: { kind: 'token', token: 'ghs_testinstallationtoken' }, logger, retries: 0 });
+    const own = createWorkers({
+      connection: redis,
+      prefix: ownPrefix,
+      db: tdb.db,
+      runners,
+      logger,
+      concurrency: 2,
+      attempts: 2,
+      publish: { sinks: resolveSinks({ requested: ['check-run'], githubAuth: 'token', slackWebhookUrl: undefined, escalateAfter: 3 }, logger), github: api, attempts: 2, backoffMs: 50 },
+    });
+    const ownIntake = new Queue(QUEUES.intake, { connection: redis, prefix: ownPrefix });
+    try {
+      const saved = intake;
+      intake = ownIntake;
+      const id = await submit({ test: 'broken' }).finally(() => (intake = saved));
+      const deadline = Date.now() + 20_000;
+      let rows: PublicationRow[] = [];
+      while (!rows.some((r) => r.status === 'published') && Date.now() < deadline) {
+        await sleep(100);
+        rows = await listPublications(tdb.db, id);
+      }
+      expect(rows).toMatchObject([{ sink: 'check-run', status: 'published' }]);
+      const run = [...github.checkRuns.values()].find((c) => c.external_id === id)!;
+      expect(run.output.title).toBe('pitcrew could not triage this failure');
+      expect(run.output.summary).toContain('always broken');
+      expect(await findFailure(tdb.db, id)).toMatchObject({ status: 'failed' });
+    } finally {
+      await own.close(5_000);
+      await ownIntake.close();
+      await deleteKeysWithPrefix(redis, ownPrefix);
+    }
   });
 
   it('without a GitHub credential the GitHub sinks are off and one log line says so', () => {
