@@ -9,6 +9,11 @@ export const IngestEnv = z.object({
   ...LogEnv.shape,
   ...RedisEnv.shape,
   ...DatabaseEnv.shape,
+  /**
+   * Ingest processes sharing the port (`node:cluster`); 1 = a single process. One Node process
+   * serves HTTP on one core: on a host given to ingest, use its number of cores.
+   */
+  PITCREW_INGEST_PROCESSES: z.coerce.number().int().min(1).max(64).default(1),
   /** TCP port of the HTTP server. */
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   /** Interface to bind; `0.0.0.0` for containers. */

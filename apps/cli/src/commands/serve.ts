@@ -1,9 +1,19 @@
-import { startIngest } from '@pitcrew/ingest';
+import cluster from 'node:cluster';
+import { createLogger, parseEnv } from '@pitcrew/core';
+import { IngestEnv, startIngest, startIngestCluster } from '@pitcrew/ingest';
 import { startWorker } from '@pitcrew/worker';
 import { closeOnSignals } from '../signals.ts';
 
-/** `pitcrew ingest`: the webhook server, until SIGINT/SIGTERM. */
+/**
+ * `pitcrew ingest`: the webhook server, until SIGINT/SIGTERM; `PITCREW_INGEST_PROCESSES` > 1
+ * runs that many on one port under `node:cluster`.
+ */
 export async function runIngest(): Promise<void> {
+  const config = parseEnv(IngestEnv, process.env);
+  if (config.PITCREW_INGEST_PROCESSES > 1 && cluster.isPrimary) {
+    startIngestCluster(config.PITCREW_INGEST_PROCESSES, createLogger('ingest', config.LOG_LEVEL));
+    return;
+  }
   const ingest = await startIngest(process.env);
   closeOnSignals(() => ingest.close());
 }
