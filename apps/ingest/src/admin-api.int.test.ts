@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { sign } from '@octokit/webhooks-methods';
 import { Queue } from 'bullmq';
@@ -7,7 +8,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { breakerStateField, breakerStatesKey, finishExecution, joinIncident, normalizeGithubEvent, QUEUES, startExecution, type CiFailure } from '@pitcrew/core';
 import { createTestDatabase, createTestRedis, deleteKeysWithPrefix, testPrefix, type TestDatabase } from '@pitcrew/testkit';
-import { createBreakerPublisher, createBreakers, createRunnerRegistry, createWorkers, type Workers } from '@pitcrew/worker';
+import { startFakeLlm } from '@pitcrew/testkit/fake-llm';
+import { createBreakerPublisher, createBreakers, createRunnerRegistry, createWorkers, startWorker, type Workers } from '@pitcrew/worker';
 import { createAdminApi } from './admin-api.ts';
 import { createApp } from './app.ts';
 import { createBoard } from './board.ts';
@@ -329,5 +331,57 @@ describe('breakers', () => {
     expect(await redis.ttl(key)).toBeGreaterThan(0);
     await publisher.stop();
     expect((await api('/breakers')).body).toEqual({ breakers: [], workers: 0, open: 0 });
+  });
+});
+
+describe('breakers of a real worker process', () => {
+  it('a worker started from its environment publishes the llm breaker it opened, and removes it when it stops', async () => {
+    const llm = await startFakeLlm();
+    const ownPrefix = testPrefix(); // its own queues, so the rules workers above do not take its jobs
+    const ownIntake = new Queue(QUEUES.intake, { connection: redis, prefix: ownPrefix });
+    const ownTriage = new Queue(QUEUES.triage, { connection: redis, prefix: ownPrefix });
+    const producer = createIntakeProducer(ownIntake, redis, ownPrefix);
+    const own = createApp({
+      secrets: [SECRET],
+      maxBodyBytes: 1024 * 1024,
+      producer,
+      logger,
+      readiness: {},
+      api: { app: createAdminApi({ db: tdb.db, redis, prefix: ownPrefix, triage: ownTriage, producer, logger }), token: TOKEN },
+    });
+    const read = async () => (await (await own.request('/api/breakers', { headers: bearer })).json()) as any;
+    const worker = await startWorker(
+      {
+        REDIS_URL: `redis://${redis.options.host}:${redis.options.port}`,
+        DATABASE_URL: tdb.url,
+        PITCREW_QUEUE_PREFIX: ownPrefix,
+        LLM_BASE_URL: llm.url,
+        LLM_MODEL: 'test-model',
+        LLM_MAX_RETRIES: '0',
+        PITCREW_RUNNER: 'llm',
+        PITCREW_BREAKER_THRESHOLD: '1',
+        PITCREW_JOB_ATTEMPTS: '2',
+        PITCREW_SHUTDOWN_TIMEOUT_MS: '2000',
+        LOG_LEVEL: 'silent',
+      },
+      logger,
+    );
+    try {
+      const me = `${hostname()}:${process.pid}`;
+      // At start: the llm breaker of this process, closed.
+      expect((await until('published', read, (b) => b.breakers.length > 0)).breakers).toEqual([expect.objectContaining({ worker: me, runner: 'llm', state: 'closed' })]);
+      // The model answers 500 once: the llm runner fails, its breaker opens (threshold 1).
+      llm.failNext(1, { status: 500 });
+      await producer.enqueue({ deliveryId: randomUUID(), event: 'workflow_job', action: 'completed', receivedAt: new Date(), failure: normalizeGithubEvent('workflow_job', jobFailure(Math.floor(Math.random() * 1e12))) as CiFailure, payload: {} });
+      const open = await until('llm breaker open', read, (b) => b.breakers.some((x: any) => x.state === 'open'));
+      expect(open).toMatchObject({ breakers: [{ worker: me, runner: 'llm', state: 'open' }], workers: 1, open: 1 });
+      // A worker that stops cleanly takes its fields with it.
+      await worker.close();
+      expect(await read()).toEqual({ breakers: [], workers: 0, open: 0 });
+    } finally {
+      await worker.close();
+      await Promise.all([ownIntake.close(), ownTriage.close(), llm.stop()]);
+      await deleteKeysWithPrefix(redis, ownPrefix);
+    }
   });
 });
