@@ -114,6 +114,7 @@ export interface PublicationsTable {
   content_hash: string | null;
   /** Publish job attempts so far, over every round. */
   attempts: Generated<number>;
+  /** Error of the last failed attempt; for a `skipped` row, why it was skipped. */
   last_error: string | null;
   published_at: Timestamp | null;
   created_at: Generated<Timestamp>;
