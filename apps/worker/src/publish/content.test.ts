@@ -75,6 +75,12 @@ describe('publish content', () => {
     expect((out.text.match(/^```/gm) ?? []).length % 2).toBe(0);
     const report = reportMarkdown(c, 10_000);
     expect(Buffer.byteLength(report)).toBeLessThanOrEqual(10_000);
+    // Every bound from tiny to roomy holds, with a small excerpt and a huge plan too.
+    const small = content({ plan: 'q'.repeat(50_000) });
+    for (const max of [50, 200, 400, 1_000, 4_000, 20_000]) {
+      expect(Buffer.byteLength(reportMarkdown(small, max))).toBeLessThanOrEqual(max);
+      expect(Buffer.byteLength(reportMarkdown(c, max))).toBeLessThanOrEqual(max);
+    }
     const body = commentBody(c);
     expect(body.startsWith(commentMarker(failure.id))).toBe(true);
     expect(Buffer.byteLength(body)).toBeLessThanOrEqual(GITHUB_TEXT_MAX_BYTES);

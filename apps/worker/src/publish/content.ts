@@ -132,7 +132,9 @@ export function reportMarkdown(content: PublishContent, maxBytes: number): strin
   // Keep the head and as much excerpt as fits; the plan goes first.
   const withoutPlan = head + excerpt + link;
   if (Buffer.byteLength(withoutPlan) <= maxBytes) {
-    return head + excerpt + truncateUtf8(plan, maxBytes - Buffer.byteLength(head + excerpt + link)) + link;
+    const room = maxBytes - Buffer.byteLength(withoutPlan);
+    // Below ~100 bytes a cut plan says nothing (and the truncation note alone might not fit).
+    return head + excerpt + (room >= 100 ? truncateUtf8(plan, room) : '') + link;
   }
   if (!content.excerpt) return truncateUtf8(head + link, maxBytes);
   const headBytes = Buffer.byteLength(head + link) + 200;
