@@ -5,6 +5,7 @@ import * as m20261124initial from './migrations/2026-11-24T000000-initial.ts';
 import * as m20261124retries from './migrations/2026-11-24T010000-retries-and-incidents.ts';
 import * as m20261124spend from './migrations/2026-11-24T020000-spend.ts';
 import * as m20261125publications from './migrations/2026-11-25T000000-publications.ts';
+import * as m20261125adminIndexes from './migrations/2026-11-25T180000-admin-indexes.ts';
 
 /**
  * Every migration, by name. Listed statically (not read from disk) so the set is the same under
@@ -15,6 +16,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '2026-11-24T010000-retries-and-incidents': m20261124retries,
   '2026-11-24T020000-spend': m20261124spend,
   '2026-11-25T000000-publications': m20261125publications,
+  '2026-11-25T180000-admin-indexes': m20261125adminIndexes,
 };
 
 /**
