@@ -300,6 +300,12 @@ describe('publishing', () => {
     expect(issuesOf()[0]!.body).toContain('**5 times**');
     expect(github.requests.filter((r) => r.method === 'POST' && r.path === `/repos/${OWNER}/${REPO}/issues`)).toHaveLength(1);
 
+    // Publishing an occurrence again (redelivery) updates that one issue; never a second.
+    await republish(ids[2]!);
+    expect(issuesOf()).toHaveLength(1);
+    expect(github.requests.filter((r) => r.method === 'POST' && r.path === `/repos/${OWNER}/${REPO}/issues`)).toHaveLength(1);
+    expect((await listPublications(tdb.db, ids[2]!)).find((r) => r.sink === 'issue')).toMatchObject({ status: 'published', external_id: String(issue.number) });
+
     // Another breakage in the same repository is its own incident, below the threshold.
     const other = await submit({ test: 'inventory' });
     expect((await published(other))['issue']).toMatchObject({ status: 'skipped' });
