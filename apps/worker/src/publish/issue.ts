@@ -13,20 +13,34 @@ export function issueTitle(content: PublishContent, incident: IncidentRow): stri
   return truncateUtf8(`pitcrew: recurring ${incident.category} failure in ${what}`, 250, '…');
 }
 
-/** Body of an incident's issue: occurrence count, first/last seen, latest failure's report. */
-export function issueBody(content: PublishContent, incident: IncidentRow): string {
+/** One recent failure of an incident, for the issue body. */
+export interface Occurrence {
+  id: string;
+  branch: string | null;
+  head_sha: string;
+  html_url: string | null;
+  received_at: Date | string;
+}
+
+/** Body of an incident's issue: occurrence count, first/last seen, recent occurrences, the (shared) diagnosis. */
+export function issueBody(content: PublishContent, incident: IncidentRow, recent: Occurrence[]): string {
   const iso = (d: unknown) => new Date(d as string).toISOString();
   const head = [
     incidentMarker(incident),
     `This breakage has failed CI **${incident.occurrences} times** in ${incident.owner}/${incident.repo} (first seen ${iso(incident.first_seen_at)}, last seen ${iso(incident.last_seen_at)}).`,
     '',
-    `Latest occurrence: \`${content.failure.id}\`${content.failure.htmlUrl ? ` — [failed job](${content.failure.htmlUrl})` : ''}${content.failure.branch ? ` on \`${content.failure.branch}\`` : ''} at ${content.failure.headSha.slice(0, 7)}.`,
+    '## Recent occurrences',
     '',
-    '## Latest diagnosis',
+    ...recent.map((o) => `- ${iso(o.received_at)} \`${o.id}\`${o.branch ? ` on \`${o.branch}\`` : ''} at ${o.head_sha.slice(0, 7)}${o.html_url ? ` — [failed job](${o.html_url})` : ''}`),
+    '',
+    '## Diagnosis',
     '',
   ].join('\n');
   return head + reportMarkdown(content, GITHUB_TEXT_MAX_BYTES - Buffer.byteLength(head));
 }
+
+/** How many recent occurrences the issue lists. */
+const RECENT_OCCURRENCES = 10;
 
 /**
  * Escalation: once an incident (one breakage, same signature in one repository; see
@@ -47,7 +61,15 @@ export function createIssueSink(options: { escalateAfter: number }): Sink {
         return { status: 'skipped', reason: `incident seen ${incident.occurrences} time(s), escalated at ${options.escalateAfter}` };
       }
       const { owner, repo } = incident;
-      const body = issueBody(content, incident);
+      const recent = await trx
+        .selectFrom('failures')
+        .select(['id', 'branch', 'head_sha', 'html_url', 'received_at'])
+        .where('incident_id', '=', incident.id)
+        .orderBy('received_at', 'desc')
+        .orderBy('id')
+        .limit(RECENT_OCCURRENCES)
+        .execute();
+      const body = issueBody(content, incident, recent);
       const hash = contentHash({ body, issue: incident.issue_number });
       if (previous.status === 'published' && previous.content_hash === hash && incident.issue_number !== null) return { status: 'published', reason: 'unchanged' };
       try {

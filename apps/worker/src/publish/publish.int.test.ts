@@ -298,6 +298,7 @@ describe('publishing', () => {
     await Promise.all(ids.slice(3).map((id) => published(id)));
     expect(issuesOf()).toHaveLength(1);
     expect(issuesOf()[0]!.body).toContain('**5 times**');
+    for (const id of ids) expect(issuesOf()[0]!.body).toContain(`\`${id}\``);
     expect(github.requests.filter((r) => r.method === 'POST' && r.path === `/repos/${OWNER}/${REPO}/issues`)).toHaveLength(1);
 
     // Publishing an occurrence again (redelivery) updates that one issue; never a second.
