@@ -98,6 +98,19 @@ bench
     process.exit(0);
   });
 
+bench
+  .command('worker')
+  .description('pipeline throughput: pitcrew workers (rules; llm against the test LLM server) vs a raw BullMQ no-op worker, 1/10/50 concurrency, 1/2/4 processes')
+  .option('--json <file>', 'also write the result as JSON')
+  .option('--duration <s>', 'seconds measured per run after a 1 s warm-up (default 4)', positiveInt)
+  .option('--quick', 'one configuration, few jobs: proves the bench works', false)
+  .action(async (_opts: unknown, cmd: Command) => {
+    const opts = cmd.optsWithGlobals<{ json?: string; duration?: number; quick: boolean }>();
+    const { runBenchWorker } = await import('./commands/bench.ts');
+    await runBenchWorker(opts);
+    process.exit(0);
+  });
+
 // failures ls|show|retry, replay, spend, incidents ls|show, breakers: over the admin API.
 registerOperatorCommands(program);
 
