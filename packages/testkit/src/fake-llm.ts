@@ -16,6 +16,8 @@ export interface FakeLlmRequest {
 
 export interface FakeLlmOptions {
   port?: number;
+  /** Address to listen on (default `127.0.0.1`), e.g. a bridge address other network namespaces reach. */
+  host?: string;
   /** Model reported in responses when the request names none. */
   model?: string;
   /** ms before the first byte of each answer. */
@@ -182,10 +184,11 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
     res.end('data: [DONE]\n\n');
   }
 
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, host, resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}/v1`,
+    url: `http://${host}:${port}/v1`,
     requests,
     failNext(count, response) {
       for (let i = 0; i < count; i++) failures.push(response);
