@@ -20,6 +20,8 @@ export interface BenchStack {
   databaseUrl: string;
   /** Directory for child-process logs (inside the temporary directory). */
   dir: string;
+  /** Process ids of the servers this bench started (absent when given by URL). */
+  pids: { redis?: number; postgres?: number };
   stop(): Promise<void>;
 }
 
@@ -34,6 +36,7 @@ export async function startBenchStack(): Promise<BenchStack> {
   // Postgres runs as the `postgres` user when we are root; it must be able to pass through.
   chmodSync(dir, 0o711);
   const cleanups: (() => Promise<void>)[] = [];
+  const pids: BenchStack['pids'] = {};
   try {
     let redisUrl = process.env.REDIS_URL;
     if (!redisUrl) {
@@ -41,6 +44,7 @@ export async function startBenchStack(): Promise<BenchStack> {
       const redis = await startRedisServer({ bin, dir: join(dir, 'redis'), appendonly: true });
       cleanups.push(() => redis.stop());
       redisUrl = redis.url;
+      pids.redis = redis.pid;
       progress(`redis ${redisUrl}`);
     }
     let databaseUrl = process.env.DATABASE_URL;
@@ -48,6 +52,7 @@ export async function startBenchStack(): Promise<BenchStack> {
       const pg = await startEmbeddedPostgres({ dataDir: join(dir, 'postgres'), persistent: false });
       cleanups.push(() => pg.stop());
       databaseUrl = pg.url;
+      pids.postgres = pg.pid;
       progress(`postgres 127.0.0.1:${pg.port}`);
     }
     const db = createDb(databaseUrl, 1);
@@ -57,6 +62,7 @@ export async function startBenchStack(): Promise<BenchStack> {
       redisUrl,
       databaseUrl,
       dir,
+      pids,
       async stop() {
         for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
         rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderIngestTable, runIngestBench } from '../bench/ingest.ts';
+import { renderWorkerTable, runWorkerBench } from '../bench/worker.ts';
 
 /** Options shared by the `pitcrew bench` subcommands. */
 export interface BenchCommandOptions {
@@ -24,9 +25,22 @@ export async function runBenchIngest(opts: BenchCommandOptions & { connections: 
   console.log(renderIngestTable(result));
 }
 
+/** `pitcrew bench worker`. */
+export async function runBenchWorker(opts: BenchCommandOptions): Promise<void> {
+  const result = await runWorkerBench({
+    durationS: opts.duration ?? (opts.quick ? 1.5 : 4),
+    quick: opts.quick ?? false,
+    ...(opts.json ? { json: opts.json } : {}),
+  });
+  console.log('worker: pitcrew pipeline (rules, llm against the test LLM server) vs a raw BullMQ no-op worker');
+  console.log(renderWorkerTable(result));
+}
+
 /** `pitcrew bench` with no subcommand: every bench in turn, JSON files in `jsonDir` when given. */
 export async function runBenchAll(opts: { jsonDir?: string; quick?: boolean }): Promise<void> {
   const file = (name: string) => (opts.jsonDir ? { json: join(opts.jsonDir, `${name}.json`) } : {});
   if (opts.jsonDir) mkdirSync(opts.jsonDir, { recursive: true });
-  await runBenchIngest({ ...file('ingest'), connections: 50, ...(opts.quick ? { quick: true } : {}) });
+  const quick = opts.quick ? { quick: true } : {};
+  await runBenchIngest({ ...file('ingest'), connections: 50, ...quick });
+  await runBenchWorker({ ...file('worker'), ...quick });
 }
