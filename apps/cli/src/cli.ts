@@ -111,6 +111,19 @@ bench
     process.exit(0);
   });
 
+bench
+  .command('llm')
+  .description('client overhead: @pitcrew/llm vs the raw openai SDK against the test LLM server, non-streaming and streaming')
+  .option('--json <file>', 'also write the result as JSON')
+  .option('--calls <n>', 'measured calls per variant (default 2000)', positiveInt)
+  .option('--quick', '100 calls: proves the bench works', false)
+  .action(async (_opts: unknown, cmd: Command) => {
+    const opts = cmd.optsWithGlobals<{ json?: string; calls?: number; quick: boolean }>();
+    const { runBenchLlm } = await import('./commands/bench.ts');
+    await runBenchLlm(opts);
+    process.exit(0);
+  });
+
 // failures ls|show|retry, replay, spend, incidents ls|show, breakers: over the admin API.
 registerOperatorCommands(program);
 

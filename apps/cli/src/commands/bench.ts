@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderIngestTable, runIngestBench } from '../bench/ingest.ts';
+import { renderLlmTable, runLlmBench } from '../bench/llm.ts';
 import { renderWorkerTable, runWorkerBench } from '../bench/worker.ts';
 
 /** Options shared by the `pitcrew bench` subcommands. */
@@ -36,6 +37,16 @@ export async function runBenchWorker(opts: BenchCommandOptions): Promise<void> {
   console.log(renderWorkerTable(result));
 }
 
+/** `pitcrew bench llm`. */
+export async function runBenchLlm(opts: BenchCommandOptions & { calls?: number }): Promise<void> {
+  const result = await runLlmBench({
+    calls: opts.calls ?? (opts.quick ? 100 : 2_000),
+    ...(opts.json ? { json: opts.json } : {}),
+  });
+  console.log('llm: @pitcrew/llm client vs the raw openai SDK, same test LLM server (0 ms latency)');
+  console.log(renderLlmTable(result));
+}
+
 /** `pitcrew bench` with no subcommand: every bench in turn, JSON files in `jsonDir` when given. */
 export async function runBenchAll(opts: { jsonDir?: string; quick?: boolean }): Promise<void> {
   const file = (name: string) => (opts.jsonDir ? { json: join(opts.jsonDir, `${name}.json`) } : {});
@@ -43,4 +54,5 @@ export async function runBenchAll(opts: { jsonDir?: string; quick?: boolean }): 
   const quick = opts.quick ? { quick: true } : {};
   await runBenchIngest({ ...file('ingest'), connections: 50, ...quick });
   await runBenchWorker({ ...file('worker'), ...quick });
+  await runBenchLlm({ ...file('llm'), ...quick });
 }
