@@ -7,7 +7,8 @@ import type { AddressInfo, Socket } from 'node:net';
  * `Link` headers, job logs as a 302 redirect to a short-lived blob URL, 410 for expired logs, and
  * installation access tokens for GitHub App auth — and the endpoints pitcrew writes to when it
  * publishes: check runs (create, update, list for a ref), issue/PR comments (list, create,
- * update, delete) and issues (create, update, get), recording every request body. Production code
+ * update, delete), issues (create, update, get) and a commit's pull requests, recording every
+ * request body. Production code
  * only knows `GITHUB_API_URL`.
  */
 export interface FakeGithubJob {
@@ -89,6 +90,8 @@ export interface FakeGithub {
    * body (a 5xx outage, a 403 permission error) instead of serving them.
    */
   failNext(method: string, path: RegExp, status: number, times?: number): void;
+  /** Declares open pull requests whose head is `headSha` (`GET …/commits/{sha}/pulls` lists them). */
+  setPullRequests(owner: string, repo: string, headSha: string, numbers: number[]): void;
   stop(): Promise<void>;
 }
 
@@ -101,6 +104,7 @@ export async function startFakeGithub(): Promise<FakeGithub> {
   const comments = new Map<number, FakeComment>();
   const issues = new Map<string, FakeIssue>();
   const faults: { method: string; path: RegExp; status: number; left: number }[] = [];
+  const pullsBySha = new Map<string, number[]>();
   let nextId = 1_000_000;
   const sockets = new Set<Socket>();
   let base = '';
@@ -241,6 +245,23 @@ export async function startFakeGithub(): Promise<FakeGithub> {
       const list = [...checkRuns.values()].filter((c) => c.owner === m![1] && c.repo === m![2] && c.head_sha === m![3] && (!name || c.name === name));
       return page(res, url, list.map(checkRunJson), (items) => ({ total_count: list.length, check_runs: items }));
     }
+    if (req.method === 'GET' && (m = /^\/repos\/([^/]+)\/([^/]+)\/commits\/([^/]+)\/pulls$/.exec(url.pathname))) {
+      const [owner, repo, sha] = [m[1]!, m[2]!, m[3]!];
+      const list = (pullsBySha.get(`${owner}/${repo}/${sha}`) ?? []).map((number) => ({
+        id: 500_000 + number,
+        number,
+        state: 'open',
+        title: `PR ${number}`,
+        html_url: `https://github.com/${owner}/${repo}/pull/${number}`,
+        url: `${base}/repos/${owner}/${repo}/pulls/${number}`,
+        head: { ref: `topic-${number}`, sha, repo: { full_name: `${owner}/${repo}` } },
+        base: { ref: 'main', sha: '0'.repeat(40), repo: { full_name: `${owner}/${repo}` } },
+        user: { login: 'octocat', id: 1, type: 'User' },
+        draft: false,
+        merged_at: null,
+      }));
+      return page(res, url, list);
+    }
     if ((m = /^\/repos\/([^/]+)\/([^/]+)\/issues\/(\d+)\/comments$/.exec(url.pathname))) {
       const [owner, repo, number] = [m[1]!, m[2]!, Number(m[3])];
       if (req.method === 'GET') {
@@ -373,6 +394,9 @@ export async function startFakeGithub(): Promise<FakeGithub> {
     checkRuns,
     comments,
     issues,
+    setPullRequests(owner, repo, headSha, numbers) {
+      pullsBySha.set(`${owner}/${repo}/${headSha}`, numbers);
+    },
     failNext(method, path, status, times = 1) {
       faults.push({ method: method.toUpperCase(), path, status, left: times });
     },

@@ -22,7 +22,8 @@ interface CommentDetail {
 }
 
 /**
- * One comment per pull request of the failure (`pull_requests` of the webhook), kept up to date in
+ * One comment per pull request of the failure (`pull_requests` of the webhook, else the open pull
+ * requests whose head is the failing commit), kept up to date in
  * place: the comment id stored for that PR is PATCHed (`PATCH /repos/{o}/{r}/issues/comments/{id}`);
  * without one, the PR's comments are listed for the hidden marker (a crash after GitHub created it,
  * or a lost row) and that one is PATCHed; only then is one created (`POST …/issues/{n}/comments`).
@@ -31,9 +32,16 @@ interface CommentDetail {
 export const prCommentSink: Sink = {
   name: 'pr-comment',
   async publish({ content, previous, octokit, signal }): Promise<PublicationOutcome> {
-    const prs = content.failure.pullRequests;
-    if (prs.length === 0) return { status: 'skipped', reason: 'the failure has no pull request' };
     if (!octokit) return { status: 'skipped', reason: 'no GitHub credential for this installation' };
+    let prs = content.failure.pullRequests;
+    if (prs.length === 0) {
+      try {
+        prs = await openPullRequestsOf(octokit, content, signal);
+      } catch (error) {
+        throw asPublishError(error, 'pull requests of the commit');
+      }
+    }
+    if (prs.length === 0) return { status: 'skipped', reason: 'no open pull request has this commit as its head' };
     const body = commentBody(content);
     const hash = contentHash({ body, prs });
     if (previous.status === 'published' && previous.content_hash === hash) return { status: 'published', reason: 'unchanged' };
@@ -52,6 +60,17 @@ export const prCommentSink: Sink = {
     return { status: 'published', externalId: String(comments[String(prs[0])]), externalUrl: firstUrl, detail: { comments } satisfies CommentDetail, contentHash: hash };
   },
 };
+
+/**
+ * Open pull requests whose head is the failing commit (`GET /repos/{o}/{r}/commits/{sha}/pulls`),
+ * for failures whose webhook carried none: `workflow_job` payloads have no `pull_requests`, and
+ * GitHub leaves the array empty for runs of a fork's branch.
+ */
+async function openPullRequestsOf(octokit: PitcrewOctokit, content: PublishContent, signal: AbortSignal): Promise<number[]> {
+  const { owner, repo, headSha } = content.failure;
+  const { data } = await octokit.rest.repos.listPullRequestsAssociatedWithCommit({ owner, repo, commit_sha: headSha, per_page: 100, request: { signal } });
+  return data.filter((pr) => pr.state === 'open' && pr.head.sha === headSha).map((pr) => pr.number);
+}
 
 async function upsertComment(
   octokit: PitcrewOctokit,

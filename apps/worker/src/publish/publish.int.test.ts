@@ -65,14 +65,16 @@ function actionsLog(test: string, n: number): string {
 }
 
 /** Sends one failed workflow_job through intake (as ingest would) with its log on the fake GitHub. */
-async function submit(options: { test?: string; pullRequests?: number[] } = {}): Promise<string> {
+async function submit(options: { test?: string; pullRequests?: number[]; openPullRequests?: number[] } = {}): Promise<string> {
   const jobId = nextJobId++;
   const runId = jobId + 1_000_000;
   github.setRun(OWNER, REPO, runId, 1, [
     { id: jobId, name: 'unit', conclusion: 'failure', steps: [{ name: 'Run npm test', conclusion: 'failure', number: 1 }], log: actionsLog(options.test ?? 'cart', jobId) },
   ]);
   const payload = structuredClone(sets.find((s) => s.name === 'workflow_job')!.examples.find((e) => e.workflow_job.conclusion === 'failure'));
-  Object.assign(payload.workflow_job, { id: jobId, run_id: runId, run_attempt: 1, name: 'unit', steps: [{ name: 'Run npm test', status: 'completed', conclusion: 'failure', number: 1 }] });
+  const headSha = jobId.toString(16).padStart(40, 'c');
+  if (options.openPullRequests) github.setPullRequests(OWNER, REPO, headSha, options.openPullRequests);
+  Object.assign(payload.workflow_job, { id: jobId, run_id: runId, run_attempt: 1, head_sha: headSha, name: 'unit', steps: [{ name: 'Run npm test', status: 'completed', conclusion: 'failure', number: 1 }] });
   payload.repository.name = REPO;
   payload.repository.owner.login = OWNER;
   payload.installation = { id: 7, node_id: 'x' };
@@ -368,6 +370,16 @@ describe('publishing', () => {
       await ownIntake.close();
       await deleteKeysWithPrefix(redis, ownPrefix);
     }
+  });
+
+  it('a workflow_job failure (no pull_requests in its payload) comments on the open pull request whose head is the commit', async () => {
+    const id = await submit({ test: 'lookup', openPullRequests: [41] });
+    const rows = await published(id);
+    expect(rows['pr-comment']).toMatchObject({ status: 'published' });
+    const comments = [...github.comments.values()].filter((c) => c.body.startsWith(commentMarker(id)));
+    expect(comments.map((c) => c.issue_number)).toEqual([41]);
+    const none = await submit({ test: 'lookup-none' });
+    expect((await published(none))['pr-comment']).toMatchObject({ status: 'skipped', last_error: 'no open pull request has this commit as its head' });
   });
 
   it('without a GitHub credential the GitHub sinks are off and one log line says so', () => {
