@@ -124,6 +124,24 @@ bench
     process.exit(0);
   });
 
+bench
+  .command('e2e')
+  .description('sustained deliveries at a fixed rate through ingest → workers (rules, and llm on the test LLM server) → Postgres: throughput, latencies, queue depth, CPU, lost/duplicated check')
+  .option('--json <file>', 'also write the result as JSON')
+  .option('--duration <s>', 'seconds of sustained deliveries', positiveInt, 60)
+  .option('--rate <n>', 'deliveries per second', positiveInt, 20)
+  .option('--workers <n>', 'worker processes', positiveInt, 2)
+  .option('--llm-latency <ms>', 'ms the test LLM server takes per answer', positiveInt, 200)
+  .option('--drain <s>', 'seconds to wait for every accepted failure to be final', positiveInt, 60)
+  .action(async (_opts: unknown, cmd: Command) => {
+    const o = cmd.optsWithGlobals<{ json?: string; duration: number; rate: number; workers: number; llmLatency: number; drain: number }>();
+    const { runE2eBench, renderE2eReport } = await import('./bench/e2e.ts');
+    const result = await runE2eBench({ durationS: o.duration, rate: o.rate, workers: o.workers, llmLatencyMs: o.llmLatency, drainS: o.drain, ...(o.json ? { json: o.json } : {}) });
+    console.log('e2e: deliveries → ingest → workers → Postgres, sustained');
+    console.log(renderE2eReport(result));
+    process.exit(result.lost === 0 && result.duplicated === 0 ? 0 : 1);
+  });
+
 // failures ls|show|retry, replay, spend, incidents ls|show, breakers: over the admin API.
 registerOperatorCommands(program);
 
