@@ -130,6 +130,11 @@ export function createPublisher(deps: {
         throw error instanceof InvalidFailureDataError ? new UnrecoverableError(error.message) : error;
       });
       if (!content) throw new UnrecoverableError(`failure ${failureId} is not in the database`);
+      if (content.status !== 'triaged' && content.status !== 'failed') {
+        // A retry was requested since this job was enqueued; that round publishes when it ends.
+        log.info({ status: content.status }, 'failure is being triaged again; not publishing this round');
+        return { status: 'skipped', external_id: null, external_url: null };
+      }
       const octokit = options.github?.forInstallation(content.failure.installationId) ?? null;
       try {
         const row = await runPublication(db, { failureId, sink: sinkName, final }, async (previous, trx) => {
@@ -141,7 +146,7 @@ export function createPublisher(deps: {
             throw error;
           }
         });
-        log.info({ status: row.status, externalId: row.external_id, reason: row.last_error ?? undefined }, 'published');
+        log.info({ status: row.status, externalId: row.external_id, reason: row.last_error ?? undefined }, 'publish job done');
         return { status: row.status, external_id: row.external_id, external_url: row.external_url };
       } catch (error) {
         if (error instanceof PermanentPublishError) {
