@@ -86,13 +86,14 @@ bench
   .command('ingest')
   .description('webhook throughput: pitcrew ingest vs bare Hono vs a minimal peer, failures only and a 1-in-20 mix')
   .option('--json <file>', 'also write the result as JSON')
-  .option('--duration <s>', 'seconds of load per target per round (default 8)', positiveInt)
+  .option('--duration <s>', 'seconds of load per target per round (default 5)', positiveInt)
   .option('--rounds <n>', 'interleaved rounds (default 3)', positiveInt)
   .option('--connections <n>', 'autocannon connections', positiveInt, 50)
+  .option('--ingest-processes <n>', 'PITCREW_INGEST_PROCESSES of the pitcrew ingest (default: cores); above 1 a 1-process pitcrew runs too', positiveInt)
   .option('--quick', 'tiny runs that only prove the bench works', false)
   .action(async (_opts: unknown, cmd: Command) => {
     // optsWithGlobals: `--quick` is also an option of `bench` itself, which would otherwise take it.
-    const opts = cmd.optsWithGlobals<{ json?: string; duration?: number; rounds?: number; connections: number; quick: boolean }>();
+    const opts = cmd.optsWithGlobals<{ json?: string; duration?: number; rounds?: number; connections: number; ingestProcesses?: number; quick: boolean }>();
     const { runBenchIngest } = await import('./commands/bench.ts');
     await runBenchIngest(opts);
     process.exit(0);

@@ -27,11 +27,13 @@ export interface IngestBenchOptions {
   connections: number;
   /** Rounds; targets run interleaved within a round, in a rotating order, for fairness. */
   rounds: number;
+  /** Processes of the pitcrew ingest (`PITCREW_INGEST_PROCESSES`); above 1, a single-process pitcrew runs too. */
+  ingestProcesses: number;
   /** Also write the result here. */
   json?: string;
 }
 
-export const INGEST_TARGETS = ['pitcrew', 'bare', 'peer'] as const;
+export const INGEST_TARGETS = ['pitcrew', 'pitcrewSingle', 'bare', 'peer'] as const;
 export type IngestTarget = (typeof INGEST_TARGETS)[number];
 export const INGEST_MIXES = ['failures', 'mix'] as const;
 export type IngestMix = (typeof INGEST_MIXES)[number];
@@ -50,8 +52,10 @@ export interface IngestFigures {
   rounds: { rps: number; p50: number; p99: number }[];
 }
 
-export interface IngestMixResult extends Record<IngestTarget, IngestFigures> {
-  ratios: { pitcrewToBare: number; pitcrewToPeer: number };
+export interface IngestMixResult extends Record<Exclude<IngestTarget, 'pitcrewSingle'>, IngestFigures> {
+  /** pitcrew with one process, when `pitcrew` ran several. */
+  pitcrewSingle?: IngestFigures;
+  ratios: { pitcrewToBare: number; pitcrewToPeer: number; pitcrewSingleToBare?: number };
 }
 
 /** What `pitcrew bench ingest` prints and writes as JSON. */
@@ -94,15 +98,27 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
   try {
     const secret = randomBytes(20).toString('hex');
     const mixes = await buildDeliveryMixes(secret);
-    const ports = { pitcrew: await findFreePort(), bare: await findFreePort(), peer: await findFreePort() };
+    const targets: IngestTarget[] = options.ingestProcesses > 1 ? [...INGEST_TARGETS] : ['pitcrew', 'bare', 'peer'];
+    const ports: Record<IngestTarget, number> = {
+      pitcrew: await findFreePort(),
+      pitcrewSingle: await findFreePort(),
+      bare: await findFreePort(),
+      peer: await findFreePort(),
+    };
     const base = { ...process.env, REDIS_URL: stack.redisUrl, DATABASE_URL: stack.databaseUrl };
     const refScript = (name: string) => fileURLToPath(new URL(`./${name}.ts`, import.meta.url));
-    const pitcrew = spawnChild(
-      'pitcrew-ingest',
-      [PITCREW_BIN, 'ingest'],
-      { ...base, GITHUB_WEBHOOK_SECRET: secret, PORT: String(ports.pitcrew), HOST: '127.0.0.1' },
-      stack.dir,
-    );
+    const pitcrewEnv = (port: number, processes: number) => ({
+      ...base,
+      GITHUB_WEBHOOK_SECRET: secret,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      PITCREW_INGEST_PROCESSES: String(processes),
+    });
+    const pitcrew = spawnChild('pitcrew-ingest', [PITCREW_BIN, 'ingest'], pitcrewEnv(ports.pitcrew, options.ingestProcesses), stack.dir);
+    const pitcrewSingle =
+      options.ingestProcesses > 1
+        ? spawnChild('pitcrew-ingest-single', [PITCREW_BIN, 'ingest'], pitcrewEnv(ports.pitcrewSingle, 1), stack.dir)
+        : undefined;
     const bare = spawnChild('bare-hono', [refScript('ref-bare')], { ...base, PORT: String(ports.bare) }, stack.dir);
     const peer = spawnChild(
       'peer',
@@ -110,14 +126,15 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
       { ...base, PORT: String(ports.peer), BENCH_SECRET: secret, BENCH_PREFIX: 'peer' },
       stack.dir,
     );
-    children.push(pitcrew, bare, peer);
+    children.push(pitcrew, bare, peer, ...(pitcrewSingle ? [pitcrewSingle] : []));
     const url = (t: IngestTarget) => `http://127.0.0.1:${ports[t]}`;
     await Promise.all([
       waitForHttp(`${url('pitcrew')}/readyz`, 60_000, pitcrew),
       waitForHttp(`${url('bare')}/healthz`, 30_000, bare),
       waitForHttp(`${url('peer')}/healthz`, 30_000, peer),
+      ...(pitcrewSingle ? [waitForHttp(`${url('pitcrewSingle')}/readyz`, 60_000, pitcrewSingle)] : []),
     ]);
-    const ingestProcesses = Number(process.env.PITCREW_INGEST_PROCESSES ?? 1) || 1;
+    const ingestProcesses = options.ingestProcesses;
     progress(`servers up (pitcrew ingest processes: ${ingestProcesses}); logs in ${stack.dir}`);
 
     const intake = new Queue(QUEUES.intake, { connection: redis, prefix: process.env.PITCREW_QUEUE_PREFIX ?? '{pitcrew}' });
@@ -135,19 +152,19 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
     };
 
     progress('warm-up: 2 s per target');
-    for (const target of INGEST_TARGETS) await shoot(target, mixes.mix, 2);
+    for (const target of targets) await shoot(target, mixes.mix, 2);
 
     const raw: Record<IngestMix, Record<IngestTarget, autocannon.Result[]>> = {
-      failures: { pitcrew: [], bare: [], peer: [] },
-      mix: { pitcrew: [], bare: [], peer: [] },
+      failures: { pitcrew: [], pitcrewSingle: [], bare: [], peer: [] },
+      mix: { pitcrew: [], pitcrewSingle: [], bare: [], peer: [] },
     };
     for (const mix of INGEST_MIXES) {
       for (let r = 0; r < options.rounds; r++) {
-        const order = INGEST_TARGETS.map((_, i) => INGEST_TARGETS[(i + r) % INGEST_TARGETS.length]!);
+        const order = targets.map((_, i) => targets[(i + r) % targets.length]!);
         for (const target of order) {
           const result = await shoot(target, mixes[mix], options.durationS);
           raw[mix][target].push(result);
-          if (target === 'pitcrew' && mix === 'failures') {
+          if ((target === 'pitcrew' || target === 'pitcrewSingle') && mix === 'failures') {
             check.pitcrewFailureAnswers2xx += result['2xx'];
             check.pitcrewIntakeJobs += await intake.count();
           }
@@ -178,11 +195,14 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
         bare: summarize(raw[mix].bare),
         peer: summarize(raw[mix].peer),
       };
+      const single = raw[mix].pitcrewSingle.length ? summarize(raw[mix].pitcrewSingle) : undefined;
       return {
         ...figures,
+        ...(single ? { pitcrewSingle: single } : {}),
         ratios: {
           pitcrewToBare: round(figures.pitcrew.rps / figures.bare.rps),
           pitcrewToPeer: round(figures.pitcrew.rps / figures.peer.rps),
+          ...(single ? { pitcrewSingleToBare: round(single.rps / figures.bare.rps) } : {}),
         },
       };
     };
@@ -219,18 +239,30 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
 /** The table `pitcrew bench ingest` prints. */
 export function renderIngestTable(result: IngestBenchResult): string {
   const rows: (string | number)[][] = [];
+  const n = result.settings.ingestProcesses;
   for (const mix of INGEST_MIXES) {
     const m = result[mix];
     for (const target of INGEST_TARGETS) {
       const f = m[target];
+      if (!f) continue;
       rows.push([
         mix === 'failures' ? 'failures only' : `mix (1 in ${MIX_NON_FAILURES_PER_FAILURE + 1} fails)`,
-        target === 'bare' ? 'bare Hono' : target === 'peer' ? 'minimal peer' : 'pitcrew',
+        target === 'bare'
+          ? 'bare Hono'
+          : target === 'peer'
+            ? 'minimal peer'
+            : target === 'pitcrewSingle'
+              ? 'pitcrew, 1 process'
+              : `pitcrew, ${n} process${n > 1 ? 'es' : ''}`,
         f.rps,
         f.p50,
         f.p99,
         f.non2xx,
-        target === 'pitcrew' ? `${m.ratios.pitcrewToBare} x bare, ${m.ratios.pitcrewToPeer} x peer` : '',
+        target === 'pitcrew'
+          ? `${m.ratios.pitcrewToBare} x bare, ${m.ratios.pitcrewToPeer} x peer`
+          : target === 'pitcrewSingle'
+            ? `${m.ratios.pitcrewSingleToBare} x bare`
+            : '',
       ]);
     }
   }
@@ -238,6 +270,7 @@ export function renderIngestTable(result: IngestBenchResult): string {
     renderTable(['mix', 'server', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'ratio'], rows),
     `targets: failures ${result.targets.failures}; mix ${result.targets.mix}`,
     `check: pitcrew answered ${result.check.pitcrewFailureAnswers2xx} failure deliveries 2xx and enqueued ${result.check.pitcrewIntakeJobs} intake jobs`,
+    `pitcrew ran ${n} ingest process${n > 1 ? 'es' : ''} (PITCREW_INGEST_PROCESSES), the references one each; autocannon: ${result.settings.connections} connections from the bench process`,
   ].join('\n');
 }
 

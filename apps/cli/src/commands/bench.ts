@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { renderIngestTable, runIngestBench } from '../bench/ingest.ts';
 import { renderLlmTable, runLlmBench } from '../bench/llm.ts';
@@ -15,11 +16,14 @@ export interface BenchCommandOptions {
 }
 
 /** `pitcrew bench ingest`. */
-export async function runBenchIngest(opts: BenchCommandOptions & { connections: number; rounds?: number }): Promise<void> {
+export async function runBenchIngest(
+  opts: BenchCommandOptions & { connections: number; rounds?: number; ingestProcesses?: number },
+): Promise<void> {
   const result = await runIngestBench({
-    durationS: opts.duration ?? (opts.quick ? 1 : 8),
+    durationS: opts.duration ?? (opts.quick ? 1 : 5),
     connections: opts.connections,
     rounds: opts.rounds ?? (opts.quick ? 1 : 3),
+    ingestProcesses: opts.ingestProcesses ?? availableParallelism(),
     ...(opts.json ? { json: opts.json } : {}),
   });
   console.log('ingest: pitcrew vs bare Hono vs minimal peer (autocannon)');
