@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestDatabase, createTestRedis, deleteKeysWithPrefix, testPrefix, type TestDatabase } from '@pitcrew/testkit';
 import { startIngest, type IngestHandle } from './main.ts';
-import { actionFromPrefix } from './webhook.ts';
+import { actionFromPrefix, conclusionIfNoFailure } from './webhook.ts';
 
 // The webhook route over real HTTP: on @hono/node-server it reads the Node request stream itself
 // (webhook.ts, readRawBody), a path `app.request` in webhook.int.test.ts never takes.
@@ -68,6 +68,23 @@ describe('actionFromPrefix', () => {
   });
 });
 
+describe('conclusionIfNoFailure', () => {
+  it('names the first conclusion when no failure conclusion appears anywhere', () => {
+    expect(conclusionIfNoFailure('{"action":"completed","check_run":{"conclusion":"success","check_suite":{"conclusion":"neutral"}}}')).toBe('success');
+    expect(conclusionIfNoFailure('{"action":"completed","workflow_run":{"conclusion":null}}')).toBe('null');
+  });
+
+  it('leaves to the full parse any body that could be a failure', () => {
+    for (const conclusion of ['failure', 'timed_out', 'startup_failure']) {
+      expect(conclusionIfNoFailure(`{"action":"completed","workflow_job":{"conclusion":"${conclusion}"}}`)).toBeUndefined();
+    }
+    // A failed step is enough to parse: the job's own conclusion decides there.
+    expect(conclusionIfNoFailure('{"action":"completed","workflow_job":{"conclusion":"success","steps":[{"conclusion":"failure"}]}}')).toBeUndefined();
+    // An escaped letter could spell "failure".
+    expect(conclusionIfNoFailure('{"action":"completed","workflow_job":{"conclusion":"\\u0066ailure"}}')).toBeUndefined();
+  });
+});
+
 describe('POST /webhooks/github on the Node server', () => {
   it('accepts a signed failure read from the request stream', async () => {
     const res = await deliver('workflow_job', JSON.stringify(jobFailure()));
@@ -79,8 +96,14 @@ describe('POST /webhooks/github on the Node server', () => {
     expect(res).toMatchObject({ status: 202, body: { ignored: true, reason: 'action in_progress is not completed' } });
   });
 
+  it('ignores a completed success without parsing, naming its conclusion', async () => {
+    const success = structuredClone(sets.find((s) => s.name === 'workflow_job')!.examples.find((e) => e.workflow_job.conclusion === 'success'));
+    const res = await deliver('workflow_job', JSON.stringify(success));
+    expect(res).toMatchObject({ status: 202, body: { ignored: true, reason: 'conclusion success is not a failure' } });
+  });
+
   it('still parses (and rejects) a malformed body that could be a failure', async () => {
-    const res = await deliver('workflow_job', '{"action":"completed","workflow_job":');
+    const res = await deliver('workflow_job', '{"action":"completed","workflow_job":{"conclusion":"failure",');
     expect(res).toMatchObject({ status: 400, body: { error: 'malformed_json' } });
   });
 

@@ -4,6 +4,7 @@ import { verifyWithFallback } from '@octokit/webhooks-methods';
 import type { Logger } from 'pino';
 import {
   CI_EVENTS,
+  FAILURE_CONCLUSIONS,
   isIgnored,
   normalizeGithubEvent,
   PayloadShapeError,
@@ -54,8 +55,9 @@ const CI_EVENT_SET = new Set<string>(CI_EVENTS);
  * `POST /` for GitHub webhooks, mounted at `/webhooks/github`. In order (as octokit/webhooks
  * does): content type (415) → required headers (400) → size (413, from `Content-Length` or while
  * streaming, never buffering more than the limit) → signature over the raw bytes (401) → event
- * filter, then the action of a JSON body read from its first key (202 ignored, before parsing; see
- * {@link actionFromPrefix}) → JSON (400) → normalize (400 for a payload missing fields
+ * filter, then for JSON bodies the action read from the first key and, for `completed`, a scan for
+ * failure conclusions (202 ignored, before parsing; see {@link actionFromPrefix} and
+ * {@link conclusionIfNoFailure}) → JSON (400) → normalize (400 for a payload missing fields
  * its event needs) → enqueue (202, or 503 when the queue is unreachable).
  *
  * Answers:
@@ -163,6 +165,13 @@ export function createGithubWebhookRoutes(options: GithubWebhookOptions): Hono<{
         settle(c, 'ignored');
         return c.json({ ignored: true, reason: `action ${action} is not completed` }, 202);
       }
+      // Completed successes are most of the rest: a body with no failure conclusion anywhere in
+      // it cannot be a failure (see `conclusionIfNoFailure`).
+      const conclusion = action === 'completed' ? conclusionIfNoFailure(raw) : undefined;
+      if (conclusion !== undefined) {
+        settle(c, 'ignored');
+        return c.json({ ignored: true, reason: `conclusion ${conclusion} is not a failure` }, 202);
+      }
       const payload = parseBody(raw, contentType);
       let result;
       try {
@@ -253,6 +262,30 @@ export function actionFromPrefix(raw: string): string | undefined {
   return ACTION_WORD.test(action) ? action : undefined;
 }
 const ACTION_PREFIX = '{"action":"';
+
+/**
+ * For a `completed` JSON body that cannot be a failure, the conclusion to name in the answer;
+ * `undefined` when it might be one (then it is parsed and normalized in full).
+ *
+ * A failure needs its conclusion to be one of `FAILURE_CONCLUSIONS` (`"failure"`, `"timed_out"`,
+ * `"startup_failure"`), which appears in the body as that quoted string unless a letter of it is
+ * written as a `\u00XX` escape. So a body that contains none of the quoted strings and no escaped
+ * ASCII letter or underscore cannot be a failure. Three substring searches and one regex over the
+ * raw text cost a few microseconds, where `JSON.parse` and the shape check of a 10-20 KiB payload
+ * cost about a hundred. The conclusion named is the body's first `"conclusion":` value, which in
+ * GitHub's field order is the check run's, check suite's, workflow run's or job's own (its steps
+ * and suite come later); only the reason text depends on that order, never the decision.
+ */
+export function conclusionIfNoFailure(raw: string): string | undefined {
+  for (const literal of FAILURE_LITERALS) if (raw.includes(literal)) return undefined;
+  if (ESCAPED_WORD_CHAR.test(raw)) return undefined;
+  const match = FIRST_CONCLUSION.exec(raw);
+  return match ? (match[2] ?? 'null') : 'none';
+}
+const FAILURE_LITERALS = FAILURE_CONCLUSIONS.map((c) => `"${c}"`);
+/** `\u0041`-`\u007a`: an escaped letter (or `_`, `[`, …) that could spell a conclusion. */
+const ESCAPED_WORD_CHAR = /\\u00[4-7][0-9a-fA-F]/;
+const FIRST_CONCLUSION = /"conclusion":(null|"([a-z_]*)")/;
 const ACTION_WORD = /^[a-z_]+$/;
 
 /**
