@@ -1,5 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from '@pitcrew/core';
+import { serveClusterMetrics } from './metrics.ts';
 
 /**
  * Runs `processes` copies of the ingest process on one port with `node:cluster` (Node docs,
@@ -25,6 +26,8 @@ export function startIngestCluster(processes: number, log: Logger): void {
       setTimeout(() => !stopping && fork(), 1_000).unref();
     });
   };
+  // GET /metrics reaches one worker; it asks the primary for every process's metrics.
+  serveClusterMetrics();
   for (let i = 0; i < processes; i++) fork();
   log.info({ processes }, 'ingest cluster started');
   const stop = (signal: NodeJS.Signals) => {

@@ -1,12 +1,16 @@
+import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { sign } from '@octokit/webhooks-methods';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { QUEUES } from '@pitcrew/core';
-import { createTestRedis, deleteKeysWithPrefix, parseExposition, sampleValue as value, testPrefix } from '@pitcrew/testkit';
+import { createTestDatabase, createTestRedis, deleteKeysWithPrefix, parseExposition, sampleValue as value, testPrefix } from '@pitcrew/testkit';
 import { createApp } from './app.ts';
 import { createIntakeProducer } from './intake-producer.ts';
 import { createIngestMetrics, DELIVERY_DURATION_BUCKETS } from './metrics.ts';
@@ -22,6 +26,7 @@ const jobFailure = () => {
   return payload;
 };
 
+const BIN = fileURLToPath(new URL('../../cli/bin/pitcrew.mjs', import.meta.url));
 const SECRET = 'metrics-secret-0123456789';
 const METRICS_TOKEN = 'metrics-token-0123456789abcdef';
 const logger = pino({ level: 'silent' });
@@ -134,6 +139,7 @@ describe('GET /metrics (ingest)', () => {
     expect(age).toBeGreaterThanOrEqual(120);
     expect(age).toBeLessThan(3_600);
     expect(value(samples, 'pitcrew_queue_stats_up')).toBe(1);
+    expect(value(samples, 'pitcrew_ingest_processes')).toBe(1);
 
     await intake.drain(true);
     const empty = parseExposition((await scrape(app)).text);
@@ -183,3 +189,84 @@ describe('GET /metrics (ingest)', () => {
     expect(authorized.text).toContain('# TYPE pitcrew_ingest_deliveries_total counter');
   });
 });
+
+describe('GET /metrics under node:cluster (PITCREW_INGEST_PROCESSES=2)', () => {
+  it('answers with every process\'s deliveries summed, whichever process takes the scrape', async () => {
+    const tdb = await createTestDatabase();
+    const port = await freePort();
+    // Not the test worker's IPC channel variables: the child has no channel of its own.
+    const { NODE_CHANNEL_FD: _fd, NODE_CHANNEL_SERIALIZATION_MODE: _mode, ...parentEnv } = process.env;
+    const child = spawn(process.execPath, [BIN, 'ingest'], {
+      env: {
+        ...parentEnv,
+        REDIS_URL: inject('redisUrl'),
+        DATABASE_URL: tdb.url,
+        PITCREW_QUEUE_PREFIX: prefix,
+        GITHUB_WEBHOOK_SECRET: SECRET,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        PITCREW_INGEST_PROCESSES: '2',
+        LOG_LEVEL: 'error',
+      },
+      stdio: 'inherit',
+    });
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      const deadline = Date.now() + 20_000;
+      while ((await send(`${base}/healthz`).catch(() => null))?.status !== 200) {
+        if (Date.now() > deadline) throw new Error('ingest cluster did not start');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      // Both processes ready: the aggregate counts them.
+      while (value(parseExposition((await send(`${base}/metrics`)).text), 'pitcrew_ingest_processes') !== 2) {
+        if (Date.now() > deadline) throw new Error('the second ingest process did not start');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      // One connection per request: the primary hands connections to the processes round-robin.
+      for (let i = 0; i < 6; i++) {
+        const body = JSON.stringify(jobFailure());
+        const headers = { 'content-type': 'application/json', 'x-github-event': 'workflow_job', 'x-github-delivery': randomUUID(), 'x-hub-signature-256': await sign(SECRET, body) };
+        expect((await send(`${base}/webhooks/github`, { method: 'POST', headers, body })).status).toBe(202);
+      }
+      for (let i = 0; i < 4; i++) {
+        const samples = parseExposition((await send(`${base}/metrics`)).text);
+        expect(value(samples, 'pitcrew_ingest_deliveries_total', { event: 'workflow_job', outcome: 'accepted', reason: '' })).toBe(6);
+        expect(value(samples, 'pitcrew_ingest_delivery_duration_seconds_count', { outcome: 'accepted' })).toBe(6);
+        // Queue gauges are taken from one process, not summed (each may serve its 5 s cache from before the deliveries).
+        expect([0, 6]).toContain(value(samples, 'pitcrew_queue_jobs', { queue: 'intake', state: 'waiting' }));
+        expect(value(samples, 'pitcrew_queue_stats_up')).toBe(1);
+        expect(value(samples, 'pitcrew_ingest_processes')).toBe(2);
+      }
+    } finally {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+      await tdb.destroy();
+    }
+  });
+});
+
+/** An HTTP request on a connection of its own (no keep-alive agent). */
+function send(url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: options.method ?? 'GET', headers: options.headers ?? {}, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}

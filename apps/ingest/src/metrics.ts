@@ -1,8 +1,18 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import cluster, { type Worker as ClusterWorker } from 'node:cluster';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import { Hono } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import {
+  AggregatorRegistry,
+  collectDefaultMetrics,
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  type MetricObjectWithValues,
+  type MetricValue,
+} from 'prom-client';
 import { CI_EVENTS } from '@pitcrew/core';
 import type { DeliveryDetail, WebhookOutcome } from './webhook.ts';
 
@@ -33,6 +43,14 @@ const EVENT_LABELS = new Set<string>([...CI_EVENTS, 'ping']);
 /** Metrics of the ingest process, in a registry of its own. */
 export interface IngestMetrics {
   registry: Registry;
+  /**
+   * The exposition to serve: this process's registry, or, in a `node:cluster` worker
+   * (`PITCREW_INGEST_PROCESSES` > 1), the whole cluster's, aggregated by the primary (see
+   * {@link serveClusterMetrics}), so every scrape sees every process whichever one answers it.
+   *
+   * @throws {Error} when the primary does not answer within 6 s
+   */
+  exposition(): Promise<string>;
   /** Counts one answered delivery; pass as the webhook routes' `onOutcome`. */
   observeDelivery(event: string, outcome: WebhookOutcome, detail: DeliveryDetail): void;
 }
@@ -57,6 +75,7 @@ interface QueueStats {
  * The ingest metrics (names, labels and units are listed in README "Metrics"):
  * - `pitcrew_ingest_deliveries_total{event,outcome,reason}` counter
  * - `pitcrew_ingest_delivery_duration_seconds{outcome}` histogram
+ * - `pitcrew_ingest_processes` gauge: 1 per process, summed under `node:cluster`
  * - `pitcrew_queue_jobs{queue,state}`, `pitcrew_queue_oldest_waiting_age_seconds{queue}` and
  *   `pitcrew_queue_stats_up` gauges, read from Redis when scraped (BullMQ `getJobCounts` and the
  *   oldest job of the wait list), cached for `cacheMs`
@@ -84,6 +103,13 @@ export function createIngestMetrics(options: IngestMetricsOptions): IngestMetric
     registers: [registry],
   });
 
+  new Gauge({
+    name: 'pitcrew_ingest_processes',
+    help: 'Ingest processes whose metrics this scrape holds: 1, or PITCREW_INGEST_PROCESSES that answered under node:cluster.',
+    registers: [registry],
+    aggregator: 'sum',
+  }).set(1);
+
   let cached: { at: number; stats: Promise<QueueStats> } | undefined;
   const readStats = (): Promise<QueueStats> => {
     const now = Date.now();
@@ -103,6 +129,8 @@ export function createIngestMetrics(options: IngestMetricsOptions): IngestMetric
     help: 'Jobs in each queue by state (waiting, active, delayed, failed), read from Redis at scrape time.',
     labelNames: ['queue', 'state'] as const,
     registers: [registry],
+    // Every process of a cluster reads the same Redis: aggregate by taking one, not the sum.
+    aggregator: 'first',
     async collect() {
       this.reset();
       const stats = await readStats().catch(() => null);
@@ -117,6 +145,7 @@ export function createIngestMetrics(options: IngestMetricsOptions): IngestMetric
     help: 'Seconds since the job at the head of each wait list (the next to run) was added, by its BullMQ timestamp; 0 when none waits.',
     labelNames: ['queue'] as const,
     registers: [registry],
+    aggregator: 'max',
     async collect() {
       this.reset();
       const stats = await readStats().catch(() => null);
@@ -128,13 +157,16 @@ export function createIngestMetrics(options: IngestMetricsOptions): IngestMetric
     name: 'pitcrew_queue_stats_up',
     help: `1 when the queue statistics could be read from Redis at the last scrape (within ${QUEUE_STATS_TIMEOUT_MS} ms), else 0.`,
     registers: [registry],
+    aggregator: 'min',
     async collect() {
       this.set((await readStats().then(() => 1).catch(() => 0)));
     },
   });
 
+  if (cluster.isWorker && process.send) answerPrimary(registry);
   return {
     registry,
+    exposition: () => (cluster.isWorker && process.send ? askPrimary() : registry.metrics()),
     observeDelivery(event, outcome, detail) {
       deliveries.inc({ event: EVENT_LABELS.has(event) ? event : 'other', outcome, reason: detail.reason ?? '' });
       duration.observe({ outcome }, detail.latencyMs / 1_000);
@@ -150,7 +182,7 @@ export function createIngestMetrics(options: IngestMetricsOptions): IngestMetric
  *
  * @throws {Error} at construction when a token shorter than 16 characters is given
  */
-export function createMetricsRoutes(metrics: Pick<IngestMetrics, 'registry'>, token?: string): Hono {
+export function createMetricsRoutes(metrics: Pick<IngestMetrics, 'registry' | 'exposition'>, token?: string): Hono {
   const app = new Hono();
   if (token !== undefined) {
     if (token.length < 16) throw new Error('metrics token must have at least 16 characters');
@@ -158,10 +190,108 @@ export function createMetricsRoutes(metrics: Pick<IngestMetrics, 'registry'>, to
     app.use('*', bearerAuth({ verifyToken: (given) => timingSafeEqual(digest(given), expected) }));
   }
   app.get('/', async (c) => {
-    const body = await metrics.registry.metrics();
+    const body = await metrics.exposition();
     return c.body(body, 200, { 'content-type': metrics.registry.contentType });
   });
   return app;
+}
+
+const CLUSTER_REQUEST = 'pitcrew:cluster-metrics-request';
+const CLUSTER_ANSWER = 'pitcrew:cluster-metrics-answer';
+const PROCESS_READY = 'pitcrew:metrics-ready';
+const PROCESS_COLLECT = 'pitcrew:metrics-collect';
+const PROCESS_COLLECTED = 'pitcrew:metrics-collected';
+/** ms the primary waits for every process's metrics. */
+const COLLECT_TIMEOUT_MS = 5_000;
+/** ms a cluster worker waits for the primary's aggregate. */
+const CLUSTER_TIMEOUT_MS = COLLECT_TIMEOUT_MS + 1_000;
+
+interface ClusterMessage {
+  type?: string;
+  id?: string;
+  text?: string;
+  error?: string;
+  metrics?: MetricObjectWithValues<MetricValue<string>>[];
+}
+
+/**
+ * In the `node:cluster` primary of ingest: answers a worker's request for the cluster's metrics
+ * by collecting every ready process's registry (`getMetricsAsJSON`) and aggregating them with
+ * prom-client's `AggregatorRegistry.aggregate` (counters and histograms summed, queue gauges
+ * taken once, see their `aggregator`). The primary serves no HTTP itself: the worker that
+ * receives `GET /metrics` asks it. Only processes that said they are ready are asked, so one
+ * still starting cannot stall a scrape (prom-client's own `clusterMetrics()` asks every forked
+ * process and times out on one whose listener is not installed yet).
+ */
+export function serveClusterMetrics(): void {
+  const ready = new Set<ClusterWorker>();
+  const pending = new Map<string, { waiting: number; parts: ClusterMessage['metrics'][]; settle(error: Error | null): void }>();
+  cluster.on('exit', (worker) => ready.delete(worker));
+  const gather = () =>
+    new Promise<string>((resolve, reject) => {
+      const targets = [...ready].filter((w) => w.isConnected());
+      if (targets.length === 0) return resolve('');
+      const id = randomUUID();
+      const timer = setTimeout(() => entry.settle(new Error(`not every ingest process answered within ${COLLECT_TIMEOUT_MS} ms`)), COLLECT_TIMEOUT_MS);
+      const entry = {
+        waiting: targets.length,
+        parts: [] as ClusterMessage['metrics'][],
+        settle(error: Error | null) {
+          clearTimeout(timer);
+          pending.delete(id);
+          if (error) return reject(error);
+          AggregatorRegistry.aggregate(entry.parts as MetricObjectWithValues<MetricValue<string>>[][]).metrics().then(resolve, reject);
+        },
+      };
+      pending.set(id, entry);
+      for (const worker of targets) worker.send({ type: PROCESS_COLLECT, id });
+    });
+  cluster.on('message', (worker, message: ClusterMessage) => {
+    if (message?.type === PROCESS_READY) ready.add(worker);
+    else if (message?.type === PROCESS_COLLECTED) {
+      const entry = pending.get(message.id ?? '');
+      if (!entry) return;
+      if (message.error !== undefined) return entry.settle(new Error(`an ingest process could not collect: ${message.error}`));
+      entry.parts.push(message.metrics);
+      if (--entry.waiting === 0) entry.settle(null);
+    } else if (message?.type === CLUSTER_REQUEST) {
+      gather().then(
+        (text) => worker.send({ type: CLUSTER_ANSWER, id: message.id, text }),
+        (error: Error) => worker.send({ type: CLUSTER_ANSWER, id: message.id, error: error.message }),
+      );
+    }
+  });
+}
+
+/** In a cluster worker: answers the primary's collect requests with this registry, then says it is ready. */
+function answerPrimary(registry: Registry): void {
+  process.on('message', (message: ClusterMessage) => {
+    if (message?.type !== PROCESS_COLLECT) return;
+    registry.getMetricsAsJSON().then(
+      (metrics) => process.send!({ type: PROCESS_COLLECTED, id: message.id, metrics }),
+      (error: Error) => process.send!({ type: PROCESS_COLLECTED, id: message.id, error: error.message }),
+    );
+  });
+  process.send!({ type: PROCESS_READY });
+}
+
+function askPrimary(): Promise<string> {
+  const id = randomUUID();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      process.off('message', onMessage);
+      reject(new Error(`the cluster primary did not answer a metrics request within ${CLUSTER_TIMEOUT_MS} ms`));
+    }, CLUSTER_TIMEOUT_MS);
+    const onMessage = (message: ClusterMessage) => {
+      if (message?.type !== CLUSTER_ANSWER || message.id !== id) return;
+      clearTimeout(timer);
+      process.off('message', onMessage);
+      if (message.error !== undefined) reject(new Error(`cluster metrics: ${message.error}`));
+      else resolve(message.text ?? '');
+    };
+    process.on('message', onMessage);
+    process.send!({ type: CLUSTER_REQUEST, id });
+  });
 }
 
 /**
