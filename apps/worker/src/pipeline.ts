@@ -10,6 +10,7 @@ import {
   RUNNERS,
   CiFailure,
   classifyFailure,
+  ExecutionAlreadySucceededError,
   extractSummarySection,
   findFailure,
   findSucceededExecution,
@@ -243,7 +244,19 @@ class TriageContext {
       .where('attempt', '<', this.attempt)
       .where('status', '=', 'running')
       .execute();
-    const executionId = await startExecution(db, { failureId: this.run.failureId, stage: name, attempt: this.attempt, ...plan });
+    // `startedAt` is this run's claim on the row: if another worker takes the same attempt over
+    // (this one lost its lock behind a partition), neither run's result is overwritten by the other.
+    const startedAt = new Date();
+    let executionId: string;
+    try {
+      executionId = await startExecution(db, { failureId: this.run.failureId, stage: name, attempt: this.attempt, ...plan, startedAt });
+    } catch (error) {
+      if (!(error instanceof ExecutionAlreadySucceededError)) throw error;
+      const other = await findSucceededExecution(db, this.run.failureId, name, minAttempt);
+      if (!other) throw error;
+      this.reused.push(name);
+      return other.output as T;
+    }
     const started = performance.now();
     try {
       const result = await body();
@@ -257,7 +270,7 @@ class TriageContext {
         tokensIn: result.tokensIn ?? 0,
         tokensOut: result.tokensOut ?? 0,
         costUsd: result.costUsd ?? 0,
-      });
+      }, startedAt);
       this.deps.observer?.execution({
         stage: name,
         runner: result.runner ?? plan.runner,
@@ -274,7 +287,7 @@ class TriageContext {
         status: 'failed',
         durationMs: performance.now() - started,
         error: describeError(error),
-      }).catch((recordError) => this.log.error({ err: recordError, stage: name }, 'could not record stage failure'));
+      }, startedAt).catch((recordError) => this.log.error({ err: recordError, stage: name }, 'could not record stage failure'));
       this.deps.observer?.execution({ stage: name, ...plan, status: 'failed', durationMs: performance.now() - started, tokensIn: 0, tokensOut: 0, costUsd: 0 });
       throw error;
     }

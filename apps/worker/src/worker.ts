@@ -188,10 +188,18 @@ export function createWorkers(deps: WorkerDeps): Workers {
     const hopeless = error instanceof InvalidFailureDataError;
     if (hopeless || attempt >= (job.opts.attempts ?? 1)) {
       log.error({ err: error }, 'failed on the last attempt; failure marked failed');
-      await updateFailure(db, failureId, { status: 'failed', error: describeError(error), finished_at: new Date() }).then(
-        () => publish(failureId),
-        (e) => log.error({ err: e }, 'could not mark failure failed'),
-      );
+      // Only a failure still in progress: a worker that lost its job to another one (network
+      // partition) must not turn the other's `triaged` into `failed`.
+      await db
+        .updateTable('failures')
+        .set({ status: 'failed', error: describeError(error), finished_at: new Date(), updated_at: sql`now()` })
+        .where('id', '=', failureId)
+        .where('status', 'in', ['queued', 'running'])
+        .executeTakeFirst()
+        .then(
+          (r) => (Number(r.numUpdatedRows) > 0 ? publish(failureId) : undefined),
+          (e) => log.error({ err: e }, 'could not mark failure failed'),
+        );
     } else {
       log.warn({ err: error }, 'attempt failed; will retry');
     }

@@ -109,17 +109,34 @@ export async function updateFailure(db: Db, id: string, patch: FailureUpdate): P
 }
 
 /**
+ * Thrown by {@link startExecution} when this (failure, stage, attempt) already succeeded: another
+ * worker ran the same attempt to the end (this one lost its lock, e.g. behind a network
+ * partition). The caller should reuse that execution's output instead of running the stage.
+ */
+export class ExecutionAlreadySucceededError extends Error {
+  constructor(readonly failureId: string, readonly stage: string, readonly attempt: number) {
+    super(`execution ${failureId}/${stage}/${attempt} already succeeded in another worker`);
+    this.name = 'ExecutionAlreadySucceededError';
+  }
+}
+
+/**
  * Marks the start of one execution of a stage. Keyed by (failure, stage, attempt): when the same
  * attempt runs again (a stalled job picked up by another worker), the row is reset to `running`
- * rather than duplicated.
+ * rather than duplicated — unless it already succeeded, which is never undone.
+ *
+ * `startedAt` (default now) is also the run's claim on the row: pass it to
+ * {@link finishExecution} so that a worker whose row was taken over cannot overwrite the result
+ * of the worker that took it.
  *
  * @returns the execution id
+ * @throws {ExecutionAlreadySucceededError} when the row already succeeded
  */
 export async function startExecution(
   db: Db,
-  row: { failureId: string; stage: string; attempt: number; runner: string; model: string | null },
+  row: { failureId: string; stage: string; attempt: number; runner: string; model: string | null; startedAt?: Date },
 ): Promise<string> {
-  const now = new Date();
+  const now = row.startedAt ?? new Date();
   const result = await db
     .insertInto('executions')
     .values({
@@ -141,10 +158,11 @@ export async function startExecution(
         duration_ms: null,
         error: null,
         output: null,
-      }),
+      }).where('executions.status', '!=', 'succeeded'),
     )
     .returning('id')
-    .executeTakeFirstOrThrow();
+    .executeTakeFirst();
+  if (!result) throw new ExecutionAlreadySucceededError(row.failureId, row.stage, row.attempt);
   return result.id;
 }
 
@@ -161,9 +179,15 @@ export interface ExecutionResult {
   error?: string | null;
 }
 
-/** Records the end of an execution started with {@link startExecution}. */
-export async function finishExecution(db: Db, id: string, result: ExecutionResult): Promise<void> {
-  await db
+/**
+ * Records the end of an execution started with {@link startExecution}. With `startedAt` (the
+ * claim given to `startExecution`), only a row still `running` under that claim is updated: a run
+ * that was taken over by another worker records nothing.
+ *
+ * @returns whether the row was updated
+ */
+export async function finishExecution(db: Db, id: string, result: ExecutionResult, startedAt?: Date): Promise<boolean> {
+  let query = db
     .updateTable('executions')
     .set({
       status: result.status,
@@ -177,8 +201,10 @@ export async function finishExecution(db: Db, id: string, result: ExecutionResul
       output: result.output === undefined ? null : JSON.stringify(result.output),
       error: result.error ?? null,
     })
-    .where('id', '=', id)
-    .execute();
+    .where('id', '=', id);
+  if (startedAt) query = query.where('started_at', '=', startedAt).where('status', '=', 'running');
+  const updated = await query.executeTakeFirst();
+  return Number(updated.numUpdatedRows) > 0;
 }
 
 /**
