@@ -75,10 +75,10 @@ interface QueueStats {
  * The ingest metrics (names, labels and units are listed in README "Metrics"):
  * - `pitcrew_ingest_deliveries_total{event,outcome,reason}` counter
  * - `pitcrew_ingest_delivery_duration_seconds{outcome}` histogram
- * - `pitcrew_ingest_processes` gauge: 1 per process, summed under `node:cluster`
  * - `pitcrew_queue_jobs{queue,state}`, `pitcrew_queue_oldest_waiting_age_seconds{queue}` and
  *   `pitcrew_queue_stats_up` gauges, read from Redis when scraped (BullMQ `getJobCounts` and the
- *   oldest job of the wait list), cached for `cacheMs`
+ *   job at the head of the wait list), cached for `cacheMs`
+ * - `pitcrew_ingest_processes` gauge (1; summed over the processes of a `node:cluster`)
  * - Node's default process metrics (prom-client `collectDefaultMetrics`)
  *
  * Label values are bounded: `event` is one of GitHub's CI events, `ping` or `other` (the header is
