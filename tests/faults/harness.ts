@@ -187,7 +187,7 @@ export interface Sent {
 }
 
 /** Posts one signed delivery, as GitHub does. Network errors answer status 0. */
-export async function sendDelivery(ingestUrl: string, event: string, payload: unknown, deliveryId = randomUUID(), signal?: AbortSignal): Promise<Sent> {
+export async function sendDelivery(ingestUrl: string, event: string, payload: unknown, deliveryId: string = randomUUID(), signal?: AbortSignal): Promise<Sent> {
   const body = typeof payload === 'string' ? payload : JSON.stringify(payload);
   const started = performance.now();
   try {

@@ -79,7 +79,7 @@ describe('worker SIGTERM during a long execute', () => {
     const counts = await queue.getJobCounts('active', 'waiting', 'delayed', 'failed', 'prioritized');
     expect(counts.active).toBe(0);
     expect(counts.failed).toBe(0);
-    expect(counts.waiting + counts.delayed + counts.prioritized).toBe(1);
+    expect((counts.waiting ?? 0) + (counts.delayed ?? 0) + (counts.prioritized ?? 0)).toBe(1);
     const [job] = await queue.getJobs(['waiting', 'delayed', 'prioritized']);
     expect(job?.attemptsMade).toBe(0);
     await queue.close();
