@@ -89,7 +89,7 @@ bench
   .option('--duration <s>', 'seconds of load per target per round (default 5)', positiveInt)
   .option('--rounds <n>', 'interleaved rounds (default 3)', positiveInt)
   .option('--connections <n>', 'autocannon connections', positiveInt, 50)
-  .option('--ingest-processes <n>', 'PITCREW_INGEST_PROCESSES of the pitcrew ingest (default: cores); above 1 a 1-process pitcrew runs too', positiveInt)
+  .option('--ingest-processes <n>', 'above 1: also run a pitcrew ingest with PITCREW_INGEST_PROCESSES=n (node cluster)', positiveInt)
   .option('--quick', 'tiny runs that only prove the bench works', false)
   .action(async (_opts: unknown, cmd: Command) => {
     // optsWithGlobals: `--quick` is also an option of `bench` itself, which would otherwise take it.

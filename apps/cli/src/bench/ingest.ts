@@ -27,13 +27,16 @@ export interface IngestBenchOptions {
   connections: number;
   /** Rounds; targets run interleaved within a round, in a rotating order, for fairness. */
   rounds: number;
-  /** Processes of the pitcrew ingest (`PITCREW_INGEST_PROCESSES`); above 1, a single-process pitcrew runs too. */
+  /**
+   * Above 1, a second pitcrew ingest with this many processes (`PITCREW_INGEST_PROCESSES`, node
+   * cluster) runs beside the single-process one, as `pitcrewCluster`.
+   */
   ingestProcesses: number;
   /** Also write the result here. */
   json?: string;
 }
 
-export const INGEST_TARGETS = ['pitcrew', 'pitcrewSingle', 'bare', 'peer'] as const;
+export const INGEST_TARGETS = ['pitcrew', 'pitcrewCluster', 'bare', 'peer'] as const;
 export type IngestTarget = (typeof INGEST_TARGETS)[number];
 export const INGEST_MIXES = ['failures', 'mix'] as const;
 export type IngestMix = (typeof INGEST_MIXES)[number];
@@ -52,10 +55,10 @@ export interface IngestFigures {
   rounds: { rps: number; p50: number; p99: number }[];
 }
 
-export interface IngestMixResult extends Record<Exclude<IngestTarget, 'pitcrewSingle'>, IngestFigures> {
-  /** pitcrew with one process, when `pitcrew` ran several. */
-  pitcrewSingle?: IngestFigures;
-  ratios: { pitcrewToBare: number; pitcrewToPeer: number; pitcrewSingleToBare?: number };
+export interface IngestMixResult extends Record<Exclude<IngestTarget, 'pitcrewCluster'>, IngestFigures> {
+  /** pitcrew with `ingestProcesses` processes, when above 1. */
+  pitcrewCluster?: IngestFigures;
+  ratios: { pitcrewToBare: number; pitcrewToPeer: number; pitcrewClusterToBare?: number };
 }
 
 /** What `pitcrew bench ingest` prints and writes as JSON. */
@@ -101,7 +104,7 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
     const targets: IngestTarget[] = options.ingestProcesses > 1 ? [...INGEST_TARGETS] : ['pitcrew', 'bare', 'peer'];
     const ports: Record<IngestTarget, number> = {
       pitcrew: await findFreePort(),
-      pitcrewSingle: await findFreePort(),
+      pitcrewCluster: await findFreePort(),
       bare: await findFreePort(),
       peer: await findFreePort(),
     };
@@ -114,10 +117,10 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
       HOST: '127.0.0.1',
       PITCREW_INGEST_PROCESSES: String(processes),
     });
-    const pitcrew = spawnChild('pitcrew-ingest', [PITCREW_BIN, 'ingest'], pitcrewEnv(ports.pitcrew, options.ingestProcesses), stack.dir);
-    const pitcrewSingle =
+    const pitcrew = spawnChild('pitcrew-ingest', [PITCREW_BIN, 'ingest'], pitcrewEnv(ports.pitcrew, 1), stack.dir);
+    const pitcrewCluster =
       options.ingestProcesses > 1
-        ? spawnChild('pitcrew-ingest-single', [PITCREW_BIN, 'ingest'], pitcrewEnv(ports.pitcrewSingle, 1), stack.dir)
+        ? spawnChild('pitcrew-ingest-cluster', [PITCREW_BIN, 'ingest'], pitcrewEnv(ports.pitcrewCluster, options.ingestProcesses), stack.dir)
         : undefined;
     const bare = spawnChild('bare-hono', [refScript('ref-bare')], { ...base, PORT: String(ports.bare) }, stack.dir);
     const peer = spawnChild(
@@ -126,13 +129,13 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
       { ...base, PORT: String(ports.peer), BENCH_SECRET: secret, BENCH_PREFIX: 'peer' },
       stack.dir,
     );
-    children.push(pitcrew, bare, peer, ...(pitcrewSingle ? [pitcrewSingle] : []));
+    children.push(pitcrew, bare, peer, ...(pitcrewCluster ? [pitcrewCluster] : []));
     const url = (t: IngestTarget) => `http://127.0.0.1:${ports[t]}`;
     await Promise.all([
       waitForHttp(`${url('pitcrew')}/readyz`, 60_000, pitcrew),
       waitForHttp(`${url('bare')}/healthz`, 30_000, bare),
       waitForHttp(`${url('peer')}/healthz`, 30_000, peer),
-      ...(pitcrewSingle ? [waitForHttp(`${url('pitcrewSingle')}/readyz`, 60_000, pitcrewSingle)] : []),
+      ...(pitcrewCluster ? [waitForHttp(`${url('pitcrewCluster')}/readyz`, 60_000, pitcrewCluster)] : []),
     ]);
     const ingestProcesses = options.ingestProcesses;
     progress(`servers up (pitcrew ingest processes: ${ingestProcesses}); logs in ${stack.dir}`);
@@ -155,8 +158,8 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
     for (const target of targets) await shoot(target, mixes.mix, 2);
 
     const raw: Record<IngestMix, Record<IngestTarget, autocannon.Result[]>> = {
-      failures: { pitcrew: [], pitcrewSingle: [], bare: [], peer: [] },
-      mix: { pitcrew: [], pitcrewSingle: [], bare: [], peer: [] },
+      failures: { pitcrew: [], pitcrewCluster: [], bare: [], peer: [] },
+      mix: { pitcrew: [], pitcrewCluster: [], bare: [], peer: [] },
     };
     for (const mix of INGEST_MIXES) {
       for (let r = 0; r < options.rounds; r++) {
@@ -164,7 +167,7 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
         for (const target of order) {
           const result = await shoot(target, mixes[mix], options.durationS);
           raw[mix][target].push(result);
-          if ((target === 'pitcrew' || target === 'pitcrewSingle') && mix === 'failures') {
+          if ((target === 'pitcrew' || target === 'pitcrewCluster') && mix === 'failures') {
             check.pitcrewFailureAnswers2xx += result['2xx'];
             check.pitcrewIntakeJobs += await intake.count();
           }
@@ -195,14 +198,14 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
         bare: summarize(raw[mix].bare),
         peer: summarize(raw[mix].peer),
       };
-      const single = raw[mix].pitcrewSingle.length ? summarize(raw[mix].pitcrewSingle) : undefined;
+      const cluster = raw[mix].pitcrewCluster.length ? summarize(raw[mix].pitcrewCluster) : undefined;
       return {
         ...figures,
-        ...(single ? { pitcrewSingle: single } : {}),
+        ...(cluster ? { pitcrewCluster: cluster } : {}),
         ratios: {
           pitcrewToBare: round(figures.pitcrew.rps / figures.bare.rps),
           pitcrewToPeer: round(figures.pitcrew.rps / figures.peer.rps),
-          ...(single ? { pitcrewSingleToBare: round(single.rps / figures.bare.rps) } : {}),
+          ...(cluster ? { pitcrewClusterToBare: round(cluster.rps / figures.bare.rps) } : {}),
         },
       };
     };
@@ -251,17 +254,17 @@ export function renderIngestTable(result: IngestBenchResult): string {
           ? 'bare Hono'
           : target === 'peer'
             ? 'minimal peer'
-            : target === 'pitcrewSingle'
-              ? 'pitcrew, 1 process'
-              : `pitcrew, ${n} process${n > 1 ? 'es' : ''}`,
+            : target === 'pitcrewCluster'
+              ? `pitcrew, ${n} processes`
+              : 'pitcrew',
         f.rps,
         f.p50,
         f.p99,
         f.non2xx,
         target === 'pitcrew'
           ? `${m.ratios.pitcrewToBare} x bare, ${m.ratios.pitcrewToPeer} x peer`
-          : target === 'pitcrewSingle'
-            ? `${m.ratios.pitcrewSingleToBare} x bare`
+          : target === 'pitcrewCluster'
+            ? `${m.ratios.pitcrewClusterToBare} x bare`
             : '',
       ]);
     }
@@ -270,7 +273,7 @@ export function renderIngestTable(result: IngestBenchResult): string {
     renderTable(['mix', 'server', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'ratio'], rows),
     `targets: failures ${result.targets.failures}; mix ${result.targets.mix}`,
     `check: pitcrew answered ${result.check.pitcrewFailureAnswers2xx} failure deliveries 2xx and enqueued ${result.check.pitcrewIntakeJobs} intake jobs`,
-    `pitcrew ran ${n} ingest process${n > 1 ? 'es' : ''} (PITCREW_INGEST_PROCESSES), the references one each; autocannon: ${result.settings.connections} connections from the bench process`,
+    `pitcrew${n > 1 ? ` (and pitcrew with PITCREW_INGEST_PROCESSES=${n})` : ''} and each reference: one process; autocannon: ${result.settings.connections} connections from the bench process`,
   ].join('\n');
 }
 

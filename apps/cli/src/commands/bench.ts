@@ -1,5 +1,4 @@
 import { mkdirSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { renderIngestTable, runIngestBench } from '../bench/ingest.ts';
 import { renderLlmTable, runLlmBench } from '../bench/llm.ts';
@@ -23,7 +22,7 @@ export async function runBenchIngest(
     durationS: opts.duration ?? (opts.quick ? 1 : 5),
     connections: opts.connections,
     rounds: opts.rounds ?? (opts.quick ? 1 : 3),
-    ingestProcesses: opts.ingestProcesses ?? availableParallelism(),
+    ingestProcesses: opts.ingestProcesses ?? 1,
     ...(opts.json ? { json: opts.json } : {}),
   });
   console.log('ingest: pitcrew vs bare Hono vs minimal peer (autocannon)');
