@@ -1,5 +1,5 @@
 import { BrokenCircuitError } from 'cockatiel';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import {
   buildClassifyPrompt,
   extractFailureContext,
@@ -218,7 +218,11 @@ class TriageContext {
     const parsed = CiFailure.safeParse(row.data);
     if (!parsed.success) throw new InvalidFailureDataError(run.failureId, parsed.error.issues);
     const context = new TriageContext(deps, run, row, parsed.data);
-    if (row.status === 'queued') await updateFailure(deps.db, run.failureId, { status: 'running' });
+    // Compare-and-set: a worker that read `queued` before a network partition must not, when its
+    // late write lands, turn a failure another worker has since triaged back into `running`.
+    if (row.status === 'queued') {
+      await deps.db.updateTable('failures').set({ status: 'running', updated_at: sql`now()` }).where('id', '=', run.failureId).where('status', '=', 'queued').execute();
+    }
     return context;
   }
 
