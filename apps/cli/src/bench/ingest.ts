@@ -9,6 +9,8 @@ import { findFreePort } from '@pitcrew/stack';
 import { renderTable } from '../table.ts';
 import { buildDeliveryMixes, MIX_NON_FAILURES_PER_FAILURE, type BenchRequest } from './deliveries.ts';
 import {
+  childrenOf,
+  cpuMs,
   machineInfo,
   PITCREW_BIN,
   progress,
@@ -51,14 +53,26 @@ export interface IngestFigures {
   non2xx: number;
   /** Connection errors and timeouts, summed over the rounds. */
   errors: number;
+  /**
+   * CPU µs of the server's processes per request answered (user + system, from /proc), and of
+   * redis-server: what a request costs, much less sensitive than req/s to other load on the host.
+   */
+  cpuUsPerRequest: number;
+  redisCpuUsPerRequest: number;
   /** Each round's figures, in run order. */
-  rounds: { rps: number; p50: number; p99: number }[];
+  rounds: { rps: number; p50: number; p99: number; cpuUsPerRequest: number; redisCpuUsPerRequest: number }[];
 }
 
 export interface IngestMixResult extends Record<Exclude<IngestTarget, 'pitcrewCluster'>, IngestFigures> {
   /** pitcrew with `ingestProcesses` processes, when above 1. */
   pitcrewCluster?: IngestFigures;
-  ratios: { pitcrewToBare: number; pitcrewToPeer: number; pitcrewClusterToBare?: number };
+  ratios: {
+    pitcrewToBare: number;
+    pitcrewToPeer: number;
+    pitcrewClusterToBare?: number;
+    /** Server CPU per request, pitcrew ÷ bare Hono (≥ 1; lower is better). */
+    cpuPitcrewToBare: number;
+  };
 }
 
 /** What `pitcrew bench ingest` prints and writes as JSON. */
@@ -142,8 +156,14 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
 
     const intake = new Queue(QUEUES.intake, { connection: redis, prefix: process.env.PITCREW_QUEUE_PREFIX ?? '{pitcrew}' });
     const check = { pitcrewFailureAnswers2xx: 0, pitcrewIntakeJobs: 0 };
+    const serverOf: Record<IngestTarget, BenchChild | undefined> = { pitcrew, pitcrewCluster, bare, peer };
+    const treeOf = (child: BenchChild | undefined) => (child?.child.pid ? [child.child.pid, ...childrenOf(child.child.pid)] : []);
     const shoot = async (target: IngestTarget, requests: BenchRequest[], durationS: number) => {
       await redis.flushdb();
+      const pids = treeOf(serverOf[target]);
+      const redisPids = stack.pids.redis ? [stack.pids.redis] : [];
+      const cpu0 = cpuMs(pids);
+      const redis0 = cpuMs(redisPids);
       const result = await autocannon({
         url: url(target),
         connections: options.connections,
@@ -151,13 +171,18 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
         requests,
         idReplacement: true,
       });
-      return result;
+      const answered = Math.max(1, result.requests.total);
+      return {
+        result,
+        cpuUsPerRequest: round(((cpuMs(pids) - cpu0) * 1000) / answered, 1),
+        redisCpuUsPerRequest: round(((cpuMs(redisPids) - redis0) * 1000) / answered, 1),
+      };
     };
 
     progress('warm-up: 2 s per target');
     for (const target of targets) await shoot(target, mixes.mix, 2);
 
-    const raw: Record<IngestMix, Record<IngestTarget, autocannon.Result[]>> = {
+    const raw: Record<IngestMix, Record<IngestTarget, Shot[]>> = {
       failures: { pitcrew: [], pitcrewCluster: [], bare: [], peer: [] },
       mix: { pitcrew: [], pitcrewCluster: [], bare: [], peer: [] },
     };
@@ -165,15 +190,17 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
       for (let r = 0; r < options.rounds; r++) {
         const order = targets.map((_, i) => targets[(i + r) % targets.length]!);
         for (const target of order) {
-          const result = await shoot(target, mixes[mix], options.durationS);
-          raw[mix][target].push(result);
+          const shot = await shoot(target, mixes[mix], options.durationS);
+          const { result } = shot;
+          raw[mix][target].push(shot);
           if ((target === 'pitcrew' || target === 'pitcrewCluster') && mix === 'failures') {
             check.pitcrewFailureAnswers2xx += result['2xx'];
             check.pitcrewIntakeJobs += await intake.count();
           }
           progress(
             `${mix} round ${r + 1}/${options.rounds} ${target}: ${Math.round(result.requests.average)} req/s, ` +
-              `p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, non-2xx ${result.non2xx}, errors ${result.errors + result.timeouts}`,
+              `p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, non-2xx ${result.non2xx}, errors ${result.errors + result.timeouts}, ` +
+              `cpu ${shot.cpuUsPerRequest} us/request (redis ${shot.redisCpuUsPerRequest})`,
           );
         }
       }
@@ -181,14 +208,23 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
     await redis.flushdb();
     await intake.close();
 
-    const summarize = (results: autocannon.Result[]): IngestFigures => {
-      const rounds = results.map((x) => ({ rps: round(x.requests.average, 0), p50: x.latency.p50, p99: x.latency.p99 }));
+    const summarize = (shots: Shot[]): IngestFigures => {
+      const results = shots.map((x) => x.result);
+      const rounds = shots.map(({ result: x, cpuUsPerRequest, redisCpuUsPerRequest }) => ({
+        rps: round(x.requests.average, 0),
+        p50: x.latency.p50,
+        p99: x.latency.p99,
+        cpuUsPerRequest,
+        redisCpuUsPerRequest,
+      }));
       return {
         rps: median(rounds.map((x) => x.rps)),
         p50: median(rounds.map((x) => x.p50)),
         p99: median(rounds.map((x) => x.p99)),
         non2xx: results.reduce((n, x) => n + x.non2xx, 0),
         errors: results.reduce((n, x) => n + x.errors + x.timeouts, 0),
+        cpuUsPerRequest: median(rounds.map((x) => x.cpuUsPerRequest)),
+        redisCpuUsPerRequest: median(rounds.map((x) => x.redisCpuUsPerRequest)),
         rounds,
       };
     };
@@ -205,6 +241,7 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
         ratios: {
           pitcrewToBare: round(figures.pitcrew.rps / figures.bare.rps),
           pitcrewToPeer: round(figures.pitcrew.rps / figures.peer.rps),
+          cpuPitcrewToBare: round(figures.pitcrew.cpuUsPerRequest / figures.bare.cpuUsPerRequest),
           ...(cluster ? { pitcrewClusterToBare: round(cluster.rps / figures.bare.rps) } : {}),
         },
       };
@@ -261,8 +298,9 @@ export function renderIngestTable(result: IngestBenchResult): string {
         f.p50,
         f.p99,
         f.non2xx,
+        `${f.cpuUsPerRequest} / ${f.redisCpuUsPerRequest}`,
         target === 'pitcrew'
-          ? `${m.ratios.pitcrewToBare} x bare, ${m.ratios.pitcrewToPeer} x peer`
+          ? `${m.ratios.pitcrewToBare} x bare, ${m.ratios.pitcrewToPeer} x peer; cpu ${m.ratios.cpuPitcrewToBare} x bare`
           : target === 'pitcrewCluster'
             ? `${m.ratios.pitcrewClusterToBare} x bare`
             : '',
@@ -270,11 +308,18 @@ export function renderIngestTable(result: IngestBenchResult): string {
     }
   }
   return [
-    renderTable(['mix', 'server', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'ratio'], rows),
+    renderTable(['mix', 'server', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'cpu us/req server / redis', 'ratio'], rows),
     `targets: failures ${result.targets.failures}; mix ${result.targets.mix}`,
     `check: pitcrew answered ${result.check.pitcrewFailureAnswers2xx} failure deliveries 2xx and enqueued ${result.check.pitcrewIntakeJobs} intake jobs`,
     `pitcrew${n > 1 ? ` (and pitcrew with PITCREW_INGEST_PROCESSES=${n})` : ''} and each reference: one process; autocannon: ${result.settings.connections} connections from the bench process`,
   ].join('\n');
+}
+
+/** One autocannon run and what it cost in CPU. */
+interface Shot {
+  result: autocannon.Result;
+  cpuUsPerRequest: number;
+  redisCpuUsPerRequest: number;
 }
 
 function median(values: number[]): number {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -17,7 +17,7 @@ import {
 import { startFakeLlm } from '@pitcrew/testkit/fake-llm';
 import { loadWebhookExamples } from '../demo-deliveries.ts';
 import { renderTable } from '../table.ts';
-import { machineInfo, PITCREW_BIN, progress, round, spawnChild, startBenchStack, type BenchChild } from './infra.ts';
+import { childrenOf, cpuMs, machineInfo, PITCREW_BIN, progress, round, spawnChild, startBenchStack, type BenchChild } from './infra.ts';
 
 /** Options of `pitcrew bench worker`. */
 export interface WorkerBenchOptions {
@@ -332,52 +332,6 @@ async function snapshot(
     redisCommands: commands,
     pgCommits: commits,
   };
-}
-
-const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ on Linux (getconf CLK_TCK); /proc/<pid>/stat counts in it
-
-/** User + system CPU ms of the processes (and their reaped children) from /proc; NaN without /proc. */
-function cpuMs(pids: number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // Fields after the command name start at field 3 (state): utime is 14, stime 15.
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // The process ended between listing and reading.
-    }
-  }
-  return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
-}
-
-/** Pids descending from `pid` (the postmaster's backends, through a `runuser` wrapper as root), from /proc. */
-function childrenOf(pid: number): number[] {
-  const parents = new Map<number, number[]>();
-  try {
-    for (const name of readdirSync('/proc')) {
-      if (!/^\d+$/.test(name)) continue;
-      try {
-        const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        parents.set(ppid, [...(parents.get(ppid) ?? []), Number(name)]);
-      } catch {
-        // gone
-      }
-    }
-  } catch {
-    return [];
-  }
-  const out: number[] = [];
-  const walk = (p: number) => {
-    for (const child of parents.get(p) ?? []) {
-      out.push(child);
-      walk(child);
-    }
-  };
-  walk(pid);
-  return out;
 }
 
 function sleep(ms: number): Promise<void> {
