@@ -192,6 +192,16 @@ describe('failures', () => {
     expect(res.body.executions[1]).toMatchObject({ runner: 'rules', model: null, tokensIn: 0, tokensOut: 0, costUsd: 0, durationMs: expect.any(Number) });
     expect(res.body.totals).toMatchObject({ executions: 3, tokensIn: 0, tokensOut: 0, costUsd: 0 });
     expect(res.body.incident).toBeNull(); // no log excerpt without GitHub credentials, so no signature
+    expect(res.body.publications).toEqual([]); // these workers publish nowhere
+    // What the publish stage records shows up with the failure.
+    await tdb.db
+      .insertInto('publications')
+      .values({ failure_id: first.failureId, sink: 'check-run', status: 'published', external_id: '77', external_url: 'https://github.example/runs/77', detail: null })
+      .execute();
+    const published = await api(`/failures/${first.failureId}`);
+    expect(published.body.publications).toEqual([
+      expect.objectContaining({ sink: 'check-run', status: 'published', externalId: '77', externalUrl: 'https://github.example/runs/77', attempts: 0 }),
+    ]);
     expect((await api('/failures/gh-job-nope')).status).toBe(404);
   });
 

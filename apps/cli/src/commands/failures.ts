@@ -53,7 +53,7 @@ export async function failuresLs(client: AdminClient, options: FailuresLsOptions
 }
 
 /**
- * `pitcrew failures show ID`: the failure, its summary, executions, deliveries and incident
+ * `pitcrew failures show ID`: the failure, its summary, executions, deliveries, incident and publications
  * (`GET /api/failures/:id`), or the API's JSON with `--json`.
  *
  * @throws {AdminApiError} 404 when the failure is unknown
@@ -101,6 +101,16 @@ export function renderFailureDetail(d: FailureDetail): string {
       d.deliveries.map((x) => [x.id, x.event, x.outcome, time(x.receivedAt)]),
     ),
   );
+  // Older APIs answer without publications.
+  if (d.publications?.length) {
+    parts.push(
+      renderTable(
+        ['sink', 'status', 'published (UTC)', 'attempts', 'where', 'last error'],
+        d.publications.map((p) => [p.sink, p.status, time(p.publishedAt), p.attempts, cell(p.externalUrl ?? p.externalId), cell(p.lastError)]),
+        60,
+      ),
+    );
+  }
   return parts.join('\n\n');
 }
 

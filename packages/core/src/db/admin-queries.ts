@@ -225,6 +225,20 @@ export interface DeliveryView {
   recordedAt: string;
 }
 
+/** Where a failure's result was published (one row per sink; see the worker's publish stage). */
+export interface PublicationView {
+  sink: string;
+  status: string;
+  /** The object on the other side: check run id, issue number, …; `null` before the first publish. */
+  externalId: string | null;
+  externalUrl: string | null;
+  /** Publish job attempts over every round. */
+  attempts: number;
+  lastError: string | null;
+  publishedAt: string | null;
+  updatedAt: string;
+}
+
 /** Everything the admin API tells about one failure. */
 export interface FailureDetail {
   failure: {
@@ -265,13 +279,14 @@ export interface FailureDetail {
   executions: ExecutionView[];
   totals: ExecutionTotals;
   incident: IncidentView | null;
+  publications: PublicationView[];
 }
 
 /** One failure with its deliveries, executions (oldest first), totals and incident; `undefined` when unknown. */
 export async function getFailureDetail(db: Db, id: string): Promise<FailureDetail | undefined> {
   const row = await db.selectFrom('failures').selectAll().where('id', '=', id).executeTakeFirst();
   if (!row) return undefined;
-  const [deliveries, executions, incident] = await Promise.all([
+  const [deliveries, executions, incident, publications] = await Promise.all([
     db
       .selectFrom('deliveries')
       .select(['id', 'event', 'action', 'outcome', 'received_at', 'recorded_at'])
@@ -281,6 +296,12 @@ export async function getFailureDetail(db: Db, id: string): Promise<FailureDetai
       .execute(),
     db.selectFrom('executions').selectAll().where('failure_id', '=', id).orderBy('started_at').orderBy('id').execute(),
     row.incident_id ? getIncidentView(db, row.incident_id) : Promise.resolve(undefined),
+    db
+      .selectFrom('publications')
+      .select(['sink', 'status', 'external_id', 'external_url', 'attempts', 'last_error', 'published_at', 'updated_at'])
+      .where('failure_id', '=', id)
+      .orderBy('sink')
+      .execute(),
   ]);
   const views: ExecutionView[] = executions.map((e) => ({
     id: e.id,
@@ -350,6 +371,16 @@ export async function getFailureDetail(db: Db, id: string): Promise<FailureDetai
       durationMs: views.reduce((s, e) => s + (e.durationMs ?? 0), 0),
     },
     incident: incident ?? null,
+    publications: publications.map((p) => ({
+      sink: p.sink,
+      status: p.status,
+      externalId: p.external_id,
+      externalUrl: p.external_url,
+      attempts: p.attempts,
+      lastError: p.last_error,
+      publishedAt: iso(p.published_at),
+      updatedAt: iso(p.updated_at)!,
+    })),
   };
 }
 
