@@ -269,9 +269,9 @@ const ACTION_PREFIX = '{"action":"';
  *
  * A failure needs its conclusion to be one of `FAILURE_CONCLUSIONS` (`"failure"`, `"timed_out"`,
  * `"startup_failure"`), which appears in the body as that quoted string unless a letter of it is
- * written as a `\u00XX` escape. So a body that contains none of the quoted strings and no escaped
- * ASCII letter or underscore cannot be a failure. Three substring searches and one regex over the
- * raw text cost a few microseconds, where `JSON.parse` and the shape check of a 10-20 KiB payload
+ * written as a `\u00XX` escape. So a body that contains none of them (searched as `failure"` and
+ * `timed_out"`, see `FAILURE_LITERALS`) and no escaped ASCII letter or underscore cannot be a
+ * failure. Two substring searches and one regex over the raw text cost a few microseconds, where `JSON.parse` and the shape check of a 10-20 KiB payload
  * cost about a hundred. The conclusion named is the body's first `"conclusion":` value, which in
  * GitHub's field order is the check run's, check suite's, workflow run's or job's own (its steps
  * and suite come later); only the reason text depends on that order, never the decision.
@@ -282,7 +282,15 @@ export function conclusionIfNoFailure(raw: string): string | undefined {
   const match = FIRST_CONCLUSION.exec(raw);
   return match ? (match[2] ?? 'null') : 'none';
 }
-const FAILURE_LITERALS = FAILURE_CONCLUSIONS.map((c) => `"${c}"`);
+/**
+ * `failure"` and `timed_out"`: each failure conclusion with its closing quote, dropping those that
+ * end with another (`startup_failure"` ends with `failure"`), so one scan covers both. Without
+ * the opening quote a few more bodies are parsed in full (a value ending in `failure`); none is
+ * missed.
+ */
+const FAILURE_LITERALS = FAILURE_CONCLUSIONS.map((c) => `${c}"`).filter(
+  (literal, _, all) => !all.some((other) => other !== literal && literal.endsWith(other)),
+);
 /** `\u0041`-`\u007a`: an escaped letter (or `_`, `[`, …) that could spell a conclusion. */
 const ESCAPED_WORD_CHAR = /\\u00[4-7][0-9a-fA-F]/;
 const FIRST_CONCLUSION = /"conclusion":(null|"([a-z_]*)")/;
