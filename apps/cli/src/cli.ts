@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { ConfigError } from '@pitcrew/core';
+import { exitOnStartError } from '@pitcrew/core';
 import { loadDotEnv } from './env-file.ts';
 import { runMigrate } from './commands/migrate.ts';
 import { registerOperatorCommands } from './commands/operate.ts';
@@ -149,10 +149,5 @@ registerOperatorCommands(program);
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  if (error instanceof ConfigError) {
-    console.error(error.message);
-    process.exit(2);
-  }
-  console.error(error instanceof Error ? (error.stack ?? error.message) : error);
-  process.exit(1);
+  exitOnStartError(error);
 }

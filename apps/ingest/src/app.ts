@@ -9,6 +9,7 @@ import type { IntakeProducer } from './intake-producer.ts';
 import { createMetricsRoutes, type IngestMetrics } from './metrics.ts';
 import type { RepoFilter } from './repo-filter.ts';
 import { createGithubWebhookRoutes, type DeliveryDetail, type WebhookOutcome } from './webhook.ts';
+import { withTimeout } from './timeout.ts';
 
 /** Everything the ingest app needs; `main.ts` builds the real ones, tests build their own. */
 export interface IngestDeps {
@@ -108,12 +109,3 @@ function fanOut<A extends unknown[]>(...hooks: (((...args: A) => void) | undefin
   };
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}

@@ -15,6 +15,7 @@ import {
 } from 'prom-client';
 import { CI_EVENTS } from '@pitcrew/core';
 import type { DeliveryDetail, WebhookOutcome } from './webhook.ts';
+import { withTimeout } from './timeout.ts';
 
 /** Queue states reported by `pitcrew_queue_jobs` (BullMQ `getJobCounts` names). */
 export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
@@ -313,16 +314,6 @@ async function readQueueStats(queues: Queue[]): Promise<QueueStats> {
     counts: Object.fromEntries(entries.map(([name, counts]) => [name, counts])),
     oldestWaitingAge: Object.fromEntries(entries.map(([name, , age]) => [name, age])),
   };
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 // Equal-length digests so timingSafeEqual never throws on a length difference.

@@ -1,8 +1,7 @@
 import cluster from 'node:cluster';
-import { createLogger, parseEnv } from '@pitcrew/core';
+import { closeOnSignals, createLogger, parseEnv } from '@pitcrew/core';
 import { IngestEnv, startIngest, startIngestCluster } from '@pitcrew/ingest';
 import { startWorker } from '@pitcrew/worker';
-import { closeOnSignals } from '../signals.ts';
 
 /**
  * `pitcrew ingest`: the webhook server, until SIGINT/SIGTERM; `PITCREW_INGEST_PROCESSES` > 1
