@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classifyFailure, type CiFailure } from '@pitcrew/core';
-import { AgentError, createAgentRunner, parseAgentOutput } from './agent-runner.ts';
+import { AgentError, createAgentRunner, parseAgentOutput, WITHHELD_FROM_AGENT } from './agent-runner.ts';
 
 const FAKE = fileURLToPath(new URL('./fixtures/fake-agent.mjs', import.meta.url));
 let root: string;
@@ -62,7 +62,29 @@ describe('agent runner', () => {
     expect(await runner.execute(input())).toMatchObject({ usageReported: false, tokensIn: 0, costUsd: 0, model: null });
   });
 
-  it('fails with the agent stderr when it exits non-zero', async () => {
+  it("never hands pitcrew's own credentials to the agent, but passes its API key", async () => {
+    const saved = { DATABASE_URL: process.env.DATABASE_URL, GITHUB_TOKEN: process.env.GITHUB_TOKEN };
+    process.env.DATABASE_URL = 'postgres://secret@db/pitcrew';
+    process.env.GITHUB_TOKEN = 'ghp_notforagents';
+    try {
+      const runner = createAgentRunner({
+        command: `${process.execPath} ${FAKE}`,
+        timeoutMs: 10_000,
+        estimateUsd: 0,
+        env: { FAKE_AGENT_MODE: 'env', ANTHROPIC_API_KEY: 'sk-agent' },
+      });
+      const result = await runner.execute(input());
+      const names = /env: (.*)/.exec(result.markdown)![1]!.split(" ");
+      expect(names).toContain('ANTHROPIC_API_KEY');
+      expect(names).toContain('PATH');
+      for (const withheld of WITHHELD_FROM_AGENT) expect(names).not.toContain(withheld);
+    } finally {
+      for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  });
+
+    it('fails with the agent stderr when it exits non-zero', async () => {
     const runner = createAgentRunner({ command: `${process.execPath} ${FAKE}`, timeoutMs: 10_000, estimateUsd: 0, env: { FAKE_AGENT_MODE: 'fail' } });
     await expect(runner.execute(input())).rejects.toThrow(/agent exited 3: agent: authentication failed/);
   });

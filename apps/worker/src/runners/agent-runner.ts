@@ -143,6 +143,33 @@ function exec(cmd: string, args: string[]): Promise<void> {
   });
 }
 
+/**
+ * pitcrew's own credentials, never handed to an agent: it reads untrusted log text and runs
+ * commands, so it gets the worker's environment minus these (its own API key still passes, e.g.
+ * `ANTHROPIC_API_KEY`, or through {@link AgentRunnerOptions.env}).
+ */
+export const WITHHELD_FROM_AGENT = [
+  'DATABASE_URL',
+  'REDIS_URL',
+  'GITHUB_WEBHOOK_SECRET',
+  'GITHUB_TOKEN',
+  'GITHUB_APP_PRIVATE_KEY',
+  'LLM_API_KEY',
+  'PITCREW_ADMIN_TOKEN',
+  'PITCREW_METRICS_TOKEN',
+  'PITCREW_SLACK_WEBHOOK_URL',
+] as const;
+
+/** The environment of an agent process: `inherited` without {@link WITHHELD_FROM_AGENT}, then `extra`. */
+export function agentEnvironment(
+  inherited: Record<string, string | undefined>,
+  extra: Record<string, string | undefined> = {},
+): Record<string, string | undefined> {
+  const env = { ...inherited };
+  for (const name of WITHHELD_FROM_AGENT) delete env[name];
+  return { ...env, ...extra };
+}
+
 function runAgent(
   bin: string,
   args: string[],
@@ -152,7 +179,7 @@ function runAgent(
   signal: AbortSignal,
 ): Promise<{ stdout: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { cwd, detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
+    const child = spawn(bin, args, { cwd, detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: agentEnvironment(process.env, options.env) });
     let stdout = '';
     let stderr = '';
     let ended: AgentError | null = null;
