@@ -240,14 +240,17 @@ class TriageContext {
     }
     // An earlier attempt that died between starting and recording this stage (its worker was
     // killed, or Postgres went away before the result could be written) left its row `running`.
-    await db
-      .updateTable('executions')
-      .set({ status: 'failed', error: 'abandoned: that attempt ended without recording a result', finished_at: new Date() })
-      .where('failure_id', '=', this.run.failureId)
-      .where('stage', '=', name)
-      .where('attempt', '<', this.attempt)
-      .where('status', '=', 'running')
-      .execute();
+    // Attempt 1 has no earlier attempt, so the common path skips the round trip.
+    if (this.attempt > 1) {
+      await db
+        .updateTable('executions')
+        .set({ status: 'failed', error: 'abandoned: that attempt ended without recording a result', finished_at: new Date() })
+        .where('failure_id', '=', this.run.failureId)
+        .where('stage', '=', name)
+        .where('attempt', '<', this.attempt)
+        .where('status', '=', 'running')
+        .execute();
+    }
     // `startedAt` is this run's claim on the row: if another worker takes the same attempt over
     // (this one lost its lock behind a partition), neither run's result is overwritten by the other.
     const startedAt = new Date();
