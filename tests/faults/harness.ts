@@ -9,6 +9,9 @@ import { sign } from '@octokit/webhooks-methods';
 import type { Kysely } from 'kysely';
 import type { Database } from '@pitcrew/core';
 import { findFreePort } from '@pitcrew/stack';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { createTestDatabase, createTestRedis, deleteKeysWithPrefix, testPrefix, type TestDatabase } from '@pitcrew/testkit';
+import { startFakeLlm, type FakeLlm } from '@pitcrew/testkit/fake-llm';
 
 /**
  * Shared pieces of the fault suite (`npm run test:faults`): real `pitcrew ingest` / `pitcrew
@@ -267,4 +270,55 @@ export async function exactlyOnceViolations(db: Kysely<Database>, failureIds: st
 /** Test-only note on stdout, visible in the vitest output. */
 export function note(line: string): void {
   process.stdout.write(`[faults] ${line}\n`);
+}
+
+/**
+ * A fault file that runs pitcrew with the llm runner against a fake LLM: registers `beforeAll`
+ * (its own database clone and fake LLM) and `afterAll` (stops every process, the fake LLM, drops
+ * the database and the Redis keys under `prefix`). `tdb` and `llm` are set once `beforeAll` ran.
+ */
+export function useModelFaults(): {
+  readonly prefix: string;
+  readonly tdb: TestDatabase;
+  readonly llm: FakeLlm;
+  /** Environment of pitcrew processes whose only model is the fake LLM (no retries inside a call, model classification off). */
+  modelEnv(): Record<string, string>;
+} {
+  const prefix = testPrefix();
+  let tdb: TestDatabase | undefined;
+  let llm: FakeLlm | undefined;
+  const ready = <T>(value: T | undefined, name: string): T => {
+    if (value === undefined) throw new Error(`useModelFaults: ${name} is set in beforeAll`);
+    return value;
+  };
+  beforeAll(async () => {
+    [tdb, llm] = await Promise.all([createTestDatabase(), startFakeLlm({ model: 'fault-model' })]);
+  });
+  afterAll(async () => {
+    await stopAll();
+    await llm?.stop();
+    await tdb?.destroy();
+    const redis = createTestRedis();
+    await deleteKeysWithPrefix(redis, prefix);
+    await redis.quit();
+  });
+  return {
+    prefix,
+    get tdb() {
+      return ready(tdb, 'tdb');
+    },
+    get llm() {
+      return ready(llm, 'llm');
+    },
+    modelEnv() {
+      return {
+        ...baseEnv({ redisUrl: inject('redisUrl'), databaseUrl: ready(tdb, 'tdb').url, prefix }),
+        PITCREW_RUNNER: 'llm',
+        LLM_BASE_URL: ready(llm, 'llm').url,
+        LLM_MODEL: 'fault-model',
+        LLM_MAX_RETRIES: '0',
+        PITCREW_LLM_CLASSIFY_BELOW: '0',
+      };
+    },
+  };
 }

@@ -1,7 +1,5 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createTestDatabase, createTestRedis, deleteKeysWithPrefix, testPrefix, type TestDatabase } from '@pitcrew/testkit';
-import { startFakeLlm, type FakeLlm } from '@pitcrew/testkit/fake-llm';
-import { baseEnv, exactlyOnceViolations, failedJobPayload, note, sendDelivery, startIngestProcess, startWorkerProcess, stopAll, waitFor } from './harness.ts';
+import { describe, expect, it } from 'vitest';
+import { exactlyOnceViolations, failedJobPayload, note, sendDelivery, startIngestProcess, startWorkerProcess, useModelFaults, waitFor } from './harness.ts';
 
 /**
  * The model server accepts every request and never answers. The openai SDK's timeout
@@ -9,56 +7,39 @@ import { baseEnv, exactlyOnceViolations, failedJobPayload, note, sendDelivery, s
  * consecutive failures the llm runner's breaker opens and every later execute goes straight to
  * the rules runner, which triages the failure and says why (`fallbackFrom`, `fallbackReason`).
  */
-let tdb: TestDatabase;
-let llm: FakeLlm;
-const prefix = testPrefix();
+const fixture = useModelFaults();
+const { prefix } = fixture;
 const THRESHOLD = 3;
 
-beforeAll(async () => {
-  [tdb, llm] = await Promise.all([createTestDatabase(), startFakeLlm({ model: 'fault-model' })]);
-});
-afterAll(async () => {
-  await stopAll();
-  await llm.stop();
-  await tdb.destroy();
-  const redis = createTestRedis();
-  await deleteKeysWithPrefix(redis, prefix);
-  await redis.quit();
-});
 
 describe('LLM server hangs', () => {
   it('the timeout fires, failures fall back to rules, the breaker opens after the configured count', async () => {
     const env = {
-      ...baseEnv({ redisUrl: inject('redisUrl'), databaseUrl: tdb.url, prefix }),
-      PITCREW_RUNNER: 'llm',
-      LLM_BASE_URL: llm.url,
-      LLM_MODEL: 'fault-model',
+      ...fixture.modelEnv(),
       LLM_TIMEOUT_MS: '1000',
-      LLM_MAX_RETRIES: '0',
-      PITCREW_LLM_CLASSIFY_BELOW: '0',
       PITCREW_JOB_ATTEMPTS: '2',
       PITCREW_BREAKER_THRESHOLD: String(THRESHOLD),
       PITCREW_BREAKER_COOLDOWN_MS: '600000',
       // One model call at a time, so the breaker sees the timeouts one after another.
       PITCREW_RUNNER_LLM_CONCURRENCY: '1',
     };
-    llm.hangNext(1_000);
+    fixture.llm.hangNext(1_000);
     const ingest = await startIngestProcess('ingest', env);
     const worker = await startWorkerProcess('worker', env);
     const failures = [1, 2, 3, 4, 5].map((n) => failedJobPayload(n, 4));
     for (const f of failures) expect((await sendDelivery(ingest.url, 'workflow_job', f.payload)).status).toBe(202);
     const ids = failures.map((f) => f.failureId);
     await waitFor('5 failures final', 90_000, async () => {
-      const rows = await tdb.db.selectFrom('failures').select('status').where('id', 'in', ids).execute();
+      const rows = await fixture.tdb.db.selectFrom('failures').select('status').where('id', 'in', ids).execute();
       return rows.length === 5 && rows.every((r) => r.status === 'triaged' || r.status === 'failed');
     }, 250);
 
-    expect(await exactlyOnceViolations(tdb.db, ids)).toEqual([]);
-    const rows = await tdb.db.selectFrom('failures').select(['id', 'status', 'runner']).execute();
+    expect(await exactlyOnceViolations(fixture.tdb.db, ids)).toEqual([]);
+    const rows = await fixture.tdb.db.selectFrom('failures').select(['id', 'status', 'runner']).execute();
     expect(rows.every((r) => r.status === 'triaged' && r.runner === 'rules')).toBe(true);
     // The model was asked exactly THRESHOLD times: every later call met the open breaker.
-    expect(llm.requests).toHaveLength(THRESHOLD);
-    const executions = await tdb.db.selectFrom('executions').select(['failure_id', 'attempt', 'status', 'error', 'output', 'runner']).where('stage', '=', 'execute').orderBy('failure_id').orderBy('attempt').execute();
+    expect(fixture.llm.requests).toHaveLength(THRESHOLD);
+    const executions = await fixture.tdb.db.selectFrom('executions').select(['failure_id', 'attempt', 'status', 'error', 'output', 'runner']).where('stage', '=', 'execute').orderBy('failure_id').orderBy('attempt').execute();
     const timedOut = executions.filter((e) => e.status === 'failed');
     expect(timedOut).toHaveLength(THRESHOLD);
     for (const e of timedOut) expect(e.error).toMatch(/timed out|timeout/i);
