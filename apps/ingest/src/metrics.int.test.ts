@@ -2,7 +2,6 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { sign } from '@octokit/webhooks-methods';
 import { Queue } from 'bullmq';
@@ -10,7 +9,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { QUEUES } from '@pitcrew/core';
-import { createTestDatabase, createTestRedis, deleteKeysWithPrefix, parseExposition, sampleValue as value, testPrefix } from '@pitcrew/testkit';
+import { createTestDatabase, createTestRedis, deleteKeysWithPrefix, findFreePort, parseExposition, sampleValue as value, testPrefix } from '@pitcrew/testkit';
 import { createApp } from './app.ts';
 import { createIntakeProducer } from './intake-producer.ts';
 import { createIngestMetrics, DELIVERY_DURATION_BUCKETS } from './metrics.ts';
@@ -193,7 +192,7 @@ describe('GET /metrics (ingest)', () => {
 describe('GET /metrics under node:cluster (PITCREW_INGEST_PROCESSES=2)', () => {
   it('answers with every process\'s deliveries summed, whichever process takes the scrape', async () => {
     const tdb = await createTestDatabase();
-    const port = await freePort();
+    const port = await findFreePort();
     // Not the test worker's IPC channel variables: the child has no channel of its own.
     const { NODE_CHANNEL_FD: _fd, NODE_CHANNEL_SERIALIZATION_MODE: _mode, ...parentEnv } = process.env;
     const child = spawn(process.execPath, [BIN, 'ingest'], {
@@ -257,16 +256,5 @@ function send(url: string, options: { method?: string; headers?: Record<string, 
     });
     req.on('error', reject);
     req.end(options.body);
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
   });
 }

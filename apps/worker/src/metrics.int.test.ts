@@ -1,22 +1,12 @@
 import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { normalizeGithubEvent, QUEUES, type CiFailure, type IntakeJobData } from '@pitcrew/core';
 import { createLlmClient } from '@pitcrew/llm';
-import {
-  createTestDatabase,
-  createTestRedis,
-  deleteKeysWithPrefix,
-  parseExposition,
-  sampleValue,
-  testPrefix,
-  type Sample,
-  type TestDatabase,
-} from '@pitcrew/testkit';
+import { createTestDatabase, createTestRedis, deleteKeysWithPrefix, findFreePort, parseExposition, sampleValue, testPrefix, type Sample, type TestDatabase } from '@pitcrew/testkit';
 import { startFakeLlm, type FakeLlm } from '@pitcrew/testkit/fake-llm';
 import { createBreakers } from './guards/breakers.ts';
 import { createBudget } from './guards/budget.ts';
@@ -262,7 +252,7 @@ describe('worker metrics', () => {
   });
 
   it('startWorker serves /metrics on PITCREW_METRICS_PORT, and not at all when it is 0', async () => {
-    const port = await freePort();
+    const port = await findFreePort();
     const env = {
       REDIS_URL: inject('redisUrl'),
       DATABASE_URL: tdb.url,
@@ -288,14 +278,3 @@ describe('worker metrics', () => {
     }
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}

@@ -2,3 +2,4 @@ export { createTestDatabase, type TestDatabase } from './db.ts';
 export { createTestRedis, deleteKeysWithPrefix, testPrefix } from './redis.ts';
 export { TEMPLATE_DATABASE } from './provided-context.ts';
 export { parseExposition, sampleValue, type Sample } from './prometheus.ts';
+export { findFreePort } from '@pitcrew/stack';
