@@ -1,7 +1,7 @@
-import { timingSafeEqual, createHash } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import { basicAuth } from 'hono/basic-auth';
 import { bearerAuth } from 'hono/bearer-auth';
+import { tokenMatcher } from '@pitcrew/core';
 
 /**
  * Guards admin routes with one token, given either as `Authorization: Bearer <token>` (scripts)
@@ -11,19 +11,14 @@ import { bearerAuth } from 'hono/bearer-auth';
  */
 export function adminAuth(token: string): MiddlewareHandler {
   if (token.length < 16) throw new Error('admin token must have at least 16 characters');
-  const expected = digest(token);
-  const bearer = bearerAuth({ verifyToken: (given) => timingSafeEqual(digest(given), expected) });
+  const matches = tokenMatcher(token);
+  const bearer = bearerAuth({ verifyToken: (given) => matches(given) });
   const basic = basicAuth({
     realm: 'pitcrew admin',
-    verifyUser: (_user, password) => timingSafeEqual(digest(password), expected),
+    verifyUser: (_user, password) => matches(password),
   });
   return async function requireAdmin(c, next) {
     const header = c.req.header('authorization') ?? '';
     return /^bearer /i.test(header) ? bearer(c, next) : basic(c, next);
   };
-}
-
-// Equal-length digests so timingSafeEqual never throws on a length difference.
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
 }

@@ -86,10 +86,12 @@ export async function startIngest(
   const db = createDb(config.DATABASE_URL, Math.min(config.PITCREW_DB_POOL_SIZE, 2), (error) =>
     log.warn({ err: error }, 'postgres connection lost; the next query reconnects'),
   );
+  // One producer for the webhook and the admin API's replay: the same intake path.
+  const producer = createIntakeProducer(intake, redis, prefix);
   const app = createApp({
     secrets: config.GITHUB_WEBHOOK_SECRET,
     maxBodyBytes: config.PITCREW_MAX_BODY_BYTES,
-    producer: createIntakeProducer(intake, redis, prefix),
+    producer,
     logger: log,
     ...(config.PITCREW_REPOS_ALLOW.length || config.PITCREW_REPOS_DENY.length
       ? { repoFilter: createRepoFilter(config.PITCREW_REPOS_ALLOW, config.PITCREW_REPOS_DENY) }
@@ -103,17 +105,15 @@ export async function startIngest(
       ...(config.PITCREW_METRICS_TOKEN ? { token: config.PITCREW_METRICS_TOKEN } : {}),
     },
     ...(config.PITCREW_ADMIN_TOKEN
-      ? { board: { app: createBoard(queues), token: config.PITCREW_ADMIN_TOKEN } }
-      : {}),
-    ...(config.PITCREW_ADMIN_TOKEN
       ? {
+          board: { app: createBoard(queues), token: config.PITCREW_ADMIN_TOKEN },
           api: {
             app: createAdminApi({
               db,
               redis,
               prefix,
               triage: queues.find((q) => q.name === QUEUES.triage)!,
-              producer: createIntakeProducer(intake, redis, prefix),
+              producer,
               logger: log,
             }),
             token: config.PITCREW_ADMIN_TOKEN,

@@ -1,5 +1,5 @@
 import cluster, { type Worker as ClusterWorker } from 'node:cluster';
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import { Hono } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
@@ -13,7 +13,7 @@ import {
   type MetricObjectWithValues,
   type MetricValue,
 } from 'prom-client';
-import { CI_EVENTS } from '@pitcrew/core';
+import { CI_EVENTS, tokenMatcher } from '@pitcrew/core';
 import type { DeliveryDetail, WebhookOutcome } from './webhook.ts';
 import { withTimeout } from './timeout.ts';
 
@@ -187,8 +187,8 @@ export function createMetricsRoutes(metrics: Pick<IngestMetrics, 'registry' | 'e
   const app = new Hono();
   if (token !== undefined) {
     if (token.length < 16) throw new Error('metrics token must have at least 16 characters');
-    const expected = digest(token);
-    app.use('*', bearerAuth({ verifyToken: (given) => timingSafeEqual(digest(given), expected) }));
+    const matches = tokenMatcher(token);
+    app.use('*', bearerAuth({ verifyToken: (given) => matches(given) }));
   }
   app.get('/', async (c) => {
     const body = await metrics.exposition();
@@ -314,9 +314,4 @@ async function readQueueStats(queues: Queue[]): Promise<QueueStats> {
     counts: Object.fromEntries(entries.map(([name, counts]) => [name, counts])),
     oldestWaitingAge: Object.fromEntries(entries.map(([name, , age]) => [name, age])),
   };
-}
-
-// Equal-length digests so timingSafeEqual never throws on a length difference.
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
 }

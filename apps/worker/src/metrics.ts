@@ -1,8 +1,8 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Job, Worker } from 'bullmq';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { tokenMatcher } from '@pitcrew/core';
 import type { Breakers, BreakerState } from './guards/breakers.ts';
 
 /** One finished execution (one stage of one attempt), as the pipeline records it. */
@@ -173,7 +173,7 @@ export async function serveMetrics(
   options: { port: number; host: string; token?: string },
 ): Promise<MetricsServer> {
   if (options.token !== undefined && options.token.length < 16) throw new Error('metrics token must have at least 16 characters');
-  const expected = options.token !== undefined ? digest(options.token) : null;
+  const matches = options.token !== undefined ? tokenMatcher(options.token) : null;
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const answer = (status: number, body: string, headers: Record<string, string> = {}) => {
@@ -182,9 +182,9 @@ export async function serveMetrics(
     };
     if (path !== '/metrics') return answer(404, JSON.stringify({ error: 'not_found', reason: `no route for ${req.method} ${path}; metrics are at /metrics` }));
     if (req.method !== 'GET' && req.method !== 'HEAD') return answer(405, JSON.stringify({ error: 'method_not_allowed', reason: 'use GET' }), { allow: 'GET, HEAD' });
-    if (expected) {
+    if (matches) {
       const match = /^bearer (.+)$/i.exec(req.headers.authorization ?? '');
-      if (!match || !timingSafeEqual(digest(match[1]!), expected)) {
+      if (!match || !matches(match[1]!)) {
         return answer(401, JSON.stringify({ error: 'unauthorized', reason: 'send Authorization: Bearer <PITCREW_METRICS_TOKEN>' }), {
           'www-authenticate': 'Bearer realm="pitcrew metrics"',
         });
@@ -217,9 +217,4 @@ export async function serveMetrics(
       });
     },
   };
-}
-
-// Equal-length digests so timingSafeEqual never throws on a length difference.
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
 }

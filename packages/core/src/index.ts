@@ -15,3 +15,4 @@ export * from './db/incidents.ts';
 export * from './db/admin-queries.ts';
 export * from './breaker-states.ts';
 export * from './db/publications.ts';
+export * from './token.ts';
