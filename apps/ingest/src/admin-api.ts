@@ -55,14 +55,20 @@ const DAY = /^\d{4}-\d{2}-\d{2}$/;
 const RELATIVE = /^(\d+)(m|h|d)$/;
 const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
+/** `90m`, `24h`, `7d` before `now`; `undefined` for any other text. */
+function beforeNow(value: string, now: () => Date): Date | undefined {
+  const relative = RELATIVE.exec(value);
+  return relative ? new Date(now().getTime() - Number(relative[1]) * UNIT_MS[relative[2] as keyof typeof UNIT_MS]) : undefined;
+}
+
 /**
  * A point in time: ISO 8601 (`2026-11-24`, `2026-11-24T10:00:00Z`) or relative to now
  * (`90m`, `24h`, `7d`).
  */
 function pointInTime(now: () => Date) {
   return z.string().transform((value, ctx) => {
-    const relative = RELATIVE.exec(value);
-    if (relative) return new Date(now().getTime() - Number(relative[1]) * UNIT_MS[relative[2] as keyof typeof UNIT_MS]);
+    const relative = beforeNow(value, now);
+    if (relative) return relative;
     const ms = Date.parse(value);
     if (Number.isNaN(ms)) {
       ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)} is neither ISO 8601 nor relative like 24h or 7d` });
@@ -76,10 +82,8 @@ function pointInTime(now: () => Date) {
 function utcDayOf(now: () => Date) {
   return z.string().transform((value, ctx) => {
     if (DAY.test(value) && !Number.isNaN(Date.parse(value))) return value;
-    const relative = RELATIVE.exec(value);
-    if (relative) {
-      return new Date(now().getTime() - Number(relative[1]) * UNIT_MS[relative[2] as keyof typeof UNIT_MS]).toISOString().slice(0, 10);
-    }
+    const relative = beforeNow(value, now);
+    if (relative) return relative.toISOString().slice(0, 10);
     ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)} is not a day YYYY-MM-DD or relative like 7d` });
     return z.NEVER;
   });

@@ -17,6 +17,19 @@ function repoWhere(repoFilter: RepoFilter | undefined): { owner: string | undefi
   return slash > 0 ? { owner: repoFilter.slice(0, slash), repo: repoFilter.slice(slash + 1) } : { owner: undefined, repo: repoFilter };
 }
 
+/** A repository filter as a condition on `table`'s `owner` and `repo` columns; `undefined` without a filter. */
+function repoCondition(table: 'failures' | 'incidents', repoFilter: RepoFilter | undefined) {
+  const where = repoWhere(repoFilter);
+  if (!where) return undefined;
+  const repo = sql<boolean>`${sql.ref(`${table}.repo`)} = ${where.repo}`;
+  return where.owner ? sql<boolean>`${sql.ref(`${table}.owner`)} = ${where.owner} and ${repo}` : repo;
+}
+
+/** A sum of USD amounts in micro-USD (the columns' scale is 6), so floating point does not drift. */
+function sumUsd(amounts: number[]): number {
+  return amounts.reduce((sum, usd) => sum + Math.round(usd * 1e6), 0) / 1e6;
+}
+
 // `unknown`: columns typed `Generated<Timestamp>` in database.ts select as the ColumnType itself,
 // while pg hands back a Date.
 const iso = (value: unknown): string | null =>
@@ -89,7 +102,7 @@ function decodeCursor(cursor: string): { receivedAt: string; id: string } {
  * @throws {BadCursorError} when `cursor` is not one this function produced
  */
 export async function listFailures(db: Db, filter: FailureListFilter): Promise<{ items: FailureListItem[]; nextCursor: string | null }> {
-  const repo = repoWhere(filter.repo);
+  const repo = repoCondition('failures', filter.repo);
   let query = db
     .selectFrom('failures')
     .leftJoinLateral(
@@ -132,8 +145,7 @@ export async function listFailures(db: Db, filter: FailureListFilter): Promise<{
     .orderBy('failures.received_at', 'desc')
     .orderBy('failures.id', 'desc')
     .limit(filter.limit + 1);
-  if (repo?.owner) query = query.where('failures.owner', '=', repo.owner);
-  if (repo) query = query.where('failures.repo', '=', repo.repo);
+  if (repo) query = query.where(repo);
   if (filter.category) query = query.where('failures.category', '=', filter.category);
   if (filter.status) query = query.where('failures.status', '=', filter.status);
   if (filter.since) query = query.where('failures.received_at', '>=', filter.since);
@@ -366,8 +378,7 @@ export async function getFailureDetail(db: Db, id: string): Promise<FailureDetai
       executions: views.length,
       tokensIn: views.reduce((s, e) => s + e.tokensIn, 0),
       tokensOut: views.reduce((s, e) => s + e.tokensOut, 0),
-      // Sum in micro-USD (the column's scale is 6) so floating point does not drift.
-      costUsd: views.reduce((s, e) => s + Math.round(e.costUsd * 1e6), 0) / 1e6,
+      costUsd: sumUsd(views.map((e) => e.costUsd)),
       durationMs: views.reduce((s, e) => s + (e.durationMs ?? 0), 0),
     },
     incident: incident ?? null,
@@ -444,6 +455,7 @@ export async function spendByDay(
   filter: SpendFilter,
 ): Promise<{ rows: SpendRow[]; totals: Omit<SpendRow, 'day' | 'owner' | 'repo'>; budgets: BudgetLedgerRow[] }> {
   const repo = repoWhere(filter.repo);
+  const repoFailures = repoCondition('failures', filter.repo);
   const day = sql<string>`to_char(executions.started_at at time zone 'UTC', 'YYYY-MM-DD')`;
   let query = db
     .selectFrom('executions')
@@ -463,8 +475,7 @@ export async function spendByDay(
     .orderBy(day)
     .orderBy('failures.owner')
     .orderBy('failures.repo');
-  if (repo?.owner) query = query.where('failures.owner', '=', repo.owner);
-  if (repo) query = query.where('failures.repo', '=', repo.repo);
+  if (repoFailures) query = query.where(repoFailures);
   let ledger = db
     .selectFrom('spend')
     .select([sql<string>`to_char(day, 'YYYY-MM-DD')`.as('day'), 'scope', 'spent_usd', 'reserved_usd', 'calls'])
@@ -491,7 +502,7 @@ export async function spendByDay(
       executions: out.reduce((s, r) => s + r.executions, 0),
       tokensIn: out.reduce((s, r) => s + r.tokensIn, 0),
       tokensOut: out.reduce((s, r) => s + r.tokensOut, 0),
-      costUsd: out.reduce((s, r) => s + Math.round(r.costUsd * 1e6), 0) / 1e6,
+      costUsd: sumUsd(out.map((r) => r.costUsd)),
     },
     budgets: budgets.map((b) => ({
       day: b.day,
@@ -557,10 +568,9 @@ async function getIncidentView(db: Db, id: string): Promise<IncidentView | undef
 
 /** Incidents, most recently seen first. */
 export async function listIncidents(db: Db, filter: IncidentListFilter): Promise<IncidentView[]> {
-  const repo = repoWhere(filter.repo);
+  const repo = repoCondition('incidents', filter.repo);
   let query = incidentsQuery(db).orderBy('incidents.last_seen_at', 'desc').orderBy('incidents.id', 'desc').limit(filter.limit);
-  if (repo?.owner) query = query.where('incidents.owner', '=', repo.owner);
-  if (repo) query = query.where('incidents.repo', '=', repo.repo);
+  if (repo) query = query.where(repo);
   if (filter.since) query = query.where(sql<boolean>`incidents.last_seen_at >= ${filter.since}`);
   return (await query.execute()).map(toIncidentView);
 }
