@@ -11,7 +11,6 @@ import {
   runJobId,
   runnerQueueName,
   TriageJobData,
-  updateFailure,
   type Database,
   type Logger,
   type RunnerName,
@@ -190,16 +189,10 @@ export function createWorkers(deps: WorkerDeps): Workers {
       log.error({ err: error }, 'failed on the last attempt; failure marked failed');
       // Only a failure still in progress: a worker that lost its job to another one (network
       // partition) must not turn the other's `triaged` into `failed`.
-      await db
-        .updateTable('failures')
-        .set({ status: 'failed', error: describeError(error), finished_at: new Date(), updated_at: sql`now()` })
-        .where('id', '=', failureId)
-        .where('status', 'in', ['queued', 'running'])
-        .executeTakeFirst()
-        .then(
-          (r) => (Number(r.numUpdatedRows) > 0 ? publish(failureId) : undefined),
-          (e) => log.error({ err: e }, 'could not mark failure failed'),
-        );
+      await failIfInProgress(db, failureId, error).then(
+        (marked) => (marked ? publish(failureId) : undefined),
+        (e) => log.error({ err: e }, 'could not mark failure failed'),
+      );
     } else {
       log.warn({ err: error }, 'attempt failed; will retry');
     }
@@ -280,13 +273,7 @@ export function createWorkers(deps: WorkerDeps): Workers {
       if (!job || job.finishedOn === undefined || typeof failureId !== 'string') return;
       db.transaction()
         .execute(async (trx) => {
-          const marked = await trx
-            .updateTable('failures')
-            .set({ status: 'failed', error: describeError(error), finished_at: new Date(), updated_at: sql`now()` })
-            .where('id', '=', failureId)
-            .where('status', 'in', ['queued', 'running'])
-            .executeTakeFirst();
-          if (Number(marked.numUpdatedRows) === 0) return false;
+          if (!(await failIfInProgress(trx, failureId, error))) return false;
           // The dead worker's execution rows would say `running` forever.
           await trx
             .updateTable('executions')
@@ -334,6 +321,23 @@ export function createWorkers(deps: WorkerDeps): Workers {
       return closing;
     },
   };
+}
+
+/**
+ * Marks a failure `failed` with `error`, only while it is still in progress (`queued`, `running`):
+ * a worker that lost its job to another one (network partition, stall) must not turn the other's
+ * `triaged` into `failed`.
+ *
+ * @returns whether the failure was marked
+ */
+async function failIfInProgress(db: Kysely<Database>, failureId: string, error: unknown): Promise<boolean> {
+  const result = await db
+    .updateTable('failures')
+    .set({ status: 'failed', error: describeError(error), finished_at: new Date(), updated_at: sql`now()` })
+    .where('id', '=', failureId)
+    .where('status', 'in', ['queued', 'running'])
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
 }
 
 type Issue = { path: readonly PropertyKey[]; message: string };
