@@ -173,14 +173,20 @@ export class FailureNotFoundError extends Error {
 export class InvalidFailureDataError extends Error {
   constructor(
     readonly failureId: string,
-    issues: readonly { path: readonly PropertyKey[]; message: string }[],
+    issues: readonly ShapeIssue[],
   ) {
-    const listed = issues.slice(0, 5).map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`);
-    super(
-      `failure ${failureId} was stored in a shape this worker cannot read (${listed.join('; ')}${issues.length > 5 ? `; ${issues.length - 5} more` : ''})`,
-    );
+    super(`failure ${failureId} was stored in a shape this worker cannot read (${describeIssues(issues)})`);
     this.name = 'InvalidFailureDataError';
   }
+}
+
+/** One zod issue, as far as {@link describeIssues} reads it. */
+export type ShapeIssue = { path: readonly PropertyKey[]; message: string };
+
+/** zod issues as one readable line: `path: message` for the first five, then how many more. */
+export function describeIssues(issues: readonly ShapeIssue[]): string {
+  const listed = issues.slice(0, 5).map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`);
+  return `${listed.join('; ')}${issues.length > 5 ? `; ${issues.length - 5} more` : ''}`;
 }
 
 interface StageResult<T> {
@@ -267,35 +273,28 @@ class TriageContext {
     const started = performance.now();
     try {
       const result = await body();
-      const elapsedMs = performance.now() - started;
+      const usage = { durationMs: performance.now() - started, tokensIn: result.tokensIn ?? 0, tokensOut: result.tokensOut ?? 0, costUsd: result.costUsd ?? 0 };
       await finishExecution(db, executionId, {
         status: 'succeeded',
-        durationMs: performance.now() - started,
         output: result.output,
         ...(result.runner !== undefined ? { runner: result.runner } : {}),
         ...(result.model !== undefined ? { model: result.model } : {}),
-        tokensIn: result.tokensIn ?? 0,
-        tokensOut: result.tokensOut ?? 0,
-        costUsd: result.costUsd ?? 0,
+        ...usage,
       }, startedAt);
       this.deps.observer?.execution({
         stage: name,
         runner: result.runner ?? plan.runner,
         model: result.model !== undefined ? result.model : plan.model,
         status: 'succeeded',
-        durationMs: elapsedMs,
-        tokensIn: result.tokensIn ?? 0,
-        tokensOut: result.tokensOut ?? 0,
-        costUsd: result.costUsd ?? 0,
+        ...usage,
       });
       return result.output;
     } catch (error) {
-      await finishExecution(db, executionId, {
-        status: 'failed',
-        durationMs: performance.now() - started,
-        error: describeError(error),
-      }, startedAt).catch((recordError) => this.log.error({ err: recordError, stage: name }, 'could not record stage failure'));
-      this.deps.observer?.execution({ stage: name, ...plan, status: 'failed', durationMs: performance.now() - started, tokensIn: 0, tokensOut: 0, costUsd: 0 });
+      const durationMs = performance.now() - started;
+      await finishExecution(db, executionId, { status: 'failed', durationMs, error: describeError(error) }, startedAt).catch((recordError) =>
+        this.log.error({ err: recordError, stage: name }, 'could not record stage failure'),
+      );
+      this.deps.observer?.execution({ stage: name, ...plan, status: 'failed', durationMs, tokensIn: 0, tokensOut: 0, costUsd: 0 });
       throw error;
     }
   }

@@ -19,12 +19,14 @@ import { processIntake } from './intake.ts';
 import {
   classifyStage,
   describeError,
+  describeIssues,
   executeStages,
   FailureNotFoundError,
   InvalidFailureDataError,
   LeaderPendingError,
   type Guards,
   type ModelClassifier,
+  type ShapeIssue,
   type TriageResult,
 } from './pipeline.ts';
 import type { WorkerMetrics } from './metrics.ts';
@@ -340,17 +342,11 @@ async function failIfInProgress(db: Kysely<Database>, failureId: string, error: 
   return Number(result.numUpdatedRows) > 0;
 }
 
-type Issue = { path: readonly PropertyKey[]; message: string };
-
-/** Job data parsed with `schema`; data written by another release fails the job at once, with one line per issue. */
-function parseOrUnrecoverable<T>(schema: { safeParse(data: unknown): { success: true; data: T } | { success: false; error: { issues: readonly Issue[] } } }, job: Job): T {
+/** Job data parsed with `schema`; data written by another release fails the job at once, with its issues listed. */
+function parseOrUnrecoverable<T>(schema: { safeParse(data: unknown): { success: true; data: T } | { success: false; error: { issues: readonly ShapeIssue[] } } }, job: Job): T {
   const parsed = schema.safeParse(job.data);
   if (!parsed.success) {
-    const issues = parsed.error.issues;
-    const listed = issues.slice(0, 5).map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`);
-    throw new UnrecoverableError(
-      `job ${job.id} of ${job.queueName} has invalid data (written by another release?): ${listed.join('; ')}${issues.length > 5 ? `; ${issues.length - 5} more` : ''}`,
-    );
+    throw new UnrecoverableError(`job ${job.id} of ${job.queueName} has invalid data (written by another release?): ${describeIssues(parsed.error.issues)}`);
   }
   return parsed.data;
 }
