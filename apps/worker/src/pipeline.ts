@@ -1,3 +1,4 @@
+import { UnrecoverableError, type Job } from 'bullmq';
 import { BrokenCircuitError } from 'cockatiel';
 import { sql, type Kysely } from 'kysely';
 import {
@@ -187,6 +188,23 @@ export type ShapeIssue = { path: readonly PropertyKey[]; message: string };
 export function describeIssues(issues: readonly ShapeIssue[]): string {
   const listed = issues.slice(0, 5).map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`);
   return `${listed.join('; ')}${issues.length > 5 ? `; ${issues.length - 5} more` : ''}`;
+}
+
+/**
+ * A job's data parsed with `schema`.
+ *
+ * @throws {UnrecoverableError} for data this release cannot read (written by another release):
+ *   retrying cannot help, so BullMQ fails the job at once, with the issues listed
+ */
+export function parseOrUnrecoverable<T>(
+  schema: { safeParse(data: unknown): { success: true; data: T } | { success: false; error: { issues: readonly ShapeIssue[] } } },
+  job: Pick<Job, 'id' | 'queueName' | 'data'>,
+): T {
+  const parsed = schema.safeParse(job.data);
+  if (!parsed.success) {
+    throw new UnrecoverableError(`job ${job.id} of ${job.queueName} has invalid data (written by another release?): ${describeIssues(parsed.error.issues)}`);
+  }
+  return parsed.data;
 }
 
 interface StageResult<T> {

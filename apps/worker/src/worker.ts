@@ -19,14 +19,13 @@ import { processIntake } from './intake.ts';
 import {
   classifyStage,
   describeError,
-  describeIssues,
   executeStages,
   FailureNotFoundError,
   InvalidFailureDataError,
   LeaderPendingError,
+  parseOrUnrecoverable,
   type Guards,
   type ModelClassifier,
-  type ShapeIssue,
   type TriageResult,
 } from './pipeline.ts';
 import type { WorkerMetrics } from './metrics.ts';
@@ -342,11 +341,3 @@ async function failIfInProgress(db: Kysely<Database>, failureId: string, error: 
   return Number(result.numUpdatedRows) > 0;
 }
 
-/** Job data parsed with `schema`; data written by another release fails the job at once, with its issues listed. */
-function parseOrUnrecoverable<T>(schema: { safeParse(data: unknown): { success: true; data: T } | { success: false; error: { issues: readonly ShapeIssue[] } } }, job: Job): T {
-  const parsed = schema.safeParse(job.data);
-  if (!parsed.success) {
-    throw new UnrecoverableError(`job ${job.id} of ${job.queueName} has invalid data (written by another release?): ${describeIssues(parsed.error.issues)}`);
-  }
-  return parsed.data;
-}

@@ -1,6 +1,6 @@
-import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { breakerStateField, breakerStatesKey, type BreakerStateEntry, type Logger } from '@pitcrew/core';
+import { workerName } from '../worker.ts';
 import type { BreakerState, Breakers } from './breakers.ts';
 
 /** Options of {@link createBreakerPublisher}. */
@@ -12,7 +12,7 @@ export interface BreakerPublisherOptions {
   /** Runners whose breakers are shown even before their first model call (as `closed`). */
   runners: string[];
   logger: Logger;
-  /** `<hostname>:<pid>` unless given. */
+  /** The process's BullMQ worker name (`<hostname>:<pid>`, see `workerName`) unless given. */
   workerId?: string;
   /** ms between refreshes of this worker's fields. */
   refreshMs?: number;
@@ -44,7 +44,7 @@ export const BREAKER_REFRESH_MS = 10_000;
 export function createBreakerPublisher(options: BreakerPublisherOptions): BreakerPublisher {
   const { redis, breakers, logger } = options;
   const key = breakerStatesKey(options.prefix);
-  const workerId = options.workerId ?? `${hostname()}:${process.pid}`;
+  const workerId = options.workerId ?? workerName();
   const refreshMs = options.refreshMs ?? BREAKER_REFRESH_MS;
   const ttlSeconds = options.ttlSeconds ?? Math.ceil((3 * refreshMs) / 1000);
   const startedAt = new Date().toISOString();

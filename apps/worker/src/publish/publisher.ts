@@ -13,7 +13,7 @@ import {
   type SinkName,
 } from '@pitcrew/core';
 import type { GithubApi } from '../github/github-api.ts';
-import { InvalidFailureDataError } from '../pipeline.ts';
+import { InvalidFailureDataError, parseOrUnrecoverable } from '../pipeline.ts';
 import { checkRunSink } from './check-run.ts';
 import { loadPublishContent } from './content.ts';
 import { createIssueSink } from './issue.ts';
@@ -117,9 +117,7 @@ export function createPublisher(deps: {
   const worker = new Worker(
     QUEUES.publish,
     async function processPublishJob(job: Job, _token?: string, signal?: AbortSignal): Promise<Pick<PublicationRow, 'status' | 'external_id' | 'external_url'>> {
-      const parsed = PublishJobData.safeParse(job.data);
-      if (!parsed.success) throw new UnrecoverableError(`job ${job.id} of ${job.queueName} has invalid data: ${parsed.error.message}`);
-      const { failureId, sink: sinkName } = parsed.data;
+      const { failureId, sink: sinkName } = parseOrUnrecoverable(PublishJobData, job);
       const sink = bySink.get(sinkName);
       if (!sink) throw new UnrecoverableError(`sink ${sinkName} is not configured in this worker`);
       const attempt = job.attemptsMade + 1;
