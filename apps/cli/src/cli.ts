@@ -1,16 +1,11 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { exitOnStartError } from '@pitcrew/core';
 import { loadDotEnv } from './env-file.ts';
 import { runMigrate } from './commands/migrate.ts';
 import { registerOperatorCommands } from './commands/operate.ts';
 import { runIngest, runWorker } from './commands/serve.ts';
 import { runStart } from './commands/start.ts';
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
-  return n;
-}
+import { positiveInt } from './options.ts';
 
 loadDotEnv();
 
@@ -135,12 +130,9 @@ bench
   .option('--llm-latency <ms>', 'ms the test LLM server takes per answer', positiveInt, 200)
   .option('--drain <s>', 'seconds to wait for every accepted failure to be final', positiveInt, 60)
   .action(async (_opts: unknown, cmd: Command) => {
-    const o = cmd.optsWithGlobals<{ json?: string; duration: number; rate: number; workers: number; llmLatency: number; drain: number }>();
-    const { runE2eBench, renderE2eReport } = await import('./bench/e2e.ts');
-    const result = await runE2eBench({ durationS: o.duration, rate: o.rate, workers: o.workers, llmLatencyMs: o.llmLatency, drainS: o.drain, ...(o.json ? { json: o.json } : {}) });
-    console.log('e2e: deliveries → ingest → workers → Postgres, sustained');
-    console.log(renderE2eReport(result));
-    process.exit(result.lost === 0 && result.duplicated === 0 ? 0 : 1);
+    const opts = cmd.optsWithGlobals<{ json?: string; duration: number; rate: number; workers: number; llmLatency: number; drain: number }>();
+    const { runBenchE2e } = await import('./commands/bench.ts');
+    process.exit(await runBenchE2e(opts));
   });
 
 // failures ls|show|retry, replay, spend, incidents ls|show, breakers: over the admin API.

@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { renderE2eReport, runE2eBench } from '../bench/e2e.ts';
 import { renderIngestTable, runIngestBench } from '../bench/ingest.ts';
 import { renderLlmTable, runLlmBench } from '../bench/llm.ts';
 import { renderWorkerTable, runWorkerBench } from '../bench/worker.ts';
@@ -48,6 +49,27 @@ export async function runBenchLlm(opts: BenchCommandOptions & { calls?: number }
   });
   console.log('llm: @pitcrew/llm client vs the raw openai SDK, same test LLM server (0 ms latency)');
   console.log(renderLlmTable(result));
+}
+
+/**
+ * `pitcrew bench e2e`: sustained deliveries through ingest, workers and Postgres.
+ *
+ * @returns the exit code: 0 when nothing accepted was lost or duplicated, else 1
+ */
+export async function runBenchE2e(
+  opts: { json?: string; duration: number; rate: number; workers: number; llmLatency: number; drain: number },
+): Promise<number> {
+  const result = await runE2eBench({
+    durationS: opts.duration,
+    rate: opts.rate,
+    workers: opts.workers,
+    llmLatencyMs: opts.llmLatency,
+    drainS: opts.drain,
+    ...(opts.json ? { json: opts.json } : {}),
+  });
+  console.log('e2e: deliveries → ingest → workers → Postgres, sustained');
+  console.log(renderE2eReport(result));
+  return result.lost === 0 && result.duplicated === 0 ? 0 : 1;
 }
 
 /** `pitcrew bench` with no subcommand: every bench in turn, JSON files in `jsonDir` when given. */

@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { parseEnv, STAGES } from '@pitcrew/core';
 import { AdminApiError, createAdminClient, type AdminClient } from '../admin/client.ts';
 import { CliEnv } from '../cli-env.ts';
@@ -6,12 +6,7 @@ import { failuresLs, failuresRetry, failuresShow } from './failures.ts';
 import { breakers, incidentsLs, incidentsShow } from './incidents.ts';
 import { isFile, readDeliveryFile, replayFile, replayStored } from './replay.ts';
 import { spend } from './spend.ts';
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
-  return n;
-}
+import { positiveInt } from '../options.ts';
 
 /** Prints what `work` returns; an admin API error is one line on stderr and exit code 1. */
 async function print(work: () => Promise<string>): Promise<void> {
