@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDb, migrateToLatest } from '@pitcrew/core';
 import { ensureRedisServer, startEmbeddedPostgres, startRedisServer } from '@pitcrew/stack';
+import { waitForHttp as waitForHttpOk } from '../wait-http.ts';
 
 /** The `pitcrew` launcher (tsx over the TypeScript sources), as `pitcrew start` spawns it. */
 export const PITCREW_BIN = fileURLToPath(new URL('../../bin/pitcrew.mjs', import.meta.url));
@@ -114,26 +115,17 @@ export function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
 }
 
 /**
- * Polls `url` until it answers 2xx.
- * @throws {Error} after `timeoutMs`, or at once when `child` exits first (its log file is named)
+ * Polls `url` until it answers 2xx ({@link waitForHttpOk}), giving up at once when `child` exits.
+ * @throws {Error} after `timeoutMs`, or when `child` exits first (its log file is named)
  */
 export async function waitForHttp(url: string, timeoutMs: number, child?: BenchChild): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < deadline) {
-    if (child && child.child.exitCode !== null) {
-      throw new Error(`${child.name} exited with ${child.child.exitCode}; see ${child.logFile}`);
-    }
-    try {
-      const response = await fetch(url);
-      if (response.ok) return;
-      last = `${response.status}`;
-    } catch (error) {
-      last = (error as Error).message;
-    }
-    await new Promise((r) => setTimeout(r, 100));
+  const exited = () => (child && child.child.exitCode !== null ? `${child.name} exited with ${child.child.exitCode}; see ${child.logFile}` : undefined);
+  try {
+    await waitForHttpOk(url, timeoutMs, exited);
+  } catch (error) {
+    if (child && !exited()) throw new Error(`${(error as Error).message}; see ${child.logFile}`, { cause: error });
+    throw error;
   }
-  throw new Error(`${url} not ready within ${timeoutMs} ms (${last})${child ? `; see ${child.logFile}` : ''}`);
 }
 
 /** Percentile (0..100) of a sample by nearest rank; NaN for an empty sample. */

@@ -14,6 +14,7 @@ import {
   type RedisServerHandle,
 } from '@pitcrew/stack';
 import { runDemo } from '../demo.ts';
+import { waitForHttp } from '../wait-http.ts';
 
 /** Options of `pitcrew start`. */
 export interface StartOptions {
@@ -114,7 +115,7 @@ export async function runStart(options: StartOptions): Promise<number> {
       spawnRole(`worker-${i}`, 'worker', { PITCREW_METRICS_PORT: String(metricsPorts[i - 1] ?? 0), PITCREW_METRICS_HOST: metricsHost });
     }
     const ingestUrl = `http://127.0.0.1:${port}`;
-    await waitForReady(`${ingestUrl}/readyz`, 30_000);
+    await waitForHttp(`${ingestUrl}/readyz`, 30_000);
 
     say(`ingest  ${ingestUrl}/webhooks/github`);
     say(`board   ${ingestUrl}/admin/queues   (user any, password ${adminToken})`);
@@ -182,21 +183,6 @@ async function workerMetricsPorts(count: number, configured: string | undefined,
   return base === 0 ? [] : Array.from({ length: count }, (_, i) => base + i);
 }
 
-async function waitForReady(url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < deadline) {
-    try {
-      const response = await fetch(url);
-      if (response.ok) return;
-      last = `${response.status} ${await response.text()}`;
-    } catch (error) {
-      last = (error as Error).message;
-    }
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`ingest did not become ready within ${timeoutMs} ms (${url}: ${last})`);
-}
 
 function stopProcess(child: ChildProcess, graceMs: number): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
