@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { FailureStatus } from './database.ts';
+import { listPublications } from './publications.ts';
 import type { Db } from './repository.ts';
 
 /**
@@ -308,12 +309,7 @@ export async function getFailureDetail(db: Db, id: string): Promise<FailureDetai
       .execute(),
     db.selectFrom('executions').selectAll().where('failure_id', '=', id).orderBy('started_at').orderBy('id').execute(),
     row.incident_id ? getIncidentView(db, row.incident_id) : Promise.resolve(undefined),
-    db
-      .selectFrom('publications')
-      .select(['sink', 'status', 'external_id', 'external_url', 'attempts', 'last_error', 'published_at', 'updated_at'])
-      .where('failure_id', '=', id)
-      .orderBy('sink')
-      .execute(),
+    listPublications(db, id),
   ]);
   const views: ExecutionView[] = executions.map((e) => ({
     id: e.id,
