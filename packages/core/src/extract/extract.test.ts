@@ -78,14 +78,20 @@ describe('extractFailureContext', () => {
   });
 
   it('with a passing log, drops what the passing run also printed', () => {
-    const shared = Array.from({ length: 60 }, (_, i) => `WARN deprecated option --legacy-${i} is not supported`);
-    const fail = [...shared, 'connecting to db', 'FATAL: role "ci" does not exist', 'exit status 1'].join('\n');
-    const pass = [...shared, 'connecting to db', 'ok'].join('\n');
-    const withPass = extractFailureContext(fail, { passLog: pass, maxLines: 10 });
-    expect(withPass.excerpt).toContain('FATAL: role "ci" does not exist');
-    expect(withPass.lines.filter((l) => l.text.startsWith('WARN')).length).toBeLessThan(
-      extractFailureContext(fail, { maxLines: 10 }).lines.filter((l) => l.text.startsWith('WARN')).length + 1,
-    );
+    // Twenty error-looking lines near the end that the passing run printed too, and one error of
+    // its own far above them: only the passing log tells them apart.
+    const name = (i: number) => String.fromCharCode(97 + i) + String.fromCharCode(98 + i);
+    const shared = Array.from({ length: 20 }, (_, i) => `ERROR: optional plugin ${name(i)} not found, skipping`);
+    const filler = Array.from({ length: 100 }, (_, i) => `compiling module ${i}`);
+    const fail = ['setup', 'Error: connection to db refused', ...filler, ...shared, 'exit status 1'].join('\n');
+    const pass = ['setup', ...filler, ...shared, 'done'].join('\n');
+    const plugins = (lines: { text: string }[]) => lines.filter((l) => l.text.startsWith('ERROR: optional plugin')).length;
+    const alone = extractFailureContext(fail, { maxLines: 10 });
+    expect(alone.excerpt).not.toContain('connection to db refused');
+    const diffed = extractFailureContext(fail, { passLog: pass, maxLines: 10 });
+    expect(diffed.excerpt).toContain('Error: connection to db refused');
+    expect(diffed.excerpt).toContain('exit status 1');
+    expect(plugins(diffed.lines)).toBeLessThan(plugins(alone.lines));
   });
 
   it('never lets a secret out of the excerpt', () => {
