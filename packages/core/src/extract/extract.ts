@@ -41,8 +41,9 @@ export const DEFAULT_BUDGET: ExcerptBudget = { maxLines: 80, maxBytes: 8192 };
  * Position weight of a line `d` lines before the place a failure was reported:
  * `floor + near·e^(−d/nearScale) + far·e^(−d/farScale)`. Lines right before the report count
  * about 2× a line far away. Fitted on the LogChunks and CiDiff development splits (`npm run eval`):
- * a stronger pull to the report (near 0.9, nearScale 80) cost 3 points of LogChunks hit rate, since
- * the first error often sits hundreds of lines above where the build gave up.
+ * with 14-line windows a stronger pull to the report (near 0.9, nearScale 80) cost 3 points of
+ * LogChunks hit rate, since the first error often sits hundreds of lines above where the build
+ * gave up; with the block-long windows ({@link MAX_AFTER}) both settings score the same.
  */
 const POSITION = { floor: 0.6, near: 0.7, nearScale: 200, far: 0.5, farScale: 800 } as const;
 /** Lines scoring at least this start a window. */
