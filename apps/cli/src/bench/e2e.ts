@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { sign } from '@octokit/webhooks-methods';
 import { Queue } from 'bullmq';
@@ -9,7 +9,7 @@ import { allQueueNames, createDb } from '@pitcrew/core';
 import { findFreePort } from '@pitcrew/stack';
 import { startFakeLlm } from '@pitcrew/testkit/fake-llm';
 import { renderTable } from '../table.ts';
-import { machineInfo, percentile, PITCREW_BIN, progress, round, spawnChild, startBenchStack, waitForHttp, type BenchChild } from './infra.ts';
+import { childrenOf, cpuMs, machineInfo, percentile, PITCREW_BIN, progress, round, spawnChild, startBenchStack, waitForHttp, type BenchChild } from './infra.ts';
 
 /** Options of `pitcrew bench e2e`. */
 export interface E2eBenchOptions {
@@ -70,33 +70,13 @@ export interface E2eBenchResult {
 
 const SECRET = 'bench-e2e-secret-0123456789';
 
-/** CPU ticks (utime + stime, plus reaped children for the postmaster) of `pid` and, when `withChildren`, of its live children. */
-function cpuTicks(pid: number, withChildren: boolean): number | null {
-  const read = (p: number | string) => {
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      // Fields after the `(comm)` part: state is field 3; utime 14, stime 15, cutime 16, cstime 17, ppid 4.
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return { ppid: Number(rest[1]), utime: Number(rest[11]), stime: Number(rest[12]), cutime: Number(rest[13]), cstime: Number(rest[14]) };
-    } catch {
-      return null;
-    }
+/** CPU ms of redis-server, and of Postgres with every backend (see `cpuMs`, `childrenOf`); null when not started here. */
+function stackCpuMs(pids: { redis?: number; postgres?: number }): { redis: number | null; postgres: number | null } {
+  return {
+    redis: pids.redis ? cpuMs([pids.redis]) : null,
+    postgres: pids.postgres ? cpuMs([pids.postgres, ...childrenOf(pids.postgres)]) : null,
   };
-  const self = read(pid);
-  if (!self) return null;
-  let ticks = self.utime + self.stime + (withChildren ? self.cutime + self.cstime : 0);
-  if (withChildren) {
-    for (const entry of readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      const s = read(entry);
-      if (s && s.ppid === pid) ticks += s.utime + s.stime;
-    }
-  }
-  return ticks;
 }
-
-/** Clock ticks per second of /proc figures (USER_HZ; 100 on Linux x86-64 and arm64). */
-const USER_HZ = 100;
 
 /** A small text chart of queue depth: one row per bucket, bar width proportional to the depth. */
 export function depthChart(samples: DepthSample[], rows = 12, width = 40): string {
@@ -164,7 +144,7 @@ export async function runE2eBench(options: E2eBenchOptions): Promise<E2eBenchRes
     const answers: { status: number; ms: number; failureId: string }[] = [];
     const inFlight: Promise<void>[] = [];
     const depth: DepthSample[] = [];
-    const startTicks = { redis: stack.pids.redis ? cpuTicks(stack.pids.redis, false) : null, postgres: stack.pids.postgres ? cpuTicks(stack.pids.postgres, true) : null };
+    const startCpu = stackCpuMs(stack.pids);
     const start = performance.now();
     const wallStart = Date.now();
     const sampler = setInterval(() => {
@@ -220,8 +200,8 @@ export async function runE2eBench(options: E2eBenchOptions): Promise<E2eBenchRes
     }
     clearInterval(sampler);
     const elapsedS = (performance.now() - start) / 1000;
-    const endTicks = { redis: stack.pids.redis ? cpuTicks(stack.pids.redis, false) : null, postgres: stack.pids.postgres ? cpuTicks(stack.pids.postgres, true) : null };
-    const pct = (a: number | null, b: number | null) => (a === null || b === null ? null : round(((b - a) / USER_HZ / elapsedS) * 100, 1));
+    const endCpu = stackCpuMs(stack.pids);
+    const pct = (a: number | null, b: number | null) => (a === null || b === null ? null : round(((b - a) / 1000 / elapsedS) * 100, 1));
 
     const finishedIds = new Set(finishedRows.map((r) => r.id));
     const lost = [...accepted].filter((id) => !finishedIds.has(id));
@@ -256,7 +236,7 @@ export async function runE2eBench(options: E2eBenchOptions): Promise<E2eBenchRes
       llmCalls: llm.requests.length,
       refused,
       queueDepth: depth.map((d) => ({ t: round(d.t, 1), depth: d.depth })),
-      cpu: { redisPct: pct(startTicks.redis, endTicks.redis), postgresPct: pct(startTicks.postgres, endTicks.postgres), seconds: round(elapsedS, 1) },
+      cpu: { redisPct: pct(startCpu.redis, endCpu.redis), postgresPct: pct(startCpu.postgres, endCpu.postgres), seconds: round(elapsedS, 1) },
     };
     if (options.json) writeFileSync(options.json, `${JSON.stringify(result, null, 2)}\n`);
     return result;

@@ -154,15 +154,19 @@ export function machineInfo(): { nproc: number; cpu: string; node: string; date:
 
 const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ on Linux (getconf CLK_TCK); /proc/<pid>/stat counts in it
 
-/** User + system CPU ms of the processes (and their reaped children) from /proc; NaN without /proc. */
+/**
+ * User + system CPU ms of the processes and of their children already reaped (a postmaster's
+ * ended backends), from /proc; 0 for processes gone or without /proc. Live children are not
+ * included: pass them too (see {@link childrenOf}).
+ */
 export function cpuMs(pids: number[]): number {
   let ticks = 0;
   for (const pid of pids) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // Fields after the command name start at field 3 (state): utime is 14, stime 15.
-      ticks += Number(fields[11]) + Number(fields[12]);
+      // Fields after the command name start at field 3 (state): utime 14, stime 15, cutime 16, cstime 17.
+      ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
     } catch {
       // The process ended between listing and reading.
     }
