@@ -1,7 +1,7 @@
 // One-shot migration entry point of the worker container image (the compose `migrate` service):
 // brings DATABASE_URL to the latest schema and exits 0, like `pitcrew migrate`. Exits 2 on an
 // invalid environment, 1 when a migration fails.
-import { ConfigError, createDb, DatabaseEnv, migrateToLatest, parseEnv } from '@pitcrew/core';
+import { createDb, DatabaseEnv, exitOnStartError, migrateToLatest, parseEnv } from '@pitcrew/core';
 
 try {
   const config = parseEnv(DatabaseEnv, process.env);
@@ -13,6 +13,5 @@ try {
     await db.destroy();
   }
 } catch (error) {
-  console.error(error instanceof ConfigError ? error.message : error instanceof Error ? (error.stack ?? error.message) : error);
-  process.exit(error instanceof ConfigError ? 2 : 1);
+  exitOnStartError(error);
 }
