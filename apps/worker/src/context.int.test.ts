@@ -74,7 +74,7 @@ beforeAll(async () => {
   deps = {
     db: tdb.db,
     logger,
-    runners: createRunnerRegistry({ choice: 'llm', llm: createLlmRunner(client, { maxTokens: 512, prices: {} }), llmClient: client }),
+    runners: createRunnerRegistry({ choice: 'llm', llm: createLlmRunner(client, { maxTokens: 512 }), llmClient: client }),
     logs: createGithubLogSource(createGithubApi({ baseUrl: github.url, auth: { kind: 'token', token: 'ghp_readonly' }, logger })),
     incidentWindowHours: 24,
   };

@@ -108,6 +108,13 @@ export const WorkerEnv = z.object({
   PITCREW_BUDGET_REPO_DAILY_USD: nonNegative().default(0),
   /** Model spend per failure over all its attempts, USD; 0 = no limit. */
   PITCREW_BUDGET_FAILURE_USD: nonNegative().default(0),
+  /**
+   * ms after a failure's delivery past which a failing model call is not retried: when the
+   * next attempt would start later, rules triage it now (marked with the model's error). A model
+   * that fails once, early, still gets its retry. Target: triaged by rules ≤ 15 s after delivery
+   * while the model is down.
+   */
+  PITCREW_DEGRADE_AFTER_MS: z.coerce.number().int().min(0).default(10_000),
   /** ms to let active jobs finish on SIGTERM before closing hard (their locks then expire and another worker takes them). */
   PITCREW_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(30_000),
   /** Port of this process's Prometheus `GET /metrics`; 0 = no metrics server. Each worker process needs its own. */

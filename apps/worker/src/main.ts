@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { createDb, createLogger, parseEnv, type Logger } from '@pitcrew/core';
-import { createJsonCompleter, createLlmClient, resolvePrices, type LlmClient } from '@pitcrew/llm';
+import { createJsonCompleter, createLlmClient, createPriceBook, unpricedModels, type LlmClient } from '@pitcrew/llm';
 import { WorkerEnv } from './env.ts';
 import { createBreakers } from './guards/breakers.ts';
 import { createBreakerPublisher, type BreakerPublisher } from './guards/breaker-publisher.ts';
@@ -38,7 +38,11 @@ export async function startWorker(
   const db = createDb(config.DATABASE_URL, config.PITCREW_DB_POOL_SIZE, (error) =>
     log.warn({ err: error }, 'postgres connection lost; the next query reconnects'),
   );
-  const prices = resolvePrices(config.LLM_PRICES);
+  const prices = createPriceBook({
+    overrides: config.LLM_PRICES,
+    freeModels: config.LLM_FREE_MODELS,
+    ...(config.LLM_BASE_URL ? { baseURL: config.LLM_BASE_URL } : {}),
+  });
   let llm: LlmClient | null = null;
   if (config.LLM_BASE_URL) {
     llm = createLlmClient({
@@ -53,7 +57,7 @@ export async function startWorker(
   }
   const runners = createRunnerRegistry({
     choice: config.PITCREW_RUNNER,
-    llm: llm ? createLlmRunner(llm, { maxTokens: config.LLM_MAX_TOKENS, prices }) : null,
+    llm: llm ? createLlmRunner(llm, { maxTokens: config.LLM_MAX_TOKENS }) : null,
     llmClient: llm,
     agent: config.PITCREW_AGENT_COMMAND
       ? createAgentRunner({
@@ -82,6 +86,7 @@ export async function startWorker(
     failureUsd: config.PITCREW_BUDGET_FAILURE_USD,
   };
   const budgeted = limits.orgDailyUsd > 0 || limits.repoDailyUsd > 0 || limits.failureUsd > 0;
+  if (llm) warnUnpriced(log, prices, budgeted, [config.LLM_MODEL, config.LLM_MODEL_CHEAP, config.LLM_MODEL_STRONG, ...Object.values(config.PITCREW_STRATEGY).map((entry) => (entry?.runner === 'llm' ? entry.model : undefined))]);
   const githubAuth: GithubAuth | null =
     config.GITHUB_APP_ID && config.GITHUB_APP_PRIVATE_KEY
       ? { kind: 'app', appId: config.GITHUB_APP_ID, privateKey: config.GITHUB_APP_PRIVATE_KEY }
@@ -118,7 +123,7 @@ export async function startWorker(
       agent: { concurrency: config.PITCREW_RUNNER_AGENT_CONCURRENCY, ratePerMinute: config.PITCREW_RUNNER_AGENT_RATE_PER_MIN },
     },
     guards: { breakers, budget: budgeted ? createBudget(db, limits) : null },
-    prices,
+    degradeAfterMs: config.PITCREW_DEGRADE_AFTER_MS,
     ...(logs ? { logs } : {}),
     incidentWindowHours: config.PITCREW_INCIDENT_WINDOW_HOURS,
     publish: { sinks, github: githubApi, attempts: config.PITCREW_JOB_ATTEMPTS },
@@ -161,4 +166,21 @@ export async function startWorker(
       return closing;
     },
   };
+}
+
+/**
+ * One start-up warning naming the configured models that have no known price and the settings
+ * that fix it. With a USD budget their paid calls are refused (rules triage those failures,
+ * marked budget-skipped); without one they run and their cost is recorded as 0 USD, unknown.
+ */
+function warnUnpriced(log: Logger, prices: ReturnType<typeof createPriceBook>, budgeted: boolean, models: (string | null | undefined)[]): void {
+  const unknown = unpricedModels(prices, models);
+  if (unknown.length === 0) return;
+  const fix = `set LLM_PRICES='{"${unknown[0]}": {"input": <USD per Mtok>, "output": <USD per Mtok>}}', or LLM_FREE_MODELS=${unknown.join(',')} if it runs for free (a local model)`;
+  log.warn(
+    { models: unknown, budgeted },
+    budgeted
+      ? `no price is known for model(s) ${unknown.join(', ')}: with a USD budget set, their calls are refused and rules triage instead; ${fix}`
+      : `no price is known for model(s) ${unknown.join(', ')}: their calls run but cost is recorded as 0 USD; ${fix}`,
+  );
 }

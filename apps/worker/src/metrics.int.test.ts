@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { normalizeGithubEvent, QUEUES, type CiFailure, type IntakeJobData } from '@pitcrew/core';
-import { createLlmClient } from '@pitcrew/llm';
+import { createLlmClient, createPriceBook } from '@pitcrew/llm';
 import { createTestDatabase, createTestRedis, deleteKeysWithPrefix, findFreePort, parseExposition, sampleValue, testPrefix, type Sample, type TestDatabase } from '@pitcrew/testkit';
 import { startFakeLlm, type FakeLlm } from '@pitcrew/testkit/fake-llm';
 import { createBreakers } from './guards/breakers.ts';
@@ -143,8 +143,8 @@ describe('worker metrics', () => {
 
   it('adds up tokens in, tokens out and USD per runner and model as the execution rows do', async () => {
     const connection = createTestRedis();
-    const client = createLlmClient({ baseURL: llm.url, model: 'priced-model', prices: PRICES });
-    const runners = createRunnerRegistry({ choice: 'llm', llm: createLlmRunner(client, { maxTokens: 256, prices: PRICES }), llmClient: client });
+    const client = createLlmClient({ baseURL: llm.url, model: 'priced-model', prices: createPriceBook({ overrides: PRICES }) });
+    const runners = createRunnerRegistry({ choice: 'llm', llm: createLlmRunner(client, { maxTokens: 256 }), llmClient: client });
     const breakers = createBreakers({ threshold: 5, cooldownMs: 60_000 });
     metrics.watchBreakers(breakers);
     const workers = createWorkers({ connection, prefix, db: tdb.db, runners, logger, concurrency: 2, attempts: 1, guards: { breakers, budget: null }, metrics });

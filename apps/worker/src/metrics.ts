@@ -27,6 +27,8 @@ export interface PipelineObserver {
   execution(observation: ExecutionObservation): void;
   /** A paid call was refused by a budget and the rules stood in. */
   budgetSkipped(runner: string): void;
+  /** A paid call was refused because a USD budget is set and its model has no known price. */
+  unpricedRefused(runner: string, model: string | null): void;
 }
 
 /** Value of `pitcrew_breaker_state` per state (`isolated` is cockatiel's manual hold; pitcrew never isolates). */
@@ -56,6 +58,7 @@ export interface WorkerMetrics {
  * - `pitcrew_cost_usd_total{runner,model}` counter (USD)
  * - `pitcrew_breaker_state{runner}` gauge (0 closed, 1 half-open, 2 open)
  * - `pitcrew_budget_skipped_total{runner}` counter
+ * - `pitcrew_unpriced_refused_total{runner,model}` counter
  * - `pitcrew_jobs_total{queue,result}` counter (`completed`, `failed` = no retry follows, `retried`)
  * - Node's default process metrics (prom-client `collectDefaultMetrics`)
  *
@@ -91,7 +94,7 @@ export function createWorkerMetrics(options: { processMetrics?: boolean } = {}):
   });
   const cost = new Counter({
     name: 'pitcrew_cost_usd_total',
-    help: 'Model spend in USD (from token counts and LLM_PRICES, or the agent\'s own report), by runner and model.',
+    help: 'Model spend in USD (token counts priced by LLM_PRICES or the genai-prices catalogue, or the agent\'s own report), by runner and model.',
     labelNames: ['runner', 'model'] as const,
     registers: [registry],
   });
@@ -99,6 +102,12 @@ export function createWorkerMetrics(options: { processMetrics?: boolean } = {}):
     name: 'pitcrew_budget_skipped_total',
     help: 'Paid calls refused by a budget (rules stood in), by the runner that was refused.',
     labelNames: ['runner'] as const,
+    registers: [registry],
+  });
+  const unpriced = new Counter({
+    name: 'pitcrew_unpriced_refused_total',
+    help: 'Paid calls refused because a USD budget is set and the model has no known price (rules stood in), by runner and model. Price the model in LLM_PRICES or mark it free in LLM_FREE_MODELS.',
+    labelNames: ['runner', 'model'] as const,
     registers: [registry],
   });
   const jobs = new Counter({
@@ -136,6 +145,9 @@ export function createWorkerMetrics(options: { processMetrics?: boolean } = {}):
       },
       budgetSkipped(runner) {
         budgetSkipped.inc({ runner });
+      },
+      unpricedRefused(runner, model) {
+        unpriced.inc({ runner, model: model ?? 'none' });
       },
     },
     watchWorker(worker) {

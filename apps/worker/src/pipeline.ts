@@ -30,7 +30,7 @@ import {
   type Stage,
 } from '@pitcrew/core';
 import { z } from 'zod';
-import { estimateTokens, costUsd, type createJsonCompleter } from '@pitcrew/llm';
+import { estimateTokens, type createJsonCompleter } from '@pitcrew/llm';
 import type { LogSource, FetchedLog } from './github/log-source.ts';
 import type { Breakers } from './guards/breakers.ts';
 import type { PipelineObserver } from './metrics.ts';
@@ -109,8 +109,12 @@ export interface TriageDeps {
   runners: RunnerRegistry;
   logger: Logger;
   guards?: Guards;
-  /** USD per million tokens, for estimates of summary calls. */
-  prices?: Record<string, { input: number; output: number }>;
+  /**
+   * ms after a failure was recorded past which a failing model call is not retried: rules stand
+   * in at once when the next attempt would start later than this (default
+   * {@link DEGRADE_AFTER_MS}). A model that fails once, early, still gets its retry.
+   */
+  degradeAfterMs?: number;
   /** Set when a model is configured. */
   classifier?: ModelClassifier;
   /** Set when GitHub credentials are configured. */
@@ -135,6 +139,14 @@ export class LeaderPendingError extends Error {
 /** How long a follower waits for its incident leader before executing on its own, ms. */
 export const LEADER_WAIT_MS = 10 * 60_000;
 
+/**
+ * Default of {@link TriageDeps.degradeAfterMs}: 10 s. The target is a failure triaged by rules
+ * within 15 s of its delivery while the model is down (issue 12); a model call that fails takes
+ * up to ~2 s with the SDK's two retries (0.5 s, 1 s backoff, openai-node defaults), so attempts
+ * that would start after 10 s leave room to finish by rules in time.
+ */
+export const DEGRADE_AFTER_MS = 10_000;
+
 /** One run of a job for one failure. */
 export interface TriageRun {
   failureId: string;
@@ -142,6 +154,8 @@ export interface TriageRun {
   attempt: number;
   /** True when no retry follows a failure of this attempt. */
   finalAttempt: boolean;
+  /** ms BullMQ waits before the next attempt when this one fails (its backoff); 0 when unknown. */
+  retryDelayMs?: number;
   signal: AbortSignal;
 }
 
@@ -234,6 +248,15 @@ class TriageContext {
     this.attempt = row.attempt_base + run.attempt;
     this.retryFrom = row.retry_from_stage ? STAGES.indexOf(row.retry_from_stage as Stage) : -1;
     this.log = deps.logger.child({ failureId: run.failureId, attempt: this.attempt });
+  }
+
+  /**
+   * Whether the next attempt, after this one's backoff, would start more than `limitMs` after
+   * the failure was recorded (about when its delivery arrived).
+   */
+  retryStartsTooLate(limitMs: number): boolean {
+    const recordedAt = (this.row.created_at as unknown as Date).getTime();
+    return Date.now() + (this.run.retryDelayMs ?? 0) - recordedAt > limitMs;
   }
 
   static async load(deps: TriageDeps, run: TriageRun): Promise<TriageContext> {
@@ -342,8 +365,8 @@ export async function classifyStage(deps: TriageDeps, run: TriageRun): Promise<{
     const attempt = await guarded(
       deps,
       context,
-      { name: 'llm' },
-      () => costUsd(llm.model, estimateTokens(messages.map((m) => m.content).join('\n')) + 300, 300, deps.prices ?? {}),
+      { name: 'llm', model: llm.model },
+      () => llm.prices.cost(llm.model, estimateTokens(messages.map((m) => m.content).join('\n')) + 300, 300),
       async () => classifier.completeJson(ModelVerdict, 'ci_failure_classification', { messages, maxTokens: 300, signal: run.signal }),
     );
     if (!attempt.ok) {
@@ -402,7 +425,7 @@ export async function executeStages(deps: TriageDeps, run: TriageRun, classified
       // One breakage, one diagnosis: the incident leader's execution serves this failure too.
       return { output: shared, runner: shared.runner, model: shared.model, tokensIn: 0, tokensOut: 0, costUsd: 0 };
     }
-    const attempt = await guarded(deps, context, chosen, () => chosen.estimateUsd(input), () => chosen.execute(input));
+    const attempt = await guarded(deps, context, { name: chosen.name, model: input.model ?? chosen.model }, () => chosen.estimateUsd(input), () => chosen.execute(input));
     if (attempt.ok) {
       const out = attempt.value;
       return {
@@ -432,8 +455,8 @@ export async function executeStages(deps: TriageDeps, run: TriageRun, classified
       const attempt = await guarded(
         deps,
         context,
-        { name: 'llm' },
-        () => costUsd(llm.model, estimateTokens(messages.map((m) => m.content).join('\n')), 256, deps.prices ?? {}),
+        { name: 'llm', model: llm.model },
+        () => llm.prices.cost(llm.model, estimateTokens(messages.map((m) => m.content).join('\n')), 256),
         async () => {
           const completion = await llm.complete({ messages, maxTokens: 256, signal: run.signal });
           return { ...completion, markdown: completion.text };
@@ -566,22 +589,30 @@ type Guarded<T> = { ok: true; value: T } | { ok: false; reason: string };
 
 /**
  * Runs a paid call behind the budget and the runner's breaker. Free runners (rules) run directly.
- * Returns `{ok: false, reason}` when rules should stand in: budget spent, circuit open, or the
- * call failed on the last attempt; rethrows a failure when a retry follows.
+ * Returns `{ok: false, reason}` when rules should stand in: budget spent, a budget configured and
+ * the model's price unknown (never taken as 0), circuit open, or the call failed and no retry
+ * would start before the degrade deadline (or none follows); rethrows a failure when a retry
+ * follows in time.
  */
 async function guarded<T extends { costUsd: number }>(
   deps: TriageDeps,
   context: TriageContext,
-  runner: Pick<Runner, 'name'>,
-  estimate: () => number,
+  runner: Pick<Runner, 'name'> & { model?: string | null },
+  estimate: () => number | null,
   call: () => Promise<T>,
 ): Promise<Guarded<T>> {
   if (runner.name === 'rules') return { ok: true, value: await call() };
   const { guards } = deps;
   let reservation;
   if (guards?.budget) {
+    const estimateUsd = estimate();
+    if (estimateUsd === null) {
+      const model = runner.model ?? 'the configured model';
+      deps.observer?.unpricedRefused(runner.name, runner.model ?? null);
+      return { ok: false, reason: `budget_skipped: the price of ${model} is unknown and a USD budget is set; price it in LLM_PRICES or mark it free in LLM_FREE_MODELS` };
+    }
     try {
-      reservation = await guards.budget.reserve({ owner: context.failure.owner, repo: context.failure.repo, failureId: context.failure.id }, estimate());
+      reservation = await guards.budget.reserve({ owner: context.failure.owner, repo: context.failure.repo, failureId: context.failure.id }, estimateUsd);
     } catch (error) {
       if (error instanceof BudgetExceededError) {
         deps.observer?.budgetSkipped(runner.name);
@@ -597,7 +628,11 @@ async function guarded<T extends { costUsd: number }>(
   } catch (error) {
     await reservation?.release();
     if (error instanceof BrokenCircuitError) return { ok: false, reason: `circuit open for runner ${runner.name}` };
-    if (context.run.finalAttempt && !context.run.signal.aborted) return { ok: false, reason: describeError(error) };
+    if (context.run.signal.aborted) throw error;
+    if (context.run.finalAttempt) return { ok: false, reason: describeError(error) };
+    if (context.retryStartsTooLate(deps.degradeAfterMs ?? DEGRADE_AFTER_MS)) {
+      return { ok: false, reason: `model unavailable, not waiting for a retry past ${deps.degradeAfterMs ?? DEGRADE_AFTER_MS} ms after delivery: ${describeError(error)}` };
+    }
     throw error;
   }
 }

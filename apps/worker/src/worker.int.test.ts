@@ -15,7 +15,7 @@ import {
   type CiFailure,
   type IntakeJobData,
 } from '@pitcrew/core';
-import { createJsonCompleter, createLlmClient } from '@pitcrew/llm';
+import { createJsonCompleter, createLlmClient, createPriceBook } from '@pitcrew/llm';
 import { createTestDatabase, createTestRedis, deleteKeysWithPrefix, testPrefix, type TestDatabase } from '@pitcrew/testkit';
 import { defaultDiagnosis, startFakeLlm, type FakeLlm } from '@pitcrew/testkit/fake-llm';
 import { processIntake } from './intake.ts';
@@ -78,7 +78,7 @@ const rules = (): RunnerRegistry => createRunnerRegistry({ choice: 'rules' });
 const chosen = (runner: Omit<Runner, 'name' | 'estimateUsd'>): RunnerRegistry =>
   createRunnerRegistry({ choice: 'llm', llm: { name: 'llm', estimateUsd: () => 0, ...runner } });
 const llmRegistry = (client: ReturnType<typeof createLlmClient>, choice: 'auto' | 'llm' = 'auto') =>
-  createRunnerRegistry({ choice, llm: createLlmRunner(client, { maxTokens: 1024, prices: {} }), llmClient: client });
+  createRunnerRegistry({ choice, llm: createLlmRunner(client, { maxTokens: 1024 }), llmClient: client });
 const signal = () => new AbortController().signal;
 
 describe('processIntake', () => {
@@ -189,7 +189,7 @@ describe('triageFailure', () => {
 
   it('uses the llm runner against an OpenAI-compatible server and records model and tokens', async () => {
     const failureId = await recorded();
-    const client = createLlmClient({ baseURL: llm.url, model: 'test-model', prices: { 'test-model': { input: 1, output: 2 } } });
+    const client = createLlmClient({ baseURL: llm.url, model: 'test-model', prices: createPriceBook({ overrides: { 'test-model': { input: 1, output: 2 } } }) });
     const before = llm.requests.length;
     const result = await triageFailure(
       { db: tdb.db, runners: llmRegistry(client), logger },
@@ -321,7 +321,7 @@ describe('createWorkers (BullMQ)', () => {
     // Test failures go to the model, lint failures to rules.
     const runners = createRunnerRegistry({
       choice: 'rules',
-      llm: createLlmRunner(client, { maxTokens: 256, prices: {} }),
+      llm: createLlmRunner(client, { maxTokens: 256 }),
       llmClient: client,
       strategy: { test: { runner: 'llm' } },
     });

@@ -56,7 +56,8 @@ export interface WorkerDeps {
   /** Per-runner limits; runners not listed get `concurrency` and no rate limit. */
   runnerLimits?: Partial<Record<RunnerName, RunnerLimits>>;
   guards?: Guards;
-  prices?: Record<string, { input: number; output: number }>;
+  /** See {@link TriageDeps.degradeAfterMs}; default `DEGRADE_AFTER_MS` (10 s). */
+  degradeAfterMs?: number;
   classifier?: ModelClassifier;
   logs?: LogSource;
   incidentWindowHours?: number;
@@ -166,7 +167,7 @@ export function createWorkers(deps: WorkerDeps): Workers {
     runners: deps.runners,
     logger,
     ...(deps.guards ? { guards: deps.guards } : {}),
-    ...(deps.prices ? { prices: deps.prices } : {}),
+    ...(deps.degradeAfterMs !== undefined ? { degradeAfterMs: deps.degradeAfterMs } : {}),
     ...(deps.classifier ? { classifier: deps.classifier } : {}),
     ...(deps.logs ? { logs: deps.logs } : {}),
     ...(deps.incidentWindowHours !== undefined ? { incidentWindowHours: deps.incidentWindowHours } : {}),
@@ -202,7 +203,13 @@ export function createWorkers(deps: WorkerDeps): Workers {
   };
   const runOf = (job: Job, failureId: string, signal?: AbortSignal) => {
     const attempt = job.attemptsMade + 1;
-    return { failureId, attempt, finalAttempt: attempt >= (job.opts.attempts ?? 1), signal: signal ?? new AbortController().signal };
+    return {
+      failureId,
+      attempt,
+      finalAttempt: attempt >= (job.opts.attempts ?? 1),
+      retryDelayMs: retryDelayMs(job.opts.backoff, attempt),
+      signal: signal ?? new AbortController().signal,
+    };
   };
 
   const triage = new Worker(
@@ -322,6 +329,20 @@ export function createWorkers(deps: WorkerDeps): Workers {
       return closing;
     },
   };
+}
+
+/**
+ * ms BullMQ waits before retrying a job whose `attempt` (1-based) failed, for its `backoff`
+ * option: fixed = `delay`, exponential = `2^(attempt-1) × delay` (BullMQ `Backoffs.builtinStrategies`,
+ * jitter ignored); 0 for none or a custom strategy.
+ */
+export function retryDelayMs(backoff: number | { type: string; delay?: number } | undefined, attempt: number): number {
+  if (backoff === undefined) return 0;
+  if (typeof backoff === 'number') return backoff;
+  const delay = backoff.delay ?? 0;
+  if (backoff.type === 'fixed') return delay;
+  if (backoff.type === 'exponential') return Math.round(2 ** (attempt - 1) * delay);
+  return 0;
 }
 
 /**

@@ -92,8 +92,10 @@ export const LlmEnv = z.object({
   /** Upper bound of completion tokens per call. */
   LLM_MAX_TOKENS: positiveInt().default(1024),
   /**
-   * Extra prices as JSON, USD per million tokens: `{"my-model": {"input": 0.5, "output": 1.5}}`.
-   * Merged over the built-in table; unknown models cost 0 (local models).
+   * The operator's prices as JSON, USD per million tokens: `{"my-model": {"input": 0.5, "output": 1.5}}`.
+   * They win over the maintained catalogue (`@pydantic/genai-prices`); a key prices the model of
+   * that name and, as the longest prefix, its variants. `{"input": 0, "output": 0}` marks a model
+   * free. A model priced nowhere is unknown, never 0: with a USD budget its calls are refused.
    */
   LLM_PRICES: z
     .string()
@@ -107,6 +109,12 @@ export const LlmEnv = z.object({
         return z.NEVER;
       }
     }),
+  /**
+   * Models the operator runs for free, comma-separated glob patterns (`*` = anything):
+   * `llama*,qwen2.5-coder:*`, or `*` when `LLM_BASE_URL` serves only local models (Ollama, vLLM,
+   * llama.cpp, LM Studio). Costed at 0 USD, so budgets never refuse them.
+   */
+  LLM_FREE_MODELS: z.string().default('').transform(splitList),
 });
 
 /** USD per million tokens, per model name. */

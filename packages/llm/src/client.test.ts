@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeLlm, type FakeLlm } from '@pitcrew/testkit/fake-llm';
 import { createLlmClient } from './client.ts';
 import { LlmError, parseRetryAfter } from './errors.ts';
-import { costUsd, resolvePrices } from './prices.ts';
+import { createPriceBook, unpricedModels } from './prices.ts';
 
 let llm: FakeLlm;
 beforeAll(async () => {
@@ -18,7 +18,7 @@ const messages = [
 
 describe('createLlmClient against an OpenAI-compatible server', () => {
   it('streams the text with usage, timing and cost', async () => {
-    const client = createLlmClient({ baseURL: llm.url, model: 'fake-model', prices: { 'fake-model': { input: 3, output: 15 } } });
+    const client = createLlmClient({ baseURL: llm.url, model: 'fake-model', prices: createPriceBook({ overrides: { 'fake-model': { input: 3, output: 15 } } }) });
     const result = await client.complete({ messages });
     expect(result.text).toContain('## Summary');
     expect(result).toMatchObject({ model: 'fake-model', usageReported: true, finishReason: 'stop' });
@@ -97,12 +97,29 @@ describe('the fake server speaks the wire format the raw SDK expects', () => {
 });
 
 describe('prices', () => {
-  it('prefers the exact model, then the longest prefix, else 0', () => {
-    const prices = resolvePrices();
-    expect(costUsd('gpt-4o-mini-2024-07-18', 1_000_000, 0, prices)).toBe(0.15);
-    expect(costUsd('gpt-4o', 0, 1_000_000, prices)).toBe(10);
-    expect(costUsd('llama3.1:8b', 5_000, 5_000, prices)).toBe(0);
-    expect(costUsd('llama3.1:8b', 1_000_000, 0, resolvePrices({ 'llama3.1': { input: 0.2, output: 0 } }))).toBe(0.2);
+  it('costs a known hosted model from the maintained catalogue (genai-prices), dated variants included', () => {
+    const book = createPriceBook();
+    expect(book.price('gpt-4o-mini')).toMatchObject({ input: 0.15, output: 0.6, source: 'genai-prices', matched: 'openai/gpt-4o-mini' });
+    expect(book.cost('gpt-4o-mini-2024-07-18', 1_000_000, 0)).toBeCloseTo(0.15, 10);
+    expect(book.cost('claude-3-5-sonnet-latest', 0, 1_000_000)).toBeCloseTo(15, 10);
+    expect(createPriceBook({ baseURL: 'https://api.openai.com/v1' }).price('gpt-4o')).toMatchObject({ source: 'genai-prices', matched: 'openai/gpt-4o' });
+  });
+  it('never takes an unknown price as 0: unknown is null until the operator prices it or marks it free', () => {
+    expect(createPriceBook().price('llama3.1:8b')).toBeNull();
+    expect(createPriceBook().cost('llama3.1:8b', 5_000, 5_000)).toBeNull();
+    expect(createPriceBook({ freeModels: ['llama*'] }).price('llama3.1:8b')).toMatchObject({ input: 0, output: 0, source: 'free' });
+    expect(createPriceBook({ freeModels: ['*'] }).cost('anything-local', 9_999, 9_999)).toBe(0);
+    expect(createPriceBook({ freeModels: ['qwen2.5-coder:*'] }).price('qwen2.5-coder')).toBeNull();
+    expect(createPriceBook({ overrides: { 'llama3.1': { input: 0.2, output: 0 } } }).cost('llama3.1:8b', 1_000_000, 0)).toBeCloseTo(0.2, 10);
+    expect(createPriceBook({ overrides: { 'my-local': { input: 0, output: 0 } } }).price('my-local')).toMatchObject({ source: 'operator', input: 0 });
+  });
+  it("lets the operator's table win over the catalogue, longest prefix first", () => {
+    const book = createPriceBook({ overrides: { 'gpt-4o': { input: 1, output: 1 }, 'gpt-4o-mini': { input: 0.5, output: 0.5 } } });
+    expect(book.cost('gpt-4o-mini-2024-07-18', 1_000_000, 0)).toBe(0.5);
+    expect(book.cost('gpt-4o-2024-08-06', 1_000_000, 0)).toBe(1);
+  });
+  it('names the configured models without a price, once each', () => {
+    expect(unpricedModels(createPriceBook(), ['gpt-4o-mini', 'llama3.1:8b', null, 'llama3.1:8b', undefined, 'qwen3'])).toEqual(['llama3.1:8b', 'qwen3']);
   });
   it('parses Retry-After as seconds, ms and HTTP dates', () => {
     expect(parseRetryAfter(new Headers({ 'retry-after': '2' }))).toBe(2000);

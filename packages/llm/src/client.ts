@@ -1,7 +1,6 @@
 import OpenAI from 'openai';
-import type { ModelPrices } from '@pitcrew/core';
 import { toLlmError } from './errors.ts';
-import { costUsd, resolvePrices } from './prices.ts';
+import { createPriceBook, type PriceBook } from './prices.ts';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -20,8 +19,8 @@ export interface LlmClientOptions {
   maxRetries?: number;
   /** Completion token cap (default 1024). */
   maxTokens?: number;
-  /** USD per million tokens; default the built-in table. */
-  prices?: ModelPrices;
+  /** Prices for `costUsd`; default {@link createPriceBook} with no operator table (catalogue only). */
+  prices?: PriceBook;
 }
 
 export interface CompletionRequest {
@@ -47,7 +46,10 @@ export interface LlmCompletion {
   tokensOut: number;
   /** False when the server sent no usage and tokens are estimated (characters / 4). */
   usageReported: boolean;
+  /** USD from the price book; 0 when the model's price is unknown (then `priced` is false). */
   costUsd: number;
+  /** False when the price book knows no price for the model: `costUsd` is then not a real cost. */
+  priced: boolean;
   durationMs: number;
   /** ms until the first content token, `null` when none came. */
   firstTokenMs: number | null;
@@ -57,6 +59,8 @@ export interface LlmCompletion {
 export interface LlmClient {
   readonly model: string;
   readonly baseURL: string;
+  /** The prices this client costs calls with; callers estimate a call's cost from it before making it. */
+  readonly prices: PriceBook;
   /**
    * Streams one chat completion and returns it whole.
    * @throws {LlmError} after the SDK's retries
@@ -83,10 +87,11 @@ export function createLlmClient(options: LlmClientOptions): LlmClient {
     timeout: options.timeoutMs ?? 120_000,
     maxRetries: options.maxRetries ?? 2,
   });
-  const prices = options.prices ?? resolvePrices();
+  const prices = options.prices ?? createPriceBook({ baseURL: options.baseURL });
   return {
     model: options.model,
     baseURL: options.baseURL,
+    prices,
     async complete(request) {
       const model = request.model ?? options.model;
       const started = performance.now();
@@ -126,13 +131,16 @@ export function createLlmClient(options: LlmClientOptions): LlmClient {
       const tokensIn = usage?.prompt_tokens ?? estimateTokens(request.messages.map((m) => m.content).join('\n'));
       const tokensOut = usage?.completion_tokens ?? estimateTokens(text);
       const reportedModel = answeredModel ?? model;
+      // The model the server names may be a dated variant the book does not know: price the requested one then.
+      const cost = prices.cost(reportedModel, tokensIn, tokensOut) ?? prices.cost(model, tokensIn, tokensOut);
       return {
         text,
         model: reportedModel,
         tokensIn,
         tokensOut,
         usageReported: usage !== undefined,
-        costUsd: costUsd(reportedModel, tokensIn, tokensOut, prices),
+        costUsd: cost ?? 0,
+        priced: cost !== null,
         durationMs: performance.now() - started,
         firstTokenMs,
         finishReason,

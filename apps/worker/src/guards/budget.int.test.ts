@@ -12,7 +12,7 @@ import { processIntake } from '../intake.ts';
 import { triageFailure } from '../pipeline.ts';
 import { createLlmRunner } from '../runners/llm-runner.ts';
 import { createRunnerRegistry } from '../runners/registry.ts';
-import { createLlmClient } from '@pitcrew/llm';
+import { createLlmClient, createPriceBook } from '@pitcrew/llm';
 import { createBreakers } from './breakers.ts';
 import { BudgetExceededError, createBudget, utcDay } from './budget.ts';
 
@@ -68,8 +68,8 @@ describe('createBudget', () => {
     await processIntake(tdb.db, triage, data);
     await triage.close();
     await triage.disconnect();
-    const client = createLlmClient({ baseURL: llm.url, model: 'priced-model', prices: { 'priced-model': { input: 1000, output: 1000 } } });
-    const runners = createRunnerRegistry({ choice: 'llm', llm: createLlmRunner(client, { maxTokens: 1024, prices: { 'priced-model': { input: 1000, output: 1000 } } }), llmClient: client });
+    const client = createLlmClient({ baseURL: llm.url, model: 'priced-model', prices: createPriceBook({ overrides: { 'priced-model': { input: 1000, output: 1000 } } }) });
+    const runners = createRunnerRegistry({ choice: 'llm', llm: createLlmRunner(client, { maxTokens: 1024 }), llmClient: client });
     const before = llm.requests.length;
     const result = await triageFailure(
       {

@@ -1,15 +1,16 @@
 import { buildExecutePrompt } from '@pitcrew/core';
-import { costUsd, estimateTokens, type LlmClient } from '@pitcrew/llm';
+import { estimateTokens, type LlmClient } from '@pitcrew/llm';
 import type { Runner, RunnerInput } from './runner.ts';
 
 /**
  * A runner that asks an OpenAI-compatible model for the diagnosis, with the failure's facts and
  * log excerpt redacted and fenced as untrusted data (see `buildExecutePrompt`).
  *
- * @param prices USD per million tokens, for the budget estimate
+ * The budget estimate uses the client's price book (`null` for a model with no known price).
+ *
  * @throws {LlmError} when the model call fails after the SDK's retries
  */
-export function createLlmRunner(client: LlmClient, options: { maxTokens: number; prices: Parameters<typeof costUsd>[3] }): Runner {
+export function createLlmRunner(client: LlmClient, options: { maxTokens: number }): Runner {
   const prompt = (input: RunnerInput) => buildExecutePrompt(input.failure, input.classification, input.logExcerpt);
   return {
     name: 'llm',
@@ -17,7 +18,7 @@ export function createLlmRunner(client: LlmClient, options: { maxTokens: number;
     estimateUsd(input) {
       // Upper bound: the whole prompt in, the completion cap out.
       const tokensIn = estimateTokens(prompt(input).map((m) => m.content).join('\n'));
-      return costUsd(input.model ?? client.model, tokensIn, options.maxTokens, options.prices);
+      return client.prices.cost(input.model ?? client.model, tokensIn, options.maxTokens);
     },
     async execute(input) {
       const completion = await client.complete({

@@ -21,7 +21,7 @@ export interface RunnerOutput {
   tokensIn: number;
   tokensOut: number;
   usageReported: boolean;
-  /** USD from the price table, or as the agent reported it. */
+  /** USD from the price book (0 when the model is unpriced and no budget applies), or as the agent reported it. */
   costUsd: number;
 }
 
@@ -31,8 +31,9 @@ export interface Runner {
   /** The model it uses by default, for the execution row before it answers. */
   readonly model: string | null;
   /**
-   * USD this call may cost at most, for the budget check before it runs (0 for free runners).
+   * USD this call may cost at most, for the budget check before it runs (0 for free runners);
+   * `null` when the price of its model is unknown (then a configured USD budget refuses the call).
    */
-  estimateUsd(input: RunnerInput): number;
+  estimateUsd(input: RunnerInput): number | null;
   execute(input: RunnerInput): Promise<RunnerOutput>;
 }
