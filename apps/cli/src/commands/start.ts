@@ -1,6 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDb, migrateToLatest } from '@pitcrew/core';
@@ -14,6 +13,7 @@ import {
   type RedisServerHandle,
 } from '@pitcrew/stack';
 import { runDemo } from '../demo.ts';
+import { Supervisor, type GiveUp, type RestartPolicy } from '../supervisor.ts';
 import { waitForHttp } from '../wait-http.ts';
 
 /** Options of `pitcrew start`. */
@@ -25,7 +25,15 @@ export interface StartOptions {
   dataDir: string;
   /** ms the demo waits for every failure to reach a final state. */
   demoTimeoutMs: number;
+  /** How crashed children are restarted (default: the supervisor's `DEFAULT_RESTART_POLICY`). */
+  restartPolicy?: Partial<RestartPolicy>;
 }
+
+/** ms a child gets from SIGTERM to exit before SIGKILL: more than a worker's 30 s shutdown timeout + 5 s. */
+const CHILD_GRACE_MS = 35_000;
+
+/** Why `pitcrew start` stops serving: a signal, or a child that kept crashing. */
+type Ending = { reason: 'signal'; signal: NodeJS.Signals } | { reason: 'gave-up'; giveUp: GiveUp };
 
 const BIN = fileURLToPath(new URL('../../bin/pitcrew.mjs', import.meta.url));
 
@@ -33,11 +41,14 @@ const BIN = fileURLToPath(new URL('../../bin/pitcrew.mjs', import.meta.url));
  * `pitcrew start`: the whole system on one machine. Uses `DATABASE_URL` / `REDIS_URL` when set,
  * else starts embedded Postgres (data in `<dataDir>/postgres`, kept across runs) and a
  * redis-server (AOF in `<dataDir>/redis`, installed with apt-get when missing on Debian as root);
- * migrates; starts one ingest and `workers` worker processes (logs in `<dataDir>/logs`); prints
- * one line per endpoint; optionally runs the demo; serves until SIGINT/SIGTERM, or with `once`
- * stops after the demo.
+ * migrates; starts one ingest and `workers` worker processes under a {@link Supervisor} (logs in
+ * `<dataDir>/logs/<name>.log`; a child that dies is restarted with backoff while the others keep
+ * serving); prints one line per endpoint; optionally runs the demo; serves until SIGINT/SIGTERM
+ * or until a child crashed too often, or with `once` stops after the demo. Stopping stops the
+ * children first (SIGTERM, {@link CHILD_GRACE_MS} each), then Redis and Postgres.
  *
- * @returns the process exit code: 0, or 1 when `once` and a demo failure did not reach a final state
+ * @returns the process exit code: 0; 1 when a child crashed too often, or when `once` and a demo
+ *   failure did not reach a final state
  */
 export async function runStart(options: StartOptions): Promise<number> {
   const say = (line: string) => console.log(line);
@@ -46,16 +57,30 @@ export async function runStart(options: StartOptions): Promise<number> {
   mkdirSync(logDir, { recursive: true });
   const started = performance.now();
   const cleanups: (() => Promise<void>)[] = [];
-  const children: { name: string; child: ChildProcess }[] = [];
-  let shuttingDown = false;
+  const supervisor = new Supervisor({ ...(options.restartPolicy ? { policy: options.restartPolicy } : {}), info: say, warn: (line) => console.error(line) });
+  let stopped: Promise<void> | undefined;
+  const shutdown = () =>
+    (stopped ??= (async () => {
+      say('stopping: ingest and workers, then redis and postgres');
+      await supervisor.stop(CHILD_GRACE_MS);
+      for (const cleanup of cleanups.reverse()) await cleanup().catch((e) => console.error(e));
+    })());
 
-  const shutdown = async () => {
-    if (shuttingDown) return;
-    shuttingDown = true;
-    say('stopping: ingest and workers, then redis and postgres');
-    await Promise.all(children.map(({ child }) => stopProcess(child, 35_000)));
-    for (const cleanup of cleanups.reverse()) await cleanup().catch((e) => console.error(e));
+  // The first SIGINT/SIGTERM or a give-up ends serving; a second signal kills the children at once.
+  let ending: Ending | undefined;
+  let signals = 0;
+  let endWith: (value: Ending) => void = () => {};
+  const ended = new Promise<Ending>((resolveEnd) => (endWith = (value) => resolveEnd((ending ??= value))));
+  void supervisor.gaveUp.then((giveUp) => endWith({ reason: 'gave-up', giveUp }));
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (++signals > 1) {
+      console.error(`${signal} again: killing ingest and workers now`);
+      supervisor.kill();
+      process.exit(1);
+    }
+    endWith({ reason: 'signal', signal });
   };
+  const exitCodeOf = (end: Ending, code: number) => (end.reason === 'gave-up' ? 1 : code);
 
   try {
     let databaseUrl = process.env.DATABASE_URL;
@@ -93,29 +118,28 @@ export async function runStart(options: StartOptions): Promise<number> {
       // never publish check runs, comments or issues to them unless PITCREW_PUBLISH says so.
       ...(options.demo && !process.env.PITCREW_PUBLISH ? { PITCREW_PUBLISH: 'none' } : {}),
     };
-    const spawnRole = (name: string, role: 'ingest' | 'worker', extraEnv: NodeJS.ProcessEnv = {}) => {
-      const log = createWriteStream(resolve(logDir, `${name}.log`), { flags: 'a' });
-      const child = spawn(process.execPath, [BIN, role], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
-      child.stdout!.pipe(log);
-      child.stderr!.pipe(log);
-      child.on('exit', (code, signal) => {
-        if (!shuttingDown) {
-          console.error(`${name} exited (${signal ?? code}); see ${resolve(logDir, `${name}.log`)}`);
-          process.exitCode = 1;
-          void shutdown().then(() => process.exit(1));
-        }
-      });
-      children.push({ name, child });
+    const names: string[] = [];
+    const startRole = (name: string, role: 'ingest' | 'worker', extraEnv: NodeJS.ProcessEnv = {}) => {
+      supervisor.start({ name, command: process.execPath, args: [BIN, role], env: { ...env, ...extraEnv }, logFile: resolve(logDir, `${name}.log`) });
+      names.push(name);
     };
-    spawnRole('ingest', 'ingest');
-    // Each worker process serves its own /metrics, so each gets its own port.
+    // Each worker process serves its own /metrics, so each gets its own port (kept across restarts).
     const metricsHost = process.env.PITCREW_METRICS_HOST ?? '127.0.0.1';
     const metricsPorts = await workerMetricsPorts(options.workers, process.env.PITCREW_METRICS_PORT, metricsHost, [port]);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    startRole('ingest', 'ingest');
     for (let i = 1; i <= options.workers; i++) {
-      spawnRole(`worker-${i}`, 'worker', { PITCREW_METRICS_PORT: String(metricsPorts[i - 1] ?? 0), PITCREW_METRICS_HOST: metricsHost });
+      startRole(`worker-${i}`, 'worker', { PITCREW_METRICS_PORT: String(metricsPorts[i - 1] ?? 0), PITCREW_METRICS_HOST: metricsHost });
     }
     const ingestUrl = `http://127.0.0.1:${port}`;
-    await waitForHttp(`${ingestUrl}/readyz`, 30_000);
+    try {
+      await waitForHttp(`${ingestUrl}/readyz`, 30_000, () => ending && (ending.reason === 'signal' ? `${ending.signal} while starting` : ending.giveUp.message));
+    } catch (error) {
+      if (!ending) throw error;
+      await shutdown();
+      return exitCodeOf(ending, 0);
+    }
 
     say(`ingest  ${ingestUrl}/webhooks/github`);
     say(`board   ${ingestUrl}/admin/queues   (user any, password ${adminToken})`);
@@ -126,17 +150,20 @@ export async function runStart(options: StartOptions): Promise<number> {
     say(`REDIS_URL=${redisUrl}`);
     say(`GITHUB_WEBHOOK_SECRET=${process.env.GITHUB_WEBHOOK_SECRET ? '(from environment)' : secret}`);
     say(`logs    ${logDir}/{ingest,worker-N}.log   workers: ${options.workers}   ready in ${Math.round(performance.now() - started)} ms`);
+    say(`pids    ${names.map((name) => `${name} ${supervisor.pid(name) ?? '(restarting)'}`).join('   ')}   (restarted when they die)`);
 
     let code = 0;
     if (options.demo) {
       say('demo: sending GitHub example deliveries (@octokit/webhooks-examples), signed, over HTTP');
-      const result = await runDemo({
-        ingestUrl,
-        secret,
-        db,
-        timeoutMs: options.demoTimeoutMs,
-        onProgress: (line) => say(`  ${line}`),
-      });
+      const demo = await Promise.race([
+        runDemo({ ingestUrl, secret, db, timeoutMs: options.demoTimeoutMs, onProgress: (line) => say(`  ${line}`) }).then((result) => ({ result })),
+        ended.then(() => undefined),
+      ]);
+      if (!demo) {
+        await shutdown();
+        return exitCodeOf(ending!, 1);
+      }
+      const { result } = demo;
       say(result.table);
       say(
         `demo: ${result.finished.length} failures final, ${result.unfinished.length} not, in ${Math.round(result.elapsedMs)} ms` +
@@ -147,18 +174,18 @@ export async function runStart(options: StartOptions): Promise<number> {
     }
     if (options.once) {
       await shutdown();
-      return code;
+      return ending ? exitCodeOf(ending, code) : code;
     }
     say('serving; Ctrl-C to stop');
-    await new Promise<void>((resolveWait) => {
-      const stop = () => void shutdown().then(resolveWait);
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-    });
-    return code;
+    const end = await ended;
+    await shutdown();
+    return exitCodeOf(end, code);
   } catch (error) {
     await shutdown();
     throw error;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }
 
@@ -183,15 +210,3 @@ async function workerMetricsPorts(count: number, configured: string | undefined,
   return base === 0 ? [] : Array.from({ length: count }, (_, i) => base + i);
 }
 
-
-function stopProcess(child: ChildProcess, graceMs: number): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolveStop) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolveStop();
-    });
-    child.kill('SIGTERM');
-  });
-}
