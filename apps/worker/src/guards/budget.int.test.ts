@@ -87,6 +87,61 @@ describe('createBudget', () => {
   });
 });
 
+describe('a model with no known price', () => {
+  /** Triages one fresh failure with `book`, a USD budget of 5 per repository per day, and a counting observer. */
+  async function triageWith(book: ReturnType<typeof createPriceBook>, repo: string) {
+    const triage = new Queue(QUEUES.triage, { connection: createTestRedis(), prefix: testPrefix() });
+    const data = failureData(repo);
+    await processIntake(tdb.db, triage, data);
+    await triage.close();
+    await triage.disconnect();
+    const client = createLlmClient({ baseURL: llm.url, model: 'local-llama:8b', prices: book });
+    const runners = createRunnerRegistry({ choice: 'llm', llm: createLlmRunner(client, { maxTokens: 256 }), llmClient: client });
+    const refused: { runner: string; model: string | null }[] = [];
+    const before = llm.requests.length;
+    const result = await triageFailure(
+      {
+        db: tdb.db,
+        runners,
+        logger,
+        guards: { breakers: createBreakers({ threshold: 5, cooldownMs: 1000 }), budget: createBudget(tdb.db, { orgDailyUsd: 0, repoDailyUsd: 5, failureUsd: 0 }) },
+        observer: { execution() {}, budgetSkipped() {}, unpricedRefused: (runner, model) => refused.push({ runner, model }) },
+      },
+      { failureId: data.failure.id, attempt: 1, finalAttempt: false, signal: new AbortController().signal },
+    );
+    const row = await tdb.db.selectFrom('failures').selectAll().where('id', '=', data.failure.id).executeTakeFirstOrThrow();
+    const execute = await tdb.db.selectFrom('executions').selectAll().where('failure_id', '=', data.failure.id).where('stage', '=', 'execute').executeTakeFirstOrThrow();
+    return { result, row, execute, refused, calls: llm.requests.length - before };
+  }
+
+  it('is refused when a USD budget is set: no call, rules triage, the failure marked budget_skipped, the refusal counted', async () => {
+    const { result, row, execute, refused, calls } = await triageWith(createPriceBook(), 'unpriced-refused');
+    expect(calls).toBe(0);
+    expect(result.runner).toBe('rules');
+    expect(row).toMatchObject({ status: 'triaged', budget_skipped: true });
+    expect((execute.output as { fallbackReason: string }).fallbackReason).toMatch(/price of local-llama:8b is unknown.*LLM_PRICES.*LLM_FREE_MODELS/);
+    expect(refused).toEqual([{ runner: 'llm', model: 'local-llama:8b' }]);
+    const spend = await tdb.db.selectFrom('spend').selectAll().where('scope', '=', 'repo:Codertocat/unpriced-refused').executeTakeFirst();
+    expect(spend).toBeUndefined();
+  });
+
+  it('runs when the operator marks it free (LLM_FREE_MODELS), at 0 USD', async () => {
+    const { result, row, execute, refused, calls } = await triageWith(createPriceBook({ freeModels: ['local-llama:*'] }), 'unpriced-free');
+    expect(calls).toBeGreaterThan(0);
+    expect(result.runner).toBe('llm');
+    expect(row).toMatchObject({ status: 'triaged', budget_skipped: false });
+    expect(Number(execute.cost_usd)).toBe(0);
+    expect(refused).toEqual([]);
+  });
+
+  it('is costed once the operator prices it, and the budget applies', async () => {
+    const { result, execute } = await triageWith(createPriceBook({ overrides: { 'local-llama': { input: 1, output: 2 } } }), 'unpriced-priced');
+    expect(result.runner).toBe('llm');
+    expect(Number(execute.cost_usd)).toBeCloseTo((execute.tokens_in * 1 + execute.tokens_out * 2) / 1e6, 9);
+    expect(Number(execute.cost_usd)).toBeGreaterThan(0);
+  });
+});
+
 describe('budget across two worker processes', () => {
   it('exhausted mid-day: no overspend beyond one call, the rest triaged by rules', async () => {
     const prefix = testPrefix();
