@@ -114,7 +114,7 @@ export const WorkerEnv = z.object({
    * that fails once, early, still gets its retry. Target: triaged by rules ≤ 15 s after delivery
    * while the model is down.
    */
-  PITCREW_DEGRADE_AFTER_MS: z.coerce.number().int().min(0).default(10_000),
+  PITCREW_DEGRADE_AFTER_MS: z.coerce.number().int().min(0).default(8_000),
   /** ms to let active jobs finish on SIGTERM before closing hard (their locks then expire and another worker takes them). */
   PITCREW_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(30_000),
   /** Port of this process's Prometheus `GET /metrics`; 0 = no metrics server. Each worker process needs its own. */

@@ -140,12 +140,14 @@ export class LeaderPendingError extends Error {
 export const LEADER_WAIT_MS = 10 * 60_000;
 
 /**
- * Default of {@link TriageDeps.degradeAfterMs}: 10 s. The target is a failure triaged by rules
- * within 15 s of its delivery while the model is down (issue 12); a model call that fails takes
- * up to ~2 s with the SDK's two retries (0.5 s, 1 s backoff, openai-node defaults), so attempts
- * that would start after 10 s leave room to finish by rules in time.
+ * Default of {@link TriageDeps.degradeAfterMs}: 8 s. The target is a failure triaged by rules
+ * within 15 s of its delivery while the model is down (issue 12). A failing model call takes
+ * about 1.5-2 s with the SDK's two retries (0.5 s then 1 s backoff, openai-node defaults) and
+ * BullMQ waits 2 s, 4 s, … between attempts (`defaultJobOptions`), so with the classify and
+ * execute calls both failing the last model attempt ends about 8 s after delivery; a model that
+ * fails one attempt early still gets its retry (2 s + 2 s < 8 s).
  */
-export const DEGRADE_AFTER_MS = 10_000;
+export const DEGRADE_AFTER_MS = 8_000;
 
 /** One run of a job for one failure. */
 export interface TriageRun {

@@ -56,7 +56,7 @@ export interface WorkerDeps {
   /** Per-runner limits; runners not listed get `concurrency` and no rate limit. */
   runnerLimits?: Partial<Record<RunnerName, RunnerLimits>>;
   guards?: Guards;
-  /** See {@link TriageDeps.degradeAfterMs}; default `DEGRADE_AFTER_MS` (10 s). */
+  /** See {@link TriageDeps.degradeAfterMs}; default `DEGRADE_AFTER_MS` (8 s). */
   degradeAfterMs?: number;
   classifier?: ModelClassifier;
   logs?: LogSource;

@@ -37,6 +37,8 @@ export interface FakeLlm {
   failNext(count: number, response: { status: number; retryAfterSeconds?: number; body?: unknown }): void;
   /** The next `count` chat requests are accepted and never answered (until `stop`). */
   hangNext(count: number): void;
+  /** Drops the failures and hangs still queued by `failNext` and `hangNext`: the server answers again. */
+  recover(): void;
   /**
    * From now on every chat request is read and then held unanswered until {@link release}; for
    * tests that need a stage to block at a known point (e.g. to kill the worker running it).
@@ -195,6 +197,10 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
     },
     hangNext(count) {
       hangs += count;
+    },
+    recover() {
+      failures.length = 0;
+      hangs = 0;
     },
     hold() {
       if (holding) return;
