@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Job, Worker } from 'bullmq';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { tokenMatcher } from '@pitcrew/core';
+import { onOutgoingRedactions, tokenMatcher } from '@pitcrew/core';
 import type { Breakers, BreakerState } from './guards/breakers.ts';
 
 /** One finished execution (one stage of one attempt), as the pipeline records it. */
@@ -59,6 +59,7 @@ export interface WorkerMetrics {
  * - `pitcrew_breaker_state{runner}` gauge (0 closed, 1 half-open, 2 open)
  * - `pitcrew_budget_skipped_total{runner}` counter
  * - `pitcrew_unpriced_refused_total{runner,model}` counter
+ * - `pitcrew_redactions_total{destination,rule}` counter (secrets replaced on the way out)
  * - `pitcrew_jobs_total{queue,result}` counter (`completed`, `failed` = no retry follows, `retried`)
  * - Node's default process metrics (prom-client `collectDefaultMetrics`)
  *
@@ -109,6 +110,15 @@ export function createWorkerMetrics(options: { processMetrics?: boolean } = {}):
     help: 'Paid calls refused because a USD budget is set and the model has no known price (rules stood in), by runner and model. Price the model in LLM_PRICES or mark it free in LLM_FREE_MODELS.',
     labelNames: ['runner', 'model'] as const,
     registers: [registry],
+  });
+  const redactions = new Counter({
+    name: 'pitcrew_redactions_total',
+    help: 'Secrets replaced at the outgoing-text boundary, by destination (model, agent, publish, admin-api) and rule.',
+    labelNames: ['destination', 'rule'] as const,
+    registers: [registry],
+  });
+  onOutgoingRedactions((destination, counts) => {
+    for (const [rule, n] of Object.entries(counts)) redactions.inc({ destination, rule }, n);
   });
   const jobs = new Counter({
     name: 'pitcrew_jobs_total',

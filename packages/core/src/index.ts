@@ -4,6 +4,7 @@ export * from './classify.ts';
 export * from './plan.ts';
 export * from './prompts.ts';
 export * from './redact.ts';
+export * from './outgoing.ts';
 export * from './queue.ts';
 export * from './db/database.ts';
 export * from './db/migrate.ts';

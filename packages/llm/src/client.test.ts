@@ -30,6 +30,15 @@ describe('createLlmClient against an OpenAI-compatible server', () => {
     expect(llm.requests.at(-1)!.body).toMatchObject({ stream: true, stream_options: { include_usage: true }, max_tokens: 1024 });
   });
 
+  it('redacts every message at the outgoing boundary: no secret reaches the model server', async () => {
+    const client = createLlmClient({ baseURL: llm.url, model: 'fake-model' });
+    const secret = 'ghp_' + 'Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4J3i2';
+    await client.complete({ messages: [{ role: 'system', content: 'triage' }, { role: 'user', content: `log: export GITHUB_TOKEN=${secret}` }] });
+    const sent = JSON.stringify(llm.requests.at(-1)!.body);
+    expect(sent).not.toContain(secret);
+    expect(sent).toContain('[REDACTED:');
+  });
+
   it('estimates tokens when the server sends no usage, and says so', async () => {
     const quiet = await startFakeLlm({ usage: false });
     try {

@@ -1,4 +1,5 @@
 import OpenAI from 'openai';
+import { toOutgoing } from '@pitcrew/core';
 import { toLlmError } from './errors.ts';
 import { createPriceBook, type PriceBook } from './prices.ts';
 
@@ -62,7 +63,8 @@ export interface LlmClient {
   /** The prices this client costs calls with; callers estimate a call's cost from it before making it. */
   readonly prices: PriceBook;
   /**
-   * Streams one chat completion and returns it whole.
+   * Streams one chat completion and returns it whole. Every message passes the outgoing-text
+   * boundary (`toOutgoing(…, 'model')`) first, so secrets never reach the model server.
    * @throws {LlmError} after the SDK's retries
    */
   complete(request: CompletionRequest): Promise<LlmCompletion>;
@@ -104,7 +106,8 @@ export function createLlmClient(options: LlmClientOptions): LlmClient {
         const stream = await sdk.chat.completions.create(
           {
             model,
-            messages: request.messages,
+            // The outgoing boundary for models: whatever a prompt builder put in, no secret leaves.
+            messages: request.messages.map((m) => ({ role: m.role, content: toOutgoing(m.content, 'model').text })),
             stream: true,
             stream_options: { include_usage: true },
             max_tokens: request.maxTokens ?? options.maxTokens ?? 1024,

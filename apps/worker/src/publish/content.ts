@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { CiFailure, describeFailure, findFailure, findSucceededExecution, redactSecrets, type Database, type FailureRow, type IncidentRow } from '@pitcrew/core';
+import { CiFailure, describeFailure, findFailure, findSucceededExecution, toOutgoing, type Database, type FailureRow, type IncidentRow } from '@pitcrew/core';
 import { InvalidFailureDataError, type ClassifyOutput, type ExecuteOutput } from '../pipeline.ts';
 
 /**
@@ -37,8 +37,8 @@ export interface PublishContent {
 
 /**
  * Loads what there is to say about a failure: its row, classification, plan and summary, and its
- * incident. Every text is passed through `redactSecrets` once more on the way out (the excerpt
- * and prompts are redacted at extraction; a model's answer is not).
+ * incident. Every text a sink may send passes the outgoing-text boundary (`toOutgoing`): a
+ * model's or an agent's answer is untrusted and may repeat a secret it saw.
  *
  * @returns `null` when the failure does not exist
  * @throws {InvalidFailureDataError} when the row was stored in a shape this release cannot read
@@ -75,7 +75,7 @@ export async function loadPublishContent(db: Kysely<Database>, failureId: string
 }
 
 function redact(text: string): string {
-  return redactSecrets(text).text;
+  return toOutgoing(text, 'publish').text;
 }
 
 /**

@@ -275,6 +275,29 @@ describe('publishing', () => {
     expect(slack.bodies.length).toBe(slackBefore);
   });
 
+  it("a model's or agent's answer that repeats a secret is redacted at the boundary before any sink sends it", async () => {
+    const id = await submit({ test: 'answer', pullRequests: [31] });
+    await published(id);
+    const from = github.requests.length;
+    const slackFrom = slack.bodies.length;
+    // The runner's answer is untrusted: it may quote a secret it read in the log or the checkout.
+    const leaked = `Set NPM_TOKEN=${SECRET} and retry; the key ${SECRET} is valid.`;
+    await updateFailure(tdb.db, id, { summary: leaked });
+    await tdb.db
+      .updateTable('executions')
+      .set({ output: JSON.stringify({ runner: 'llm', model: 'm', markdown: `## Diagnosis\n${leaked}\n## Summary\n${leaked}` }) })
+      .where('failure_id', '=', id)
+      .where('stage', '=', 'execute')
+      .execute();
+    await republish(id);
+    await published(id);
+    const sent = github.requests.slice(from).filter((r) => r.method !== 'GET');
+    expect(sent.length).toBeGreaterThan(0);
+    expect(JSON.stringify(sent.map((r) => r.body))).not.toContain(SECRET);
+    expect(JSON.stringify(sent.map((r) => r.body))).toContain('[REDACTED:');
+    expect(JSON.stringify(slack.bodies.slice(slackFrom))).not.toContain(SECRET);
+  });
+
   it('escalates a recurring breakage once it reaches the threshold: one issue per incident, updated with the count', async () => {
     const issuesOf = () => [...github.issues.values()].filter((i) => i.body?.includes('pitcrew:incident') && i.title.includes('recurring'));
     const ids: string[] = [];

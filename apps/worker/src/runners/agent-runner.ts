@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'shell-quote';
-import { buildExecutePrompt, type CiFailure } from '@pitcrew/core';
+import { buildExecutePrompt, toOutgoing, type CiFailure } from '@pitcrew/core';
 import type { Runner } from './runner.ts';
 
 /** Options of {@link createAgentRunner}. */
@@ -220,6 +220,6 @@ function runAgent(
       resolve({ stdout });
     });
     child.stdin.on('error', () => {}); // an agent that exits without reading stdin
-    child.stdin.end(prompt);
+    child.stdin.end(toOutgoing(prompt, 'agent').text);
   });
 }

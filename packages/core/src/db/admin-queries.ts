@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { FailureStatus } from './database.ts';
+import { toOutgoing, toOutgoingJson } from '../outgoing.ts';
 import { listPublications } from './publications.ts';
 import type { Db } from './repository.ts';
 
@@ -174,7 +175,7 @@ export async function listFailures(db: Db, filter: FailureListFilter): Promise<{
       receivedAt: iso(r.received_at)!,
       finishedAt: iso(r.finished_at),
       incidentId: r.incident_id,
-      summary: r.summary,
+      summary: r.summary === null ? null : toOutgoing(r.summary, 'admin-api').text,
       executions: Number(r.executions ?? 0),
       tokensIn: Number(r.tokens_in ?? 0),
       tokensOut: Number(r.tokens_out ?? 0),
@@ -324,8 +325,9 @@ export async function getFailureDetail(db: Db, id: string): Promise<FailureDetai
     tokensIn: e.tokens_in,
     tokensOut: e.tokens_out,
     costUsd: Number(e.cost_usd),
-    error: e.error,
-    output: e.output,
+    // Excerpts, plans and errors leave through the outgoing-text boundary like any published text.
+    error: e.error === null ? null : toOutgoing(e.error, 'admin-api').text,
+    output: toOutgoingJson(e.output, 'admin-api'),
   }));
   return {
     failure: {
@@ -349,8 +351,8 @@ export async function getFailureDetail(db: Db, id: string): Promise<FailureDetai
       category: row.category,
       confidence: row.confidence,
       runner: row.runner,
-      summary: row.summary,
-      error: row.error,
+      summary: row.summary === null ? null : toOutgoing(row.summary, 'admin-api').text,
+      error: row.error === null ? null : toOutgoing(row.error, 'admin-api').text,
       signature: row.signature,
       budgetSkipped: row.budget_skipped,
       attemptBase: row.attempt_base,
