@@ -24,7 +24,7 @@ const require = createRequire(import.meta.url);
 export const PITCREW_BIN = fileURLToPath(new URL('../../apps/cli/bin/pitcrew.mjs', import.meta.url));
 export const SECRET = 'faults-secret-0123456789abcdef';
 
-/** A `pitcrew ingest` or `pitcrew worker` child process. */
+/** A `pitcrew` child process: `pitcrew ingest`, `pitcrew worker`, or any command ({@link spawnPitcrew}). */
 export interface RoleProcess {
   name: string;
   child: ChildProcess;
@@ -56,10 +56,19 @@ export function scratchDir(label: string): string {
  * `wrap` runs it under another command, e.g. `['ip', 'netns', 'exec', 'ns1']`.
  */
 export function spawnRole(role: 'ingest' | 'worker', name: string, env: Record<string, string>, wrap: string[] = []): RoleProcess {
+  return spawnPitcrew(name, [role], env, wrap);
+}
+
+/**
+ * Spawns `pitcrew <args>` (e.g. `['start', '--workers', '3']`) the way {@link spawnRole} spawns a
+ * role: `env` on top of PATH/HOME only, an empty scratch dir as working directory, output in
+ * `<scratch>/<name>.log` and {@link RoleProcess.output}, killed by {@link stopAll}.
+ */
+export function spawnPitcrew(name: string, args: string[], env: Record<string, string>, wrap: string[] = []): RoleProcess {
   const cwd = scratchDir(name);
   const logFile = join(cwd, `${name}.log`);
   const log: WriteStream = createWriteStream(logFile);
-  const argv = [...wrap, process.execPath, PITCREW_BIN, role];
+  const argv = [...wrap, process.execPath, PITCREW_BIN, ...args];
   const child = spawn(argv[0]!, argv.slice(1), {
     cwd,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', LOG_LEVEL: 'info', ...env },
