@@ -94,6 +94,9 @@ describe('failure context from GitHub logs', () => {
     expect(a.classification).toMatchObject({ category: 'test', log: { status: 'ok', jobId: 9001, failedStep: expect.stringContaining('npm test') } });
     expect(a.classification.logExcerpt).toContain('AssertionError: expected 90 to be 81');
     expect(a.classification.logExcerpt).not.toContain(SECRET);
+    // The classify output counts the replacements per rule, one per marker in the excerpt.
+    const markers = a.classification.logExcerpt!.match(/\[REDACTED:/g)?.length ?? 0;
+    expect(Object.values(a.classification.redactions ?? {}).reduce((x, y) => x + y, 0)).toBe(markers);
     expect(a.classification.evidence.some((e) => e.source === 'log')).toBe(true);
 
     // The follower waits while its leader has not executed yet...

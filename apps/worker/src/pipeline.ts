@@ -45,6 +45,8 @@ export interface ClassifyOutput extends Classification {
   model: string | null;
   /** Log lines that explain the failure, when logs were available. */
   logExcerpt: string | null;
+  /** Secrets replaced in the excerpt, per rule (`[REDACTED:<rule>]`); absent when there was no log. */
+  redactions?: Record<string, number>;
   /** Where the log came from and what became of it. */
   log?: Omit<FetchedLog, 'text'> & {
     lines?: number;
@@ -353,10 +355,10 @@ export async function classifyStage(deps: TriageDeps, run: TriageRun): Promise<{
   const context = await TriageContext.load(deps, run);
   const classification = await context.stage<ClassifyOutput>('classify', { runner: 'rules', model: null }, async () => {
     const flaky = await readFlaky(deps, context);
-    const { logExcerpt, log } = await readLog(deps, context, flaky);
+    const { logExcerpt, log, redactions } = await readLog(deps, context, flaky);
     const rules = { ...classifyFailure(context.failure, logExcerpt), ...(flaky ? { flaky } : {}) };
     const grouped = await groupIntoIncident(deps, context, rules.category, logExcerpt);
-    const extra = { logExcerpt, ...(log ? { log } : {}), ...grouped };
+    const extra = { logExcerpt, ...(log ? { log } : {}), ...(redactions ? { redactions } : {}), ...grouped };
     const { classifier, runners } = deps;
     const llm = runners.llm;
     if (!classifier || !llm || rules.confidence >= classifier.below) {
@@ -501,7 +503,7 @@ async function readLog(
   deps: TriageDeps,
   context: TriageContext,
   flaky: FlakyEvidence | null,
-): Promise<{ logExcerpt: string | null; log: ClassifyOutput['log'] | null }> {
+): Promise<{ logExcerpt: string | null; log: ClassifyOutput['log'] | null; redactions?: Record<string, number> }> {
   if (!deps.logs) return { logExcerpt: null, log: null };
   let fetched: FetchedLog;
   try {
@@ -518,6 +520,7 @@ async function readLog(
   const extracted = extractFailureContext(text, { failedStep: context.failure.failedSteps[0] ?? fetched.failedSteps[0] ?? null, passLog });
   return {
     logExcerpt: extracted.excerpt || null,
+    redactions: extracted.redactions,
     log: { ...log, lines: extracted.totalLines, failedStep: extracted.failedStep, ...(passLog ? { comparedWithJobId: flaky!.passed.jobId } : {}) },
   };
 }
