@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { buildExecutePrompt, fenceUntrusted } from './prompts.ts';
-import { redactSecrets } from './redact.ts';
+import { lintSource } from '@secretlint/core';
+import { creator as recommended } from '@secretlint/secretlint-rule-preset-recommend';
+import { findWithPreset, PRESET_RULE_NAMES, redactSecrets } from './redact.ts';
+import { LOOK_ALIKES, SECRETS } from './redact-corpus.ts';
 import { classifyFailure } from './classify.ts';
 import type { CiFailure } from './failure.ts';
 
@@ -32,6 +35,44 @@ describe('redactSecrets', () => {
   it('leaves ordinary log lines alone', () => {
     const line = 'FAIL src/app.test.ts > adds numbers: expected 3 to be 4';
     expect(redactSecrets(line).text).toBe(line);
+  });
+});
+
+describe('the redaction corpus', () => {
+  it('has at least 60 secrets and 30 look-alikes, the probe list of issue 12 among them', () => {
+    expect(SECRETS.length).toBeGreaterThanOrEqual(60);
+    expect(LOOK_ALIKES.length).toBeGreaterThanOrEqual(30);
+    const providers = SECRETS.map(([p]) => p).join('\n');
+    for (const probe of ['quoted JSON password', 'Google API key', 'Stripe live secret key', 'GitLab PAT', 'npm token, bare', 'Hugging Face token', 'JWT', 'Slack incoming webhook', 'SendGrid API key', 'Docker Hub PAT', 'AWS secret access key, bare', 'Azure storage connection string', '--password value']) {
+      expect(providers).toContain(probe);
+    }
+  });
+
+  it.each(SECRETS.map(([provider, line, secret]) => ({ provider, line, secret })))('detects $provider', ({ line, secret }) => {
+    const { text, redactions } = redactSecrets(line);
+    expect(text).not.toContain(secret);
+    expect(text).toMatch(/\[REDACTED:[a-z0-9-]+\]/);
+    expect(Object.values(redactions).reduce((a, b) => a + b, 0)).toBe(text.match(/\[REDACTED:/g)!.length);
+  });
+
+  it.each(LOOK_ALIKES.map(([kind, line]) => ({ kind, line })))('leaves $kind unchanged', ({ line }) => {
+    expect(redactSecrets(line)).toEqual({ text: line, redactions: {} });
+  });
+
+  it("drives secretlint's recommended rules exactly as @secretlint/core's lintSource does", async () => {
+    const content = SECRETS.map(([, line]) => line).join('\n');
+    const result = await lintSource({
+      source: { content, filePath: 'ci.log', ext: '.log', contentType: 'text' },
+      options: { config: { rules: [{ id: recommended.meta.id, rule: recommended }] } },
+    });
+    const theirs = result.messages
+      .filter((m) => !m.ruleId.endsWith('filter-comments'))
+      .map((m) => `${m.ruleId.replace('@secretlint/secretlint-rule-', '')}@${m.range[0]}-${m.range[1]}`)
+      .sort();
+    const ours = findWithPreset(content).map((f) => `${f.rule}@${f.start}-${f.end}`).sort();
+    expect(theirs.length).toBeGreaterThan(20);
+    expect(ours).toEqual(theirs);
+    for (const rule of new Set(theirs.map((t) => t.split('@')[0]!))) expect(PRESET_RULE_NAMES).toContain(rule);
   });
 });
 
