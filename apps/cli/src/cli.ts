@@ -108,6 +108,19 @@ bench
   });
 
 bench
+  .command('redact')
+  .description("secret redaction of an 8 KiB excerpt and a 1 MiB log: redactSecrets vs secretlint's lintSource, p50/p99 ms")
+  .option('--json <file>', 'also write the result as JSON')
+  .option('--runs <n>', 'measured runs on the excerpt (the log gets a tenth; default 2000)', positiveInt)
+  .option('--quick', '50 runs: proves the bench works', false)
+  .action(async (_opts: unknown, cmd: Command) => {
+    const opts = cmd.optsWithGlobals<{ json?: string; runs?: number; quick: boolean }>();
+    const { runBenchRedact } = await import('./commands/bench.ts');
+    await runBenchRedact(opts);
+    process.exit(0);
+  });
+
+bench
   .command('llm')
   .description('client overhead: @pitcrew/llm vs the raw openai SDK against the test LLM server, non-streaming and streaming')
   .option('--json <file>', 'also write the result as JSON')

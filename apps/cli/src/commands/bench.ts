@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { renderE2eReport, runE2eBench } from '../bench/e2e.ts';
 import { renderIngestTable, runIngestBench } from '../bench/ingest.ts';
 import { renderLlmTable, runLlmBench } from '../bench/llm.ts';
+import { renderRedactTable, runRedactBench } from '../bench/redact.ts';
+import { progress } from '../bench/infra.ts';
 import { renderWorkerTable, runWorkerBench } from '../bench/worker.ts';
 
 /** Options shared by the `pitcrew bench` subcommands. */
@@ -72,6 +74,17 @@ export async function runBenchE2e(
   return result.lost === 0 && result.duplicated === 0 ? 0 : 1;
 }
 
+/** `pitcrew bench redact`. */
+export async function runBenchRedact(opts: BenchCommandOptions & { runs?: number }): Promise<void> {
+  const result = await runRedactBench({
+    runs: opts.runs ?? (opts.quick ? 50 : 2_000),
+    onProgress: progress,
+    ...(opts.json ? { json: opts.json } : {}),
+  });
+  console.log("redact: pitcrew redactSecrets vs secretlint's own lintSource (same recommended preset), same text");
+  console.log(renderRedactTable(result));
+}
+
 /** `pitcrew bench` with no subcommand: every bench in turn, JSON files in `jsonDir` when given. */
 export async function runBenchAll(opts: { jsonDir?: string; quick?: boolean }): Promise<void> {
   const file = (name: string) => (opts.jsonDir ? { json: join(opts.jsonDir, `${name}.json`) } : {});
@@ -80,4 +93,5 @@ export async function runBenchAll(opts: { jsonDir?: string; quick?: boolean }): 
   await runBenchIngest({ ...file('ingest'), connections: 50, ...quick });
   await runBenchWorker({ ...file('worker'), ...quick });
   await runBenchLlm({ ...file('llm'), ...quick });
+  await runBenchRedact({ ...file('redact'), ...quick });
 }
