@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { hostname } from 'node:os';
+import { stopChild } from '@pitcrew/stack';
 
 /**
  * When and how often a child that died is started again. The shape follows two supervisors most
@@ -175,7 +176,7 @@ export class Supervisor {
         clearTimeout(entry.timer);
         entry.timer = undefined;
         if (entry.child) {
-          await stopChild(entry.child, graceMs);
+          await stopChild(entry.child, 'SIGTERM', graceMs);
           // Output still in the pipes after the exit goes to the log too; a grandchild that holds
           // them open gets 1 s.
           await Promise.race([entry.closed, new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
@@ -271,15 +272,3 @@ function formatSeconds(ms: number): string {
   return String(Math.round(ms / 100) / 10);
 }
 
-/** SIGTERM, then SIGKILL after `graceMs` ms; resolves when the process is gone. */
-function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}

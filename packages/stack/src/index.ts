@@ -1,3 +1,4 @@
+export { stopChild } from './child-process.ts';
 export { findFreePort } from './ports.ts';
 export { pingRedis } from './redis-ping.ts';
 export {

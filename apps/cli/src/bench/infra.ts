@@ -4,7 +4,7 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDb, migrateToLatest } from '@pitcrew/core';
-import { ensureRedisServer, startEmbeddedPostgres, startRedisServer } from '@pitcrew/stack';
+import { ensureRedisServer, startEmbeddedPostgres, startRedisServer, stopChild } from '@pitcrew/stack';
 import { waitForHttp as waitForHttpOk } from '../wait-http.ts';
 
 /** The `pitcrew` launcher (tsx over the TypeScript sources), as `pitcrew start` spawns it. */
@@ -97,22 +97,10 @@ export function spawnChild(name: string, args: string[], env: NodeJS.ProcessEnv,
     name,
     child,
     logFile,
-    stop: () => stopChild(child, 10_000),
+    stop: () => stopChild(child, 'SIGTERM', 10_000),
   };
 }
 
-/** SIGTERM, SIGKILL after `graceMs`; resolves when the process is gone. */
-export function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
 
 /**
  * Polls `url` until it answers 2xx ({@link waitForHttpOk}), giving up at once when `child` exits.
