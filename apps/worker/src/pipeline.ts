@@ -635,8 +635,9 @@ async function guarded<T extends { costUsd: number }>(
     if (error instanceof BrokenCircuitError) return { ok: false, reason: `circuit open for runner ${runner.name}` };
     if (context.run.signal.aborted) throw error;
     if (context.run.finalAttempt) return { ok: false, reason: describeError(error) };
-    if (context.retryStartsTooLate(deps.degradeAfterMs ?? DEGRADE_AFTER_MS)) {
-      return { ok: false, reason: `model unavailable, not waiting for a retry past ${deps.degradeAfterMs ?? DEGRADE_AFTER_MS} ms after delivery: ${describeError(error)}` };
+    const degradeAfterMs = deps.degradeAfterMs ?? DEGRADE_AFTER_MS;
+    if (context.retryStartsTooLate(degradeAfterMs)) {
+      return { ok: false, reason: `model unavailable, not waiting for a retry past ${degradeAfterMs} ms after delivery: ${describeError(error)}` };
     }
     throw error;
   }

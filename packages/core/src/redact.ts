@@ -31,12 +31,6 @@ interface Finding {
   rule: string;
 }
 
-/** Options that make the preset's rules report more of what appears in logs (each rule's README). */
-const RULE_OPTIONS: Record<string, Record<string, unknown>> = {
-  // Also report a 12-digit AWS account id next to its keys? No: account ids are not secrets and
-  // appear in every ARN of a log. Secret access keys are reported by default.
-};
-
 const PREFIX = '@secretlint/secretlint-rule-';
 
 /** The preset's rules, created once with a context whose reports land in `sink`. */
@@ -56,7 +50,7 @@ const preset = (() => {
       report: (descriptor: { range: readonly [number, number] }) => sink.push({ start: descriptor.range[0], end: descriptor.range[1], rule: name }),
       ignore: () => {},
     };
-    const handle = creator.create(context as never, (RULE_OPTIONS[name] ?? {}) as never) as { file?: (source: SecretLintSourceCode) => unknown };
+    const handle = creator.create(context as never, {} as never) as { file?: (source: SecretLintSourceCode) => unknown };
     if (handle.file) handlers.push({ name, file: handle.file });
   }
   return {
