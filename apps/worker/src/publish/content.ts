@@ -48,7 +48,11 @@ export async function loadPublishContent(db: Kysely<Database>, failureId: string
   if (!row) return null;
   const parsed = CiFailure.safeParse(row.data);
   if (!parsed.success) throw new InvalidFailureDataError(failureId, parsed.error.issues);
-  const failure = parsed.data;
+  // Names GitHub carries (job, step, check, workflow, branch) and check-run output come from the
+  // payload: a step without a `name` is called `Run <its command>`, which may hold a literal token.
+  // They are shown in titles and bodies, so they pass the boundary too; the fields sinks address
+  // GitHub with (owner, repo, SHA, ids) stay as they are.
+  const failure = withOutgoingNames(parsed.data);
   const [classify, execute, incident] = await Promise.all([
     findSucceededExecution(db, failureId, 'classify'),
     findSucceededExecution(db, failureId, 'execute'),
@@ -76,6 +80,25 @@ export async function loadPublishContent(db: Kysely<Database>, failureId: string
 
 function redact(text: string): string {
   return toOutgoing(text, 'publish').text;
+}
+
+/** `failure` with the texts a sink displays passed through the outgoing boundary. */
+function withOutgoingNames(failure: CiFailure): CiFailure {
+  const orNull = (text: string | null) => (text === null ? null : redact(text));
+  return {
+    ...failure,
+    workflowName: orNull(failure.workflowName),
+    jobName: orNull(failure.jobName),
+    checkName: orNull(failure.checkName),
+    branch: orNull(failure.branch),
+    failedSteps: failure.failedSteps.map(redact),
+    outputText: orNull(failure.outputText),
+  };
+}
+
+/** A text a sink builds from stored rows other than the content (an issue's occurrence list), through the boundary. */
+export function outgoing(text: string): string {
+  return redact(text);
 }
 
 /**

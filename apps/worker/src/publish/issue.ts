@@ -1,5 +1,5 @@
 import { lockIncident, setIncidentIssue, type IncidentRow, type PublicationOutcome } from '@pitcrew/core';
-import { contentHash, GITHUB_TEXT_MAX_BYTES, reportMarkdown, truncateUtf8, type PublishContent } from './content.ts';
+import { contentHash, GITHUB_TEXT_MAX_BYTES, outgoing, reportMarkdown, truncateUtf8, type PublishContent } from './content.ts';
 import { asPublishError, isGone, type Sink } from './sink.ts';
 
 /** Hidden first line of an escalation issue. */
@@ -31,7 +31,7 @@ export function issueBody(content: PublishContent, incident: IncidentRow, recent
     '',
     '## Recent occurrences',
     '',
-    ...recent.map((o) => `- ${iso(o.received_at)} \`${o.id}\`${o.branch ? ` on \`${o.branch}\`` : ''} at ${o.head_sha.slice(0, 7)}${o.html_url ? ` — [failed job](${o.html_url})` : ''}`),
+    ...recent.map((o) => `- ${iso(o.received_at)} \`${o.id}\`${o.branch ? ` on \`${outgoing(o.branch)}\`` : ''} at ${o.head_sha.slice(0, 7)}${o.html_url ? ` — [failed job](${o.html_url})` : ''}`),
     '',
     '## Diagnosis',
     '',

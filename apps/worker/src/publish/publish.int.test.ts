@@ -65,16 +65,18 @@ function actionsLog(test: string, n: number): string {
 }
 
 /** Sends one failed workflow_job through intake (as ingest would) with its log on the fake GitHub. */
-async function submit(options: { test?: string; pullRequests?: number[]; openPullRequests?: number[] } = {}): Promise<string> {
+async function submit(options: { test?: string; pullRequests?: number[]; openPullRequests?: number[]; stepName?: string; branch?: string } = {}): Promise<string> {
+  const step = options.stepName ?? 'Run npm test';
   const jobId = nextJobId++;
   const runId = jobId + 1_000_000;
   github.setRun(OWNER, REPO, runId, 1, [
-    { id: jobId, name: 'unit', conclusion: 'failure', steps: [{ name: 'Run npm test', conclusion: 'failure', number: 1 }], log: actionsLog(options.test ?? 'cart', jobId) },
+    { id: jobId, name: 'unit', conclusion: 'failure', steps: [{ name: step, conclusion: 'failure', number: 1 }], log: actionsLog(options.test ?? 'cart', jobId) },
   ]);
   const payload = structuredClone(sets.find((s) => s.name === 'workflow_job')!.examples.find((e) => e.workflow_job.conclusion === 'failure'));
   const headSha = jobId.toString(16).padStart(40, 'c');
   if (options.openPullRequests) github.setPullRequests(OWNER, REPO, headSha, options.openPullRequests);
-  Object.assign(payload.workflow_job, { id: jobId, run_id: runId, run_attempt: 1, head_sha: headSha, name: 'unit', steps: [{ name: 'Run npm test', status: 'completed', conclusion: 'failure', number: 1 }] });
+  Object.assign(payload.workflow_job, { id: jobId, run_id: runId, run_attempt: 1, head_sha: headSha, name: 'unit', steps: [{ name: step, status: 'completed', conclusion: 'failure', number: 1 }] });
+  if (options.branch) payload.workflow_job.head_branch = options.branch;
   payload.repository.name = REPO;
   payload.repository.owner.login = OWNER;
   payload.installation = { id: 7, node_id: 'x' };
@@ -295,6 +297,19 @@ describe('publishing', () => {
     expect(sent.length).toBeGreaterThan(0);
     expect(JSON.stringify(sent.map((r) => r.body))).not.toContain(SECRET);
     expect(JSON.stringify(sent.map((r) => r.body))).toContain('[REDACTED:');
+    expect(JSON.stringify(slack.bodies.slice(slackFrom))).not.toContain(SECRET);
+  });
+
+  it('names from the payload (an unnamed step is "Run <its command>", a branch) pass the boundary before any sink shows them', async () => {
+    const from = github.requests.length;
+    const slackFrom = slack.bodies.length;
+    const id = await submit({ test: 'names', pullRequests: [32], stepName: `Run curl -H "Authorization: Bearer ${SECRET}" https://registry.example.com`, branch: `fix/NPM_TOKEN=${SECRET}` });
+    const rows = await published(id);
+    expect(rows['check-run']).toMatchObject({ status: 'published' });
+    expect(rows['slack']).toMatchObject({ status: 'published' });
+    const sent = JSON.stringify(github.requests.slice(from).filter((r) => r.method !== 'GET').map((r) => r.body));
+    expect(sent).toContain('Authorization: Bearer [REDACTED:');
+    expect(sent).not.toContain(SECRET);
     expect(JSON.stringify(slack.bodies.slice(slackFrom))).not.toContain(SECRET);
   });
 
