@@ -205,6 +205,32 @@ describe('failures', () => {
     expect((await api('/failures/gh-job-nope')).status).toBe(404);
   });
 
+  it('serves names, summaries, errors and outputs only through the outgoing boundary: a token in any of them never leaves', async () => {
+    const token = 'ghp_' + 'Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4J3i2';
+    const payload = jobFailure(Math.floor(Math.random() * 1e12));
+    payload.workflow_job.name = `deploy NPM_TOKEN=${token}`;
+    payload.workflow_job.head_branch = `release/${token}`;
+    payload.workflow_job.steps = [{ name: `Run curl -H "Authorization: Bearer ${token}" https://x.example`, status: 'completed', conclusion: 'failure', number: 1 }];
+    const body = JSON.stringify(payload);
+    const response = await app.request('/webhooks/github', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-github-event': 'workflow_job', 'x-github-delivery': randomUUID(), 'x-hub-signature-256': await sign(SECRET, body) },
+      body,
+    });
+    const { failureId } = (await response.json()) as { failureId: string };
+    await until('triaged', statusOf(failureId), (s) => s === 'triaged');
+    // A runner's answer and an error are untrusted too: they may quote what they read.
+    await tdb.db.updateTable('failures').set({ summary: `use ${token}`, error: `401 for ${token}` }).where('id', '=', failureId).execute();
+    await tdb.db.updateTable('executions').set({ output: JSON.stringify({ runner: 'agent', markdown: `## Summary\nexport GH_TOKEN=${token}` }) }).where('failure_id', '=', failureId).where('stage', '=', 'execute').execute();
+    const incident = await joinIncident(tdb.db, { failureId, owner: example.owner, repo: example.repo, signature: `sig-${failureId}`, category: 'test' });
+    const served = [await api(`/failures/${failureId}`), await api(`/failures?limit=200`), await api(`/incidents/${incident.incident.id}`)];
+    for (const res of served) expect(res.status).toBe(200);
+    const text = JSON.stringify(served.map((r) => r.body));
+    expect(text).toContain(failureId);
+    expect(text).toContain('[REDACTED:');
+    expect(text).not.toContain(token);
+  });
+
   it('retries from a stage: a real worker re-runs that stage and later ones as new attempts, earlier ones are kept', async () => {
     const id = ids[1]!;
     const res = await api(`/failures/${id}/retry`, { method: 'POST', body: { stage: 'execute' } });
