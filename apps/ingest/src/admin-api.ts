@@ -10,6 +10,7 @@ import {
   BadCursorError,
   breakerStatesKey,
   CI_EVENTS,
+  describeIssues,
   findDelivery,
   findFailure,
   getFailureDetail,
@@ -20,6 +21,8 @@ import {
   normalizeGithubEvent,
   parseBreakerStates,
   PayloadShapeError,
+  jobArgs,
+  JOBS,
   requestRetry,
   spendByDay,
   Stage,
@@ -27,7 +30,6 @@ import {
   type Database,
   type FailureStatus,
   type Logger,
-  type TriageJobData,
 } from '@pitcrew/core';
 import { IngestError } from './errors.ts';
 import type { IntakeProducer } from './intake-producer.ts';
@@ -95,7 +97,7 @@ const limit = (fallback: number) => z.coerce.number().int().min(1).max(500).defa
 function validate<T extends z.ZodType, Target extends keyof ValidationTargets>(target: Target, schema: T) {
   return zValidator(target, schema, (result) => {
     if (!result.success) {
-      const reason = result.error.issues.map((i) => `${i.path.join('.') || target}: ${i.message}`).join('; ');
+      const reason = describeIssues(result.error.issues, { root: target });
       throw new IngestError(400, 'bad_request', `invalid ${target}: ${reason}`);
     }
   });
@@ -191,17 +193,18 @@ export function createAdminApi(deps: AdminApiDeps): Hono {
       const failure = await findFailure(db, id);
       if (!failure) throw new IngestError(404, 'not_found', `no failure ${id}`);
       // A queued failure already has a triage job coming; a second one would race it.
-      if (failure.status === 'queued' || failure.status === 'running' || !(await requestRetry(db, id, stage))) {
+      const attemptBase = failure.status === 'queued' || failure.status === 'running' ? null : await requestRetry(db, id, stage);
+      if (attemptBase === null) {
         throw new IngestError(409, 'conflict', `failure ${id} is ${failure.status === 'queued' ? 'queued' : 'being triaged'}; retry once it is triaged or failed`);
       }
-      const { attempt_base: attemptBase } = (await findFailure(db, id))!;
-      // One job per triage round: two concurrent retries of one round add one job. A finished job
-      // of that id (kept for the board) would turn `add` into a no-op, so it goes first.
-      const jobId = `${id}-retry-${attemptBase}`;
+      // One job per triage round (the catalog's id rule): two concurrent retries of one round add
+      // one job. A finished job of that id (kept for the board) would turn `add` into a no-op, so
+      // it goes first.
+      const args = jobArgs(JOBS.triage, { v: 1, failureId: id, round: attemptBase });
+      const jobId = args[2].jobId;
       const old = await triage.getJob(jobId);
       if (old && ((await old.isCompleted()) || (await old.isFailed()))) await old.remove();
-      const data: TriageJobData = { v: 1, failureId: id, fromStage: stage };
-      await triage.add('triage', data, { jobId });
+      await triage.add(...args);
       logger.info({ failureId: id, fromStage: stage, attemptBase, jobId }, 'retry requested');
       return c.json({ retried: true, failureId: id, fromStage: stage, attemptBase, jobId }, 202);
     },

@@ -10,8 +10,9 @@ import { startFakeGithub, type FakeGithub } from '@pitcrew/testkit/fake-github';
 import { startFakeLlm, type FakeLlm } from '@pitcrew/testkit/fake-llm';
 import { createGithubApi } from './github/github-api.ts';
 import { createGithubLogSource } from './github/log-source.ts';
-import { processIntake } from './intake.ts';
-import { classifyStage, executeStages, LeaderPendingError, triageFailure, type ClassifyOutput, type TriageDeps } from './pipeline.ts';
+import { processIntake } from './jobs/intake.ts';
+import { LeaderPendingError } from './errors.ts';
+import { claimScope, classifiedScope, classify, executeAndSummarize, triageFailure, type ClassifyOutput, type StageDeps, type TriageRun } from './stages/index.ts';
 import { createLlmRunner } from './runners/llm-runner.ts';
 import { createRunnerRegistry } from './runners/registry.ts';
 
@@ -23,7 +24,7 @@ const SECRET = 'ghp_' + 'Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4J3i2';
 let tdb: TestDatabase;
 let github: FakeGithub;
 let llm: FakeLlm;
-let deps: TriageDeps;
+let deps: StageDeps;
 const prefix = testPrefix();
 const redis = createTestRedis();
 
@@ -66,7 +67,17 @@ async function record(jobId: number, runId: number, log: string | 'expired'): Pr
   await triage.close();
   return data.failure.id;
 }
-const run = (failureId: string) => ({ failureId, attempt: 1, finalAttempt: false, signal: new AbortController().signal });
+const run = (failureId: string): TriageRun => ({ failureId, attempt: 1, finalAttempt: false, signal: new AbortController().signal });
+/** What the triage job does: claim, classify. */
+async function classified(stageDeps: StageDeps, r: TriageRun) {
+  const scope = await claimScope(stageDeps, r);
+  return { scope, classification: await classify(stageDeps, scope) };
+}
+/** What a run job does with the classification carried (or, without it, read back). */
+async function executed(stageDeps: StageDeps, r: TriageRun, from?: Awaited<ReturnType<typeof classified>>) {
+  const { scope, classify: c } = from ? { scope: from.scope, classify: from.classification } : await classifiedScope(stageDeps, r, undefined);
+  return executeAndSummarize(stageDeps, scope, c);
+}
 
 beforeAll(async () => {
   [tdb, github, llm] = await Promise.all([createTestDatabase(), startFakeGithub(), startFakeLlm()]);
@@ -90,7 +101,7 @@ describe('failure context from GitHub logs', () => {
     const second = await record(9002, 502, actionsLog(2));
     const before = llm.requests.length;
 
-    const a = await classifyStage(deps, run(first));
+    const a = await classified(deps, run(first));
     expect(a.classification).toMatchObject({ category: 'test', log: { status: 'ok', jobId: 9001, failedStep: expect.stringContaining('npm test') } });
     expect(a.classification.logExcerpt).toContain('AssertionError: expected 90 to be 81');
     expect(a.classification.logExcerpt).not.toContain(SECRET);
@@ -100,14 +111,14 @@ describe('failure context from GitHub logs', () => {
     expect(a.classification.evidence.some((e) => e.source === 'log')).toBe(true);
 
     // The follower waits while its leader has not executed yet...
-    const b = await classifyStage(deps, run(second));
+    const b = await classified(deps, run(second));
     expect(b.classification.signature).toBe(a.classification.signature);
     expect(b.classification.incident).toMatchObject({ leaderFailureId: first, occurrences: 2 });
-    await expect(executeStages(deps, run(second), b)).rejects.toBeInstanceOf(LeaderPendingError);
+    await expect(executed(deps, run(second), b)).rejects.toBeInstanceOf(LeaderPendingError);
 
     // ...then reuses the leader's execution: one model call for the breakage.
-    await executeStages(deps, run(first), a);
-    const result = await executeStages(deps, run(second));
+    await executed(deps, run(first), a);
+    const result = await executed(deps, run(second));
     expect(llm.requests.length - before).toBe(1);
     expect(result.runner).toBe('llm');
     const shared = (await listExecutions(tdb.db, second)).find((e) => e.stage === 'execute')!;
@@ -176,7 +187,7 @@ describe('failure context from GitHub logs', () => {
     const triage2 = new Queue(QUEUES.triage, { connection: redis, prefix });
     await processIntake(tdb.db, triage2, other.data);
     await triage2.close();
-    const { classification } = await classifyStage(flakyDeps, run(other.data.failure.id));
+    const { classification } = await classified(flakyDeps, run(other.data.failure.id));
     expect(classification.flaky).toBeUndefined();
   });
 });

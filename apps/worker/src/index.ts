@@ -1,22 +1,23 @@
 export { WorkerEnv } from './env.ts';
-export { processIntake } from './intake.ts';
+export { processIntake } from './jobs/intake.ts';
 export { startWorker, type WorkerHandle } from './main.ts';
+export { BudgetExceededError, describeError, FailureNotFoundError, InvalidFailureDataError, LeaderPendingError, RateLimitedError } from './errors.ts';
 export {
-  describeError,
-  FailureNotFoundError,
-  triageFailure,
   classifyStage,
-  executeStages,
-  type Guards,
+  executeStage,
+  summarizeStage,
+  triageFailure,
   ModelVerdict,
+  ClassifyOutput,
+  ExecuteOutput,
+  SummarizeOutput,
   type ModelClassifier,
-  type ClassifyOutput,
-  type ExecuteOutput,
-  type SummarizeOutput,
-  type TriageDeps,
+  type StageDefinition,
+  type StageDeps,
   type TriageResult,
   type TriageRun,
-} from './pipeline.ts';
+} from './stages/index.ts';
+export { DEGRADE_AFTER_MS, type Guards } from './guards/guarded.ts';
 export { createLlmRunner } from './runners/llm-runner.ts';
 export { AgentError, createAgentRunner, parseAgentOutput, type AgentRunnerOptions } from './runners/agent-runner.ts';
 export { createRulesRunner } from './runners/rules-runner.ts';
@@ -24,6 +25,6 @@ export { createRunnerRegistry, Strategy, StrategyEntry, type RunnerRegistry } fr
 export { createBreakers, type Breakers, type BreakerState } from './guards/breakers.ts';
 export { createBreakerPublisher, BREAKER_REFRESH_MS, type BreakerPublisher, type BreakerPublisherOptions } from './guards/breaker-publisher.ts';
 export { createWorkerMetrics, serveMetrics, BREAKER_STATE_VALUES, STAGE_DURATION_BUCKETS, type ExecutionObservation, type MetricsServer, type PipelineObserver, type WorkerMetrics } from './metrics.ts';
-export { createBudget, BudgetExceededError, utcDay, type Budget, type BudgetLimits, type Reservation } from './guards/budget.ts';
+export { createBudget, utcDay, type Budget, type BudgetLimits, type Reservation } from './guards/budget.ts';
 export type { Runner, RunnerInput, RunnerOutput } from './runners/runner.ts';
 export { createWorkers, type RunnerLimits, type WorkerDeps, type Workers } from './worker.ts';

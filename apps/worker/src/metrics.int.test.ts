@@ -10,10 +10,10 @@ import { createTestDatabase, createTestRedis, deleteKeysWithPrefix, findFreePort
 import { startFakeLlm, type FakeLlm } from '@pitcrew/testkit/fake-llm';
 import { createBreakers } from './guards/breakers.ts';
 import { createBudget } from './guards/budget.ts';
-import { processIntake } from './intake.ts';
+import { processIntake } from './jobs/intake.ts';
 import { startWorker } from './main.ts';
 import { createWorkerMetrics, serveMetrics, STAGE_DURATION_BUCKETS, type MetricsServer, type WorkerMetrics } from './metrics.ts';
-import { triageFailure } from './pipeline.ts';
+import { triageFailure } from './stages/index.ts';
 import { createLlmRunner } from './runners/llm-runner.ts';
 import { createRunnerRegistry, type RunnerRegistry } from './runners/registry.ts';
 import type { Runner } from './runners/runner.ts';

@@ -18,8 +18,8 @@ import {
 import { createJsonCompleter, createLlmClient, createPriceBook } from '@pitcrew/llm';
 import { createTestDatabase, createTestRedis, deleteKeysWithPrefix, testPrefix, type TestDatabase } from '@pitcrew/testkit';
 import { defaultDiagnosis, startFakeLlm, type FakeLlm } from '@pitcrew/testkit/fake-llm';
-import { processIntake } from './intake.ts';
-import { triageFailure } from './pipeline.ts';
+import { processIntake } from './jobs/intake.ts';
+import { triageFailure } from './stages/index.ts';
 import { createLlmRunner } from './runners/llm-runner.ts';
 import { createRunnerRegistry, type RunnerRegistry } from './runners/registry.ts';
 import { createRulesRunner } from './runners/rules-runner.ts';
@@ -97,7 +97,7 @@ describe('processIntake', () => {
       { id: twin.deliveryId, outcome: 'merged' },
     ]);
     expect(await triage.getJobCounts('waiting')).toEqual({ waiting: 1 });
-    expect((await triage.getJob(data.failure.id))?.data).toEqual({ v: 1, failureId: data.failure.id });
+    expect((await triage.getJob(data.failure.id))?.data).toEqual({ v: 1, failureId: data.failure.id, round: 0 });
     await triage.close();
   });
 });
@@ -128,7 +128,8 @@ describe('triageFailure', () => {
     const failureId = await recorded();
     const deps = { db: tdb.db, runners: rules(), logger };
     await triageFailure(deps, { failureId, attempt: 1, finalAttempt: false, signal: signal() });
-    const again = await triageFailure(deps, { failureId, attempt: 1, finalAttempt: false, signal: signal() });
+    // The same attempt started again (a stalled job picked up by another worker: `resumed`).
+    const again = await triageFailure(deps, { failureId, attempt: 1, finalAttempt: false, resumed: true, signal: signal() });
     const later = await triageFailure(deps, { failureId, attempt: 2, finalAttempt: false, signal: signal() });
     expect(again.reused).toEqual(['classify', 'execute', 'summarize']);
     expect(later.reused).toEqual(['classify', 'execute', 'summarize']);
@@ -160,7 +161,7 @@ describe('triageFailure', () => {
     const failureId = await recorded();
     const deps = { db: tdb.db, runners: rules(), logger };
     await triageFailure(deps, { failureId, attempt: 1, finalAttempt: false, signal: signal() });
-    expect(await requestRetry(tdb.db, failureId, 'execute')).toBe(true);
+    expect(await requestRetry(tdb.db, failureId, 'execute')).toBe(1);
     expect(await findFailure(tdb.db, failureId)).toMatchObject({ status: 'queued', attempt_base: 1, retry_from_stage: 'execute' });
     const result = await triageFailure(deps, { failureId, attempt: 1, finalAttempt: false, signal: signal() });
     expect(result.reused).toEqual(['classify']);
@@ -171,7 +172,7 @@ describe('triageFailure', () => {
       'execute#2:succeeded',
       'summarize#2:succeeded',
     ]);
-    expect(await requestRetry(tdb.db, 'gh-job-nope', 'classify')).toBe(false);
+    expect(await requestRetry(tdb.db, 'gh-job-nope', 'classify')).toBeNull();
   });
 
   it('falls back to rules when the runner fails on the last attempt (degrade, do not drop)', async () => {

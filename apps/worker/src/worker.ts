@@ -1,37 +1,20 @@
-import { DelayedError, MetricsTime, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { MetricsTime, Queue, Worker } from 'bullmq';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
-import { sql, type Kysely } from 'kysely';
-import {
-  defaultJobOptions,
-  IntakeJobData,
-  QUEUES,
-  RUNNERS,
-  RunJobData,
-  runJobId,
-  runnerQueueName,
-  TriageJobData,
-  type Database,
-  type Logger,
-  type RunnerName,
-} from '@pitcrew/core';
-import { processIntake } from './intake.ts';
-import {
-  classifyStage,
-  describeError,
-  executeStages,
-  FailureNotFoundError,
-  InvalidFailureDataError,
-  LeaderPendingError,
-  parseOrUnrecoverable,
-  type Guards,
-  type ModelClassifier,
-  type TriageResult,
-} from './pipeline.ts';
-import type { WorkerMetrics } from './metrics.ts';
-import type { RunnerRegistry } from './runners/registry.ts';
+import type { Kysely } from 'kysely';
+import { defaultJobOptions, JOBS, QUEUES, RUNNERS, type Database, type Logger, type RunnerName } from '@pitcrew/core';
 import type { LogSource } from './github/log-source.ts';
+import type { Guards } from './guards/guarded.ts';
+import { watchAbandoned } from './jobs/abandoned.ts';
+import { intakeProcessor } from './jobs/intake.ts';
+import type { JobEnvironment } from './jobs/retry-policy.ts';
+import { runProcessor } from './jobs/run.ts';
+import { triageProcessor } from './jobs/triage.ts';
+import type { WorkerMetrics } from './metrics.ts';
 import { createPublisher, type Publisher, type PublishOptions } from './publish/publisher.ts';
+import type { RunnerRegistry } from './runners/registry.ts';
+import type { ModelClassifier } from './stages/classify.ts';
+import type { StageDeps } from './stages/stage.ts';
 
 /** Concurrency and rate limit of one runner's queue in this process. */
 export interface RunnerLimits {
@@ -56,7 +39,7 @@ export interface WorkerDeps {
   /** Per-runner limits; runners not listed get `concurrency` and no rate limit. */
   runnerLimits?: Partial<Record<RunnerName, RunnerLimits>>;
   guards?: Guards;
-  /** See {@link TriageDeps.degradeAfterMs}; default `DEGRADE_AFTER_MS` (8 s). */
+  /** See `StageDeps.degradeAfterMs`; default `DEGRADE_AFTER_MS` (8 s). */
   degradeAfterMs?: number;
   classifier?: ModelClassifier;
   logs?: LogSource;
@@ -100,8 +83,12 @@ export interface JobLocks {
 /** ms the processors get, after being cancelled at the end of the shutdown timeout, to hand their jobs back. */
 export const SHUTDOWN_RELEASE_MS = 5_000;
 
-/** ms a follower waits between looks at its incident leader. */
-const LEADER_POLL_MS = 2_000;
+/**
+ * Limiter of a runner queue without a configured rate: never reached, but BullMQ applies a manual
+ * rate limit (`Queue#rateLimit`, after a 429) only to workers that have a limiter (its
+ * `moveToActive` script reads the limit's max from the worker's options).
+ */
+const UNLIMITED = { max: Number.MAX_SAFE_INTEGER, duration: 60_000 };
 
 /** The running workers of one process. */
 export interface Workers {
@@ -138,31 +125,30 @@ export function createWorkers(deps: WorkerDeps): Workers {
   const lockOptions = deps.locks
     ? { lockDuration: deps.locks.lockDurationMs, stalledInterval: deps.locks.stalledIntervalMs, maxStalledCount: deps.locks.maxStalledCount }
     : {};
-  const named = { name: deps.name ?? workerName() };
+  const common = { connection, prefix, ...bullMetrics, ...lockOptions, name: deps.name ?? workerName() };
   /** Set by `close()` once the shutdown timeout is over and active jobs are being cancelled. */
   let releasing = false;
-  /**
-   * A job cancelled by shutdown goes back to the queue at once with its attempt unused (BullMQ
-   * "delay a job from its processor" keeps `attemptsMade`), so another worker re-runs the same
-   * attempt and overwrites the aborted execution row instead of adding one.
-   */
-  const releaseOnShutdown = async (job: Job, token: string | undefined, signal: AbortSignal | undefined): Promise<void> => {
-    if (!releasing || !signal?.aborted) return;
-    logger.warn({ jobId: job.id, queue: job.queueName }, 'shutdown: job cancelled and handed back to the queue');
-    await job.moveToDelayed(Date.now(), token);
-    throw new DelayedError();
-  };
   const queueOptions = { connection, prefix, defaultJobOptions: defaultJobOptions(deps.attempts) };
-  const triageQueue = new Queue(QUEUES.triage, queueOptions);
+  const triageQueue = new Queue(JOBS.triage.queue, queueOptions);
   const configured = RUNNERS.filter((name) => deps.runners.runners[name]);
   const runQueues: Partial<Record<RunnerName, Queue>> = {};
-  for (const name of configured) runQueues[name] = new Queue(runnerQueueName(name), queueOptions);
+  for (const name of configured) runQueues[name] = new Queue(JOBS.run(name).queue, queueOptions);
   for (const q of [triageQueue, ...Object.values(runQueues)]) q.on('error', (error) => logger.warn({ err: error, queue: q.name }, 'queue error'));
   const publisher = deps.publish?.sinks.length ? createPublisher({ connection, prefix, db, logger, options: deps.publish, workerOptions: { ...bullMetrics, ...lockOptions } }) : null;
-  /** Tells the sinks about a failure in its final state; publishing never changes the failure, so an enqueue error is only logged. */
-  const publish = async (failureId: string) =>
-    publisher?.enqueue(failureId).catch((e: unknown) => logger.error({ err: e, failureId }, 'could not enqueue publishing'));
-  const stageDeps = {
+  const env: JobEnvironment = {
+    db,
+    logger,
+    releasing: () => releasing,
+    async rateLimit(queueName, ms) {
+      const queue = Object.values(runQueues).find((q) => q.name === queueName);
+      await queue?.rateLimit(ms);
+    },
+    // Publishing never changes the failure, so an enqueue error is only logged.
+    publish: async (failureId) => {
+      await publisher?.enqueue(failureId).catch((e: unknown) => logger.error({ err: e, failureId }, 'could not enqueue publishing'));
+    },
+  };
+  const stageDeps: StageDeps = {
     db,
     runners: deps.runners,
     logger,
@@ -174,130 +160,19 @@ export function createWorkers(deps: WorkerDeps): Workers {
     ...(deps.metrics ? { observer: deps.metrics.observer } : {}),
   };
 
-  const intake = new Worker(
-    QUEUES.intake,
-    async function processIntakeJob(job: Job) {
-      return processIntake(db, triageQueue, parseOrUnrecoverable(IntakeJobData, job));
-    },
-    { connection, prefix, concurrency: Math.max(4, deps.concurrency), ...bullMetrics, ...lockOptions, ...named },
-  );
-
-  /** Marks the failure failed on the last attempt, then rethrows for BullMQ. */
-  const onError = async (job: Job, failureId: string, attempt: number, error: unknown): Promise<never> => {
-    const log = logger.child({ jobId: job.id, queue: job.queueName, failureId, attempt });
-    if (error instanceof FailureNotFoundError) throw new UnrecoverableError(error.message);
-    const hopeless = error instanceof InvalidFailureDataError;
-    if (hopeless || attempt >= (job.opts.attempts ?? 1)) {
-      log.error({ err: error }, 'failed on the last attempt; failure marked failed');
-      // Only a failure still in progress: a worker that lost its job to another one (network
-      // partition) must not turn the other's `triaged` into `failed`.
-      await failIfInProgress(db, failureId, error).then(
-        (marked) => (marked ? publish(failureId) : undefined),
-        (e) => log.error({ err: e }, 'could not mark failure failed'),
-      );
-    } else {
-      log.warn({ err: error }, 'attempt failed; will retry');
-    }
-    if (hopeless) throw new UnrecoverableError(describeError(error));
-    throw error;
-  };
-  const runOf = (job: Job, failureId: string, signal?: AbortSignal) => {
-    const attempt = job.attemptsMade + 1;
-    return {
-      failureId,
-      attempt,
-      finalAttempt: attempt >= (job.opts.attempts ?? 1),
-      retryDelayMs: retryDelayMs(job.opts.backoff, attempt),
-      signal: signal ?? new AbortController().signal,
-    };
-  };
-
-  const triage = new Worker(
-    QUEUES.triage,
-    async function processTriageJob(job: Job, token?: string, signal?: AbortSignal) {
-      const data = parseOrUnrecoverable(TriageJobData, job);
-      const run = runOf(job, data.failureId, signal);
-      try {
-        const { context, classification } = await classifyStage(stageDeps, run);
-        const runner = runQueues[classification.runner] ? classification.runner : 'rules';
-        const payload: RunJobData = { v: 1, failureId: data.failureId, runner, model: classification.model };
-        await runQueues[runner]!.add(runner, payload, { jobId: runJobId(data.failureId, context.row.attempt_base) });
-        return { category: classification.category, runner };
-      } catch (error) {
-        await releaseOnShutdown(job, token, signal);
-        return onError(job, data.failureId, run.attempt, error);
-      }
-    },
-    { connection, prefix, concurrency: deps.concurrency, ...bullMetrics, ...lockOptions, ...named },
-  );
-
+  const intake = new Worker(QUEUES.intake, intakeProcessor(db, triageQueue), { ...common, concurrency: Math.max(4, deps.concurrency) });
+  const triage = new Worker(JOBS.triage.queue, triageProcessor(env, stageDeps, runQueues), { ...common, concurrency: deps.concurrency });
   const run: Partial<Record<RunnerName, Worker>> = {};
   for (const name of configured) {
     const limits = deps.runnerLimits?.[name] ?? { concurrency: deps.concurrency, ratePerMinute: 0 };
-    run[name] = new Worker(
-      runnerQueueName(name),
-      async function processRunJob(job: Job, token?: string, signal?: AbortSignal): Promise<TriageResult> {
-        const data = parseOrUnrecoverable(RunJobData, job);
-        const r = runOf(job, data.failureId, signal);
-        try {
-          let result: TriageResult;
-          try {
-            result = await executeStages(stageDeps, r);
-          } catch (error) {
-            if (!(error instanceof LeaderPendingError)) throw error;
-            // Wait for the incident leader without using an attempt (BullMQ "delay a job from its processor").
-            await job.moveToDelayed(Date.now() + LEADER_POLL_MS, token);
-            throw new DelayedError();
-          }
-          logger.info({ failureId: data.failureId, category: result.category, runner: result.runner, reused: result.reused }, 'failure triaged');
-          await publish(data.failureId);
-          return result;
-        } catch (error) {
-          if (error instanceof DelayedError) throw error;
-          await releaseOnShutdown(job, token, signal);
-          return onError(job, data.failureId, r.attempt, error);
-        }
-      },
-      {
-        connection,
-        prefix,
-        concurrency: limits.concurrency,
-        ...bullMetrics,
-        ...lockOptions, ...named,
-        ...(limits.ratePerMinute > 0 ? { limiter: { max: limits.ratePerMinute, duration: 60_000 } } : {}),
-      },
-    );
+    const limiter = limits.ratePerMinute > 0 ? { max: limits.ratePerMinute, duration: 60_000 } : name === 'rules' ? undefined : UNLIMITED;
+    run[name] = new Worker(JOBS.run(name).queue, runProcessor(env, stageDeps), { ...common, concurrency: limits.concurrency, ...(limiter ? { limiter } : {}) });
   }
 
   const all = [intake, triage, ...Object.values(run), ...(publisher ? [publisher.worker] : [])];
   for (const worker of all) worker.on('error', (error) => logger.error({ err: error, queue: worker.name }, 'worker error'));
   for (const worker of all) deps.metrics?.watchWorker(worker);
-  // A job failed without its processor running — stalled more than `maxStalledCount` times, i.e.
-  // it crashed its worker each time — never reached `onError`; mark its failure failed here so
-  // it does not stay `running` forever. Failures already final are left alone.
-  for (const worker of [triage, ...Object.values(run)]) {
-    worker.on('failed', (job, error) => {
-      const failureId = (job?.data as { failureId?: unknown } | undefined)?.failureId;
-      if (!job || job.finishedOn === undefined || typeof failureId !== 'string') return;
-      db.transaction()
-        .execute(async (trx) => {
-          if (!(await failIfInProgress(trx, failureId, error))) return false;
-          // The dead worker's execution rows would say `running` forever.
-          await trx
-            .updateTable('executions')
-            .set({ status: 'failed', error: `abandoned: ${describeError(error)}`, finished_at: new Date() })
-            .where('failure_id', '=', failureId)
-            .where('status', '=', 'running')
-            .execute();
-          logger.error({ failureId, jobId: job.id, err: error }, 'job failed outside its processor; failure marked failed');
-          return true;
-        })
-        .then(async (marked) => {
-          if (marked) await publish(failureId);
-        })
-        .catch((e: unknown) => logger.error({ err: e, failureId }, 'could not mark failure failed'));
-    });
-  }
+  for (const worker of [triage, ...Object.values(run)]) watchAbandoned(env, worker);
 
   let closing: Promise<void> | undefined;
   return {
@@ -313,7 +188,7 @@ export function createWorkers(deps: WorkerDeps): Workers {
         const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref());
         if ((await Promise.race([graceful.then(() => 'closed' as const), timer])) === 'timeout') {
           // Cancel what is still running: each processor sees its AbortSignal, stops its model
-          // call or agent, and hands its job back (releaseOnShutdown). Whatever does not within
+          // call or agent, and hands its job back (`settleJobError`). Whatever does not within
           // SHUTDOWN_RELEASE_MS is closed hard and recovered by the stalled-job check.
           logger.warn({ timeoutMs }, 'active jobs did not finish in time; cancelling them');
           releasing = true;
@@ -330,35 +205,3 @@ export function createWorkers(deps: WorkerDeps): Workers {
     },
   };
 }
-
-/**
- * ms BullMQ waits before retrying a job whose `attempt` (1-based) failed, for its `backoff`
- * option: fixed = `delay`, exponential = `2^(attempt-1) × delay` (BullMQ `Backoffs.builtinStrategies`,
- * jitter ignored); 0 for none or a custom strategy.
- */
-export function retryDelayMs(backoff: number | { type: string; delay?: number } | undefined, attempt: number): number {
-  if (backoff === undefined) return 0;
-  if (typeof backoff === 'number') return backoff;
-  const delay = backoff.delay ?? 0;
-  if (backoff.type === 'fixed') return delay;
-  if (backoff.type === 'exponential') return Math.round(2 ** (attempt - 1) * delay);
-  return 0;
-}
-
-/**
- * Marks a failure `failed` with `error`, only while it is still in progress (`queued`, `running`):
- * a worker that lost its job to another one (network partition, stall) must not turn the other's
- * `triaged` into `failed`.
- *
- * @returns whether the failure was marked
- */
-async function failIfInProgress(db: Kysely<Database>, failureId: string, error: unknown): Promise<boolean> {
-  const result = await db
-    .updateTable('failures')
-    .set({ status: 'failed', error: describeError(error), finished_at: new Date(), updated_at: sql`now()` })
-    .where('id', '=', failureId)
-    .where('status', 'in', ['queued', 'running'])
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) > 0;
-}
-

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { CiFailure } from './failure.ts';
 
 /** The failure categories pitcrew triages into. */
@@ -14,38 +15,42 @@ export const CATEGORIES = [
 export type Category = (typeof CATEGORIES)[number];
 
 /** Where a piece of evidence was found; log text is the strongest, a check name the weakest. */
-export type EvidenceSource = 'conclusion' | 'log' | 'failed-step' | 'job-name' | 'check-name' | 'workflow-name' | 'model';
+export const EVIDENCE_SOURCES = ['conclusion', 'log', 'failed-step', 'job-name', 'check-name', 'workflow-name', 'model'] as const;
+export type EvidenceSource = (typeof EVIDENCE_SOURCES)[number];
 
-/** What matched, for the operator and the model: `{source, text, pattern}`. */
-export interface Evidence {
-  category: Category;
-  source: EvidenceSource;
+/** What matched, for the operator and the model: `{category, source, text, pattern}`. */
+export const Evidence = z.object({
+  category: z.enum(CATEGORIES),
+  source: z.enum(EVIDENCE_SOURCES),
   /** The text that matched (a step name, a log line), cut to 200 characters. */
-  text: string;
+  text: z.string(),
   /** The rule that matched, as a regular expression source. */
-  pattern: string;
-}
+  pattern: z.string(),
+});
+export type Evidence = z.infer<typeof Evidence>;
 
 /**
  * Evidence that a failure is flaky: the same job (same name, same workflow) passed on the same
  * commit, in another run (e.g. the `push` and `pull_request` runs of one SHA) or another attempt
  * of the same run (a re-run). Found in the GitHub Actions API, not in the log.
  */
-export interface FlakyEvidence {
+export const FlakyEvidence = z.object({
   /** The passing twin. */
-  passed: { runId: number; attempt: number; jobId: number; jobName: string; htmlUrl: string | null };
+  passed: z.object({ runId: z.number(), attempt: z.number(), jobId: z.number(), jobName: z.string(), htmlUrl: z.string().nullable() }),
   /** The commit both ran on. */
-  headSha: string;
-}
+  headSha: z.string(),
+});
+export type FlakyEvidence = z.infer<typeof FlakyEvidence>;
 
 /** Result of {@link classifyFailure}: a category, a confidence in [0, 1] and the evidence. */
-export interface Classification {
-  category: Category;
-  confidence: number;
-  evidence: Evidence[];
+export const Classification = z.object({
+  category: z.enum(CATEGORIES),
+  confidence: z.number().min(0).max(1),
+  evidence: z.array(Evidence),
   /** Set when the same job passed on the same commit (see {@link FlakyEvidence}). */
-  flaky?: FlakyEvidence;
-}
+  flaky: FlakyEvidence.optional(),
+});
+export type Classification = z.infer<typeof Classification>;
 
 /**
  * Weight of one match by where it was found. A failed step's name says what failed; a job or

@@ -53,22 +53,43 @@ export const IntakeJobData = z.object({
 });
 export type IntakeJobData = z.infer<typeof IntakeJobData>;
 
-/** Data of a `triage` job. The failure itself is read from Postgres. */
+/** Data of a `triage` job. The failure itself is read from Postgres (claimed in one statement). */
 export const TriageJobData = z.object({
   v: z.literal(1),
   failureId: z.string().min(1),
-  /** Stage to start from; earlier finished stages are reused, never re-run. */
-  fromStage: Stage.optional(),
+  /**
+   * The triage round (`failures.attempt_base`): 0 for the first, the base of a requested retry
+   * after that (which stages re-run is on the failure row, `retry_from_stage`). Absent in jobs
+   * of older releases: round 0.
+   */
+  round: z.number().int().min(0).default(0),
 });
 export type TriageJobData = z.infer<typeof TriageJobData>;
+
+/**
+ * What execute and summarize need from classify, carried in the run job so it reads nothing
+ * back from Postgres. `classification` is the classify stage's stored output, parsed by the
+ * worker with that stage's schema.
+ */
+export const CarriedTriage = z.object({
+  failure: CiFailure,
+  /** ISO 8601 time the failure was recorded (`failures.created_at`): the degrade deadline and the leader wait count from it. */
+  recordedAt: z.string(),
+  /** The round (`failures.attempt_base`) and the stage a requested retry re-runs from. */
+  attemptBase: z.number().int().min(0),
+  retryFromStage: Stage.nullable(),
+  classification: z.unknown(),
+});
+export type CarriedTriage = z.infer<typeof CarriedTriage>;
 
 /** Data of a `run-<runner>` job: execute and summarize one classified failure. */
 export const RunJobData = z.object({
   v: z.literal(1),
   failureId: z.string().min(1),
-  runner: RunnerName,
-  /** Model the strategy chose, `null` for runners without one. */
-  model: z.string().nullable(),
+  /** The triage round (see {@link TriageJobData}); absent in jobs of older releases (then its id says it). */
+  round: z.number().int().min(0).optional(),
+  /** Absent in jobs of older releases: then the failure and its classification are read from Postgres. */
+  carried: CarriedTriage.optional(),
 });
 export type RunJobData = z.infer<typeof RunJobData>;
 
@@ -82,6 +103,8 @@ export const PublishJobData = z.object({
   v: z.literal(1),
   failureId: z.string().min(1),
   sink: SinkName,
+  /** The triage round whose result is published (`failures.attempt_base`); absent in jobs of older releases: 0. */
+  round: z.number().int().min(0).default(0),
 });
 export type PublishJobData = z.infer<typeof PublishJobData>;
 
@@ -92,6 +115,15 @@ export type PublishJobData = z.infer<typeof PublishJobData>;
  */
 export function publishJobId(failureId: string, sink: SinkName, attemptBase: number): string {
   return `publish-${failureId}-${sink}-round-${attemptBase}`;
+}
+
+/**
+ * Job id of a failure's triage job in one round: the failure id for round 0 (ingest's intake adds
+ * it), `<id>-retry-<round>` for a requested retry, so two concurrent retries of one round add one
+ * job and a finished first round never blocks a retry.
+ */
+export function triageJobId(failureId: string, round: number): string {
+  return round === 0 ? failureId : `${failureId}-retry-${round}`;
 }
 
 /**
@@ -107,6 +139,40 @@ export function runJobId(failureId: string, attemptBase: number): string {
  */
 export function intakeJobId(deliveryId: string): string {
   return `delivery-${deliveryId.replaceAll(':', '-')}`;
+}
+
+/** One queue's entry in the job catalog. */
+export interface JobSpec<T> {
+  /** Queue name, before the BullMQ prefix. */
+  queue: string;
+  /** BullMQ job name of `data` (shown on the board). */
+  name(data: T): string;
+  /** Schema of the job's data: producers write it, workers parse it (a job may come from another release). */
+  data: z.ZodType<T, any>;
+  /** The job id rule: one id per unit of work, so adding the same work twice adds one job. */
+  jobId(data: T): string;
+}
+
+/**
+ * The job catalog: every queue pitcrew uses, with its job data schema and job id rule. Ingest,
+ * the workers and the admin API add and read jobs only through these entries; options are
+ * {@link defaultJobOptions}.
+ */
+export const JOBS = {
+  /** One job per accepted failure delivery: records the delivery and its failure, adds the triage job. */
+  intake: { queue: QUEUES.intake, name: () => 'intake', data: IntakeJobData, jobId: (d) => intakeJobId(d.deliveryId) } satisfies JobSpec<IntakeJobData>,
+  /** One job per failure and round: claim, classify, hand over to the chosen runner's queue. */
+  triage: { queue: QUEUES.triage, name: () => 'triage', data: TriageJobData, jobId: (d) => triageJobId(d.failureId, d.round) } satisfies JobSpec<TriageJobData>,
+  /** One job per failure and round on the runner's own queue: execute, summarize. */
+  run: (runner: RunnerName) =>
+    ({ queue: runnerQueueName(runner), name: () => runner, data: RunJobData, jobId: (d) => runJobId(d.failureId, d.round ?? 0) }) satisfies JobSpec<RunJobData>,
+  /** One job per (failure, sink, round) once the failure is final. */
+  publish: { queue: QUEUES.publish, name: (d) => d.sink, data: PublishJobData, jobId: (d) => publishJobId(d.failureId, d.sink, d.round) } satisfies JobSpec<PublishJobData>,
+} as const;
+
+/** `[name, data, {jobId}]` for `queue.add(...)` of a catalog job (the id by the entry's rule). */
+export function jobArgs<T>(spec: JobSpec<T>, data: T): [string, T, { jobId: string }] {
+  return [spec.name(data), data, { jobId: spec.jobId(data) }];
 }
 
 /**

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ChatMessage, LlmClient, LlmCompletion } from './client.ts';
+import { describeIssues } from '@pitcrew/core';
 import { LlmError } from './errors.ts';
 
 /** How a server was asked for JSON, best first. */
@@ -98,7 +99,7 @@ export function createJsonCompleter(client: LlmClient) {
       if (parsed.success) {
         return { ...completion, ...spent, value: parsed.data, mode, text: completion.text };
       }
-      lastProblem = `answer did not match the schema: ${parsed.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`;
+      lastProblem = `answer did not match the schema: ${describeIssues(parsed.error.issues)}`;
     }
     throw new LlmError(`no JSON answer for ${name}: ${lastProblem}`, { retryable: false });
   };

@@ -8,13 +8,14 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { normalizeGithubEvent, QUEUES, type CiFailure } from '@pitcrew/core';
 import { createTestDatabase, createTestRedis, deleteKeysWithPrefix, testPrefix, type TestDatabase } from '@pitcrew/testkit';
 import { startFakeLlm, type FakeLlm } from '@pitcrew/testkit/fake-llm';
-import { processIntake } from '../intake.ts';
-import { triageFailure } from '../pipeline.ts';
+import { processIntake } from '../jobs/intake.ts';
+import { triageFailure } from '../stages/index.ts';
 import { createLlmRunner } from '../runners/llm-runner.ts';
 import { createRunnerRegistry } from '../runners/registry.ts';
 import { createLlmClient, createPriceBook } from '@pitcrew/llm';
 import { createBreakers } from './breakers.ts';
-import { BudgetExceededError, createBudget, utcDay } from './budget.ts';
+import { BudgetExceededError } from '../errors.ts';
+import { createBudget, utcDay } from './budget.ts';
 
 const require = createRequire(import.meta.url);
 const sets = require('@octokit/webhooks-examples/api.github.com/index.json') as { name: string; examples: any[] }[];

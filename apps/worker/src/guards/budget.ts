@@ -1,19 +1,12 @@
-import { sql, type Kysely } from 'kysely';
-import type { Database } from '@pitcrew/core';
+import type { Kysely } from 'kysely';
+import { adjustSpend, committedSpend, reserveSpend, type Database } from '@pitcrew/core';
+import { BudgetExceededError } from '../errors.ts';
 
 /** Limits in USD per UTC day (org, each repository) and per failure (all attempts); 0 = no limit. */
 export interface BudgetLimits {
   orgDailyUsd: number;
   repoDailyUsd: number;
   failureUsd: number;
-}
-
-/** Thrown when a model call would exceed a budget; the caller triages by rules instead. */
-export class BudgetExceededError extends Error {
-  constructor(readonly scope: string, readonly limitUsd: number, readonly wouldSpendUsd: number) {
-    super(`budget ${scope} of ${limitUsd} USD would be exceeded (${wouldSpendUsd.toFixed(6)} USD with this call)`);
-    this.name = 'BudgetExceededError';
-  }
 }
 
 /** A reservation for one model call, to settle with the actual cost or release. */
@@ -38,8 +31,8 @@ export function utcDay(now = new Date()): string {
 }
 
 /**
- * Postgres-backed budgets. Each check is one `INSERT … ON CONFLICT DO UPDATE … WHERE spent +
- * reserved + estimate <= limit`, so concurrent calls from any number of processes cannot pass a
+ * Postgres-backed budgets. Each check is one `reserveSpend` (`INSERT … ON CONFLICT DO UPDATE …
+ * WHERE spent + reserved + estimate <= limit`), so concurrent calls from any number of processes cannot pass a
  * limit together: at most the calls in flight when the limit is reached overspend it, each by
  * the difference between its estimate and its actual cost ("no overspend beyond one call").
  * Per-failure spend is kept on a fixed day (`1970-01-01`) so it covers all attempts across days.
@@ -52,63 +45,31 @@ export function createBudget(db: Kysely<Database>, limits: BudgetLimits): Budget
       { key: `failure:${s.failureId}`, day: '1970-01-01', limit: limits.failureUsd },
     ] as const;
 
-  async function adjust(day: string, scope: string, deltaSpent: number, deltaReserved: number) {
-    await db
-      .updateTable('spend')
-      .set({
-        spent_usd: sql`spent_usd + ${deltaSpent}`,
-        reserved_usd: sql`greatest(reserved_usd + ${deltaReserved}, 0)`,
-      })
-      .where('day', '=', day)
-      .where('scope', '=', scope)
-      .execute();
-  }
-
   return {
     async reserve(scope, estimateUsd) {
-      const taken: { day: string; key: string }[] = [];
-      const refuse = async (key: string, day: string, limit: number) => {
-        for (const t of taken) await adjust(t.day, t.key, 0, -estimateUsd);
-        const current = await db
-          .selectFrom('spend')
-          .select(['spent_usd', 'reserved_usd'])
-          .where('day', '=', day)
-          .where('scope', '=', key)
-          .executeTakeFirst();
-        return new BudgetExceededError(key, limit, Number(current?.spent_usd ?? 0) + Number(current?.reserved_usd ?? 0) + estimateUsd);
+      const taken: { day: string; scope: string }[] = [];
+      const refuse = async (key: { day: string; scope: string }, limit: number) => {
+        for (const t of taken) await adjustSpend(db, t, 0, -estimateUsd);
+        return new BudgetExceededError(key.scope, limit, (await committedSpend(db, key)) + estimateUsd);
       };
       for (const { key, day, limit } of scopes(scope)) {
-        const unlimited = limit <= 0;
+        const at = { day, scope: key };
         // The upsert's WHERE guards existing rows; a first call of the day is checked here.
-        if (!unlimited && estimateUsd > limit) throw await refuse(key, day, limit);
-        const row = await db
-          .insertInto('spend')
-          .values({ day, scope: key, spent_usd: 0, reserved_usd: estimateUsd, calls: 1 })
-          .onConflict((oc) =>
-            oc
-              .columns(['day', 'scope'])
-              .doUpdateSet({
-                reserved_usd: sql`spend.reserved_usd + ${estimateUsd}`,
-                calls: sql`spend.calls + 1`,
-              })
-              .where(sql<boolean>`${unlimited} or spend.spent_usd + spend.reserved_usd + ${estimateUsd} <= ${limit}`),
-          )
-          .returning(['spent_usd'])
-          .executeTakeFirst();
-        if (!row) throw await refuse(key, day, limit);
-        taken.push({ day, key });
+        if (limit > 0 && estimateUsd > limit) throw await refuse(at, limit);
+        if (!(await reserveSpend(db, at, estimateUsd, limit))) throw await refuse(at, limit);
+        taken.push(at);
       }
       let done = false;
       return {
         async settle(actualUsd) {
           if (done) return;
           done = true;
-          for (const t of taken) await adjust(t.day, t.key, actualUsd, -estimateUsd);
+          for (const t of taken) await adjustSpend(db, t, actualUsd, -estimateUsd);
         },
         async release() {
           if (done) return;
           done = true;
-          for (const t of taken) await adjust(t.day, t.key, 0, -estimateUsd);
+          for (const t of taken) await adjustSpend(db, t, 0, -estimateUsd);
         },
       };
     },

@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { CiFailure, describeFailure, findFailure, findSucceededExecution, toOutgoing, type Database, type FailureRow, type IncidentRow } from '@pitcrew/core';
-import { InvalidFailureDataError, type ClassifyOutput, type ExecuteOutput } from '../pipeline.ts';
+import { CiFailure, describeFailure, findFailure, findIncident, findSucceededExecution, toOutgoing, type Database, type FailureRow, type IncidentRow } from '@pitcrew/core';
+import { InvalidFailureDataError } from '../errors.ts';
+import { classifyStage } from '../stages/classify.ts';
+import { executeStage } from '../stages/execute.ts';
+import { parseOutput } from '../stages/runner.ts';
 
 /**
  * GitHub's limit on a check run's `output.summary` and `output.text`: "Maximum length: 65535
@@ -56,10 +59,10 @@ export async function loadPublishContent(db: Kysely<Database>, failureId: string
   const [classify, execute, incident] = await Promise.all([
     findSucceededExecution(db, failureId, 'classify'),
     findSucceededExecution(db, failureId, 'execute'),
-    row.incident_id ? db.selectFrom('incidents').selectAll().where('id', '=', String(row.incident_id)).executeTakeFirst() : undefined,
+    row.incident_id ? findIncident(db, String(row.incident_id)) : undefined,
   ]);
-  const classification = classify?.output as ClassifyOutput | undefined;
-  const execution = execute?.output as ExecuteOutput | undefined;
+  const classification = classify ? parseOutput(classifyStage, failureId, classify.output) : undefined;
+  const execution = execute ? parseOutput(executeStage, failureId, execute.output) : undefined;
   const summary =
     row.status === 'failed'
       ? `pitcrew could not triage this failure: ${row.error ?? 'unknown error'}`

@@ -1,4 +1,4 @@
-import { lockIncident, setIncidentIssue, type IncidentRow, type PublicationOutcome } from '@pitcrew/core';
+import { lockIncident, recentOccurrences, setIncidentIssue, type IncidentRow, type PublicationOutcome } from '@pitcrew/core';
 import { contentHash, GITHUB_TEXT_MAX_BYTES, outgoing, reportMarkdown, truncateUtf8, type PublishContent } from './content.ts';
 import { asPublishError, isGone, type Sink } from './sink.ts';
 
@@ -61,14 +61,7 @@ export function createIssueSink(options: { escalateAfter: number }): Sink {
         return { status: 'skipped', reason: `incident seen ${incident.occurrences} time(s), escalated at ${options.escalateAfter}` };
       }
       const { owner, repo } = incident;
-      const recent = await trx
-        .selectFrom('failures')
-        .select(['id', 'branch', 'head_sha', 'html_url', 'received_at'])
-        .where('incident_id', '=', incident.id)
-        .orderBy('received_at', 'desc')
-        .orderBy('id')
-        .limit(RECENT_OCCURRENCES)
-        .execute();
+      const recent = await recentOccurrences(trx, incident.id, RECENT_OCCURRENCES);
       const body = issueBody(content, incident, recent);
       const hash = contentHash({ body, issue: incident.issue_number });
       if (previous.status === 'published' && previous.content_hash === hash && incident.issue_number !== null) return { status: 'published', reason: 'unchanged' };

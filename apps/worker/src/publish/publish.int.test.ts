@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   findFailure,
   intakeJobId,
+  jobArgs,
+  JOBS,
   listExecutions,
   listPublications,
   normalizeGithubEvent,
@@ -258,13 +260,13 @@ describe('publishing', () => {
 
     // A requested retry of the triage (a new round, as the admin API does it) publishes again
     // under new job ids and updates, never adds.
-    expect(await requestRetry(tdb.db, id, 'summarize')).toBe(true);
-    const { attempt_base: round } = (await findFailure(tdb.db, id))!;
-    const triage = new Queue(QUEUES.triage, { connection: redis, prefix });
-    await triage.add('triage', { v: 1, failureId: id }, { jobId: `${id}-retry-${round}` });
+    const round = await requestRetry(tdb.db, id, 'summarize');
+    expect(round).toBeGreaterThan(0);
+    const triage = new Queue(JOBS.triage.queue, { connection: redis, prefix });
+    await triage.add(...jobArgs(JOBS.triage, { v: 1, failureId: id, round: round! }));
     await triage.close();
     const deadline = Date.now() + 15_000;
-    while ((await workers.publisher!.queue.getJobState(publishJobId(id, 'check-run', round))) !== 'completed') {
+    while ((await workers.publisher!.queue.getJobState(publishJobId(id, 'check-run', round!))) !== 'completed') {
       if (Date.now() > deadline) throw new Error('retry round not published');
       await sleep(50);
     }

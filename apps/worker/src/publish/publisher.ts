@@ -3,9 +3,8 @@ import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import {
   findFailure,
-  publishJobId,
+  JOBS,
   PublishJobData,
-  QUEUES,
   runPublication,
   type Database,
   type Logger,
@@ -13,7 +12,8 @@ import {
   type SinkName,
 } from '@pitcrew/core';
 import type { GithubApi } from '../github/github-api.ts';
-import { InvalidFailureDataError, parseOrUnrecoverable } from '../pipeline.ts';
+import { InvalidFailureDataError } from '../errors.ts';
+import { parseJobData } from '../jobs/parse.ts';
 import { checkRunSink } from './check-run.ts';
 import { loadPublishContent } from './content.ts';
 import { createIssueSink } from './issue.ts';
@@ -102,7 +102,7 @@ export function createPublisher(deps: {
 }): Publisher {
   const { connection, prefix, db, logger, options } = deps;
   const bySink = new Map(options.sinks.map((s) => [s.name, s]));
-  const queue = new Queue(QUEUES.publish, {
+  const queue = new Queue(JOBS.publish.queue, {
     connection,
     prefix,
     defaultJobOptions: {
@@ -115,9 +115,9 @@ export function createPublisher(deps: {
   queue.on('error', (error) => logger.warn({ err: error, queue: queue.name }, 'queue error'));
 
   const worker = new Worker(
-    QUEUES.publish,
+    JOBS.publish.queue,
     async function processPublishJob(job: Job, _token?: string, signal?: AbortSignal): Promise<Pick<PublicationRow, 'status' | 'external_id' | 'external_url'>> {
-      const { failureId, sink: sinkName } = parseOrUnrecoverable(PublishJobData, job);
+      const { failureId, sink: sinkName } = parseJobData(PublishJobData, job);
       const sink = bySink.get(sinkName);
       if (!sink) throw new UnrecoverableError(`sink ${sinkName} is not configured in this worker`);
       const attempt = job.attemptsMade + 1;
@@ -135,15 +135,11 @@ export function createPublisher(deps: {
       }
       const octokit = options.github?.forInstallation(content.failure.installationId) ?? null;
       try {
-        const row = await runPublication(db, { failureId, sink: sinkName, final }, async (previous, trx) => {
-          // A permanent error ends the job now; record it as final.
-          try {
-            return await sink.publish({ content, previous, trx, octokit, logger: log, signal: signal ?? new AbortController().signal });
-          } catch (error) {
-            if (error instanceof PermanentPublishError) await trx.updateTable('publications').set({ status: 'failed' }).where('id', '=', previous.id).execute();
-            throw error;
-          }
-        });
+        // A permanent error ends the job now; it is recorded as final.
+        const permanent = (error: unknown) => error instanceof PermanentPublishError;
+        const row = await runPublication(db, { failureId, sink: sinkName, final, permanent }, (previous, trx) =>
+          sink.publish({ content, previous, trx, octokit, logger: log, signal: signal ?? new AbortController().signal }),
+        );
         log.info({ status: row.status, externalId: row.external_id, reason: row.last_error ?? undefined }, 'publish job done');
         return { status: row.status, external_id: row.external_id, external_url: row.external_url };
       } catch (error) {
@@ -167,11 +163,10 @@ export function createPublisher(deps: {
       const row = await findFailure(db, failureId);
       if (!row) return;
       await queue.addBulk(
-        options.sinks.map((sink) => ({
-          name: sink.name,
-          data: { v: 1, failureId, sink: sink.name } satisfies PublishJobData,
-          opts: { jobId: publishJobId(failureId, sink.name, row.attempt_base) },
-        })),
+        options.sinks.map((sink) => {
+          const data: PublishJobData = { v: 1, failureId, sink: sink.name, round: row.attempt_base };
+          return { name: JOBS.publish.name(data), data, opts: { jobId: JOBS.publish.jobId(data) } };
+        }),
       );
     },
   };

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { FailureStatus } from './database.ts';
 import { toOutgoing, toOutgoingJson } from '../outgoing.ts';
 import { listPublications } from './publications.ts';
-import type { Db } from './repository.ts';
+import type { Db } from './database.ts';
 
 /**
  * Read queries of the admin API (`/api` on ingest) and the `pitcrew` CLI: failures with their

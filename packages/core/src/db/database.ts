@@ -1,4 +1,4 @@
-import type { ColumnType, Generated, Insertable, JSONColumnType, Selectable, Updateable } from 'kysely';
+import type { ColumnType, Generated, Insertable, JSONColumnType, Kysely, Selectable, Transaction, Updateable } from 'kysely';
 import type { CiFailure } from '../failure.ts';
 
 /** Status of a failure: `queued` → `running` → `triaged` | `failed`. */
@@ -160,3 +160,6 @@ export type FailureUpdate = Updateable<FailuresTable>;
 export type ExecutionRow = Selectable<ExecutionsTable>;
 export type IncidentRow = Selectable<IncidentsTable>;
 export type PublicationRow = Selectable<PublicationsTable>;
+
+/** A Kysely instance or a transaction; every repository function takes one first. */
+export type Db = Kysely<Database> | Transaction<Database>;

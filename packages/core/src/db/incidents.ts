@@ -1,5 +1,6 @@
-import { sql, type Kysely } from 'kysely';
-import type { Database, IncidentRow } from './database.ts';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Database, Db, IncidentRow } from './database.ts';
+import { linkFailureToIncident } from './failures.ts';
 
 /** Failures with one signature in one repository within this many hours join one incident. */
 export const INCIDENT_WINDOW_HOURS = 24;
@@ -48,11 +49,34 @@ export async function joinIncident(
           .values({ owner: link.owner, repo: link.repo, signature: link.signature, category: link.category, leader_failure_id: link.failureId })
           .returningAll()
           .executeTakeFirstOrThrow();
-    await trx
-      .updateTable('failures')
-      .set({ signature: link.signature, incident_id: incident.id, updated_at: sql`now()` })
-      .where('id', '=', link.failureId)
-      .execute();
+    await linkFailureToIncident(trx, link.failureId, { signature: link.signature, incidentId: incident.id });
     return { incident, leader: incident.leader_failure_id === link.failureId };
   });
+}
+
+/** One incident by id, or `undefined`. */
+export async function findIncident(db: Db, id: string): Promise<IncidentRow | undefined> {
+  return db.selectFrom('incidents').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** An incident, locked until the end of `trx` (one escalation issue per incident). */
+export async function lockIncident(trx: Transaction<Database>, id: string): Promise<IncidentRow | undefined> {
+  return trx.selectFrom('incidents').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+}
+
+/** Records the escalation issue of an incident. */
+export async function setIncidentIssue(trx: Transaction<Database>, id: string, issue: { number: number; url: string }): Promise<void> {
+  await trx.updateTable('incidents').set({ issue_number: issue.number, issue_url: issue.url }).where('id', '=', id).execute();
+}
+
+/** The latest `limit` failures of an incident, newest first: what its escalation issue lists. */
+export async function recentOccurrences(db: Db, incidentId: string, limit: number) {
+  return db
+    .selectFrom('failures')
+    .select(['id', 'branch', 'head_sha', 'html_url', 'received_at'])
+    .where('incident_id', '=', incidentId)
+    .orderBy('received_at', 'desc')
+    .orderBy('id')
+    .limit(limit)
+    .execute();
 }

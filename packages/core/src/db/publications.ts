@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { Database, IncidentRow, PublicationRow, PublicationStatus } from './database.ts';
+import type { Database, PublicationRow, PublicationStatus } from './database.ts';
 
 /** What a sink did in one publish attempt. */
 export interface PublicationOutcome {
@@ -17,7 +17,8 @@ export interface PublicationOutcome {
 /**
  * Runs one sink's publish attempt for one failure under a row lock on its `publications` row
  * (created on first use; unique (failure_id, sink)), and records the outcome: ids and hash on
- * success; attempts + 1 and `last_error` on failure, `failed` when `final`. The lock is held for
+ * success; attempts + 1 and `last_error` on failure, `failed` when `final` or when `permanent`
+ * says the error will not pass by retrying. The lock is held for
  * the duration of `body` (its HTTP calls included), so two workers running the same publication
  * at once (a stalled job picked up elsewhere) serialize and the second sees the first's object
  * instead of creating another.
@@ -28,7 +29,7 @@ export interface PublicationOutcome {
  */
 export async function runPublication(
   db: Kysely<Database>,
-  key: { failureId: string; sink: string; final: boolean },
+  key: { failureId: string; sink: string; final: boolean; permanent?: (error: unknown) => boolean },
   body: (previous: PublicationRow, trx: Transaction<Database>) => Promise<PublicationOutcome>,
 ): Promise<PublicationRow> {
   const result = await db.transaction().execute(async (trx) => {
@@ -59,7 +60,7 @@ export async function runPublication(
         .set({
           attempts: sql`attempts + 1`,
           last_error: String(error instanceof Error ? `${error.name}: ${error.message}` : error).slice(0, 2_000),
-          ...(key.final ? { status: 'failed' as const } : {}),
+          ...(key.final || key.permanent?.(error) ? { status: 'failed' as const } : {}),
           updated_at: sql`now()`,
         })
         .where('id', '=', previous.id)
@@ -74,14 +75,4 @@ export async function runPublication(
 /** Every publication of a failure, by sink. */
 export async function listPublications(db: Kysely<Database>, failureId: string): Promise<PublicationRow[]> {
   return db.selectFrom('publications').selectAll().where('failure_id', '=', failureId).orderBy('sink').execute();
-}
-
-/** An incident, locked until the end of `trx` (one escalation issue per incident). */
-export async function lockIncident(trx: Transaction<Database>, id: string): Promise<IncidentRow | undefined> {
-  return trx.selectFrom('incidents').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
-}
-
-/** Records the escalation issue of an incident. */
-export async function setIncidentIssue(trx: Transaction<Database>, id: string, issue: { number: number; url: string }): Promise<void> {
-  await trx.updateTable('incidents').set({ issue_number: issue.number, issue_url: issue.url }).where('id', '=', id).execute();
 }

@@ -1,0 +1,26 @@
+import type { Job } from 'bullmq';
+import { RunJobData } from '@pitcrew/core';
+import { classifiedScope, executeAndSummarize, type TriageResult } from '../stages/index.ts';
+import type { StageDeps } from '../stages/stage.ts';
+import { parseJobData } from './parse.ts';
+import { runOfJob, settleJobError, type JobEnvironment } from './retry-policy.ts';
+
+/**
+ * The processor of a `run-<runner>` queue: execute → summarize on the classification the triage
+ * job carried, then publishing. A follower of an incident waits for its leader (delayed, attempt
+ * unused); a rate-limited runner pauses its queue.
+ */
+export function runProcessor(env: JobEnvironment, deps: StageDeps) {
+  return async function processRunJob(job: Job, token?: string, signal?: AbortSignal): Promise<TriageResult> {
+    const data = parseJobData(RunJobData, job);
+    try {
+      const { scope, classify } = await classifiedScope(deps, runOfJob(job, data.failureId, signal), data.carried);
+      const result = await executeAndSummarize(deps, scope, classify);
+      env.logger.info({ failureId: data.failureId, category: result.category, runner: result.runner, reused: result.reused }, 'failure triaged');
+      await env.publish(data.failureId);
+      return result;
+    } catch (error) {
+      return settleJobError(env, job, token, signal, data.failureId, error);
+    }
+  };
+}
