@@ -1,7 +1,7 @@
 import type { PublicationRow } from '../database.ts';
 import { listPublications } from '../publications.ts';
 import type { Db } from '../repository.ts';
-import { iso } from './shared.ts';
+import { iso, outText } from './shared.ts';
 
 /** Where a failure's result was published (one row per sink; see the worker's publish stage). */
 export interface PublicationView {
@@ -14,6 +14,7 @@ export interface PublicationView {
   externalUrl: string | null;
   /** Publish job attempts over every round. */
   attempts: number;
+  /** Error of the last failed attempt (a sink's HTTP error may quote a URL or header), or why it was skipped. */
   lastError: string | null;
   /** ISO 8601; `null` before the first publish. */
   publishedAt: string | null;
@@ -21,6 +22,7 @@ export interface PublicationView {
   updatedAt: string;
 }
 
+/** A `publications` row as the admin API shows it; its last error passes the outgoing boundary. */
 function toPublicationView(p: PublicationRow): PublicationView {
   return {
     sink: p.sink,
@@ -28,7 +30,7 @@ function toPublicationView(p: PublicationRow): PublicationView {
     externalId: p.external_id,
     externalUrl: p.external_url,
     attempts: p.attempts,
-    lastError: p.last_error,
+    lastError: outText(p.last_error),
     publishedAt: iso(p.published_at),
     updatedAt: iso(p.updated_at)!,
   };
