@@ -205,7 +205,7 @@ describe('failures', () => {
     expect((await api('/failures/gh-job-nope')).status).toBe(404);
   });
 
-  it('serves names, summaries, errors and outputs only through the outgoing boundary: a token in any of them never leaves', async () => {
+  it('serves names, summaries, errors (publishing errors too) and outputs only through the outgoing boundary: a token in any of them never leaves', async () => {
     const token = 'ghp_' + 'Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4J3i2';
     const payload = jobFailure(Math.floor(Math.random() * 1e12));
     payload.workflow_job.name = `deploy NPM_TOKEN=${token}`;
@@ -222,6 +222,7 @@ describe('failures', () => {
     // A runner's answer and an error are untrusted too: they may quote what they read.
     await tdb.db.updateTable('failures').set({ summary: `use ${token}`, error: `401 for ${token}` }).where('id', '=', failureId).execute();
     await tdb.db.updateTable('executions').set({ output: JSON.stringify({ runner: 'agent', markdown: `## Summary\nexport GH_TOKEN=${token}` }) }).where('failure_id', '=', failureId).where('stage', '=', 'execute').execute();
+    await tdb.db.insertInto('publications').values({ failure_id: failureId, sink: 'slack', status: 'failed', external_id: null, external_url: null, detail: null, last_error: `HTTPError: 403 with token ${token}` }).execute();
     const incident = await joinIncident(tdb.db, { failureId, owner: example.owner, repo: example.repo, signature: `sig-${failureId}`, category: 'test' });
     const served = [await api(`/failures/${failureId}`), await api(`/failures?limit=200`), await api(`/incidents/${incident.incident.id}`)];
     for (const res of served) expect(res.status).toBe(200);

@@ -16,7 +16,7 @@ export * from './logger.ts';
 export * from './process.ts';
 export * from './extract/index.ts';
 export * from './db/incidents.ts';
-export * from './db/admin-queries.ts';
+export * from './db/admin/index.ts';
 export * from './breaker-states.ts';
 export * from './db/publications.ts';
 export * from './token.ts';

@@ -1,0 +1,210 @@
+import { sql } from 'kysely';
+import { toOutgoingJson } from '../../outgoing.ts';
+import type { FailureRow, FailureStatus } from '../database.ts';
+import type { Db } from '../database.ts';
+import { listDeliveryViews, type DeliveryView } from './deliveries.ts';
+import { listExecutionViews, selectExecutionSums, toExecutionSums, totalExecutions, type ExecutionSums, type ExecutionSumsRow, type ExecutionTotals, type ExecutionView } from './executions.ts';
+import { getIncidentView, type IncidentView } from './incidents.ts';
+import { listPublicationViews, type PublicationView } from './publications.ts';
+import { decodeCursor, encodeCursor, iso, outText, repoCondition, type RepoFilter } from './shared.ts';
+
+/** What the failure list and the failure detail both show of a failure. */
+interface FailureBasics {
+  id: string;
+  owner: string;
+  repo: string;
+  status: FailureStatus;
+  category: string | null;
+  confidence: number | null;
+  runner: string | null;
+  workflowName: string | null;
+  jobName: string | null;
+  branch: string | null;
+  headSha: string;
+  conclusion: string;
+  /** ISO 8601. */
+  receivedAt: string;
+  /** ISO 8601; `null` until triaged or failed. */
+  finishedAt: string | null;
+  summary: string | null;
+}
+
+/** Filters of {@link listFailures}. */
+export interface FailureListFilter {
+  repo?: RepoFilter;
+  category?: string;
+  status?: FailureStatus;
+  /** Only failures received at or after this time. */
+  since?: Date;
+  /** Rows per page, 1-500. */
+  limit: number;
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
+}
+
+/** One row of {@link listFailures}: the failure, its incident and the sums over its executions. */
+export interface FailureListItem extends FailureBasics, ExecutionSums {
+  incidentId: string | null;
+}
+
+/** Everything the admin API tells about one failure. */
+export interface FailureDetail {
+  failure: FailureBasics & {
+    provider: string;
+    kind: string;
+    runId: string | null;
+    runAttempt: number | null;
+    jobId: string | null;
+    checkName: string | null;
+    htmlUrl: string | null;
+    failedSteps: string[];
+    error: string | null;
+    signature: string | null;
+    budgetSkipped: boolean;
+    /** Executions of the current triage round have `attempt > attemptBase`. */
+    attemptBase: number;
+    retryFromStage: string | null;
+    firstDeliveryId: string;
+    /** ISO 8601. */
+    createdAt: string;
+    /** ISO 8601. */
+    updatedAt: string;
+  };
+  deliveries: DeliveryView[];
+  executions: ExecutionView[];
+  totals: ExecutionTotals;
+  incident: IncidentView | null;
+  publications: PublicationView[];
+}
+
+const FAILURE_BASICS_COLUMNS = [
+  'id',
+  'owner',
+  'repo',
+  'status',
+  'category',
+  'confidence',
+  'runner',
+  'workflow_name',
+  'job_name',
+  'branch',
+  'head_sha',
+  'conclusion',
+  'received_at',
+  'finished_at',
+  'summary',
+] as const;
+
+/** The {@link FailureBasics} of a row: names, the branch and the summary pass the outgoing boundary. */
+function toFailureBasics(r: Pick<FailureRow, (typeof FAILURE_BASICS_COLUMNS)[number]>): FailureBasics {
+  return {
+    id: r.id,
+    owner: r.owner,
+    repo: r.repo,
+    status: r.status,
+    category: r.category,
+    confidence: r.confidence,
+    runner: r.runner,
+    workflowName: outText(r.workflow_name),
+    jobName: outText(r.job_name),
+    branch: outText(r.branch),
+    headSha: r.head_sha,
+    conclusion: r.conclusion,
+    receivedAt: iso(r.received_at)!,
+    finishedAt: iso(r.finished_at),
+    summary: outText(r.summary),
+  };
+}
+
+/** The detail's `failure`: the check name, failed steps and error pass the outgoing boundary too. */
+function toFailureView(row: FailureRow): FailureDetail['failure'] {
+  return {
+    ...toFailureBasics(row),
+    provider: row.provider,
+    kind: row.kind,
+    runId: row.run_id,
+    runAttempt: row.run_attempt,
+    jobId: row.job_id,
+    checkName: outText(row.check_name),
+    htmlUrl: row.html_url,
+    failedSteps: toOutgoingJson(row.failed_steps, 'admin-api'),
+    error: outText(row.error),
+    signature: row.signature,
+    budgetSkipped: row.budget_skipped,
+    attemptBase: row.attempt_base,
+    retryFromStage: row.retry_from_stage,
+    firstDeliveryId: row.first_delivery_id,
+    createdAt: iso(row.created_at)!,
+    updatedAt: iso(row.updated_at)!,
+  };
+}
+
+type FailureListRow = Pick<FailureRow, (typeof FAILURE_BASICS_COLUMNS)[number] | 'incident_id'> & ExecutionSumsRow;
+
+function toFailureListItem(r: FailureListRow): FailureListItem {
+  return { ...toFailureBasics(r), incidentId: r.incident_id, ...toExecutionSums(r) };
+}
+
+/**
+ * Failures, newest received first, with their execution totals. Keyset pagination on
+ * (`received_at`, `id`) descending: pass `nextCursor` back as `cursor` for the next page; it is
+ * `null` on the last page. Stable under concurrent inserts (new failures appear on page one only).
+ *
+ * @throws {BadCursorError} when `cursor` is not one this function produced
+ */
+export async function listFailures(db: Db, filter: FailureListFilter): Promise<{ items: FailureListItem[]; nextCursor: string | null }> {
+  const repo = repoCondition('failures', filter.repo);
+  let query = db
+    .selectFrom('failures')
+    .leftJoinLateral(
+      (eb) => eb.selectFrom('executions').select(selectExecutionSums()).whereRef('executions.failure_id', '=', 'failures.id').as('totals'),
+      (join) => join.onTrue(),
+    )
+    .select([
+      ...FAILURE_BASICS_COLUMNS.map((column) => `failures.${column}` as const),
+      'failures.incident_id',
+      'totals.executions',
+      'totals.tokens_in',
+      'totals.tokens_out',
+      'totals.cost_usd',
+      sql<string>`to_char(failures.received_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('cursor_time'),
+    ])
+    .orderBy('failures.received_at', 'desc')
+    .orderBy('failures.id', 'desc')
+    .limit(filter.limit + 1);
+  if (repo) query = query.where(repo);
+  if (filter.category) query = query.where('failures.category', '=', filter.category);
+  if (filter.status) query = query.where('failures.status', '=', filter.status);
+  if (filter.since) query = query.where('failures.received_at', '>=', filter.since);
+  if (filter.cursor) {
+    const c = decodeCursor(filter.cursor);
+    query = query.where(sql<boolean>`(failures.received_at, failures.id) < (${c.receivedAt}::timestamptz, ${c.id})`);
+  }
+  const rows = await query.execute();
+  const page = rows.slice(0, filter.limit);
+  const last = page.at(-1);
+  return {
+    items: page.map(toFailureListItem),
+    nextCursor: rows.length > filter.limit && last ? encodeCursor(last.cursor_time, last.id) : null,
+  };
+}
+
+/** One failure with its deliveries, executions (oldest first), totals, incident and publications; `undefined` when unknown. */
+export async function getFailureDetail(db: Db, id: string): Promise<FailureDetail | undefined> {
+  const row = await db.selectFrom('failures').selectAll().where('id', '=', id).executeTakeFirst();
+  if (!row) return undefined;
+  const [deliveries, executions, incident, publications] = await Promise.all([
+    listDeliveryViews(db, id),
+    listExecutionViews(db, id),
+    row.incident_id ? getIncidentView(db, row.incident_id) : Promise.resolve(undefined),
+    listPublicationViews(db, id),
+  ]);
+  return {
+    failure: toFailureView(row),
+    deliveries,
+    executions,
+    totals: totalExecutions(executions),
+    incident: incident ?? null,
+    publications,
+  };
+}

@@ -1,0 +1,68 @@
+import { sql } from 'kysely';
+import { toOutgoing } from '../../outgoing.ts';
+
+/**
+ * What the admin read queries share: repository filters, the keyset cursor, ISO 8601 times and
+ * the outgoing boundary for stored texts.
+ */
+
+/** A repository filter: `owner/repo` matches exactly, a bare `name` matches that repository name under any owner. */
+export type RepoFilter = string;
+
+/** A {@link RepoFilter} split into its owner (`undefined` for a bare name) and repository name; `undefined` without a filter. */
+export function repoWhere(repoFilter: RepoFilter | undefined): { owner: string | undefined; repo: string } | undefined {
+  if (!repoFilter) return undefined;
+  const slash = repoFilter.indexOf('/');
+  return slash > 0 ? { owner: repoFilter.slice(0, slash), repo: repoFilter.slice(slash + 1) } : { owner: undefined, repo: repoFilter };
+}
+
+/** A repository filter as a condition on `table`'s `owner` and `repo` columns; `undefined` without a filter. */
+export function repoCondition(table: 'failures' | 'incidents', repoFilter: RepoFilter | undefined) {
+  const where = repoWhere(repoFilter);
+  if (!where) return undefined;
+  const repo = sql<boolean>`${sql.ref(`${table}.repo`)} = ${where.repo}`;
+  return where.owner ? sql<boolean>`${sql.ref(`${table}.owner`)} = ${where.owner} and ${repo}` : repo;
+}
+
+/** Thrown for a cursor this release did not produce. */
+export class BadCursorError extends Error {
+  constructor(cursor: string) {
+    super(`cursor ${JSON.stringify(cursor.slice(0, 40))} is not one this API produced`);
+    this.name = 'BadCursorError';
+  }
+}
+
+/** Keyset cursor: base64url of `<received_at with microseconds>|<id>`. */
+export function encodeCursor(receivedAt: string, id: string): string {
+  return Buffer.from(`${receivedAt}|${id}`).toString('base64url');
+}
+
+/**
+ * The (`received_at`, `id`) an {@link encodeCursor} cursor holds; `receivedAt` is ISO 8601 with microseconds.
+ *
+ * @throws {BadCursorError} when `cursor` is not one {@link encodeCursor} produced
+ */
+export function decodeCursor(cursor: string): { receivedAt: string; id: string } {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const bar = text.indexOf('|');
+  const receivedAt = text.slice(0, bar);
+  if (bar <= 0 || Number.isNaN(Date.parse(receivedAt))) throw new BadCursorError(cursor);
+  return { receivedAt, id: text.slice(bar + 1) };
+}
+
+/**
+ * A timestamp column's value as ISO 8601 UTC (`2026-01-10T12:00:00.000Z`); `null` stays `null`.
+ * `unknown`: columns typed `Generated<Timestamp>` in database.ts select as the ColumnType itself,
+ * while pg hands back a Date.
+ */
+export const iso = (value: unknown): string | null =>
+  value === null || value === undefined ? null : new Date(value as Date | string).toISOString();
+
+/**
+ * A stored text through the outgoing boundary for the admin API: a name from the payload (job,
+ * step, branch: an unnamed step is `Run <its command>` and may hold a token), a summary or an
+ * error. `null` stays `null`.
+ */
+export function outText(text: string | null): string | null {
+  return text === null ? null : toOutgoing(text, 'admin-api').text;
+}
