@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Queue } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import {
@@ -14,9 +14,13 @@ import {
   type CiFailure,
   type IntakeJobData,
 } from '@pitcrew/core';
+import { createLlmClient } from '@pitcrew/llm';
 import { startFakeLlm } from '@pitcrew/testkit/fake-llm';
+import { createLlmRunner, createRunnerRegistry, createWorkers } from '@pitcrew/worker';
+import { pino } from 'pino';
 import { loadWebhookExamples } from '../demo-deliveries.ts';
 import { renderTable } from '../table.ts';
+import { referenceProcessor } from './ref-triage.ts';
 import { childrenOf, cpuMs, machineInfo, PITCREW_BIN, progress, round, spawnChild, startBenchStack, type BenchChild } from './infra.ts';
 
 /** Options of `pitcrew bench worker`. */
@@ -28,7 +32,7 @@ export interface WorkerBenchOptions {
   json?: string;
 }
 
-export const WORKER_TARGETS = ['raw', 'pitcrew-rules', 'pitcrew-llm'] as const;
+export const WORKER_TARGETS = ['raw', 'reference', 'pitcrew-rules', 'pitcrew-llm'] as const;
 export type WorkerTarget = (typeof WORKER_TARGETS)[number];
 
 /** BullMQ jobs one failure takes through pitcrew: intake, triage, run-<runner>. */
@@ -41,8 +45,14 @@ export interface WorkerRun {
   concurrency: number;
   /** BullMQ jobs completed per second (pitcrew: failures/s × {@link JOBS_PER_FAILURE}). */
   jobsPerSec: number;
-  /** Failures triaged end to end per second (pitcrew only). */
+  /** Failures triaged end to end per second (pitcrew and the reference). */
   failuresPerSec: number | null;
+  /**
+   * Postgres statements per failure from intake to its final state, `begin`/`commit` included,
+   * counted from Kysely's query log over the same code in this process (see
+   * {@link countStatements}); `null` for raw.
+   */
+  statementsPerFailure: number | null;
   /** Units (jobs or failures) counted in the measured window. */
   measured: number;
   cpuMsPerUnit: { workers: number; redis: number; postgres: number };
@@ -57,8 +67,8 @@ export interface WorkerBenchResult {
   machine: ReturnType<typeof machineInfo>;
   settings: { durationS: number; warmupS: number; quick: boolean; jobsPerFailure: number };
   runs: WorkerRun[];
-  /** pitcrew-rules jobs/s ÷ raw jobs/s, per configuration. */
-  ratios: { processes: number; concurrency: number; rulesToRaw: number; llmToRaw: number }[];
+  /** Per configuration: pitcrew-rules failures/s ÷ the reference's, and jobs/s of each pitcrew target ÷ raw jobs/s. */
+  ratios: { processes: number; concurrency: number; rulesToReference: number; rulesToRaw: number; llmToRaw: number }[];
   target: string;
 }
 
@@ -72,6 +82,9 @@ const CONFIGS = [
 const QUICK_CONFIGS = [{ processes: 1, concurrency: 10 }];
 const PREFIX = '{pitcrew}';
 const RAW_QUEUE = 'bench-raw';
+const REFERENCE_QUEUE = 'bench-reference';
+/** Failures run through in-process to count statements. */
+const STATEMENT_SAMPLE = 40;
 
 /**
  * `pitcrew bench worker`: for each configuration (processes × concurrency), in the same run and
@@ -108,6 +121,13 @@ export async function runWorkerBench(options: WorkerBenchOptions): Promise<Worke
     const cleanEnv = Object.fromEntries(
       Object.entries(process.env).filter(([k]) => !/^(GITHUB_|LLM_|PITCREW_|PORT$|HOST$)/.test(k)),
     );
+    await reset();
+    const statements = {
+      reference: await countStatements(stack.databaseUrl, redis, 'reference', failurePayload, llm.url),
+      'pitcrew-rules': await countStatements(stack.databaseUrl, redis, 'pitcrew-rules', failurePayload, llm.url),
+      'pitcrew-llm': await countStatements(stack.databaseUrl, redis, 'pitcrew-llm', failurePayload, llm.url),
+    };
+    progress(`statements per failure: reference ${statements.reference}, pitcrew-rules ${statements['pitcrew-rules']}, pitcrew-llm ${statements['pitcrew-llm']}`);
     const runs: WorkerRun[] = [];
     const configs = options.quick ? QUICK_CONFIGS : CONFIGS;
     let order = 0;
@@ -117,14 +137,15 @@ export async function runWorkerBench(options: WorkerBenchOptions): Promise<Worke
       for (const target of targets) {
         await reset();
         const raw = target === 'raw';
-        const queue = new Queue(raw ? RAW_QUEUE : QUEUES.intake, { connection: redis, prefix: PREFIX });
+        const reference = target === 'reference';
+        const queue = new Queue(raw ? RAW_QUEUE : reference ? REFERENCE_QUEUE : QUEUES.intake, { connection: redis, prefix: PREFIX });
         await queue.pause();
-        const total = raw ? (options.quick ? 3_000 : 40_000) : options.quick ? 200 : target === 'pitcrew-rules' ? 4_000 : 2_500;
+        const total = raw ? (options.quick ? 3_000 : 40_000) : options.quick ? 200 : target === 'pitcrew-llm' ? 2_500 : 4_000;
         await fill(queue, raw, total, failurePayload);
         const spawned: BenchChild[] = [];
         for (let i = 0; i < processes; i++) {
-          const env = raw
-            ? { ...cleanEnv, REDIS_URL: stack.redisUrl, BENCH_QUEUE: RAW_QUEUE, BENCH_PREFIX: PREFIX, BENCH_CONCURRENCY: String(concurrency) }
+          const env = raw || reference
+            ? { ...cleanEnv, REDIS_URL: stack.redisUrl, DATABASE_URL: stack.databaseUrl, BENCH_QUEUE: raw ? RAW_QUEUE : REFERENCE_QUEUE, BENCH_PREFIX: PREFIX, BENCH_CONCURRENCY: String(concurrency) }
             : {
                 ...cleanEnv,
                 REDIS_URL: stack.redisUrl,
@@ -139,7 +160,11 @@ export async function runWorkerBench(options: WorkerBenchOptions): Promise<Worke
                 PITCREW_SHUTDOWN_TIMEOUT_MS: '1000',
                 ...(target === 'pitcrew-llm' ? { LLM_BASE_URL: llm.url, LLM_MODEL: 'bench-model' } : {}),
               };
-          const args = raw ? [fileURLToPath(new URL('./ref-worker.ts', import.meta.url))] : [PITCREW_BIN, 'worker'];
+          const args = raw
+            ? [fileURLToPath(new URL('./ref-worker.ts', import.meta.url))]
+            : reference
+              ? [fileURLToPath(new URL('./ref-triage-main.ts', import.meta.url))]
+              : [PITCREW_BIN, 'worker'];
           spawned.push(spawnChild(`${target}-p${processes}-c${concurrency}-${i + 1}`, args, env, stack.dir));
         }
         children.push(...spawned);
@@ -174,7 +199,7 @@ export async function runWorkerBench(options: WorkerBenchOptions): Promise<Worke
         const measured = c2 - c1;
         const perSec = measured / ((t2 - t1) / 1000);
         const per = (a: number, b: number) => (measured > 0 ? round((b - a) / measured, 3) : Number.NaN);
-        const stageMs = raw
+        const stageMs = raw || reference
           ? null
           : Object.fromEntries(
               (
@@ -187,6 +212,7 @@ export async function runWorkerBench(options: WorkerBenchOptions): Promise<Worke
           concurrency,
           jobsPerSec: round(raw ? perSec : perSec * JOBS_PER_FAILURE, 0),
           failuresPerSec: raw ? null : round(perSec, 1),
+          statementsPerFailure: raw ? null : statements[target as Exclude<WorkerTarget, 'raw'>],
           measured,
           cpuMsPerUnit: {
             workers: per(s1.cpu.workers, s2.cpu.workers),
@@ -213,18 +239,28 @@ export async function runWorkerBench(options: WorkerBenchOptions): Promise<Worke
       return {
         processes,
         concurrency,
+        rulesToReference: round(find('pitcrew-rules').failuresPerSec! / find('reference').failuresPerSec!),
         rulesToRaw: round(find('pitcrew-rules').jobsPerSec / rawRate),
         llmToRaw: round(find('pitcrew-llm').jobsPerSec / rawRate),
       };
     });
-    const met = ratios.every((r) => r.rulesToRaw >= 0.5);
+    const met = ratios.every((r) => r.rulesToReference >= 0.5);
+    // Failures/s must not fall as processes are added, up to the machine's cores, at concurrency 10.
+    const scaling = runs
+      .filter((r) => r.target === 'pitcrew-rules' && r.concurrency === 10 && r.processes <= machineInfo().nproc)
+      .sort((a, b) => a.processes - b.processes);
+    const scales = scaling.every((r, i) => i === 0 || r.failuresPerSec! >= scaling[i - 1]!.failuresPerSec! * 0.95);
+    const rulesStatements = statements['pitcrew-rules'];
     const result: WorkerBenchResult = {
       bench: 'worker',
       machine: machineInfo(),
       settings: { durationS: options.durationS, warmupS, quick: options.quick, jobsPerFailure: JOBS_PER_FAILURE },
       runs,
       ratios,
-      target: `pitcrew-rules >= 0.5 x raw BullMQ jobs/s in every configuration (${met ? 'met' : 'NOT met'})`,
+      target:
+        `pitcrew-rules >= 0.5 x the reference's failures/s in every configuration (${met ? 'met' : 'NOT met'}); ` +
+        `failures/s do not fall from 1 to ${machineInfo().nproc} processes (${scales ? 'met' : 'NOT met'}); ` +
+        `<= 6 statements per rules-only failure (${rulesStatements <= 6 ? 'met' : 'NOT met'}: ${rulesStatements})`,
     };
     if (options.json) writeFileSync(options.json, `${JSON.stringify(result, null, 2)}\n`);
     return result;
@@ -245,15 +281,80 @@ export function renderWorkerTable(result: WorkerBenchResult): string {
     r.concurrency,
     r.jobsPerSec,
     r.failuresPerSec ?? '',
-    r.target === 'raw' ? '' : `${result.ratios.find((x) => x.processes === r.processes && x.concurrency === r.concurrency)![r.target === 'pitcrew-rules' ? 'rulesToRaw' : 'llmToRaw']} x raw`,
+    r.statementsPerFailure ?? '',
+    ratioCell(result, r),
     `${r.cpuMsPerUnit.workers} / ${r.cpuMsPerUnit.redis} / ${r.cpuMsPerUnit.postgres}`,
     r.stageMs ? Object.entries(r.stageMs).map(([s, ms]) => `${s} ${ms}`).join(', ') : '',
   ]);
   return [
-    renderTable(['target', 'procs', 'conc', 'jobs/s', 'failures/s', 'ratio', 'cpu ms/unit wrk/redis/pg', 'stage wall ms'], rows, 70),
-    `pitcrew: ${result.settings.jobsPerFailure} BullMQ jobs per failure (intake, triage, run); unit = failure for pitcrew, job for raw`,
+    renderTable(['target', 'procs', 'conc', 'jobs/s', 'failures/s', 'stmts/failure', 'ratio', 'cpu ms/unit wrk/redis/pg', 'stage wall ms'], rows, 70),
+    `pitcrew: ${result.settings.jobsPerFailure} BullMQ jobs per failure (intake, triage, run), the reference 1; unit = failure, job for raw`,
     `target: ${result.target}`,
   ].join('\n');
+}
+
+function ratioCell(result: WorkerBenchResult, r: WorkerRun): string {
+  const ratio = result.ratios.find((x) => x.processes === r.processes && x.concurrency === r.concurrency)!;
+  if (r.target === 'pitcrew-rules') return `${ratio.rulesToReference} x ref, ${ratio.rulesToRaw} x raw`;
+  if (r.target === 'pitcrew-llm') return `${ratio.llmToRaw} x raw`;
+  return '';
+}
+
+/**
+ * Postgres statements per failure, from intake to its final state, `begin`/`commit` included:
+ * {@link STATEMENT_SAMPLE} intake jobs of distinct failures through the real processors (the
+ * pitcrew workers, or the reference processor) in this process, over a Kysely instance whose query
+ * log counts every statement (`createDb`'s `onQuery`); no GitHub credential, no budget, no
+ * publishing. Counting in-process keeps the query log out of the measured worker processes.
+ */
+async function countStatements(databaseUrl: string, redis: Redis, target: Exclude<WorkerTarget, 'raw'>, payload: Record<string, any>, llmUrl: string): Promise<number> {
+  let statements = 0;
+  const counted = createDb(databaseUrl, 4, () => {}, () => (statements += 1));
+  const reader = createDb(databaseUrl, 1);
+  const prefix = `{bench-stmts-${target}}`;
+  const connection = new Redis(redis.options);
+  const queue = new Queue(target === 'reference' ? REFERENCE_QUEUE : QUEUES.intake, { connection, prefix });
+  const logger = pino({ level: 'silent' });
+  let close: () => Promise<void>;
+  if (target === 'reference') {
+    const workerConnection = new Redis({ ...redis.options, maxRetriesPerRequest: null });
+    const worker = new Worker(REFERENCE_QUEUE, referenceProcessor(counted), { connection: workerConnection, prefix, concurrency: 4 });
+    close = async () => {
+      await worker.close();
+      await workerConnection.quit();
+    };
+  } else {
+    const client = target === 'pitcrew-llm' ? createLlmClient({ baseURL: llmUrl, model: 'bench-model' }) : null;
+    const runners = client
+      ? createRunnerRegistry({ choice: 'llm', llm: createLlmRunner(client, { maxTokens: 512 }), llmClient: client })
+      : createRunnerRegistry({ choice: 'rules' });
+    const workerConnection = new Redis({ ...redis.options, maxRetriesPerRequest: null });
+    const workers = createWorkers({ connection: workerConnection, prefix, db: counted, runners, logger, concurrency: 4, attempts: 5 });
+    close = async () => {
+      await workers.close(5_000);
+      await workerConnection.quit();
+    };
+  }
+  try {
+    const before = await finishedFailures(reader);
+    // Distinct failures per target: an existing failure would only merge its delivery.
+    await fill(queue, false, STATEMENT_SAMPLE, payload, 700_000_000 + WORKER_TARGETS.indexOf(target) * 1_000_000);
+    const deadline = Date.now() + 60_000;
+    while ((await finishedFailures(reader)) - before < STATEMENT_SAMPLE) {
+      if (Date.now() > deadline) throw new Error(`statement count of ${target}: failures not triaged within 60 s`);
+      await sleep(50);
+    }
+    return round(statements / STATEMENT_SAMPLE, 2);
+  } finally {
+    await close();
+    await queue.close();
+    await connection.quit();
+    await Promise.all([counted.destroy(), reader.destroy()]);
+  }
+}
+
+async function finishedFailures(db: ReturnType<typeof createDb>): Promise<number> {
+  return Number((await sql<{ n: string }>`select count(*) as n from failures where status in ('triaged', 'failed')`.execute(db)).rows[0]!.n);
 }
 
 function failureExample(): Record<string, any> {
@@ -263,7 +364,7 @@ function failureExample(): Record<string, any> {
 }
 
 /** Adds `total` jobs in chunks: no-op jobs for raw, intake jobs of distinct failures for pitcrew. */
-async function fill(queue: Queue, raw: boolean, total: number, payload: Record<string, any>): Promise<void> {
+async function fill(queue: Queue, raw: boolean, total: number, payload: Record<string, any>, idBase = 900_000_000): Promise<void> {
   const options = defaultJobOptions(5);
   for (let start = 0; start < total; start += 500) {
     const jobs = [];
@@ -273,8 +374,8 @@ async function fill(queue: Queue, raw: boolean, total: number, payload: Record<s
         continue;
       }
       const p = structuredClone(payload);
-      p.workflow_job.id = 900_000_000 + i;
-      p.workflow_job.run_id = 800_000_000 + i;
+      p.workflow_job.id = idBase + i;
+      p.workflow_job.run_id = idBase - 100_000_000 + i;
       p.workflow_job.name = `bench job ${i}`;
       const failure = normalizeGithubEvent('workflow_job', p);
       if (isIgnored(failure)) throw new Error('bench failure example is not a failure');

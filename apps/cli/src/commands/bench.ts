@@ -39,7 +39,7 @@ export async function runBenchWorker(opts: BenchCommandOptions): Promise<void> {
     quick: opts.quick ?? false,
     ...(opts.json ? { json: opts.json } : {}),
   });
-  console.log('worker: pitcrew pipeline (rules, llm against the test LLM server) vs a raw BullMQ no-op worker');
+  console.log('worker: pitcrew pipeline (rules, llm against the test LLM server) vs the naive reference worker and a raw BullMQ no-op worker');
   console.log(renderWorkerTable(result));
 }
 

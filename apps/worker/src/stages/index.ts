@@ -2,7 +2,7 @@ import { CarriedTriage, CiFailure, claimFailure, findFailure, findSucceededExecu
 import { FailureNotFoundError, InvalidFailureDataError } from '../errors.ts';
 import { classifyStage, type ClassifyOutput } from './classify.ts';
 import { executeStage, leaderExecution } from './execute.ts';
-import { parseOutput, runStage } from './runner.ts';
+import { flushRecorded, parseOutput, runStage } from './runner.ts';
 import type { StageDeps, TriageRun } from './stage.ts';
 import { TriageScope } from './stage.ts';
 import { summarizeStage } from './summarize.ts';
@@ -10,7 +10,7 @@ import { summarizeStage } from './summarize.ts';
 export { classifyStage, ClassifyOutput, ModelVerdict, type ModelClassifier } from './classify.ts';
 export { executeStage, ExecuteOutput, leaderExecution, LEADER_WAIT_MS } from './execute.ts';
 export { summarizeStage, SummarizeOutput } from './summarize.ts';
-export { parseOutput, runStage } from './runner.ts';
+export { flushRecorded, parseOutput, runStage } from './runner.ts';
 export { TriageScope, type StageDefinition, type StageDeps, type StageResult, type TriageRun } from './stage.ts';
 
 /** What a finished triage recorded on the failure. */
@@ -68,7 +68,9 @@ export function carry(scope: TriageScope, classify: ClassifyOutput): CarriedTria
 
 /** classify, recording the category on the failure. */
 export async function classify(deps: StageDeps, scope: TriageScope): Promise<ClassifyOutput> {
-  return runStage(deps, scope, classifyStage, {});
+  const output = await runStage(deps, scope, classifyStage, {});
+  await flushRecorded(deps, scope);
+  return output;
 }
 
 /**
@@ -79,6 +81,7 @@ export async function executeAndSummarize(deps: StageDeps, scope: TriageScope, c
   const shared = await leaderExecution(deps, scope, classified);
   const execute = await runStage(deps, scope, executeStage, { classify: classified, shared });
   const summary = await runStage(deps, scope, summarizeStage, { classify: classified, execute });
+  await flushRecorded(deps, scope);
   return { category: classified.category, confidence: classified.confidence, runner: execute.runner, summary: summary.summary, reused: scope.reused };
 }
 

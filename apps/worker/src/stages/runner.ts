@@ -2,7 +2,7 @@ import {
   ExecutionAlreadySucceededError,
   findSucceededExecution,
   finishExecution,
-  recordExecution,
+  recordExecutions,
   startExecution,
   STAGES,
   sweepAbandonedExecutions,
@@ -25,7 +25,10 @@ import type { StageDefinition, StageDeps, StageResult, TriageScope } from './sta
  *    starting and recording) are marked failed.
  * 3. **Claim or record.** A stage planned on a model or agent (seconds to minutes) writes a
  *    `running` row first and finishes it under that claim; a rules stage (milliseconds) is
- *    written once, when done. Either final write carries the failure's own change.
+ *    recorded once done, together with the job's other rules stages ({@link flushRecorded}: one
+ *    statement, before a claimed stage starts and when the job's stages are done). The final
+ *    write carries the failure's own change. A run that dies before the flush loses milliseconds
+ *    of deterministic work, which the next run repeats.
  * 4. **Timing and metrics**: wall time in ms on the row, the observer told of every execution.
  *
  * @returns the stage's output, parsed with its schema when read back
@@ -57,6 +60,7 @@ export async function runStage<Out, Needs>(deps: StageDeps, scope: TriageScope, 
   const claimed = plan.runner !== 'rules';
   let executionId: string | null = null;
   if (claimed) {
+    await flushRecorded(deps, scope);
     try {
       // `startedAt` is this run's claim: if another worker takes the same attempt over (this one
       // lost its lock behind a partition), neither run's result is overwritten by the other.
@@ -75,7 +79,8 @@ export async function runStage<Out, Needs>(deps: StageDeps, scope: TriageScope, 
     result = await stage.run(scope, needs, deps);
   } catch (error) {
     const failed = { status: 'failed' as const, durationMs: performance.now() - started, error: describeError(error) };
-    await (executionId ? finishExecution(db, executionId, failed, key.startedAt) : recordExecution(db, key, failed)).catch((recordError: unknown) =>
+    if (!executionId) scope.pending.push({ key, result: failed });
+    await (executionId ? finishExecution(db, executionId, failed, key.startedAt) : flushRecorded(deps, scope)).catch((recordError: unknown) =>
       scope.log.error({ err: recordError, stage: stage.name }, 'could not record stage failure'),
     );
     deps.observer?.execution({ stage: stage.name, ...plan, status: 'failed', durationMs: failed.durationMs, tokensIn: 0, tokensOut: 0, costUsd: 0 });
@@ -89,15 +94,27 @@ export async function runStage<Out, Needs>(deps: StageDeps, scope: TriageScope, 
     ...(result.model !== undefined ? { model: result.model } : {}),
     ...usage,
   };
-  const failure = result.failure ? { failureId, patch: result.failure } : undefined;
-  const written = executionId ? await finishExecution(db, executionId, finished, key.startedAt, failure) : await recordExecution(db, key, finished, failure);
   deps.observer?.execution({ stage: stage.name, runner: result.runner ?? plan.runner, model: result.model !== undefined ? result.model : plan.model, status: 'succeeded', ...usage });
-  if (!written && !executionId) {
-    // Another run of the same attempt recorded first (a stalled job run twice): its result stands.
-    const other = await reuse();
-    if (other !== undefined) return other;
+  if (!executionId) {
+    scope.pending.push({ key, result: finished });
+    if (result.failure) scope.pendingFailure = { ...scope.pendingFailure, ...result.failure };
+    return result.output;
   }
+  await finishExecution(db, executionId, finished, key.startedAt, result.failure ? { failureId, patch: result.failure } : undefined);
   return result.output;
+}
+
+/**
+ * Writes the rules executions this run has finished and not yet written, with the failure's
+ * merged patch, in one statement (`recordExecutions`). A stage another run of the same attempt
+ * recorded first keeps that run's row (the same deterministic result).
+ */
+export async function flushRecorded(deps: StageDeps, scope: TriageScope): Promise<void> {
+  if (scope.pending.length === 0) return;
+  const rows = scope.pending.splice(0);
+  const patch = scope.pendingFailure;
+  scope.pendingFailure = null;
+  await recordExecutions(deps.db, rows, patch ? { failureId: scope.failureId, patch } : undefined);
 }
 
 /**

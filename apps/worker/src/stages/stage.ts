@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { z } from 'zod';
-import type { CiFailure, Database, FailureUpdate, Logger, Stage } from '@pitcrew/core';
+import type { CiFailure, Database, ExecutionKey, ExecutionResult, FailureUpdate, Logger, Stage } from '@pitcrew/core';
 import type { LogSource } from '../github/log-source.ts';
 import type { Guards } from '../guards/guarded.ts';
 import type { PipelineObserver } from '../metrics.ts';
@@ -89,6 +89,9 @@ export interface TriageRun {
  */
 export class TriageScope {
   readonly reused: Stage[] = [];
+  /** Rules executions finished in this run and not yet written, with the failure's merged patch (see `flushRecorded`). */
+  readonly pending: { key: ExecutionKey; result: ExecutionResult }[] = [];
+  pendingFailure: FailureUpdate | null = null;
   readonly attempt: number;
   readonly log: Logger;
 

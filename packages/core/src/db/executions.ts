@@ -10,9 +10,10 @@ import type { Db, ExecutionRow, FailureUpdate } from './database.ts';
  *   before the stage runs, so a slow stage (a model or agent call, seconds to minutes) is visible
  *   while it runs, and the row's `started_at` is the run's claim: a worker that lost the attempt to
  *   another one cannot overwrite that one's result.
- * - **recorded** ({@link recordExecution}): one write once the stage is done, for stages that take
- *   milliseconds (rules): nothing to watch while they run, and a duplicate run of the same attempt
- *   computes the same result, so the first write wins and the second reads it back.
+ * - **recorded** ({@link recordExecutions}): written once done, for stages that take milliseconds
+ *   (rules): nothing to watch while they run, and a duplicate run of the same attempt computes the
+ *   same result, so the first write wins and the second reads it back. The recorded stages of one
+ *   job are written together, in one statement.
  *
  * Either final write can carry the failure's own patch (`classificationRecorded`,
  * `triageCompleted` from `failures.ts`), applied in the same statement and only when the execution
@@ -128,37 +129,59 @@ export async function finishExecution(db: Db, id: string, result: ExecutionResul
 }
 
 /**
- * Writes a finished execution in one statement (the recorded protocol): inserted, or replacing a
- * row of the same attempt that did not succeed (a dead run's `running` or `failed` row). A row
- * that already succeeded wins: nothing is written and `false` is returned, and the caller reads
- * that row's output ({@link findSucceededExecution}). `failure` is applied in the same statement,
- * only when the execution was written.
+ * Writes finished executions in one statement (the recorded protocol): each inserted, or
+ * replacing a row of the same attempt that did not succeed (a dead run's `running` or `failed`
+ * row). A row that already succeeded wins: it is left as it is. `failure` is applied in the same
+ * statement when at least one execution was written. A worker's rules stages of one job (classify,
+ * or execute and summarize) land in one such statement.
  *
- * @returns whether this call wrote the execution
+ * @returns the keys (`stage`) of the executions this call wrote; a stage missing from it had
+ *   already succeeded in another run, whose output the caller reads ({@link findSucceededExecution})
  */
-export async function recordExecution(db: Db, key: ExecutionKey, result: ExecutionResult, failure?: FailurePatch): Promise<boolean> {
-  const columns = resultColumns(result);
+export async function recordExecutions(db: Db, rows: readonly { key: ExecutionKey; result: ExecutionResult }[], failure?: FailurePatch): Promise<string[]> {
+  if (rows.length === 0) return [];
+  const values = rows.map(({ key, result }) => {
+    const columns = resultColumns(result);
+    return { failure_id: key.failureId, stage: key.stage, attempt: key.attempt, runner: key.runner, model: key.model, started_at: key.startedAt ?? new Date(), ...columns };
+  });
+  // Every row sets the same columns, so `excluded.<column>` replaces a failed or running row.
   const upsert = (q: Db) =>
     q
       .insertInto('executions')
-      .values({ failure_id: key.failureId, stage: key.stage, attempt: key.attempt, runner: key.runner, model: key.model, started_at: key.startedAt ?? new Date(), ...columns })
+      .values(values)
       .onConflict((oc) =>
         oc
           .columns(['failure_id', 'stage', 'attempt'])
-          .doUpdateSet({ runner: columns.runner ?? key.runner, model: columns.model !== undefined ? columns.model : key.model, started_at: key.startedAt ?? new Date(), ...columns })
+          .doUpdateSet((eb) => ({
+            runner: eb.ref('excluded.runner'),
+            model: eb.ref('excluded.model'),
+            status: eb.ref('excluded.status'),
+            started_at: eb.ref('excluded.started_at'),
+            finished_at: eb.ref('excluded.finished_at'),
+            duration_ms: eb.ref('excluded.duration_ms'),
+            tokens_in: eb.ref('excluded.tokens_in'),
+            tokens_out: eb.ref('excluded.tokens_out'),
+            cost_usd: eb.ref('excluded.cost_usd'),
+            output: eb.ref('excluded.output'),
+            error: eb.ref('excluded.error'),
+          }))
           .where('executions.status', '!=', 'succeeded'),
       )
-      .returning('id');
-  if (!failure) return (await upsert(db).executeTakeFirst()) !== undefined;
-  const row = await db
+      .returning('stage');
+  if (!failure) return (await upsert(db).execute()).map((r) => r.stage);
+  const written = await db
     .with('e', (q) => upsert(q as Db))
-    .updateTable('failures')
-    .set({ ...failure.patch, updated_at: sql`now()` })
-    .where('id', '=', failure.failureId)
-    .where(({ exists, selectFrom }) => exists(selectFrom('e').select('e.id')))
-    .returning('failures.id')
-    .executeTakeFirst();
-  return row !== undefined;
+    .with('f', (q) =>
+      q
+        .updateTable('failures')
+        .set({ ...failure.patch, updated_at: sql`now()` })
+        .where('id', '=', failure.failureId)
+        .where(({ exists, selectFrom }) => exists(selectFrom('e').select('e.stage'))),
+    )
+    .selectFrom('e')
+    .select('e.stage')
+    .execute();
+  return written.map((r) => r.stage);
 }
 
 /**

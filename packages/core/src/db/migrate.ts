@@ -1,4 +1,4 @@
-import { Kysely, Migrator, PostgresDialect, type Migration, type MigrationResultSet } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, type LogEvent, type Migration, type MigrationResultSet } from 'kysely';
 import pg from 'pg';
 import type { Database } from './database.ts';
 import * as m20261124initial from './migrations/2026-11-24T000000-initial.ts';
@@ -51,11 +51,14 @@ export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
  * @param url a Postgres URL
  * @param poolSize maximum connections in the pool
  * @param onIdleError called with the error of an idle connection that was lost
+ * @param onQuery told of every statement sent, `begin`/`commit` included (Kysely's query log):
+ *   what `pitcrew bench worker` counts as statements per failure
  */
-export function createDb(url: string, poolSize = 10, onIdleError: (error: Error) => void = () => {}): Kysely<Database> {
+export function createDb(url: string, poolSize = 10, onIdleError: (error: Error) => void = () => {}, onQuery?: (sql: string) => void): Kysely<Database> {
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
   pool.on('error', onIdleError);
   return new Kysely<Database>({
     dialect: new PostgresDialect({ pool }),
+    ...(onQuery ? { log: (event: LogEvent) => onQuery(event.query.sql) } : {}),
   });
 }
