@@ -97,7 +97,7 @@ describe('processIntake', () => {
       { id: twin.deliveryId, outcome: 'merged' },
     ]);
     expect(await triage.getJobCounts('waiting')).toEqual({ waiting: 1 });
-    expect((await triage.getJob(data.failure.id))?.data).toEqual({ v: 1, failureId: data.failure.id, round: 0 });
+    expect((await triage.getJob(data.failure.id))?.data).toEqual({ v: 1, failureId: data.failure.id, round: 0, carried: { failure: data.failure, recordedAt: data.receivedAt } });
     await triage.close();
   });
 });

@@ -63,6 +63,12 @@ export const TriageJobData = z.object({
    * of older releases: round 0.
    */
   round: z.number().int().min(0).default(0),
+  /**
+   * The failure as intake recorded it, so a first round reads nothing back (its claim is folded
+   * into classify's write). Absent for retries (the row says which stages re-run) and in jobs of
+   * older releases: then the failure is claimed and read in one statement.
+   */
+  carried: z.object({ failure: CiFailure, recordedAt: z.string() }).optional(),
 });
 export type TriageJobData = z.infer<typeof TriageJobData>;
 

@@ -1,4 +1,4 @@
-import { CarriedTriage, CiFailure, claimFailure, findFailure, findSucceededExecution, Stage, type FailureRow, type Logger } from '@pitcrew/core';
+import { CarriedTriage, CiFailure, type TriageJobData, claimFailure, findFailure, findSucceededExecution, Stage, type FailureRow, type Logger } from '@pitcrew/core';
 import { FailureNotFoundError, InvalidFailureDataError } from '../errors.ts';
 import { classifyStage, type ClassifyOutput } from './classify.ts';
 import { executeStage, leaderExecution } from './execute.ts';
@@ -59,6 +59,17 @@ export async function classifiedScope(deps: StageDeps, run: TriageRun, carried: 
   const done = await findSucceededExecution(deps.db, run.failureId, 'classify');
   if (!done) throw new Error(`failure ${run.failureId} has no classification; its triage job must run first`);
   return { scope, classify: parseOutput(classifyStage, run.failureId, done.output) };
+}
+
+/**
+ * The scope of a triage job: from the failure it carried (a first round: nothing read back, the
+ * claim folded into classify's write), else claimed and read in one statement ({@link claimScope}).
+ */
+export async function triageScope(deps: StageDeps, run: TriageRun, job: TriageJobData): Promise<TriageScope> {
+  if (job.carried && job.round === 0) {
+    return new TriageScope(run, job.carried.failure, { attemptBase: 0, retryFromStage: null, recordedAt: new Date(job.carried.recordedAt) }, deps.logger);
+  }
+  return claimScope(deps, run);
 }
 
 /** What classify hands the run job (see `CarriedTriage`). */

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db, ExecutionRow, FailureUpdate } from './database.ts';
+import { failureSet } from './failures.ts';
 
 /**
  * The `executions` table: one row per (failure, stage, attempt), with the runner and model, tokens
@@ -120,7 +121,7 @@ export async function finishExecution(db: Db, id: string, result: ExecutionResul
   const row = await db
     .with('e', (q) => update(q as Db).returning('id'))
     .updateTable('failures')
-    .set({ ...failure.patch, updated_at: sql`now()` })
+    .set(failureSet(failure.patch))
     .where('id', '=', failure.failureId)
     .where(({ exists, selectFrom }) => exists(selectFrom('e').select('e.id')))
     .returning('failures.id')
@@ -174,7 +175,7 @@ export async function recordExecutions(db: Db, rows: readonly { key: ExecutionKe
     .with('f', (q) =>
       q
         .updateTable('failures')
-        .set({ ...failure.patch, updated_at: sql`now()` })
+        .set(failureSet(failure.patch))
         .where('id', '=', failure.failureId)
         .where(({ exists, selectFrom }) => exists(selectFrom('e').select('e.stage'))),
     )

@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import type { Database, Db, FailureRow, FailureUpdate } from './database.ts';
+import type { Database, Db, FailureRow, FailureStatus, FailureUpdate } from './database.ts';
 
 /**
  * The `failures` table: one row per CI failure (job attempt or run), keyed by its idempotency key.
@@ -38,9 +38,26 @@ export async function claimFailure(db: Db, id: string): Promise<FailureRow | und
     .executeTakeFirst();
 }
 
-/** The failure's patch once classify has recorded its verdict (folded into that execution's write). */
+/**
+ * The failure's patch once classify has recorded its verdict (folded into that execution's
+ * write). It claims the failure too (`queued` → `running`, see {@link failureSet}) for a triage job
+ * that carried the failure and so skipped {@link claimFailure}.
+ */
 export function classificationRecorded(verdict: { category: string; confidence: number }): FailureUpdate {
-  return { category: verdict.category, confidence: verdict.confidence };
+  return { status: 'running', category: verdict.category, confidence: verdict.confidence };
+}
+
+/**
+ * The `SET` of a failure patch: `updated_at` bumped, and `status: 'running'` written as the claim
+ * it is, `queued` → `running` only (compare-and-set, as {@link claimFailure}), so a late write
+ * never turns a triaged or failed failure back into `running`.
+ */
+export function failureSet(patch: FailureUpdate): FailureUpdate {
+  const { status, ...rest } = patch;
+  // Kysely's update types take values, not expressions, for a table's own update type; the two
+  // expressions here are valid for their columns.
+  const claim = sql`case when status = 'queued' then 'running' else status end` as unknown as FailureStatus;
+  return { ...rest, ...(status === 'running' ? { status: claim } : status !== undefined ? { status } : {}), updated_at: sql`now()` as unknown as FailureUpdate['updated_at'] };
 }
 
 /** The failure's patch once summarize has finished triage (folded into that execution's write). */
