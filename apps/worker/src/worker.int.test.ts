@@ -359,6 +359,37 @@ describe('createWorkers (BullMQ)', () => {
     await connection.quit();
   });
 
+  it("a 429 with Retry-After rate-limits the runner's queue: the job waits without using an attempt, then the model serves it", async () => {
+    const connection = createTestRedis();
+    const limited = await startFakeLlm();
+    // No SDK retries: the 429 reaches the worker, whose retry policy turns it into a queue rate limit.
+    const client = createLlmClient({ baseURL: limited.url, model: 'limited-model', maxRetries: 0 });
+    const runners = createRunnerRegistry({ choice: 'llm', llm: createLlmRunner(client, { maxTokens: 256 }), llmClient: client });
+    const workers = createWorkers({ connection, prefix, db: tdb.db, runners, logger, concurrency: 2, attempts: 2, degradeAfterMs: 60_000 });
+    limited.failNext(1, { status: 429, retryAfterSeconds: 1 });
+    const data = intakeData();
+    await processIntake(tdb.db, workers.triageQueue, data);
+    const deadline = Date.now() + 15_000;
+    let limitSeen = 0;
+    while ((await findFailure(tdb.db, data.failure.id))?.status !== 'triaged') {
+      if (Date.now() > deadline) throw new Error('not triaged in time');
+      limitSeen = Math.max(limitSeen, await workers.runQueues.llm!.getRateLimitTtl());
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(limitSeen).toBeGreaterThan(0); // the run-llm queue was paused for the Retry-After
+    const rows = await listExecutions(tdb.db, data.failure.id);
+    // Served by the model on the same attempt: the rate limit used none.
+    expect(rows.find((r) => r.stage === 'execute')).toMatchObject({ attempt: 1, status: 'succeeded', runner: 'llm', model: 'limited-model' });
+    const job = await workers.runQueues.llm!.getJob(runJobId(data.failure.id, 0));
+    // Started twice (the rate-limited start and the served one), one attempt made (the completion).
+    expect(job?.attemptsStarted).toBeGreaterThanOrEqual(2);
+    expect(job?.attemptsMade).toBe(1);
+    expect(limited.requests.length).toBeGreaterThanOrEqual(2);
+    await workers.close();
+    await limited.stop();
+    await connection.quit();
+  });
+
   it('graceful close waits for the active job to finish', async () => {
     const connection = createTestRedis();
     let release!: () => void;
