@@ -63,6 +63,19 @@ export const WorkerEnv = z.object({
   PITCREW_WORKSPACE_ROOT: z.string().min(1).optional(),
   /** Clone URL template with {owner} and {repo}, e.g. https://github.com/{owner}/{repo}.git. */
   PITCREW_AGENT_CLONE_URL: z.string().min(1).optional(),
+  /**
+   * How agents and the commands they run are contained: `bwrap` (bubblewrap: own namespaces, the
+   * system read-only, only the workspace writable, no network, limits) or `none` (explicitly no
+   * sandbox, logged loudly at start). With `bwrap` an agent is refused unless the sandbox starts.
+   */
+  PITCREW_SANDBOX: z.enum(['bwrap', 'none']).default('bwrap'),
+  /** The sandbox's network: `off` (own namespace, loopback only) or `host` (the host's network, e.g. for package registries). */
+  PITCREW_SANDBOX_NETWORK: z.enum(['off', 'host']).default('off'),
+  /** Extra paths the sandbox binds read-only, comma-separated: an agent installed outside /usr (e.g. /opt/claude). */
+  PITCREW_SANDBOX_RO_PATHS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((p) => p.trim()).filter(Boolean)),
   /** GitHub REST API base; GitHub Enterprise Server: `https://HOST/api/v3`. */
   GITHUB_API_URL: z.string().url().default('https://api.github.com'),
   /** A token that can read Actions logs of the org's repositories (fine-grained: Actions read). */

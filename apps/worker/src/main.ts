@@ -11,6 +11,7 @@ import { resolveSinks } from './publish/publisher.ts';
 import { createAgentRunner } from './runners/agent-runner.ts';
 import { createLlmRunner } from './runners/llm-runner.ts';
 import { createRunnerRegistry } from './runners/registry.ts';
+import { assertSandboxWorks, DEFAULT_SANDBOX, type SandboxPolicy } from './sandbox/sandbox.ts';
 import { createWorkers } from './worker.ts';
 import { createWorkerMetrics, serveMetrics } from './metrics.ts';
 
@@ -66,6 +67,7 @@ export async function startWorker(
           estimateUsd: config.PITCREW_AGENT_ESTIMATE_USD,
           workspaceRoot: config.PITCREW_WORKSPACE_ROOT,
           cloneUrl: config.PITCREW_AGENT_CLONE_URL,
+          sandbox: agentSandbox(config, log),
         })
       : null,
     strategy: config.PITCREW_STRATEGY,
@@ -183,4 +185,16 @@ function warnUnpriced(log: Logger, prices: ReturnType<typeof createPriceBook>, b
       ? `no price is known for model(s) ${unknown.join(', ')}: with a USD budget set, their calls are refused and rules triage instead; ${fix}`
       : `no price is known for model(s) ${unknown.join(', ')}: their calls run but cost is recorded as 0 USD; ${fix}`,
   );
+}
+
+/**
+ * The agent's sandbox from the environment, checked once at start: with `bwrap` a sandbox that
+ * cannot start stops the worker with the fix named (`SandboxUnavailableError`); `none` is logged
+ * as an error on every start.
+ */
+function agentSandbox(config: WorkerEnv, logger: Logger): SandboxPolicy {
+  const policy: SandboxPolicy = { ...DEFAULT_SANDBOX, kind: config.PITCREW_SANDBOX, network: config.PITCREW_SANDBOX_NETWORK, readOnlyPaths: config.PITCREW_SANDBOX_RO_PATHS };
+  if (policy.kind === 'none') logger.error('PITCREW_SANDBOX=none: the coding agent and the commands it runs are NOT sandboxed; they run with this worker\'s user, files and network');
+  else assertSandboxWorks(policy);
+  return policy;
 }

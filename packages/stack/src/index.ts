@@ -15,3 +15,4 @@ export {
   type PostgresHandle,
   type StartEmbeddedPostgresOptions,
 } from './embedded-postgres.ts';
+export { ensureBubblewrap } from './bubblewrap.ts';

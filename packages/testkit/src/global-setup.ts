@@ -5,6 +5,7 @@ import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { createDb, migrateToLatest } from '@pitcrew/core';
 import {
+  ensureBubblewrap,
   ensureRedisServer,
   startEmbeddedPostgres,
   startRedisServer,
@@ -17,7 +18,7 @@ import { TEMPLATE_DATABASE } from './provided-context.ts';
  * Vitest globalSetup: starts one redis-server (no AOF) and one embedded Postgres (non-durable,
  * deleted afterwards) in a temporary directory for the whole run, creates and migrates the
  * template database, and provides `redisUrl`, `postgresAdminUrl` and `postgresTemplate`.
- * redis-server is installed with apt-get when missing and running as root on Debian.
+ * redis-server and bubblewrap are installed with apt-get when missing and running as root on Debian.
  *
  * @returns the teardown, which stops both servers and removes the directory
  * @throws {Error} when a server cannot start or a migration fails (everything started is stopped)
@@ -37,6 +38,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const log = (line: string): void => {
       if (line.startsWith('apt: ')) console.log(`[testkit] ${line}`);
     };
+    // The sandbox tests run real bubblewrap; installed like redis-server when missing.
+    if (!(await ensureBubblewrap({ log }))) console.log('[testkit] bubblewrap (bwrap) is missing; the sandbox tests will fail: apt-get install bubblewrap');
     const [redisResult, postgresResult] = await Promise.allSettled([
       ensureRedisServer({ log }).then((bin) => startRedisServer({ bin, dir: join(root, 'redis'), appendonly: false })),
       startEmbeddedPostgres({

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { createDb, migrateToLatest } from '@pitcrew/core';
 import { redactUrl } from '@pitcrew/ingest';
 import {
+  ensureBubblewrap,
   ensureRedisServer,
   findFreePort,
   startEmbeddedPostgres,
@@ -89,6 +90,10 @@ export async function runStart(options: StartOptions): Promise<number> {
       const pg: PostgresHandle = await startEmbeddedPostgres({ dataDir: resolve(dataDir, 'postgres'), persistent: true });
       cleanups.push(() => pg.stop());
       databaseUrl = pg.url;
+    }
+    // An agent runs in bubblewrap (PITCREW_SANDBOX=bwrap, the default): install it like redis-server.
+    if (process.env.PITCREW_AGENT_COMMAND && process.env.PITCREW_SANDBOX !== 'none' && !(await ensureBubblewrap({ log: (line) => say(`  ${line}`) }))) {
+      say('sandbox: bubblewrap (bwrap) is missing and cannot be installed here; the worker will refuse the agent (apt-get install bubblewrap, or PITCREW_SANDBOX=none)');
     }
     let redisUrl = process.env.REDIS_URL;
     if (!redisUrl) {

@@ -1,13 +1,16 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classifyFailure, type CiFailure } from '@pitcrew/core';
+import { DEFAULT_SANDBOX } from '../sandbox/sandbox.ts';
 import { AgentError, createAgentRunner, parseAgentOutput, WITHHELD_FROM_AGENT } from './agent-runner.ts';
 
 const FAKE = fileURLToPath(new URL('./fixtures/fake-agent.mjs', import.meta.url));
+/** The real sandbox (bubblewrap), with the fake agent's directory bound read-only as an installed agent's would be. */
+const SANDBOX = { ...DEFAULT_SANDBOX, readOnlyPaths: [dirname(FAKE)] };
 let root: string;
 let origin: string;
 let sha: string;
@@ -43,6 +46,7 @@ describe('agent runner', () => {
     const workspaceRoot = join(root, 'work');
     execFileSync('mkdir', ['-p', workspaceRoot]);
     const runner = createAgentRunner({
+      sandbox: SANDBOX,
       command: `${process.execPath} ${FAKE} --output-format stream-json`,
       timeoutMs: 10_000,
       estimateUsd: 0.5,
@@ -58,7 +62,7 @@ describe('agent runner', () => {
   });
 
   it('takes plain output as the diagnosis, without usage', async () => {
-    const runner = createAgentRunner({ command: `${process.execPath} ${FAKE}`, timeoutMs: 10_000, estimateUsd: 0, env: { FAKE_AGENT_MODE: 'plain' } });
+    const runner = createAgentRunner({ sandbox: SANDBOX, command: `${process.execPath} ${FAKE}`, timeoutMs: 10_000, estimateUsd: 0, env: { FAKE_AGENT_MODE: 'plain' } });
     expect(await runner.execute(input())).toMatchObject({ usageReported: false, tokensIn: 0, costUsd: 0, model: null });
   });
 
@@ -68,6 +72,7 @@ describe('agent runner', () => {
     process.env.GITHUB_TOKEN = 'ghp_notforagents';
     try {
       const runner = createAgentRunner({
+      sandbox: SANDBOX,
         command: `${process.execPath} ${FAKE}`,
         timeoutMs: 10_000,
         estimateUsd: 0,
@@ -85,35 +90,43 @@ describe('agent runner', () => {
   });
 
     it('fails with the agent stderr when it exits non-zero', async () => {
-    const runner = createAgentRunner({ command: `${process.execPath} ${FAKE}`, timeoutMs: 10_000, estimateUsd: 0, env: { FAKE_AGENT_MODE: 'fail' } });
+    const runner = createAgentRunner({ sandbox: SANDBOX, command: `${process.execPath} ${FAKE}`, timeoutMs: 10_000, estimateUsd: 0, env: { FAKE_AGENT_MODE: 'fail' } });
     await expect(runner.execute(input())).rejects.toThrow(/agent exited 3: agent: authentication failed/);
   });
 
   it('kills the whole process group on timeout, and on cancel', async () => {
     for (const how of ['timeout', 'aborted'] as const) {
-      const pidfile = join(root, `pids-${how}`);
-      const runner = createAgentRunner({ command: `${process.execPath} ${FAKE}`, timeoutMs: how === 'timeout' ? 500 : 60_000, estimateUsd: 0, env: { FAKE_AGENT_MODE: 'hang', FAKE_AGENT_PIDFILE: pidfile } });
+      // The sandbox has its own PID namespace: the agent and its child are found by a marker in their command lines.
+      const marker = `--marker=${how}-${Date.now()}`;
+      const runner = createAgentRunner({ sandbox: SANDBOX, command: `${process.execPath} ${FAKE} ${marker}`, timeoutMs: how === 'timeout' ? 800 : 60_000, estimateUsd: 0, env: { FAKE_AGENT_MODE: 'hang' } });
       const controller = new AbortController();
       const running = runner.execute(input(controller.signal));
-      if (how === 'aborted') setTimeout(() => controller.abort(), 500);
+      await new Promise((r) => setTimeout(r, 500));
+      expect((await processesWith(marker)).length).toBeGreaterThanOrEqual(2); // bubblewrap, the agent, its child
+      if (how === 'aborted') controller.abort();
       const error = await running.catch((e: unknown) => e);
       expect(error).toBeInstanceOf(AgentError);
       expect((error as AgentError).reason).toBe(how);
-      const pids = (await readFile(pidfile, 'utf8')).split(' ').map(Number);
       await new Promise((r) => setTimeout(r, 200));
-      for (const pid of pids) expect(await isGone(pid)).toBe(true); // agent and its child are gone
+      expect(await processesWith(marker)).toEqual([]); // agent and its child are gone
     }
   });
 });
 
-/** True when the process has exited (a zombie waiting for PID 1 to reap it counts as gone). */
-async function isGone(pid: number): Promise<boolean> {
-  try {
-    const status = await readFile(`/proc/${pid}/status`, 'utf8');
-    return /^State:\s+Z/m.test(status);
-  } catch {
-    return true;
+/** Live (not zombie) processes whose command line contains `marker`. */
+async function processesWith(marker: string): Promise<number[]> {
+  const found: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8');
+      if (!cmdline.split('\0').includes(marker)) continue;
+      if (!/^State:\s+Z/m.test(await readFile(`/proc/${entry}/status`, 'utf8'))) found.push(Number(entry));
+    } catch {
+      /* exited meanwhile */
+    }
   }
+  return found;
 }
 
 describe('parseAgentOutput', () => {

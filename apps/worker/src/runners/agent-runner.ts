@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'shell-quote';
 import { buildExecutePrompt, toOutgoing, type CiFailure } from '@pitcrew/core';
+import { DEFAULT_SANDBOX, prepareSandboxWorkspace, spawnSandboxed, type SandboxPolicy } from '../sandbox/sandbox.ts';
 import type { Runner } from './runner.ts';
 
 /** Options of {@link createAgentRunner}. */
@@ -19,6 +20,8 @@ export interface AgentRunnerOptions {
   cloneUrl?: string | undefined;
   /** Extra environment for the agent (API keys). */
   env?: Record<string, string | undefined>;
+  /** How the agent is contained (default {@link DEFAULT_SANDBOX}: bubblewrap, no network). */
+  sandbox?: SandboxPolicy;
 }
 
 /** The agent exited non-zero, timed out or was cancelled. */
@@ -77,9 +80,10 @@ export function parseAgentOutput(stdout: string): AgentReport {
 const MAX_OUTPUT = 4 * 1024 * 1024;
 
 /**
- * Runs a coding-agent CLI as a child process in its own process group, with the diagnosis prompt
- * (redacted and fenced, as for models) on stdin, in a disposable checkout of the failing SHA when
- * a workspace root and clone URL are configured. On timeout or cancel the whole process group
+ * Runs a coding-agent CLI in the sandbox (`sandbox/sandbox.ts`: bubblewrap, only the workspace
+ * writable, no network, no pitcrew credential in its environment) as a child process in its own
+ * process group, with the diagnosis prompt (redacted and fenced, as for models) on stdin, in a
+ * disposable checkout of the failing SHA when a workspace root and clone URL are configured. On timeout or cancel the whole process group
  * gets SIGTERM, then SIGKILL after 5 s, so tools the agent started die with it.
  *
  * @throws {AgentError} when the agent exits non-zero, times out or is cancelled
@@ -98,6 +102,7 @@ export function createAgentRunner(options: AgentRunnerOptions): Runner {
         .join('\n\n');
       const workspace = await prepareWorkspace(input.failure, options);
       try {
+        await prepareSandboxWorkspace(options.sandbox ?? DEFAULT_SANDBOX, workspace.dir);
         const { stdout } = await runAgent(bin, args, prompt, workspace.dir, options, input.signal);
         const report = parseAgentOutput(stdout);
         return {
@@ -179,7 +184,13 @@ function runAgent(
   signal: AbortSignal,
 ): Promise<{ stdout: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { cwd, detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: agentEnvironment(process.env, options.env) });
+    let child: ReturnType<typeof spawnSandboxed>;
+    try {
+      child = spawnSandboxed(options.sandbox ?? DEFAULT_SANDBOX, { bin, args, workspace: cwd, env: agentEnvironment(process.env, options.env) });
+    } catch (error) {
+      reject(new AgentError(`could not start ${bin} in the sandbox: ${(error as Error).message}`, 'spawn', { cause: error }));
+      return;
+    }
     let stdout = '';
     let stderr = '';
     let ended: AgentError | null = null;

@@ -1,0 +1,153 @@
+import { execFileSync, spawn, type ChildProcessByStdio } from 'node:child_process';
+import { chown, readdir, stat } from 'node:fs/promises';
+import type { Readable, Writable } from 'node:stream';
+import { join } from 'node:path';
+
+/**
+ * How commands pitcrew does not trust (a coding agent, the commands it runs, a fix's
+ * verification) are run. `bwrap` (bubblewrap, Debian package `bubblewrap`): their own user, PID,
+ * IPC, UTS and network namespaces; the system read-only and only the workspace writable; a fresh
+ * `/proc` (no other process's environment), an empty `/tmp` and home; no Docker socket; resource
+ * limits. `none` runs them directly: only for machines where bubblewrap cannot run, chosen
+ * explicitly (`PITCREW_SANDBOX=none`) and logged loudly.
+ */
+export interface SandboxPolicy {
+  kind: 'bwrap' | 'none';
+  /** `off`: a network namespace of its own, with nothing in it but loopback. `host`: the host's network (dependency downloads). */
+  network: 'off' | 'host';
+  /** Extra paths bound read-only at the same place (the agent's own installation when it lives outside `/usr`). */
+  readOnlyPaths: readonly string[];
+  /** Bytes of private writable memory per process (RLIMIT_DATA; RLIMIT_AS would break WebAssembly's reservations). */
+  memoryBytes: number;
+  /** Processes of the sandbox's user (RLIMIT_NPROC). */
+  maxProcesses: number;
+  /**
+   * The unprivileged uid/gid the command runs as when pitcrew runs as root (default 65534,
+   * `nobody`): root's RLIMIT_NPROC is not enforced, and root could read any file it is given.
+   */
+  uid: number;
+}
+
+/** Defaults: no network, 2 GiB of memory per process, 256 processes, `nobody`. */
+export const DEFAULT_SANDBOX: SandboxPolicy = { kind: 'bwrap', network: 'off', readOnlyPaths: [], memoryBytes: 2 * 1024 ** 3, maxProcesses: 256, uid: 65534 };
+
+/** Thrown when the sandbox cannot run here (no bubblewrap, no user namespaces); names the fix. */
+export class SandboxUnavailableError extends Error {
+  constructor(reason: string) {
+    super(
+      `the sandbox cannot run: ${reason}. Install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) and allow unprivileged user namespaces, ` +
+        'or set PITCREW_SANDBOX=none to run agents and verification without one (not recommended)',
+    );
+    this.name = 'SandboxUnavailableError';
+  }
+}
+
+/** `/etc` entries the tools need (name resolution, TLS roots, users, `update-alternatives` links); the rest of `/etc` stays out. */
+const ETC = ['alternatives', 'ssl', 'ca-certificates', 'ca-certificates.conf', 'resolv.conf', 'hosts', 'passwd', 'group', 'nsswitch.conf', 'localtime', 'ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'gitconfig'];
+
+/** Where the workspace appears inside the sandbox. */
+export const SANDBOX_WORKSPACE = '/workspace';
+
+/**
+ * The command line that runs `bin args` under `policy` with `workspace` as its only writable
+ * directory (mounted at {@link SANDBOX_WORKSPACE}, also the working directory) and exactly `env`
+ * as its environment (`--clearenv`, then each variable; `HOME` and `TMPDIR` point into the
+ * sandbox). Spawn it with {@link spawnSandboxed}; bubblewrap dies with its parent.
+ *
+ * For `none`, `bin args` unchanged (run in `workspace`).
+ */
+export function sandboxCommand(
+  policy: SandboxPolicy,
+  spec: { bin: string; args: readonly string[]; workspace: string; env: Record<string, string | undefined> },
+): { bin: string; args: string[]; cwd: string; env: Record<string, string | undefined> } {
+  if (policy.kind === 'none') return { bin: spec.bin, args: [...spec.args], cwd: spec.workspace, env: spec.env };
+  const asRoot = process.getuid?.() === 0;
+  const bwrap = [
+    // Unprivileged, bubblewrap needs a user namespace to mount; as root it mounts directly.
+    ...(asRoot ? [] : ['--unshare-user']),
+    '--unshare-ipc',
+    '--unshare-pid',
+    '--unshare-uts',
+    '--unshare-cgroup-try',
+    ...(policy.network === 'off' ? ['--unshare-net'] : []),
+    '--die-with-parent',
+    '--new-session',
+    '--ro-bind', '/usr', '/usr',
+    '--symlink', 'usr/bin', '/bin',
+    '--symlink', 'usr/sbin', '/sbin',
+    '--symlink', 'usr/lib', '/lib',
+    '--symlink', 'usr/lib64', '/lib64',
+    // Directories bubblewrap creates for mount points are 0700 unless told: the command's user
+    // must be able to walk to what is bound for it.
+    ...parents(['/etc/x', ...policy.readOnlyPaths]).flatMap((dir) => ['--perms', '0755', '--dir', dir]),
+    ...ETC.flatMap((name) => ['--ro-bind-try', `/etc/${name}`, `/etc/${name}`]),
+    ...policy.readOnlyPaths.flatMap((path) => ['--ro-bind', path, path]),
+    '--proc', '/proc',
+    '--dev', '/dev',
+    '--perms', '1777', '--tmpfs', '/tmp',
+    '--bind', spec.workspace, SANDBOX_WORKSPACE,
+    '--chdir', SANDBOX_WORKSPACE,
+    '--clearenv',
+    ...Object.entries({ ...spec.env, HOME: '/tmp', TMPDIR: '/tmp' }).flatMap(([name, value]) => (value === undefined ? [] : ['--setenv', name, value])),
+    '--',
+    // As root, bubblewrap mounts with root's rights, then the command drops to the sandbox's uid
+    // (setpriv, util-linux): no capabilities, no new privileges, and RLIMIT_NPROC applies to it.
+    ...(asRoot ? ['/usr/bin/setpriv', `--reuid=${policy.uid}`, `--regid=${policy.uid}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--'] : []),
+    '/usr/bin/prlimit', `--data=${policy.memoryBytes}`, `--nproc=${policy.maxProcesses}`, '--',
+    spec.bin,
+    ...spec.args,
+  ];
+  return { bin: 'bwrap', args: bwrap, cwd: '/', env: { PATH: '/usr/bin:/bin' } };
+}
+
+/** Every ancestor directory of `paths` (not `/`), shortest first, once each: `/a/b/c` → `/a`, `/a/b`. */
+function parents(paths: readonly string[]): string[] {
+  const dirs = new Set<string>();
+  for (const path of paths) {
+    const parts = path.split('/').filter(Boolean);
+    for (let i = 1; i < parts.length; i++) dirs.add(`/${parts.slice(0, i).join('/')}`);
+  }
+  return [...dirs].sort((a, b) => a.length - b.length);
+}
+
+/**
+ * Spawns `bin args` in the sandbox (see {@link sandboxCommand}) with stdin, stdout and stderr
+ * piped, in a process group of its own (`detached`), so a timeout can kill everything it started.
+ */
+export function spawnSandboxed(
+  policy: SandboxPolicy,
+  spec: { bin: string; args: readonly string[]; workspace: string; env: Record<string, string | undefined> },
+): ChildProcessByStdio<Writable, Readable, Readable> {
+  const command = sandboxCommand(policy, spec);
+  return spawn(command.bin, command.args, { cwd: command.cwd, env: command.env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+/**
+ * Hands `workspace` (recursively) to the sandbox's uid when pitcrew runs as root, so the
+ * sandboxed process can write there and nowhere else; a no-op otherwise or for `none`.
+ */
+export async function prepareSandboxWorkspace(policy: SandboxPolicy, workspace: string): Promise<void> {
+  if (policy.kind === 'none' || process.getuid?.() !== 0) return;
+  const walk = async (path: string): Promise<void> => {
+    await chown(path, policy.uid, policy.uid);
+    if ((await stat(path)).isDirectory()) for (const entry of await readdir(path)) await walk(join(path, entry));
+  };
+  await walk(workspace);
+}
+
+/**
+ * Checks once that the sandbox can start here (bubblewrap present, namespaces allowed) by running
+ * `true` in it.
+ *
+ * @throws {SandboxUnavailableError} naming the fix
+ */
+export function assertSandboxWorks(policy: SandboxPolicy): void {
+  if (policy.kind === 'none') return;
+  const command = sandboxCommand(policy, { bin: '/usr/bin/true', args: [], workspace: '/tmp', env: {} });
+  try {
+    execFileSync(command.bin, command.args, { cwd: command.cwd, env: command.env, stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 });
+  } catch (error) {
+    const stderr = String((error as { stderr?: Buffer }).stderr ?? '').trim();
+    throw new SandboxUnavailableError((error as NodeJS.ErrnoException).code === 'ENOENT' ? 'bwrap (or setpriv) is not installed' : stderr || (error as Error).message);
+  }
+}
