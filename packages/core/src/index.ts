@@ -21,3 +21,6 @@ export * from './breaker-states.ts';
 export * from './db/publications.ts';
 export * from './token.ts';
 export * from './zod-issues.ts';
+export * from './fix/guard.ts';
+export * from './fix/fix-forms.ts';
+export * from './fix/step-command.ts';
