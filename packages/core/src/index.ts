@@ -24,3 +24,4 @@ export * from './zod-issues.ts';
 export * from './fix/guard.ts';
 export * from './fix/fix-forms.ts';
 export * from './fix/step-command.ts';
+export * from './db/fix-attempts.ts';

@@ -144,7 +144,43 @@ export interface ExecutionsTable {
   error: string | null;
 }
 
+/** Where a fix attempt ended (fix loop part 1; `escalated` when the fixer gave up). */
+export type FixAttemptStatus = 'running' | 'proposed' | 'refused' | 'verify_failed' | 'verified' | 'escalated' | 'failed';
+
+/** One fix attempt (iteration) of a failure. Tokens as reported, USD from the price book, ms. */
+export interface FixAttemptsTable {
+  id: Generated<string>;
+  failure_id: string;
+  /** 1 for the first fix, then one per CI verdict it iterates on. */
+  iteration: number;
+  /** `rules` or `agent`. */
+  fixer: string;
+  status: FixAttemptStatus;
+  /** The guard rule that refused the diff (`GUARD_RULES`), with its detail. */
+  guard_rule: string | null;
+  guard_detail: string | null;
+  files_changed: Generated<number>;
+  lines_changed: Generated<number>;
+  verify_command: string | null;
+  verify_exit_code: number | null;
+  verify_ms: number | null;
+  /** The redacted tail of the verification's output. */
+  verify_output: string | null;
+  branch: string | null;
+  pr_number: number | null;
+  pr_url: string | null;
+  /** `merged` or `closed` once the pull request ends (fix loop part 2). */
+  outcome: string | null;
+  tokens_in: Generated<number>;
+  tokens_out: Generated<number>;
+  cost_usd: ColumnType<string, number | string | undefined, number | string>;
+  error: string | null;
+  started_at: Generated<Timestamp>;
+  finished_at: Timestamp | null;
+}
+
 export interface Database {
+  fix_attempts: FixAttemptsTable;
   deliveries: DeliveriesTable;
   failures: FailuresTable;
   executions: ExecutionsTable;
@@ -160,6 +196,7 @@ export type FailureUpdate = Updateable<FailuresTable>;
 export type ExecutionRow = Selectable<ExecutionsTable>;
 export type IncidentRow = Selectable<IncidentsTable>;
 export type PublicationRow = Selectable<PublicationsTable>;
+export type FixAttemptRow = Selectable<FixAttemptsTable>;
 
 /** A Kysely instance or a transaction; every repository function takes one first. */
 export type Db = Kysely<Database> | Transaction<Database>;
