@@ -26,7 +26,7 @@ function failure(): CiFailure {
   payload.workflow_job.id = Math.floor(Math.random() * 1e12);
   return normalizeGithubEvent('workflow_job', payload) as CiFailure;
 }
-const delivery = (deliveryId = randomUUID()) => ({ deliveryId, event: 'workflow_job', action: 'completed', receivedAt: new Date().toISOString(), payload: { big: 'x'.repeat(10_000) } });
+const delivery = (deliveryId: string = randomUUID()) => ({ deliveryId, event: 'workflow_job', action: 'completed', receivedAt: new Date().toISOString(), payload: { big: 'x'.repeat(10_000) } });
 
 beforeAll(async () => {
   tdb = await createTestDatabase();
