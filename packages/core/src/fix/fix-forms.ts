@@ -50,8 +50,13 @@ export function fixFormOf(command: string): { tool: string; command: string } | 
   const prefix = PREFIXES.find((p) => p.every((w, i) => words[i] === w)) ?? [];
   let rest = words.slice(prefix.length);
   if (prefix[0] === 'npx') rest = without(rest, '--yes', '-y', '--no-install');
-  // `npx --no prettier@3 …`, `python -m black`: the tool's name without a version.
-  if (rest[0]) rest = [rest[0].replace(/@[^/]+$/, '').replace(/^.*\//, ''), ...rest.slice(1)];
-  const form = FORMS.find((f) => f.matches(rest));
-  return form ? { tool: form.tool, command: quote([...prefix, ...form.fix(rest)]) } : null;
+  if (!rest[0]) return null;
+  // Matched by the tool's name (`node_modules/.bin/prettier`, `prettier@3`: `prettier`); the fixing
+  // command keeps the word as written, so it runs the same binary.
+  const written = rest[0];
+  const named = [written.replace(/@[^/]+$/, '').replace(/^.*\//, ''), ...rest.slice(1)];
+  const form = FORMS.find((f) => f.matches(named));
+  if (!form) return null;
+  const fixed = form.fix(named);
+  return { tool: form.tool, command: quote([...prefix, fixed[0] === named[0] ? written : fixed[0]!, ...fixed.slice(1)]) };
 }

@@ -56,7 +56,8 @@ describe('fixFormOf', () => {
   it.each([
     ['prettier --check .', 'prettier', 'prettier . --write'],
     ['npx prettier --check "src/**/*.ts"', 'prettier', 'npx prettier src/\\*\\*/\\*.ts --write'],
-    ['npx --yes prettier@3.3.3 --check .', 'prettier', 'npx prettier . --write'],
+    ['npx --yes prettier@3.3.3 --check .', 'prettier', 'npx prettier\\@3.3.3 . --write'],
+    ['node_modules/.bin/prettier --check src', 'prettier', 'node_modules/.bin/prettier src --write'],
     ['eslint . --max-warnings 0', 'eslint', 'eslint . --max-warnings 0 --fix'],
     ['pnpm exec eslint src', 'eslint', 'pnpm exec eslint src --fix'],
     ['ruff check .', 'ruff', 'ruff check . --fix'],
