@@ -17,3 +17,4 @@ export * from './db/admin-queries.ts';
 export * from './breaker-states.ts';
 export * from './db/publications.ts';
 export * from './token.ts';
+export * from './events/index.ts';
