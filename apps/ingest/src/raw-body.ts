@@ -3,7 +3,7 @@ import type { Context } from 'hono';
 import { IngestError } from './errors.ts';
 
 /**
- * The request body as a UTF-8 string, at most `maxBytes`: 413 from `Content-Length` before
+ * The request body's bytes, at most `maxBytes`: 413 from `Content-Length` before
  * reading, or as soon as the streamed bytes pass the limit (reading stops; nothing beyond the
  * limit is buffered).
  *
@@ -16,7 +16,7 @@ import { IngestError } from './errors.ts';
  * @param maxBytes largest body accepted, in bytes (`PITCREW_MAX_BODY_BYTES`)
  * @throws {IngestError} 413 `payload_too_large`
  */
-export async function readRawBody(c: Context, maxBytes: number): Promise<string> {
+export async function readRawBody(c: Context, maxBytes: number): Promise<Buffer> {
   const tooLarge = () =>
     new IngestError(413, 'payload_too_large', `body is larger than ${maxBytes} bytes (PITCREW_MAX_BODY_BYTES)`);
   const declared = Number(c.req.header('content-length'));
@@ -26,7 +26,7 @@ export async function readRawBody(c: Context, maxBytes: number): Promise<string>
     return readNodeStream(incoming, maxBytes, tooLarge);
   }
   const body = c.req.raw.body;
-  if (!body) return '';
+  if (!body) return Buffer.alloc(0);
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -40,11 +40,11 @@ export async function readRawBody(c: Context, maxBytes: number): Promise<string>
     }
     chunks.push(value);
   }
-  return Buffer.concat(chunks, size).toString('utf8');
+  return Buffer.concat(chunks, size);
 }
 
-function readNodeStream(incoming: IncomingMessage, maxBytes: number, tooLarge: () => Error): Promise<string> {
-  return new Promise<string>((resolve, reject) => {
+function readNodeStream(incoming: IncomingMessage, maxBytes: number, tooLarge: () => Error): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     const onData = (chunk: Buffer) => {
@@ -59,7 +59,7 @@ function readNodeStream(incoming: IncomingMessage, maxBytes: number, tooLarge: (
     };
     const onEnd = () => {
       cleanup();
-      resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8'));
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
     };
     const onError = (error: Error) => {
       cleanup();

@@ -16,8 +16,10 @@ export interface SignatureOptions {
 
 /** What {@link verifyGithubSignature} sets for the handlers after it (`c.get('rawBody')`). */
 export interface SignatureVariables {
-  /** The verified body, exactly as received (UTF-8). */
+  /** The verified body as text (UTF-8). */
   rawBody: string;
+  /** The verified body's bytes, exactly as received. */
+  rawBytes: Buffer;
 }
 
 /** 401 `missing_signature`: the delivery has no `X-Hub-Signature-256`, so its webhook has no secret. */
@@ -33,7 +35,7 @@ export function missingSignature(): IngestError {
  *
  * Answers (as {@link IngestError}): 401 `missing_signature` without the header, 413
  * `payload_too_large` over `maxBodyBytes`, 400 `empty_body`, 401 `bad_signature` when no secret
- * matches (also for `sha1=` signatures). On success `c.get('rawBody')` holds the body.
+ * matches (also for `sha1=` signatures). On success `c.get('rawBody')` holds the body as text and `c.get('rawBytes')` its bytes.
  *
  * @throws {Error} at construction when no secret is given
  */
@@ -44,8 +46,9 @@ export function verifyGithubSignature(options: SignatureOptions): MiddlewareHand
   return async function githubSignature(c, next) {
     const signature = c.req.header('x-hub-signature-256');
     if (!signature) throw missingSignature();
-    const raw = await readRawBody(c, maxBodyBytes);
-    if (raw.length === 0) throw new IngestError(400, 'empty_body', 'body is empty');
+    const bytes = await readRawBody(c, maxBodyBytes);
+    if (bytes.length === 0) throw new IngestError(400, 'empty_body', 'body is empty');
+    const raw = bytes.toString('utf8');
     if (!(await verifyWithFallback(secret, raw, signature, olderSecrets))) {
       logger.warn(
         { deliveryId: c.req.header('x-github-delivery'), event: c.req.header('x-github-event') },
@@ -54,6 +57,7 @@ export function verifyGithubSignature(options: SignatureOptions): MiddlewareHand
       throw new IngestError(401, 'bad_signature', 'X-Hub-Signature-256 does not match the body for any configured secret');
     }
     c.set('rawBody', raw);
+    c.set('rawBytes', bytes);
     await next();
   };
 }

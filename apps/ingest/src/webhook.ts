@@ -73,13 +73,16 @@ export function createGithubWebhookRoutes(options: GithubWebhookOptions): Hono<{
       const raw = c.get('rawBody');
       const skip = ignoredBeforeParsing(event, raw, contentType);
       if (skip !== undefined) return ignored(skip);
-      const payload = parseWebhookJson(webhookJsonText(raw, contentType));
+      const jsonText = webhookJsonText(raw, contentType);
+      const payload = parseWebhookJson(jsonText);
+      // A JSON body is stored as the bytes GitHub sent; a form body as its `payload` field.
+      const payloadJson = jsonText === raw ? c.get('rawBytes') : jsonText;
       const result = normalize(event, payload);
       if (isIgnored(result)) return ignored(result.reason);
       const repoCheck = options.repoFilter?.(`${result.owner}/${result.repo}`);
       if (repoCheck && !repoCheck.allowed) return ignored(repoCheck.reason);
       const outcome = await producer
-        .enqueue({ deliveryId, event: event as CiEvent, action: 'completed', receivedAt, failure: result, payload })
+        .enqueue({ deliveryId, event: event as CiEvent, action: 'completed', receivedAt, failure: result, payload, payloadJson })
         .catch((error: unknown) => {
           logger.error({ err: error, deliveryId, failureId: result.id }, 'could not enqueue failure; GitHub will show the delivery as failed and it can be redelivered');
           throw new IngestError(503, 'queue_unavailable', 'the queue is unreachable; redeliver later', {

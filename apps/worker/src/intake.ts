@@ -8,6 +8,11 @@ import { recordFailureDelivery, type Database, type IntakeJobData, type TriageJo
  * the triage job is only (re)added while the failure is still `queued` (an existing job id makes
  * `add` a no-op), so a finished failure is never triaged twice by a redelivery.
  *
+ * The payload is `data.payload` in jobs of older releases; ingest now writes it beside the job
+ * (`data.payloadKey`, same Redis), read here and deleted once the job's work is done. A payload
+ * gone from Redis (its job waited past `INTAKE_PAYLOAD_TTL_SECONDS`) is recorded as JSON `null`:
+ * the failure is still triaged, only that delivery cannot be replayed.
+ *
  * @returns whether the failure was new and its status
  */
 export async function processIntake(
@@ -15,6 +20,8 @@ export async function processIntake(
   triage: Queue,
   data: IntakeJobData,
 ): Promise<{ created: boolean; status: string; outcome: string }> {
+  const redis = data.payloadKey === undefined ? undefined : await triage.getBackend().client;
+  const payloadJson = data.payloadKey === undefined ? undefined : await redis!.get(data.payloadKey);
   const recorded = await recordFailureDelivery(
     db,
     {
@@ -22,7 +29,7 @@ export async function processIntake(
       event: data.event,
       action: data.action,
       receivedAt: data.receivedAt,
-      payload: data.payload,
+      payload: payloadJson == null ? (data.payload ?? null) : JSON.parse(payloadJson),
     },
     data.failure,
   );
@@ -30,5 +37,6 @@ export async function processIntake(
     const job: TriageJobData = { v: 1, failureId: data.failure.id };
     await triage.add('triage', job, { jobId: data.failure.id });
   }
+  if (data.payloadKey !== undefined) await redis!.del(data.payloadKey);
   return recorded;
 }
