@@ -38,7 +38,10 @@ export interface DeliveryLogOptions {
  * debug for ignored deliveries (not written at the default level), info otherwise.
  */
 export function logDeliveries(options: DeliveryLogOptions): MiddlewareHandler<{ Variables: DeliveryLogVariables }> {
-  const { logger, onOutcome } = options;
+  const { onOutcome } = options;
+  // The line's fields are fixed (ids, numbers, the outcome), never a header or body object, so
+  // it skips the root's path redaction, which doubled the cost of each line (8 → 16 µs).
+  const logger = options.logger.child({}, { redact: [] });
   return async function logDelivery(c, next) {
     const started = performance.now();
     await next();
