@@ -9,7 +9,7 @@ import { startIngest, type IngestHandle } from './main.ts';
 import { actionFromPrefix, conclusionIfNoFailure } from './webhook.ts';
 
 // The webhook route over real HTTP: on @hono/node-server it reads the Node request stream itself
-// (webhook.ts, readRawBody), a path `app.request` in webhook.int.test.ts never takes.
+// (raw-body.ts, readRawBody), a path `app.request` in webhook.int.test.ts never takes.
 
 const require = createRequire(import.meta.url);
 const sets = require('@octokit/webhooks-examples/api.github.com/index.json') as { name: string; examples: any[] }[];

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { idempotencyKeyFor, isIgnored, normalizeGithubEvent, PayloadShapeError, type CiFailure } from './failure.ts';
+import { normalizeGithubEvent } from './events/index.ts';
+import { idempotencyKeyFor, isIgnored, PayloadShapeError, type CiFailure } from './failure.ts';
 
 const require = createRequire(import.meta.url);
 const sets = require('@octokit/webhooks-examples/api.github.com/index.json') as { name: string; examples: any[] }[];

@@ -25,3 +25,4 @@ export * from './fix/guard.ts';
 export * from './fix/fix-forms.ts';
 export * from './fix/step-command.ts';
 export * from './db/fix-attempts.ts';
+export * from './events/index.ts';

@@ -48,8 +48,17 @@ export const IntakeJobData = z.object({
   /** ISO 8601 time ingest received the delivery. */
   receivedAt: z.string(),
   failure: CiFailure,
-  /** The raw delivery payload, kept in `deliveries.payload` for traceability. */
-  payload: z.unknown(),
+  /**
+   * The delivery payload, kept in `deliveries.payload` for traceability and replay. Jobs of
+   * releases before `payloadKey` carry it here; ingest now leaves it out and sets `payloadKey`.
+   */
+  payload: z.unknown().optional(),
+  /**
+   * Where the payload's JSON text waits in Redis ({@link intakePayloadKey}), written before the
+   * job on the same connection; the worker's intake reads it, stores it in `deliveries.payload`
+   * and deletes it. Absent in jobs of older releases (then `payload` holds it).
+   */
+  payloadKey: z.string().min(1).optional(),
 });
 export type IntakeJobData = z.infer<typeof IntakeJobData>;
 
@@ -214,6 +223,21 @@ export function redisHashTag(key: string): string | null {
 export function deliverySeenKey(prefix: string, deliveryId: string): string {
   return `${prefix}:seen:${deliveryId}`;
 }
+
+/**
+ * Redis key holding a delivery's payload (its JSON text, as GitHub sent it) until the worker's
+ * intake has stored it in Postgres. Under the queue prefix, so in the queues' Redis Cluster slot.
+ */
+export function intakePayloadKey(prefix: string, deliveryId: string): string {
+  return `${prefix}:payload:${deliveryId}`;
+}
+
+/**
+ * How long a payload waits for its intake job, in seconds: as long as a failed intake job is
+ * kept for a retry ({@link defaultJobOptions}' `removeOnFail`, 7 days). The worker deletes it
+ * once stored, so only payloads of jobs still waiting or failed stay in Redis.
+ */
+export const INTAKE_PAYLOAD_TTL_SECONDS = 7 * 24 * 3600;
 
 /**
  * How long a seen delivery id is remembered, in seconds: GitHub lets an operator redeliver

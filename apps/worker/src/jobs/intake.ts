@@ -9,18 +9,34 @@ import { parseJobData } from './parse.ts';
  * and the triage job is only (re)added while the failure is still `queued` (an existing job id
  * makes `add` a no-op), so a finished failure is never triaged twice by a redelivery.
  *
+ * The payload is `data.payload` in jobs of older releases; ingest now writes it beside the job
+ * (`data.payloadKey`, same Redis), read here as the JSON text GitHub sent (stored as is, never
+ * parsed) and deleted once the job's work is done. A payload gone from Redis (its job waited past
+ * `INTAKE_PAYLOAD_TTL_SECONDS`) is recorded as JSON `null`: the failure is still triaged, only
+ * that delivery cannot be replayed.
+ *
  * @returns whether the failure was new, its status and the delivery's outcome
  */
 export async function processIntake(db: Kysely<Database>, triage: Queue, data: IntakeJobData): Promise<{ created: boolean; status: string; outcome: string }> {
+  const redis = data.payloadKey === undefined ? undefined : await triage.getBackend().client;
+  const payloadText = data.payloadKey === undefined ? null : await redis!.get(data.payloadKey);
   const recorded = await recordFailureDelivery(
     db,
-    { deliveryId: data.deliveryId, event: data.event, action: data.action, receivedAt: data.receivedAt, payload: data.payload },
+    {
+      deliveryId: data.deliveryId,
+      event: data.event,
+      action: data.action,
+      receivedAt: data.receivedAt,
+      payload: data.payload ?? null,
+      ...(payloadText !== null ? { payloadText } : {}),
+    },
     data.failure,
   );
   if (recorded.status === 'queued') {
     const carried = recorded.created ? { failure: data.failure, recordedAt: data.receivedAt } : undefined;
     await triage.add(...jobArgs(JOBS.triage, { v: 1, failureId: data.failure.id, round: 0, ...(carried ? { carried } : {}) }));
   }
+  if (data.payloadKey !== undefined) await redis!.del(data.payloadKey);
   return recorded;
 }
 

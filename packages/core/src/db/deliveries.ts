@@ -15,6 +15,8 @@ export interface DeliveryRecord {
   action: string | null;
   receivedAt: string | Date;
   payload: unknown;
+  /** The payload as the JSON text GitHub sent, stored as is instead of `payload` when given. */
+  payloadText?: string;
 }
 
 /**
@@ -85,7 +87,7 @@ export async function recordFailureDelivery(
               sql<string>`${receivedAt}::timestamptz`.as('received_at'),
               sql<DeliveryOutcome>`f.outcome`.as('outcome'),
               sql<string>`${failure.id}::text`.as('failure_id'),
-              sql<string>`${JSON.stringify(delivery.payload ?? null)}::jsonb`.as('payload'),
+              sql<string>`${delivery.payloadText ?? JSON.stringify(delivery.payload ?? null)}::jsonb`.as('payload'),
             ]),
         )
         .onConflict((oc) => oc.column('id').doNothing()),
