@@ -263,7 +263,7 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
       mix,
       check,
       targets: {
-        failures: `pitcrew >= 0.5 x bare (${verdict(failures.ratios.pitcrewToBare >= 0.5)}), p99 <= 25 ms (${verdict(failures.pitcrew.p99 <= 25)})`,
+        failures: `pitcrew >= 1.5 x peer (${verdict(failures.ratios.pitcrewToPeer >= 1.5)}), p99 <= 25 ms (${verdict(failures.pitcrew.p99 <= 25)})`,
         mix: `pitcrew >= 0.8 x bare (${verdict(mix.ratios.pitcrewToBare >= 0.8)})`,
       },
     };
