@@ -77,6 +77,8 @@ export function sandboxCommand(
     '--symlink', 'usr/sbin', '/sbin',
     '--symlink', 'usr/lib', '/lib',
     '--symlink', 'usr/lib64', '/lib64',
+    // The empty /tmp first, so a read-only path under /tmp (an agent unpacked there) is bound over it, not hidden by it.
+    '--perms', '1777', '--tmpfs', '/tmp',
     // Directories bubblewrap creates for mount points are 0700 unless told: the command's user
     // must be able to walk to what is bound for it.
     ...parents(['/etc/x', ...policy.readOnlyPaths]).flatMap((dir) => ['--perms', '0755', '--dir', dir]),
@@ -84,7 +86,6 @@ export function sandboxCommand(
     ...policy.readOnlyPaths.flatMap((path) => ['--ro-bind', path, path]),
     '--proc', '/proc',
     '--dev', '/dev',
-    '--perms', '1777', '--tmpfs', '/tmp',
     '--bind', spec.workspace, SANDBOX_WORKSPACE,
     '--chdir', SANDBOX_WORKSPACE,
     '--clearenv',
