@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { CiFailure, describeFailure, findFailure, findIncident, findSucceededExecution, toOutgoing, type Database, type FailureRow, type IncidentRow } from '@pitcrew/core';
-import { InvalidFailureDataError } from '../errors.ts';
+import { describeFailure, findFailure, findIncident, findSucceededExecution, toOutgoing, type CiFailure, type Database, type FailureRow, type IncidentRow } from '@pitcrew/core';
 import { classifyStage } from '../stages/classify.ts';
 import { executeStage } from '../stages/execute.ts';
-import { parseOutput } from '../stages/runner.ts';
+import { parseOutput, parseStoredFailure } from '../stages/runner.ts';
 
 /**
  * GitHub's limit on a check run's `output.summary` and `output.text`: "Maximum length: 65535
@@ -49,13 +48,12 @@ export interface PublishContent {
 export async function loadPublishContent(db: Kysely<Database>, failureId: string): Promise<PublishContent | null> {
   const row = await findFailure(db, failureId);
   if (!row) return null;
-  const parsed = CiFailure.safeParse(row.data);
-  if (!parsed.success) throw new InvalidFailureDataError(failureId, parsed.error.issues);
+  const stored = parseStoredFailure(failureId, row.data);
   // Names GitHub carries (job, step, check, workflow, branch) and check-run output come from the
   // payload: a step without a `name` is called `Run <its command>`, which may hold a literal token.
   // They are shown in titles and bodies, so they pass the boundary too; the fields sinks address
   // GitHub with (owner, repo, SHA, ids) stay as they are.
-  const failure = withOutgoingNames(parsed.data);
+  const failure = withOutgoingNames(stored);
   const [classify, execute, incident] = await Promise.all([
     findSucceededExecution(db, failureId, 'classify'),
     findSucceededExecution(db, failureId, 'execute'),

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { findFailure, findSucceededExecution } from '@pitcrew/core';
 import { LeaderPendingError } from '../errors.ts';
 import { guarded } from '../guards/guarded.ts';
-import type { RunnerInput } from '../runners/runner.ts';
+import type { Runner, RunnerInput } from '../runners/runner.ts';
 import type { ClassifyOutput } from './classify.ts';
 import { parseOutput } from './runner.ts';
 import type { StageDefinition, StageDeps, TriageScope } from './stage.ts';
@@ -45,14 +45,14 @@ export const executeStage: StageDefinition<ExecuteOutput, ExecuteNeeds> = {
   needs: ['classify'],
   plan(_scope, { classify, shared }, deps) {
     if (shared) return { runner: shared.runner, model: shared.model };
-    const chosen = deps.runners.runners[classify.runner] ?? deps.runners.fallback;
+    const chosen = chosenRunner(deps, classify);
     return { runner: chosen.name, model: classify.model ?? chosen.model };
   },
   async run(scope, { classify, shared }, deps) {
     // One breakage, one diagnosis: the incident leader's execution serves this failure too.
     if (shared) return { output: shared, runner: shared.runner, model: shared.model };
     const { runners } = deps;
-    const chosen = runners.runners[classify.runner] ?? runners.fallback;
+    const chosen = chosenRunner(deps, classify);
     const input: RunnerInput = { failure: scope.failure, classification: classify, logExcerpt: classify.logExcerpt, model: classify.model, signal: scope.run.signal };
     const attempt = await guarded(deps, scope, { name: chosen.name, model: input.model ?? chosen.model }, () => chosen.estimateUsd(input), () => chosen.execute(input));
     if (attempt.ok) {
@@ -75,6 +75,11 @@ export const executeStage: StageDefinition<ExecuteOutput, ExecuteNeeds> = {
     };
   },
 };
+
+/** The runner classify chose, or the rules runner when this deployment does not have it. */
+function chosenRunner(deps: StageDeps, classify: ClassifyOutput): Runner {
+  return deps.runners.runners[classify.runner] ?? deps.runners.fallback;
+}
 
 /**
  * For a follower of an incident: the leader's finished execution (to reuse), or

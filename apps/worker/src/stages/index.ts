@@ -1,8 +1,8 @@
-import { CarriedTriage, CiFailure, type TriageJobData, claimFailure, findFailure, findSucceededExecution, Stage, type FailureRow, type Logger } from '@pitcrew/core';
-import { FailureNotFoundError, InvalidFailureDataError } from '../errors.ts';
+import { CarriedTriage, type TriageJobData, claimFailure, findFailure, findSucceededExecution, Stage, type FailureRow, type Logger } from '@pitcrew/core';
+import { FailureNotFoundError } from '../errors.ts';
 import { classifyStage, type ClassifyOutput } from './classify.ts';
 import { executeStage, leaderExecution } from './execute.ts';
-import { flushRecorded, parseOutput, runStage } from './runner.ts';
+import { flushRecorded, parseOutput, parseStoredFailure, runStage } from './runner.ts';
 import type { StageDeps, TriageRun } from './stage.ts';
 import { TriageScope } from './stage.ts';
 import { summarizeStage } from './summarize.ts';
@@ -10,7 +10,7 @@ import { summarizeStage } from './summarize.ts';
 export { classifyStage, ClassifyOutput, ModelVerdict, type ModelClassifier } from './classify.ts';
 export { executeStage, ExecuteOutput, leaderExecution, LEADER_WAIT_MS } from './execute.ts';
 export { summarizeStage, SummarizeOutput } from './summarize.ts';
-export { flushRecorded, parseOutput, runStage } from './runner.ts';
+export { flushRecorded, parseOutput, parseStoredFailure, runStage } from './runner.ts';
 export { TriageScope, type StageDefinition, type StageDeps, type StageResult, type TriageRun } from './stage.ts';
 
 /** What a finished triage recorded on the failure. */
@@ -23,11 +23,9 @@ export interface TriageResult {
   reused: Stage[];
 }
 
-/** A failure row as a {@link TriageScope}. @throws {InvalidFailureDataError} when its `data` does not parse */
+/** A failure row as a {@link TriageScope}. @throws {InvalidFailureDataError} when its `data` does not parse (`parseStoredFailure`) */
 function scopeOf(run: TriageRun, row: FailureRow, logger: Logger): TriageScope {
-  const parsed = CiFailure.safeParse(row.data);
-  if (!parsed.success) throw new InvalidFailureDataError(run.failureId, parsed.error.issues);
-  return new TriageScope(run, parsed.data, { attemptBase: row.attempt_base, retryFromStage: row.retry_from_stage as Stage | null, recordedAt: new Date(row.created_at as unknown as Date) }, logger);
+  return new TriageScope(run, parseStoredFailure(run.failureId, row.data), { attemptBase: row.attempt_base, retryFromStage: row.retry_from_stage as Stage | null, recordedAt: new Date(row.created_at as unknown as Date) }, logger);
 }
 
 /**

@@ -1,4 +1,5 @@
 import {
+  CiFailure,
   ExecutionAlreadySucceededError,
   findSucceededExecution,
   finishExecution,
@@ -115,6 +116,17 @@ export async function flushRecorded(deps: StageDeps, scope: TriageScope): Promis
   const patch = scope.pendingFailure;
   scope.pendingFailure = null;
   await recordExecutions(deps.db, rows, patch ? { failureId: scope.failureId, patch } : undefined);
+}
+
+/**
+ * A failure row's stored `data`, parsed as this release's `CiFailure`.
+ *
+ * @throws {InvalidFailureDataError} when it does not parse (written by another release)
+ */
+export function parseStoredFailure(failureId: string, data: unknown): CiFailure {
+  const parsed = CiFailure.safeParse(data);
+  if (!parsed.success) throw new InvalidFailureDataError(failureId, parsed.error.issues);
+  return parsed.data;
 }
 
 /**
