@@ -1,6 +1,5 @@
 import type { Job, Worker } from 'bullmq';
-import type { Kysely } from 'kysely';
-import { abandonRunningExecutions, failIfInProgress, type Database } from '@pitcrew/core';
+import { abandonRunningExecutions, failIfInProgress } from '@pitcrew/core';
 import { describeError } from '../errors.ts';
 import type { JobEnvironment } from './retry-policy.ts';
 
@@ -11,7 +10,7 @@ import type { JobEnvironment } from './retry-policy.ts';
  * `failed` with `abandoned: <error>`, in one transaction, then publishes. Failures already final
  * are left alone.
  */
-export function watchAbandoned(env: JobEnvironment & { db: Kysely<Database> }, worker: Worker): void {
+export function watchAbandoned(env: JobEnvironment, worker: Worker): void {
   worker.on('failed', (job: Job | undefined, error: Error) => {
     const failureId = (job?.data as { failureId?: unknown } | undefined)?.failureId;
     if (!job || job.finishedOn === undefined || typeof failureId !== 'string') return;
