@@ -1,8 +1,6 @@
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { parse } from 'shell-quote';
 import { buildExecutePrompt, toOutgoing, type CiFailure } from '@pitcrew/core';
+import { checkoutWorkspace, cloneUrlOf, emptyWorkspace, type Workspace } from '../fix/workspace.ts';
 import { DEFAULT_SANDBOX, prepareSandboxWorkspace, spawnSandboxed, type SandboxPolicy } from '../sandbox/sandbox.ts';
 import type { Runner } from './runner.ts';
 
@@ -103,7 +101,7 @@ export function createAgentRunner(options: AgentRunnerOptions): Runner {
       const workspace = await prepareWorkspace(input.failure, options);
       try {
         await prepareSandboxWorkspace(options.sandbox ?? DEFAULT_SANDBOX, workspace.dir);
-        const { stdout } = await runAgent(bin, args, prompt, workspace.dir, options, input.signal);
+        const { stdout } = await runAgentProcess({ bin, args, prompt, workspace: workspace.dir, timeoutMs: options.timeoutMs, sandbox: options.sandbox ?? DEFAULT_SANDBOX, env: options.env, signal: input.signal });
         const report = parseAgentOutput(stdout);
         return {
           markdown: report.text,
@@ -120,32 +118,13 @@ export function createAgentRunner(options: AgentRunnerOptions): Runner {
   };
 }
 
-async function prepareWorkspace(failure: CiFailure, options: AgentRunnerOptions): Promise<{ dir: string; dispose(): Promise<void> }> {
-  const root = options.workspaceRoot ?? (await import('node:os')).tmpdir();
-  const dir = await mkdtemp(join(root, `pitcrew-${failure.id}-`));
-  const dispose = () => rm(dir, { recursive: true, force: true });
-  if (options.workspaceRoot && options.cloneUrl) {
-    const url = options.cloneUrl.replaceAll('{owner}', failure.owner).replaceAll('{repo}', failure.repo);
-    try {
-      await exec('git', ['init', '--quiet', dir]);
-      await exec('git', ['-C', dir, 'fetch', '--quiet', '--depth', '50', url, failure.headSha]);
-      await exec('git', ['-C', dir, 'checkout', '--quiet', 'FETCH_HEAD']);
-    } catch (error) {
-      await dispose();
-      throw new AgentError(`could not check out ${failure.owner}/${failure.repo}@${failure.headSha.slice(0, 12)}: ${(error as Error).message}`, 'spawn', { cause: error });
-    }
+async function prepareWorkspace(failure: CiFailure, options: AgentRunnerOptions): Promise<Workspace> {
+  if (!options.workspaceRoot || !options.cloneUrl) return emptyWorkspace(options.workspaceRoot, failure.id);
+  try {
+    return await checkoutWorkspace({ root: options.workspaceRoot, name: failure.id, url: cloneUrlOf(options.cloneUrl, failure.owner, failure.repo), sha: failure.headSha });
+  } catch (error) {
+    throw new AgentError(`could not check out ${failure.owner}/${failure.repo}@${failure.headSha.slice(0, 12)}: ${(error as Error).message}`, 'spawn', { cause: error });
   }
-  return { dir, dispose };
-}
-
-function exec(cmd: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args[0]} exited ${code}: ${stderr.trim().slice(-500)}`))));
-  });
 }
 
 /**
@@ -175,18 +154,30 @@ export function agentEnvironment(
   return { ...env, ...extra };
 }
 
-function runAgent(
-  bin: string,
-  args: string[],
-  prompt: string,
-  cwd: string,
-  options: AgentRunnerOptions,
-  signal: AbortSignal,
-): Promise<{ stdout: string }> {
+/**
+ * Runs an agent CLI once in the sandbox with `prompt` (redacted here, at the outgoing boundary) on
+ * stdin and `workspace` as its only writable directory; on timeout or cancel its process group
+ * gets SIGTERM, then SIGKILL after 5 s.
+ *
+ * @param spec.timeoutMs ms before the agent is killed
+ * @returns its stdout (at most 4 MiB)
+ * @throws {AgentError} when it cannot start, exits non-zero, times out or is cancelled
+ */
+export function runAgentProcess(spec: {
+  bin: string;
+  args: readonly string[];
+  prompt: string;
+  workspace: string;
+  timeoutMs: number;
+  sandbox: SandboxPolicy;
+  env?: Record<string, string | undefined> | undefined;
+  signal: AbortSignal;
+}): Promise<{ stdout: string }> {
+  const { bin, prompt, signal } = spec;
   return new Promise((resolve, reject) => {
     let child: ReturnType<typeof spawnSandboxed>;
     try {
-      child = spawnSandboxed(options.sandbox ?? DEFAULT_SANDBOX, { bin, args, workspace: cwd, env: agentEnvironment(process.env, options.env) });
+      child = spawnSandboxed(spec.sandbox, { bin, args: spec.args, workspace: spec.workspace, env: agentEnvironment(process.env, spec.env) });
     } catch (error) {
       reject(new AgentError(`could not start ${bin} in the sandbox: ${(error as Error).message}`, 'spawn', { cause: error }));
       return;
@@ -216,7 +207,7 @@ function runAgent(
         }
       }, 5_000).unref();
     };
-    const timer = setTimeout(() => killGroup(new AgentError(`agent ran past ${options.timeoutMs} ms and was killed`, 'timeout')), options.timeoutMs);
+    const timer = setTimeout(() => killGroup(new AgentError(`agent ran past ${spec.timeoutMs} ms and was killed`, 'timeout')), spec.timeoutMs);
     const onAbort = () => killGroup(new AgentError('agent cancelled', 'aborted'));
     signal.addEventListener('abort', onAbort, { once: true });
     child.on('error', (error) => {

@@ -87,6 +87,10 @@ export function sandboxCommand(
     '--proc', '/proc',
     '--dev', '/dev',
     '--bind', spec.workspace, SANDBOX_WORKSPACE,
+    // The checkout's git metadata is read-only inside: the worker runs git there afterwards (diff,
+    // commit, push with its token), so a hook or a `core.*` setting written by an agent would run
+    // as the worker. Nothing a fixer or a check does needs to write it.
+    '--ro-bind-try', join(spec.workspace, '.git'), `${SANDBOX_WORKSPACE}/.git`,
     '--chdir', SANDBOX_WORKSPACE,
     '--clearenv',
     ...Object.entries({ ...spec.env, HOME: '/tmp', TMPDIR: '/tmp' }).flatMap(([name, value]) => (value === undefined ? [] : ['--setenv', name, value])),
