@@ -5,6 +5,12 @@ import { Strategy } from './runners/registry.ts';
 const nonNegative = () => z.coerce.number().min(0);
 const count = (fallback: number) => z.coerce.number().int().min(1).max(500).default(fallback);
 const perMinute = () => z.coerce.number().int().min(0).default(0);
+/** A comma-separated list (blank entries dropped). */
+const list = (fallback = '') =>
+  z
+    .string()
+    .default(fallback)
+    .transform((v) => v.split(',').map((p) => p.trim()).filter(Boolean));
 
 /**
  * Every variable a worker process reads. A worker on another host needs only `REDIS_URL` and
@@ -76,6 +82,47 @@ export const WorkerEnv = z.object({
     .string()
     .default('')
     .transform((v) => v.split(',').map((p) => p.trim()).filter(Boolean)),
+  /**
+   * The fix loop (off by default): `propose` pushes a `pitcrew/fix/<failure-id>` branch and opens
+   * a draft PR into the failing branch; `commit` pushes onto a PR's own head branch, only when the
+   * PR carries PITCREW_FIX_COMMIT_LABEL and its branch is in the same repository.
+   */
+  PITCREW_FIX: z.enum(['off', 'propose', 'commit']).default('off'),
+  /** Write each proposal (patch, PR title/body, verification) under PITCREW_FIX_DRY_RUN_DIR/.pitcrew/proposals/<failure-id>/ and push nothing. */
+  PITCREW_FIX_DRY_RUN: z.stringbool().default(false),
+  /** Where dry-run proposals go (default: the worker's working directory). */
+  PITCREW_FIX_DRY_RUN_DIR: z.string().min(1).optional(),
+  /** `rules` (a check's own fix mode, no model), `agent` (PITCREW_AGENT_COMMAND), or `auto`: rules when it applies, else the agent. */
+  PITCREW_FIX_FIXER: z.enum(['rules', 'agent', 'auto']).default('auto'),
+  /** `owner/repo` globs a fix may be attempted in, comma-separated; empty = every repository. */
+  PITCREW_FIX_REPOS: list(),
+  /** Branch globs a fix may be attempted on, comma-separated; empty = every branch. */
+  PITCREW_FIX_BRANCHES: list(),
+  /** Failure categories that are fixed, comma-separated. */
+  PITCREW_FIX_CATEGORIES: list('lint,typecheck,test,build,dependency'),
+  /** Files a fix may change at most (the guard's `too-many-files`). */
+  PITCREW_FIX_MAX_FILES: z.coerce.number().int().min(1).default(10),
+  /** Lines (added + deleted) a fix may change at most (the guard's `too-many-lines`). */
+  PITCREW_FIX_MAX_LINES: z.coerce.number().int().min(1).default(200),
+  /** USD one fix attempt may cost (the agent's estimate is checked first); 0 = only the org's budgets apply. */
+  PITCREW_FIX_BUDGET_USD: nonNegative().default(1),
+  /** ms each fix or verification command may run (the agent fixer: the lower of this and PITCREW_AGENT_TIMEOUT_MS). */
+  PITCREW_FIX_TIMEOUT_MS: z.coerce.number().int().min(1_000).default(600_000),
+  /** Clone URL template with {owner} and {repo} for the fix's checkout and push; default PITCREW_AGENT_CLONE_URL, else https://github.com/{owner}/{repo}.git. */
+  PITCREW_FIX_CLONE_URL: z.string().min(1).optional(),
+  /** The PR label that lets PITCREW_FIX=commit push onto a PR's head branch. */
+  PITCREW_FIX_COMMIT_LABEL: z.string().min(1).default('pitcrew:fix'),
+  /** Author and committer of fix commits. */
+  PITCREW_FIX_AUTHOR_NAME: z.string().min(1).default('pitcrew[bot]'),
+  PITCREW_FIX_AUTHOR_EMAIL: z.string().min(3).default('pitcrew[bot]@users.noreply.github.com'),
+  /**
+   * Directories put first on `PATH` inside the sandbox for fix and verification commands,
+   * comma-separated: toolchains installed outside /usr (bind them with PITCREW_SANDBOX_RO_PATHS),
+   * e.g. `/opt/node/bin,/opt/go/bin`.
+   */
+  PITCREW_FIX_PATH: list(),
+  /** Fix jobs at once per process (each holds a checkout and runs commands). */
+  PITCREW_FIX_CONCURRENCY: count(1),
   /** GitHub REST API base; GitHub Enterprise Server: `https://HOST/api/v3`. */
   GITHUB_API_URL: z.string().url().default('https://api.github.com'),
   /** A token that can read Actions logs of the org's repositories (fine-grained: Actions read). */

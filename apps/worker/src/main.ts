@@ -13,6 +13,9 @@ import { createLlmRunner } from './runners/llm-runner.ts';
 import { createRunnerRegistry } from './runners/registry.ts';
 import { assertSandboxWorks, DEFAULT_SANDBOX, type SandboxPolicy } from './sandbox/sandbox.ts';
 import { createWorkers } from './worker.ts';
+import { agentFixer, rulesFixer } from './fix/fixer.ts';
+import type { FixPolicy } from './fix/policy.ts';
+import type { FixDeps } from './stages/fix.ts';
 import { createWorkerMetrics, serveMetrics } from './metrics.ts';
 
 /** A running worker process. */
@@ -101,6 +104,7 @@ export async function startWorker(
     { requested: config.PITCREW_PUBLISH, githubAuth: githubAuth?.kind ?? null, slackWebhookUrl: config.PITCREW_SLACK_WEBHOOK_URL, escalateAfter: config.PITCREW_ESCALATE_AFTER },
     log,
   );
+  const fix = fixDeps(config, log);
   // Metrics first: a taken port fails the start before any job is taken.
   const metrics = config.PITCREW_METRICS_PORT > 0 ? createWorkerMetrics() : null;
   const metricsServer = metrics
@@ -135,6 +139,8 @@ export async function startWorker(
       stalledIntervalMs: config.PITCREW_STALLED_INTERVAL_MS,
       maxStalledCount: config.PITCREW_MAX_STALLED_COUNT,
     },
+    ...(fix ? { fix } : {}),
+    github: githubApi,
     ...(llm && config.PITCREW_LLM_CLASSIFY_BELOW > 0
       ? { classifier: { completeJson: createJsonCompleter(llm), below: config.PITCREW_LLM_CLASSIFY_BELOW } }
       : {}),
@@ -193,8 +199,61 @@ function warnUnpriced(log: Logger, prices: ReturnType<typeof createPriceBook>, b
  * as an error on every start.
  */
 function agentSandbox(config: WorkerEnv, logger: Logger): SandboxPolicy {
-  const policy: SandboxPolicy = { ...DEFAULT_SANDBOX, kind: config.PITCREW_SANDBOX, network: config.PITCREW_SANDBOX_NETWORK, readOnlyPaths: config.PITCREW_SANDBOX_RO_PATHS };
+  const policy = sandboxOf(config);
   if (policy.kind === 'none') logger.error('PITCREW_SANDBOX=none: the coding agent and the commands it runs are NOT sandboxed; they run with this worker\'s user, files and network');
   else assertSandboxWorks(policy);
   return policy;
+}
+
+function sandboxOf(config: WorkerEnv): SandboxPolicy {
+  return { ...DEFAULT_SANDBOX, kind: config.PITCREW_SANDBOX, network: config.PITCREW_SANDBOX_NETWORK, readOnlyPaths: config.PITCREW_SANDBOX_RO_PATHS };
+}
+
+/**
+ * The fix loop from the environment (`PITCREW_FIX*`), or `null` when it is off or its sandbox
+ * cannot start here: then fixing refuses to start, with the reason and the fix in one error line,
+ * and triage goes on. `PITCREW_SANDBOX=none` runs fixes unsandboxed, logged as an error.
+ */
+function fixDeps(config: WorkerEnv, logger: Logger): (FixDeps & { concurrency: number }) | null {
+  if (config.PITCREW_FIX === 'off') return null;
+  const sandbox = sandboxOf(config);
+  if (sandbox.kind === 'none') {
+    logger.error('PITCREW_SANDBOX=none: fix and verification commands (and any fixing agent) are NOT sandboxed; they run with this worker\'s user, files and network');
+  } else {
+    try {
+      assertSandboxWorks(sandbox);
+    } catch (error) {
+      logger.error({ err: error }, `fixing refuses to start: ${(error as Error).message}. Install bubblewrap (Debian: apt-get install bubblewrap), or set PITCREW_SANDBOX=none to run fixes unsandboxed; PITCREW_FIX is off in this worker`);
+      return null;
+    }
+  }
+  const policy: FixPolicy = {
+    mode: config.PITCREW_FIX,
+    dryRun: config.PITCREW_FIX_DRY_RUN,
+    dryRunDir: config.PITCREW_FIX_DRY_RUN_DIR ?? process.cwd(),
+    fixer: config.PITCREW_FIX_FIXER,
+    repositories: config.PITCREW_FIX_REPOS,
+    branches: config.PITCREW_FIX_BRANCHES,
+    categories: config.PITCREW_FIX_CATEGORIES,
+    maxFiles: config.PITCREW_FIX_MAX_FILES,
+    maxLines: config.PITCREW_FIX_MAX_LINES,
+    usdPerFix: config.PITCREW_FIX_BUDGET_USD,
+    timeoutMs: config.PITCREW_FIX_TIMEOUT_MS,
+    commitLabel: config.PITCREW_FIX_COMMIT_LABEL,
+    author: { name: config.PITCREW_FIX_AUTHOR_NAME, email: config.PITCREW_FIX_AUTHOR_EMAIL },
+  };
+  logger.info({ mode: policy.mode, dryRun: policy.dryRun, fixer: policy.fixer, categories: policy.categories, repositories: policy.repositories, sandbox: sandbox.kind }, 'fix loop on');
+  return {
+    policy,
+    fixers: {
+      rules: rulesFixer(),
+      agent: config.PITCREW_AGENT_COMMAND ? agentFixer({ command: config.PITCREW_AGENT_COMMAND, timeoutMs: config.PITCREW_AGENT_TIMEOUT_MS, estimateUsd: config.PITCREW_AGENT_ESTIMATE_USD }) : null,
+    },
+    sandbox,
+    ...(config.PITCREW_FIX_PATH.length ? { sandboxEnv: { PATH: [...config.PITCREW_FIX_PATH, '/usr/local/bin', '/usr/bin', '/bin'].join(':') } } : {}),
+    cloneUrl: config.PITCREW_FIX_CLONE_URL ?? config.PITCREW_AGENT_CLONE_URL ?? 'https://github.com/{owner}/{repo}.git',
+    workspaceRoot: config.PITCREW_WORKSPACE_ROOT,
+    agentEstimateUsd: config.PITCREW_AGENT_ESTIMATE_USD,
+    concurrency: config.PITCREW_FIX_CONCURRENCY,
+  };
 }

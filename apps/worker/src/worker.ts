@@ -2,7 +2,11 @@ import { MetricsTime, Queue, Worker } from 'bullmq';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
-import { defaultJobOptions, JOBS, QUEUES, RUNNERS, type Database, type Logger, type RunnerName } from '@pitcrew/core';
+import { defaultJobOptions, jobArgs, JOBS, QUEUES, RUNNERS, type Database, type Logger, type RunnerName } from '@pitcrew/core';
+import { fixRefusal } from './fix/policy.ts';
+import type { GithubApi } from './github/github-api.ts';
+import { fixProcessor } from './jobs/fix.ts';
+import type { FixDeps } from './stages/fix.ts';
 import type { LogSource } from './github/log-source.ts';
 import type { Guards } from './guards/guarded.ts';
 import { watchAbandoned } from './jobs/abandoned.ts';
@@ -52,6 +56,10 @@ export interface WorkerDeps {
   publish?: PublishOptions;
   /** BullMQ worker name of every worker in this process; default {@link workerName}. */
   name?: string;
+  /** The fix loop (`fix` queue and its worker); unset when `PITCREW_FIX=off`. */
+  fix?: FixDeps & { concurrency: number };
+  /** GitHub clients for the fix's checkout and push (the publisher has its own in `publish`). */
+  github?: GithubApi | null;
 }
 
 /**
@@ -101,6 +109,8 @@ export interface Workers {
   runQueues: Partial<Record<RunnerName, Queue>>;
   /** The `publish` queue and worker, when sinks are configured. */
   publisher: Publisher | null;
+  /** The `fix` queue and its worker, when the fix loop is on. */
+  fix: { queue: Queue; worker: Worker } | null;
   /**
    * Stops taking jobs and waits up to `timeoutMs` for active ones; then cancels those still
    * running (their AbortSignal fires) and lets them hand their jobs back to the queue with the
@@ -135,6 +145,9 @@ export function createWorkers(deps: WorkerDeps): Workers {
   for (const name of configured) runQueues[name] = new Queue(JOBS.run(name).queue, queueOptions);
   for (const q of [triageQueue, ...Object.values(runQueues)]) q.on('error', (error) => logger.warn({ err: error, queue: q.name }, 'queue error'));
   const publisher = deps.publish?.sinks.length ? createPublisher({ connection, prefix, db, logger, options: deps.publish, workerOptions: { ...bullMetrics, ...lockOptions } }) : null;
+  const fixQueue = deps.fix ? new Queue(JOBS.fix.queue, queueOptions) : null;
+  fixQueue?.on('error', (error) => logger.warn({ err: error, queue: fixQueue.name }, 'queue error'));
+  const fixPolicy = deps.fix?.policy;
   const env: JobEnvironment = {
     db,
     logger,
@@ -147,6 +160,15 @@ export function createWorkers(deps: WorkerDeps): Workers {
     publish: async (failureId) => {
       await publisher?.enqueue(failureId).catch((e: unknown) => logger.error({ err: e, failureId }, 'could not enqueue publishing'));
     },
+    // The policy is checked here first, so failures it refuses never become jobs (most failures
+    // of most organisations); the fix job checks it again with its own worker's settings.
+    fix: async (failureId, round, category, failure) => {
+      if (!fixQueue || !fixPolicy || fixRefusal(fixPolicy, failure, category)) return;
+      await fixQueue.add(...jobArgs(JOBS.fix, { v: 1, failureId, round, iteration: 1 })).catch((e: unknown) => logger.error({ err: e, failureId }, 'could not enqueue the fix'));
+    },
+    publishFix: async (failureId, round, iteration) => {
+      await publisher?.enqueueFix(failureId, round, iteration).catch((e: unknown) => logger.error({ err: e, failureId }, 'could not enqueue publishing of the fix'));
+    },
   };
   const stageDeps: StageDeps = {
     db,
@@ -158,6 +180,8 @@ export function createWorkers(deps: WorkerDeps): Workers {
     ...(deps.logs ? { logs: deps.logs } : {}),
     ...(deps.incidentWindowHours !== undefined ? { incidentWindowHours: deps.incidentWindowHours } : {}),
     ...(deps.metrics ? { observer: deps.metrics.observer } : {}),
+    ...(deps.fix ? { fix: deps.fix } : {}),
+    ...(deps.github ? { github: deps.github } : {}),
   };
 
   const intake = new Worker(QUEUES.intake, intakeProcessor(db, triageQueue), { ...common, concurrency: Math.max(4, deps.concurrency) });
@@ -169,7 +193,11 @@ export function createWorkers(deps: WorkerDeps): Workers {
     run[name] = new Worker(JOBS.run(name).queue, runProcessor(env, stageDeps), { ...common, concurrency: limits.concurrency, ...(limiter ? { limiter } : {}) });
   }
 
-  const all = [intake, triage, ...Object.values(run), ...(publisher ? [publisher.worker] : [])];
+  // Fix jobs hold a checkout and run commands for minutes: their lock outlives a stalled-check
+  // interval only when renewed, which BullMQ does every lockDuration/2 while the job runs.
+  const fixWorker = fixQueue && deps.fix ? new Worker(JOBS.fix.queue, fixProcessor(env, stageDeps), { ...common, concurrency: deps.fix.concurrency }) : null;
+
+  const all = [intake, triage, ...Object.values(run), ...(publisher ? [publisher.worker] : []), ...(fixWorker ? [fixWorker] : [])];
   for (const worker of all) worker.on('error', (error) => logger.error({ err: error, queue: worker.name }, 'worker error'));
   for (const worker of all) deps.metrics?.watchWorker(worker);
   for (const worker of [triage, ...Object.values(run)]) watchAbandoned(env, worker);
@@ -182,6 +210,7 @@ export function createWorkers(deps: WorkerDeps): Workers {
     triageQueue,
     runQueues,
     publisher,
+    fix: fixQueue && fixWorker ? { queue: fixQueue, worker: fixWorker } : null,
     close(timeoutMs = 30_000) {
       closing ??= (async () => {
         const graceful = Promise.all(all.map((w) => w.close()));
@@ -199,7 +228,7 @@ export function createWorkers(deps: WorkerDeps): Workers {
             await Promise.all(all.map((w) => w.close(true)));
           }
         }
-        await Promise.all([triageQueue, ...Object.values(runQueues), ...(publisher ? [publisher.queue] : [])].map((q) => q.close()));
+        await Promise.all([triageQueue, ...Object.values(runQueues), ...(publisher ? [publisher.queue] : []), ...(fixQueue ? [fixQueue] : [])].map((q) => q.close()));
       })();
       return closing;
     },

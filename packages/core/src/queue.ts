@@ -13,6 +13,8 @@ export const QUEUES = {
   triage: 'triage',
   /** One job per (failure, sink) once the failure is final: tell people (check run, PR comment, issue, Slack). */
   publish: 'publish',
+  /** One job per fix attempt of a triaged failure the fix policy allows: fix → guard → verify → propose. */
+  fix: 'fix',
 } as const;
 
 /** The runners pitcrew knows. */
@@ -31,11 +33,15 @@ export function runnerQueueName(runner: RunnerName): string {
 
 /** Every queue name, for the board and metrics. */
 export function allQueueNames(): string[] {
-  return [QUEUES.intake, QUEUES.triage, ...RUNNERS.map(runnerQueueName), QUEUES.publish];
+  return [QUEUES.intake, QUEUES.triage, ...RUNNERS.map(runnerQueueName), QUEUES.publish, QUEUES.fix];
 }
 
 /** The stages of triage, in order. */
-export const STAGES = ['classify', 'execute', 'summarize'] as const;
+export const TRIAGE_STAGES = ['classify', 'execute', 'summarize'] as const;
+/** The stages of a fix attempt, after triage, in order (the `fix` job). */
+export const FIX_STAGES = ['fix', 'guard', 'verify', 'propose'] as const;
+/** Every stage, in order: a requested retry from one re-runs it and every later one. */
+export const STAGES = [...TRIAGE_STAGES, ...FIX_STAGES] as const;
 export const Stage = z.enum(STAGES);
 export type Stage = z.infer<typeof Stage>;
 
@@ -120,16 +126,34 @@ export const PublishJobData = z.object({
   sink: SinkName,
   /** The triage round whose result is published (`failures.attempt_base`); absent in jobs of older releases: 0. */
   round: z.number().int().min(0).default(0),
+  /** Set when a fix attempt ended: the sink updates what it published with the attempt (its PR). */
+  fixIteration: z.number().int().min(1).optional(),
 });
 export type PublishJobData = z.infer<typeof PublishJobData>;
+
+/** Data of a `fix` job: one fix attempt (iteration) of a triaged failure. */
+export const FixJobData = z.object({
+  v: z.literal(1),
+  failureId: z.string().min(1),
+  /** The triage round whose diagnosis the fix works from (`failures.attempt_base`). */
+  round: z.number().int().min(0),
+  /** 1 for the first fix; part 2 of the fix loop adds one per CI verdict it iterates on. */
+  iteration: z.number().int().min(1),
+});
+export type FixJobData = z.infer<typeof FixJobData>;
+
+/** Job id of a fix attempt: one per (failure, round, iteration), so a redelivered run job adds one. */
+export function fixJobId(failureId: string, round: number, iteration: number): string {
+  return `fix-${failureId}-round-${round}-iteration-${iteration}`;
+}
 
 /**
  * Job id of a failure's publish job for one sink in one triage round (`attempt_base`), so the
  * worker enqueuing it twice (a redelivered or stalled run job) adds one job; a requested retry
  * (new round) publishes again, updating what the sink already has.
  */
-export function publishJobId(failureId: string, sink: SinkName, attemptBase: number): string {
-  return `publish-${failureId}-${sink}-round-${attemptBase}`;
+export function publishJobId(failureId: string, sink: SinkName, attemptBase: number, fixIteration?: number): string {
+  return `publish-${failureId}-${sink}-round-${attemptBase}${fixIteration ? `-fix-${fixIteration}` : ''}`;
 }
 
 /**
@@ -182,7 +206,9 @@ export const JOBS = {
   run: (runner: RunnerName) =>
     ({ queue: runnerQueueName(runner), name: () => runner, data: RunJobData, jobId: (d) => runJobId(d.failureId, d.round ?? 0) }) satisfies JobSpec<RunJobData>,
   /** One job per (failure, sink, round) once the failure is final. */
-  publish: { queue: QUEUES.publish, name: (d) => d.sink, data: PublishJobData, jobId: (d) => publishJobId(d.failureId, d.sink, d.round) } satisfies JobSpec<PublishJobData>,
+  publish: { queue: QUEUES.publish, name: (d) => d.sink, data: PublishJobData, jobId: (d) => publishJobId(d.failureId, d.sink, d.round, d.fixIteration) } satisfies JobSpec<PublishJobData>,
+  /** One job per fix attempt (failure, round, iteration). */
+  fix: { queue: QUEUES.fix, name: () => 'fix', data: FixJobData, jobId: (d) => fixJobId(d.failureId, d.round, d.iteration) } satisfies JobSpec<FixJobData>,
 } as const;
 
 /** `[name, data, {jobId}]` for `queue.add(...)` of a catalog job (the id by the entry's rule). */

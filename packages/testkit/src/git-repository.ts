@@ -30,6 +30,8 @@ export async function createTestRepository(root: string, files: Record<string, s
   const branch = options.branch ?? 'main';
   const run = (cwd: string, args: string[]) => execFileSync('git', ['-c', 'user.name=Dev', '-c', 'user.email=dev@example.com', '-c', 'init.defaultBranch=main', ...args], { cwd, encoding: 'utf8' });
   execFileSync('git', ['init', '--quiet', '--bare', '--initial-branch=main', origin]);
+  // GitHub serves any reachable commit by SHA; a bare repository does so when told.
+  execFileSync('git', ['config', 'uploadpack.allowReachableSHA1InWant', 'true'], { cwd: origin });
   await mkdir(dir, { recursive: true });
   run(dir, ['init', '--quiet', `--initial-branch=${branch}`]);
   for (const [path, text] of Object.entries(files)) {

@@ -90,13 +90,14 @@ export async function checkoutWorkspace(options: { root?: string | undefined; na
 }
 
 /**
- * The workspace's change against its checkout as a unified diff: `git add --intent-to-add` first,
- * so files the fixer created show up (untracked, not ignored), then `git diff` with no colour and
- * no external diff, binary changes as `Binary files … differ`.
+ * The workspace's change against its checkout as a unified diff: `git add --intent-to-add --all`
+ * first, so files the fixer created show up (untracked, not ignored), then `git diff HEAD` with
+ * no colour and no external diff, binary changes as `Binary files … differ`.
  */
 export async function workspaceDiff(dir: string): Promise<string> {
   await git(dir, ['add', '--intent-to-add', '--all']);
-  return git(dir, ['diff', '--no-color', '--no-ext-diff', '--no-textconv']);
+  // Against HEAD: `--all` stages deletions, which a worktree-to-index diff would not show.
+  return git(dir, ['diff', '--no-color', '--no-ext-diff', '--no-textconv', 'HEAD']);
 }
 
 /** Applies a diff made by {@link workspaceDiff} to a fresh checkout (a resumed attempt on another host). @throws the git error */

@@ -75,3 +75,17 @@ export function createGithubApi(options: { baseUrl: string; auth: GithubAuth; lo
     },
   };
 }
+
+/**
+ * The token pitcrew's git commands use for a failure's repository: a GitHub App's installation
+ * access token (`octokit.auth({type: 'installation'})`, @octokit/auth-app; an hour long, cached
+ * by it), or the configured token. Never handed to a sandboxed process.
+ *
+ * @returns `null` without a GitHub credential (public clone URLs and local origins need none)
+ */
+export async function installationToken(api: GithubApi | undefined | null, installationId: number | null): Promise<string | null> {
+  const octokit = api?.forInstallation(installationId);
+  if (!octokit) return null;
+  const auth = (await octokit.auth({ type: 'installation' })) as { token?: unknown };
+  return typeof auth.token === 'string' ? auth.token : null;
+}

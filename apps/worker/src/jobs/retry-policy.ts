@@ -17,6 +17,13 @@ export interface JobEnvironment {
   rateLimit(queueName: string, ms: number): Promise<void>;
   /** Tells the sinks about a failure in its final state; never throws. */
   publish(failureId: string): Promise<void>;
+  /**
+   * Enqueues the fix job of a triaged failure when this worker's fix policy allows it (its repository,
+   * branch and category); never throws (an enqueue error is logged: the diagnosis stands).
+   */
+  fix(failureId: string, round: number, category: string, failure: { owner: string; repo: string; branch: string | null }): Promise<void>;
+  /** Publishes a finished fix attempt: the check run and the PR comment are updated in place with it. */
+  publishFix(failureId: string, round: number, iteration: number): Promise<void>;
 }
 
 /** The run of one job attempt for the stages: attempt numbers, backoff, whether it ran before. */

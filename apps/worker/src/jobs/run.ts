@@ -7,7 +7,7 @@ import { runOfJob, settleJobError, type JobEnvironment } from './retry-policy.ts
 
 /**
  * The processor of a `run-<runner>` queue: execute → summarize on the classification the triage
- * job carried, then publishing. A follower of an incident waits for its leader (delayed, attempt
+ * job carried, then publishing and (when the fix policy allows) the fix job. A follower of an incident waits for its leader (delayed, attempt
  * unused); a rate-limited runner pauses its queue.
  */
 export function runProcessor(env: JobEnvironment, deps: StageDeps) {
@@ -18,6 +18,7 @@ export function runProcessor(env: JobEnvironment, deps: StageDeps) {
       const result = await executeAndSummarize(deps, scope, classify);
       env.logger.info({ failureId: data.failureId, category: result.category, runner: result.runner, reused: result.reused }, 'failure triaged');
       await env.publish(data.failureId);
+      await env.fix(data.failureId, scope.round.attemptBase, result.category, scope.failure);
       return result;
     } catch (error) {
       return settleJobError(env, job, token, signal, data.failureId, error);

@@ -45,6 +45,7 @@ function content(overrides: Partial<PublishContent> = {}): PublishContent {
     excerpt: ' 12 | FAIL src/cart.test.ts\n 13 | AssertionError: expected 90 to be 81',
     flaky: false,
     incident: null,
+    fix: null,
     ...overrides,
   };
 }

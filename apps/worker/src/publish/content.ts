@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { describeFailure, findFailure, findIncident, findSucceededExecution, toOutgoing, type CiFailure, type Database, type FailureRow, type IncidentRow } from '@pitcrew/core';
+import { describeFailure, findFailure, findIncident, findSucceededExecution, listFixAttempts, toOutgoing, type CiFailure, type Database, type FailureRow, type FixAttemptRow, type IncidentRow } from '@pitcrew/core';
 import { classifyStage } from '../stages/classify.ts';
 import { executeStage } from '../stages/execute.ts';
 import { parseOutput, parseStoredFailure } from '../stages/runner.ts';
@@ -35,6 +35,8 @@ export interface PublishContent {
   excerpt: string | null;
   flaky: boolean;
   incident: IncidentRow | null;
+  /** The latest finished fix attempt, when the fix loop tried this failure. */
+  fix: FixAttemptRow | null;
 }
 
 /**
@@ -54,11 +56,13 @@ export async function loadPublishContent(db: Kysely<Database>, failureId: string
   // They are shown in titles and bodies, so they pass the boundary too; the fields sinks address
   // GitHub with (owner, repo, SHA, ids) stay as they are.
   const failure = withOutgoingNames(stored);
-  const [classify, execute, incident] = await Promise.all([
+  const [classify, execute, incident, fixes] = await Promise.all([
     findSucceededExecution(db, failureId, 'classify'),
     findSucceededExecution(db, failureId, 'execute'),
     row.incident_id ? findIncident(db, String(row.incident_id)) : undefined,
+    listFixAttempts(db, failureId),
   ]);
+  const fix = fixes.filter((f) => f.status !== 'running' && f.status !== 'not_attempted').at(-1) ?? null;
   const classification = classify ? parseOutput(classifyStage, failureId, classify.output) : undefined;
   const execution = execute ? parseOutput(executeStage, failureId, execute.output) : undefined;
   const summary =
@@ -76,6 +80,7 @@ export async function loadPublishContent(db: Kysely<Database>, failureId: string
     excerpt: classification?.logExcerpt ? redact(classification.logExcerpt) : null,
     flaky: Boolean(classification?.flaky),
     incident: incident ?? null,
+    fix: fix ? { ...fix, reason: fix.reason && redact(fix.reason), guard_detail: fix.guard_detail && redact(fix.guard_detail), verify_command: fix.verify_command && redact(fix.verify_command) } : null,
   };
 }
 
@@ -147,7 +152,8 @@ export function verdict(content: PublishContent): string {
  * issues, truncated to `maxBytes`: the plan is cut first, then the excerpt, so the summary survives.
  */
 export function reportMarkdown(content: PublishContent, maxBytes: number): string {
-  const head = [`**${verdict(content)}** — ${headline(content)}`, '', content.summary].join('\n');
+  const fix = content.fix ? `\n\n${fixLine(content.fix)}` : '';
+  const head = [`**${verdict(content)}** — ${headline(content)}`, '', content.summary].join('\n') + fix;
   const excerpt = content.excerpt ? ['', '### Log excerpt', '', fenced(content.excerpt)].join('\n') : '';
   const plan = content.plan ? ['', '### Investigation', '', content.plan.trim()].join('\n') : '';
   const link = content.failure.htmlUrl ? `\n\n[Failed job](${content.failure.htmlUrl})` : '';
@@ -167,4 +173,36 @@ export function reportMarkdown(content: PublishContent, maxBytes: number): strin
   const budget = maxBytes - headBytes;
   const cut = truncateUtf8(content.excerpt, budget, '\n… (excerpt truncated)');
   return truncateUtf8(head + ['', '### Log excerpt', '', fenced(cut)].join('\n') + link, maxBytes);
+}
+
+/** ms as `850 ms` or `12.3 s`. */
+function duration(ms: number): string {
+  return ms < 1_000 ? `${ms} ms` : `${(ms / 1_000).toFixed(1)} s`;
+}
+
+/**
+ * One line on a fix attempt for the check run and PR comment: the PR (or dry-run proposal) and its
+ * verification, or why nothing was proposed. Texts are the redacted ones of the content.
+ */
+export function fixLine(fix: FixAttemptRow): string {
+  const verification =
+    fix.verify_exit_code === null
+      ? 'verification left to CI'
+      : `verified locally: \`${(fix.verify_command ?? '').split('\n')[0]!.slice(0, 100)}\` exit ${fix.verify_exit_code}${fix.verify_ms !== null ? ` in ${duration(fix.verify_ms)}` : ''}`;
+  const size = `${fix.files_changed} file${fix.files_changed === 1 ? '' : 's'}, ${fix.lines_changed} line${fix.lines_changed === 1 ? '' : 's'}`;
+  switch (fix.status) {
+    case 'proposed':
+      if (fix.dry_run) return `**Fix (dry run):** a ${fix.fixer} fix (${size}) was written to \`${fix.proposal_path}\`; ${verification}. Nothing was pushed.`;
+      return `**Fix:** pitcrew opened [a draft pull request${fix.pr_number ? ` #${fix.pr_number}` : ''}](${fix.pr_url}) with a ${fix.fixer} fix (${size}); ${verification}.`;
+    case 'verified':
+      return `**Fix:** a ${fix.fixer} fix (${size}) passed verification but was not proposed: ${fix.reason ?? 'see pitcrew'}.`;
+    case 'refused':
+      return `**Fix:** the ${fix.fixer} fixer's change was refused by the guard (\`${fix.guard_rule}\`: ${fix.guard_detail ?? ''}); nothing was proposed.`;
+    case 'verify_failed':
+      return `**Fix:** a ${fix.fixer} fix did not pass verification (\`${(fix.verify_command ?? '').split('\n')[0]!.slice(0, 100)}\` exit ${fix.verify_exit_code}); nothing was proposed.`;
+    case 'escalated':
+      return `**Fix:** the ${fix.fixer} fixer escalated: ${fix.reason ?? 'no reason given'}. A human is needed.`;
+    default:
+      return `**Fix:** the attempt ${fix.status === 'failed' ? 'failed' : 'ended'}: ${fix.reason ?? fix.error ?? ''}`;
+  }
 }

@@ -83,6 +83,12 @@ export interface Publisher {
    * {@link publishJobId} (failure, sink, round), so enqueuing twice adds nothing.
    */
   enqueue(failureId: string): Promise<void>;
+  /**
+   * Enqueues the update of a failure's check run and PR comment with fix attempt `iteration` of
+   * triage round `round` (its PR, or why it was not proposed), one job per sink under
+   * {@link publishJobId} with the iteration.
+   */
+  enqueueFix(failureId: string, round: number, iteration: number): Promise<void>;
 }
 
 /**
@@ -169,5 +175,18 @@ export function createPublisher(deps: {
         }),
       );
     },
+    async enqueueFix(failureId, round, fixIteration) {
+      const sinks = options.sinks.filter((s) => FIX_SINKS.includes(s.name));
+      if (sinks.length === 0) return;
+      await queue.addBulk(
+        sinks.map((sink) => {
+          const data: PublishJobData = { v: 1, failureId, sink: sink.name, round, fixIteration };
+          return { name: JOBS.publish.name(data), data, opts: { jobId: JOBS.publish.jobId(data) } };
+        }),
+      );
+    },
   };
 }
+
+/** Sinks that show a fix attempt: the ones kept in place (a check run, the PR comment). */
+export const FIX_SINKS: readonly SinkName[] = ['check-run', 'pr-comment'];

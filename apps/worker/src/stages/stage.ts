@@ -1,11 +1,13 @@
 import type { Kysely } from 'kysely';
 import type { z } from 'zod';
 import type { CiFailure, Database, ExecutionKey, ExecutionResult, FailureUpdate, Logger, Stage } from '@pitcrew/core';
+import type { GithubApi } from '../github/github-api.ts';
 import type { LogSource } from '../github/log-source.ts';
 import type { Guards } from '../guards/guarded.ts';
 import type { PipelineObserver } from '../metrics.ts';
 import type { RunnerRegistry } from '../runners/registry.ts';
 import type { ModelClassifier } from './classify.ts';
+import type { FixDeps } from './fix.ts';
 
 /**
  * The stage contract. A stage is one unit of triage with one execution row per attempt:
@@ -62,6 +64,10 @@ export interface StageDeps {
   incidentWindowHours?: number;
   /** Told of every finished execution and budget skip (metrics). */
   observer?: PipelineObserver;
+  /** The fix loop's policy, fixers and sandbox; unset when `PITCREW_FIX=off`. */
+  fix?: FixDeps;
+  /** GitHub clients (installation tokens for the fix's checkout and push); unset without a credential. */
+  github?: GithubApi;
 }
 
 /** One run of a job for one failure, as the processor hands it to the stages. */

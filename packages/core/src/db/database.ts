@@ -144,8 +144,8 @@ export interface ExecutionsTable {
   error: string | null;
 }
 
-/** Where a fix attempt ended (fix loop part 1; `escalated` when the fixer gave up). */
-export type FixAttemptStatus = 'running' | 'proposed' | 'refused' | 'verify_failed' | 'verified' | 'escalated' | 'failed';
+/** Where a fix attempt ended (fix loop part 1): `not_attempted` (the policy, no fixer applies, a budget), `failed` (checkout, the fixer's command), `escalated` (the fixer gave up), `refused` (the guard), `verify_failed`, `verified` (not proposed: commit mode refused), `proposed`. */
+export type FixAttemptStatus = 'running' | 'not_attempted' | 'proposed' | 'refused' | 'verify_failed' | 'verified' | 'escalated' | 'failed';
 
 /** One fix attempt (iteration) of a failure. Tokens as reported, USD from the price book, ms. */
 export interface FixAttemptsTable {
@@ -175,6 +175,11 @@ export interface FixAttemptsTable {
   tokens_out: Generated<number>;
   cost_usd: ColumnType<string, number | string | undefined, number | string>;
   error: string | null;
+  /** Why it ended as it did, in a sentence (not attempted, failed, escalated, verification left to CI). */
+  reason: string | null;
+  /** True when the proposal was written under `proposal_path` and nothing was pushed. */
+  dry_run: Generated<boolean>;
+  proposal_path: string | null;
   started_at: Generated<Timestamp>;
   finished_at: Timestamp | null;
 }

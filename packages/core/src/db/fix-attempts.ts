@@ -16,6 +16,12 @@ export interface FixAttemptResult {
   tokensOut?: number;
   costUsd?: number;
   error?: string | null;
+  /** Why it ended so, in a sentence. */
+  reason?: string | null;
+  /** The fixer that ran (it is chosen after the checkout). */
+  fixer?: string;
+  dryRun?: boolean;
+  proposalPath?: string | null;
 }
 
 /**
@@ -33,9 +39,9 @@ export async function startFixAttempt(db: Db, key: { failureId: string; iteratio
     .executeTakeFirstOrThrow();
 }
 
-/** Records how fix attempt `id` ended; an attempt already ended keeps its result. @returns whether it was recorded */
-export async function finishFixAttempt(db: Db, id: string, result: FixAttemptResult): Promise<boolean> {
-  const row = await db
+/** Records how fix attempt `id` ended; an attempt already ended keeps its result. @returns the row when it was recorded, `undefined` when it had ended already */
+export async function finishFixAttempt(db: Db, id: string, result: FixAttemptResult): Promise<FixAttemptRow | undefined> {
+  return db
     .updateTable('fix_attempts')
     .set({
       status: result.status,
@@ -54,13 +60,16 @@ export async function finishFixAttempt(db: Db, id: string, result: FixAttemptRes
       tokens_out: result.tokensOut ?? 0,
       cost_usd: result.costUsd ?? 0,
       error: result.error ?? null,
+      reason: result.reason ?? null,
+      dry_run: result.dryRun ?? false,
+      proposal_path: result.proposalPath ?? null,
+      ...(result.fixer ? { fixer: result.fixer } : {}),
       finished_at: sql`now()`,
     })
     .where('id', '=', id)
     .where('status', '=', 'running')
-    .returning('id')
+    .returningAll()
     .executeTakeFirst();
-  return row !== undefined;
 }
 
 /** Every fix attempt of a failure, first iteration first. */
