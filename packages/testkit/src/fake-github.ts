@@ -4,6 +4,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
+/** git for the origins: no system config, no prompts. */
+const gitEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0', LANG: 'C' };
 
 /**
  * A local stand-in for the GitHub REST API (api.github.com or GHES `/api/v3`) that serves the
@@ -258,11 +260,20 @@ export async function startFakeGithub(): Promise<FakeGithub> {
     const origin = origins.get(`${owner}/${repo}`);
     if (!origin) return null;
     try {
-      const { stdout } = await run('git', ['--git-dir', origin, 'rev-parse', '--verify', '--quiet', `${ref}^{commit}`], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', GIT_CONFIG_NOSYSTEM: '1', LANG: 'C' } });
+      const { stdout } = await run('git', ['--git-dir', origin, 'rev-parse', '--verify', '--quiet', `${ref}^{commit}`], { env: gitEnv });
       return stdout.trim();
     } catch {
       return null;
     }
+  }
+  /** Whether `sha` is `head` or an ancestor of it in the declared origin of `owner/repo`. */
+  async function isAncestor(owner: string, repo: string, sha: string, head: string): Promise<boolean> {
+    const origin = origins.get(`${owner}/${repo}`);
+    if (!origin) return false;
+    return run('git', ['--git-dir', origin, 'merge-base', '--is-ancestor', sha, head], { env: gitEnv }).then(
+      () => true,
+      () => false,
+    );
   }
   const repoJson = (owner: string, repo: string) => ({ id: 0, name: repo, full_name: `${owner}/${repo}`, owner: { login: owner }, html_url: `https://github.com/${owner}/${repo}`, fork: false });
   async function pullJson(p: FakePullRequest) {
@@ -371,10 +382,11 @@ export async function startFakeGithub(): Promise<FakeGithub> {
         draft: false,
         merged_at: null,
       }));
+      // GitHub lists the open pull requests that contain the commit (at their head or below it).
       for (const p of pulls.values()) {
         if (p.owner !== owner || p.repo !== repo || list.some((l) => l.number === p.number)) continue;
         const json = await pullJson(p);
-        if (json.head.sha === sha) list.push(json as any);
+        if (json.head.sha === sha || (p.state === 'open' && (await isAncestor(p.head.owner, p.head.repo, sha, json.head.sha)))) list.push(json as any);
       }
       return page(res, url, list);
     }
