@@ -1,15 +1,15 @@
 import { execFileSync } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CiFailure } from '@pitcrew/core';
-import { createTestRepository, type TestRepository } from '@pitcrew/testkit';
+import { createTestRepository, startGitHttpServer, type TestRepository } from '@pitcrew/testkit';
 import { startFakeGithub, type FakeGithub } from '@pitcrew/testkit/fake-github';
 import { createGithubApi } from '../github/github-api.ts';
 import type { Verification } from './pipeline.ts';
-import { proposeFix, pullRequestBody, writeDryRunProposal, type ProposeOptions } from './propose.ts';
+import { PushError, proposeFix, pullRequestBody, writeDryRunProposal, type ProposeOptions } from './propose.ts';
 import { checkoutWorkspace, workspaceDiff } from './workspace.ts';
 
 // Real git (a bare origin, fresh checkouts of the failing SHA), the fake GitHub over real HTTP
@@ -119,6 +119,28 @@ describe('proposeFix in propose mode', () => {
     expect(config).not.toContain(Buffer.from(`x-access-token:${TOKEN}`).toString('base64'));
     expect(config).not.toContain('extraHeader');
     await expect(readFile(marker, 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('pushes over HTTP with the token in a header git sends, and fails with PushError when the token is refused', async () => {
+    const { repo, name, failure, workspace } = await setup();
+    const authorization = `Basic ${Buffer.from(`x-access-token:${TOKEN}`).toString('base64')}`;
+    const server = await startGitHttpServer(dirname(repo.origin), { authorization });
+    try {
+      const pushUrl = `${server.url}/${basename(repo.origin)}`;
+      const result = await proposeFix(options(repo, workspace, failure, { pushUrl }));
+      expect(result).toMatchObject({ kind: 'pull-request', reused: false });
+      expect(repo.originGit('rev-parse', `pitcrew/fix/${failure.id}`).trim()).toBe((result as { commitSha: string }).commitSha);
+      expect(server.authorizations.length).toBeGreaterThan(0);
+      expect(server.authorizations.every((a) => a === authorization)).toBe(true);
+      expect(await readFile(join(workspace, '.git', 'config'), 'utf8')).not.toContain(Buffer.from(`x-access-token:${TOKEN}`).toString('base64'));
+
+      const wrong = createGithubApi({ baseUrl: github.url, auth: { kind: 'token', token: 'ghs_not-the-token' }, logger, retries: 0 }).forInstallation(null)!;
+      const refused = await proposeFix(options(repo, await fixedCheckout(repo, failure), failure, { pushUrl, octokit: wrong })).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(PushError);
+      expect([...github.pulls.values()].filter((p) => p.repo === name)).toHaveLength(1);
+    } finally {
+      await server.stop();
+    }
   });
 
   it('replaces an earlier pitcrew fix of the same failure on its branch, and leaves a branch with someone else’s commit alone', async () => {
