@@ -303,6 +303,12 @@ export async function startFakeGithub(): Promise<FakeGithub> {
       author_association: 'NONE',
     };
   }
+  /** `PATCH` of an issue or pull request: the fields they share. */
+  function updateIssue(issue: FakeIssue, body: any) {
+    if (typeof body?.title === 'string') issue.title = body.title;
+    if (body?.body !== undefined) issue.body = body.body;
+    if (body?.state === 'open' || body?.state === 'closed') issue.state = body.state;
+  }
   /** The next number of an issue or pull request of `owner/repo` (they share one sequence). */
   const nextNumber = (owner: string, repo: string) => 1 + Math.max(1000, ...[...issues.values()].filter((i) => i.owner === owner && i.repo === repo).map((i) => i.number));
   function addPull(p: FakePullRequest) {
@@ -436,9 +442,7 @@ export async function startFakeGithub(): Promise<FakeGithub> {
       const pull = pulls.get(`${m[1]}/${m[2]}#${m[3]}`);
       if (!pull) return notFound(res);
       if (req.method === 'PATCH') {
-        if (typeof body?.title === 'string') pull.title = body.title;
-        if (body?.body !== undefined) pull.body = body.body;
-        if (body?.state === 'open' || body?.state === 'closed') pull.state = body.state;
+        updateIssue(pull, body);
         if (typeof body?.base === 'string') pull.base.ref = body.base;
         return json(res, 200, await pullJson(pull));
       }
@@ -504,9 +508,7 @@ export async function startFakeGithub(): Promise<FakeGithub> {
       const issue = issues.get(`${m[1]}/${m[2]}#${m[3]}`);
       if (!issue) return notFound(res);
       if (req.method === 'PATCH') {
-        if (typeof body?.title === 'string') issue.title = body.title;
-        if (body?.body !== undefined) issue.body = body.body;
-        if (body?.state === 'open' || body?.state === 'closed') issue.state = body.state;
+        updateIssue(issue, body);
         if (Array.isArray(body?.labels)) issue.labels = body.labels;
         return json(res, 200, issueJson(issue));
       }
