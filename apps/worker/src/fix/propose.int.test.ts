@@ -163,6 +163,18 @@ describe('proposeFix in propose mode', () => {
     expect(refsOf(repo)).toBe(before);
   });
 
+  it('does not open again a pull request someone closed, and pushes nothing then', async () => {
+    const { repo, name, failure, workspace } = await setup();
+    const first = await proposeFix(options(repo, workspace, failure));
+    await octokit.pulls.update({ owner: OWNER, repo: name, pull_number: (first as { prNumber: number }).prNumber, state: 'closed' });
+    const other = await fixedCheckout(repo, failure);
+    await writeFile(join(other, 'src/cart.ts'), 'export const total = (a: number, b: number) => b + a;\n');
+    const before = refsOf(repo);
+    expect(await proposeFix(options(repo, other, failure))).toMatchObject({ kind: 'refused', reason: expect.stringContaining('was closed') });
+    expect(refsOf(repo)).toBe(before);
+    expect([...github.pulls.values()].filter((p) => p.repo === name)).toHaveLength(1);
+  });
+
   it('refuses a branch name git would not take, and a failure on no branch', async () => {
     const { repo, failure, workspace } = await setup();
     const before = refsOf(repo);

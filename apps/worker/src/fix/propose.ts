@@ -1,7 +1,7 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import parseDiff from 'parse-diff';
-import { toOutgoing, type CiFailure } from '@pitcrew/core';
+import { toOutgoing, toOutgoingJson, type CiFailure } from '@pitcrew/core';
 import type { PitcrewOctokit } from '../github/github-api.ts';
 import { fenced, GITHUB_TEXT_MAX_BYTES, truncateUtf8 } from '../publish/content.ts';
 import type { Verification } from './pipeline.ts';
@@ -70,7 +70,8 @@ export function fixBranchOf(failureId: string): string {
  *   branch that already holds this fix (same tree, same parent, same trailer) is not pushed again,
  *   an earlier pitcrew fix of the same failure there is replaced (under a lease on what was read),
  *   anything else there is left alone (refused); an open pull request of that head is reused, also
- *   when GitHub answers 422 "A pull request already exists" to a racing create.
+ *   when GitHub answers 422 "A pull request already exists" to a racing create; one that was
+ *   closed (someone dropped the fix) is not opened again: refused, nothing pushed.
  * - `commit`: only when the failure's pull request (`failure.pullRequests`, else the open pull
  *   requests of the failing commit) is open, carries `commitLabel` and has its head in the same
  *   repository; pushes onto its head branch with `--force-with-lease=<branch>:<failing sha>`, so a
@@ -101,6 +102,9 @@ export async function proposeFix(options: ProposeOptions): Promise<ProposeResult
   const branch = fixBranchOf(failure.id);
   if (!failure.branch) return { kind: 'refused', reason: 'the failing commit is on no branch of the repository (a fork or a tag): there is nothing to propose into' };
   if (!(await isValidBranch(workspace, branch))) return { kind: 'refused', reason: `${JSON.stringify(branch)} is not a valid branch name (git check-ref-format)` };
+  const pr = { owner: failure.owner, repo: failure.repo, branch, base: failure.branch, title: options.title, body: options.body };
+  const prior = await findPullRequests(octokit, pr);
+  if (!prior.open && prior.closed) return { kind: 'refused', reason: `pull request #${prior.closed.number} of ${branch} was closed: pitcrew does not propose this failure's fix again` };
   let commitSha = await commitFix(workspace, failure, options.author, options.title);
   const existing = await remoteHead(remote, branch);
   if (existing && existing !== commitSha) {
@@ -113,7 +117,7 @@ export async function proposeFix(options: ProposeOptions): Promise<ProposeResult
     if (!now || !(await isSameFix(remote, branch, now, commitSha, failure))) return { kind: 'refused', reason: `${branch} was created meanwhile with another commit: left alone` };
     commitSha = now;
   }
-  const pull = await openDraftPullRequest(octokit, { owner: failure.owner, repo: failure.repo, branch, base: failure.branch, title: options.title, body: options.body });
+  const pull = await openDraftPullRequest(octokit, pr, prior.open);
   return { kind: 'pull-request', branch, prNumber: pull.number, prUrl: pull.url, commitSha, reused: pull.reused };
 }
 
@@ -229,22 +233,34 @@ async function commitTarget(octokit: PitcrewOctokit, failure: ProposeOptions['fa
   return { reason: reasons.join('; ') };
 }
 
-/** The open pull request of `owner:branch` into `base`, opened as a draft when there is none. */
-async function openDraftPullRequest(
-  octokit: PitcrewOctokit,
-  p: { owner: string; repo: string; branch: string; base: string; title: string; body: string },
-): Promise<{ number: number; url: string; reused: boolean }> {
-  const find = async () => (await octokit.pulls.list({ owner: p.owner, repo: p.repo, head: `${p.owner}:${p.branch}`, base: p.base, state: 'open', per_page: 1 })).data[0];
+interface PullRequestSpec {
+  owner: string;
+  repo: string;
+  branch: string;
+  base: string;
+  title: string;
+  body: string;
+}
+type PullRequestItem = Awaited<ReturnType<PitcrewOctokit['pulls']['list']>>['data'][number];
+
+/** The pull requests of `owner:branch` into `base`: the open one, and the latest closed one. */
+async function findPullRequests(octokit: PitcrewOctokit, p: PullRequestSpec): Promise<{ open: PullRequestItem | undefined; closed: PullRequestItem | undefined }> {
+  const { data } = await octokit.pulls.list({ owner: p.owner, repo: p.repo, head: `${p.owner}:${p.branch}`, base: p.base, state: 'all', per_page: 100 });
+  return { open: data.find((x) => x.state === 'open'), closed: data.find((x) => x.state === 'closed') };
+}
+
+/** The open pull request of `owner:branch` into `base` (`open`, as found), opened as a draft when there is none. */
+async function openDraftPullRequest(octokit: PitcrewOctokit, p: PullRequestSpec, found: PullRequestItem | undefined): Promise<{ number: number; url: string; reused: boolean }> {
   const title = toOutgoing(p.title, 'publish').text;
   const body = truncateUtf8(toOutgoing(p.body, 'publish').text, GITHUB_TEXT_MAX_BYTES);
-  let open = await find();
+  let open = found;
   if (!open) {
     try {
       const { data } = await octokit.pulls.create({ owner: p.owner, repo: p.repo, head: p.branch, base: p.base, title, body, draft: true, maintainer_can_modify: true });
       return { number: data.number, url: data.html_url, reused: false };
     } catch (error) {
       // GitHub: 422 "A pull request already exists for owner:branch." — a racing retry opened it.
-      if ((error as { status?: number }).status !== 422 || !/already exists/.test((error as Error).message) || !(open = await find())) throw error;
+      if ((error as { status?: number }).status !== 422 || !/already exists/.test((error as Error).message) || !(open = (await findPullRequests(octokit, p)).open)) throw error;
     }
   }
   if (open.title !== title || (open.body ?? '') !== body) await octokit.pulls.update({ owner: p.owner, repo: p.repo, pull_number: open.number, title, body });
@@ -352,9 +368,10 @@ export interface DryRunProposal {
 
 /**
  * The dry run of a proposal: writes under `<dir>/.pitcrew/proposals/<failure id>/` the diff
- * (`fix.patch`, applicable with `git apply`), the pull request (`pull-request.md`: title and
- * body), the verification (`verification.json`: result, command, exit code, ms, redacted output
- * tail, or why it was left to CI) and everything together (`proposal.json`). Pushes nothing; a
+ * (`fix.patch`, as it is, applicable with `git apply`), the pull request (`pull-request.md`: title
+ * and body), the verification (`verification.json`: result, command, exit code, ms, redacted
+ * output tail, or why it was left to CI) and everything together (`proposal.json`), all but the
+ * patch through the outgoing boundary (`toOutgoing(…, 'publish')`). Pushes nothing; a
  * second call rewrites the same files (each written to a temporary file and renamed, so a crash
  * leaves no half-written file).
  *
@@ -374,9 +391,10 @@ export async function writeDryRunProposal(dir: string | undefined, proposal: Dry
   const stat = diffstatOf(proposal.diff);
   const files: Record<string, string> = {
     'fix.patch': proposal.diff,
-    'pull-request.md': `# ${proposal.title}\n\n${proposal.body}\n`,
+    'pull-request.md': toOutgoing(`# ${proposal.title}\n\n${proposal.body}\n`, 'publish').text,
     'verification.json': `${JSON.stringify(verification, null, 2)}\n`,
-    'proposal.json': `${JSON.stringify({ ...proposal, verification, diffstat: stat, dryRun: true }, null, 2)}\n`,
+    // The patch stays as it is (it must apply); the rest may be shown or published.
+    'proposal.json': `${JSON.stringify(toOutgoingJson({ ...proposal, verification, diffstat: stat, dryRun: true }, 'publish'), null, 2)}\n`,
   };
   const written: string[] = [];
   for (const [name, text] of Object.entries(files)) {
