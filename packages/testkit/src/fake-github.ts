@@ -1,5 +1,11 @@
+import { execFile } from 'node:child_process';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+/** git for the origins: no system config, no prompts. */
+const gitEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0', LANG: 'C' };
 
 /**
  * A local stand-in for the GitHub REST API (api.github.com or GHES `/api/v3`) that serves the
@@ -8,8 +14,12 @@ import type { AddressInfo, Socket } from 'node:net';
  * installation access tokens for GitHub App auth — and the endpoints pitcrew writes to when it
  * publishes: check runs (create, update, list for a ref), issue/PR comments (list, create,
  * update, delete), issues (create, update, get) and a commit's pull requests, recording every
- * request body. Production code
- * only knows `GITHUB_API_URL`.
+ * request body — and those it proposes fixes with: pull requests (create, list with `head`,
+ * `base` and `state` filters, get, update; 422 for a second open PR of one head, as GitHub
+ * answers), issue/PR labels, and git refs. Refs and pull request head SHAs are read with real
+ * `git` from a bare repository declared per repository ({@link FakeGithub.setOrigin}), so a push
+ * made by the code under test is what the API reports. Production code only knows
+ * `GITHUB_API_URL`.
  */
 export interface FakeGithubJob {
   id: number;
@@ -63,6 +73,38 @@ export interface FakeIssue {
   labels: string[];
 }
 
+/**
+ * A pull request as the fake stores it. A pull request is an issue: the same object is in
+ * {@link FakeGithub.issues} under its number, so its title, body, state and labels are the
+ * issue's (`PATCH …/issues/{n}`, `POST …/issues/{n}/labels` change both).
+ */
+export interface FakePullRequest extends FakeIssue {
+  draft: boolean;
+  maintainerCanModify: boolean;
+  /**
+   * The head: a branch of the same repository, or of a fork (`owner`/`repo` differ). `sha` is the
+   * head commit when no origin is declared for the head repository; with one, the branch's commit
+   * in it is read at each request (a push moves the PR's head, as on GitHub).
+   */
+  head: { owner: string; repo: string; ref: string; sha: string };
+  base: { ref: string; sha: string };
+  user: { login: string; id: number; type: string };
+}
+
+/** A pull request to seed with {@link FakeGithub.seedPullRequest}; a fork's head names its `owner` (and `repo`). */
+export interface FakePullRequestSeed {
+  owner: string;
+  repo: string;
+  number?: number;
+  title?: string;
+  body?: string | null;
+  state?: 'open' | 'closed';
+  draft?: boolean;
+  labels?: string[];
+  head: { ref: string; owner?: string; repo?: string; sha?: string };
+  base?: { ref: string; sha?: string };
+}
+
 /** Where a run ran: its commit and workflow. */
 export interface FakeGithubRunMeta {
   headSha: string;
@@ -92,6 +134,19 @@ export interface FakeGithub {
   failNext(method: string, path: RegExp, status: number, times?: number): void;
   /** Declares open pull requests whose head is `headSha` (`GET …/commits/{sha}/pulls` lists them). */
   setPullRequests(owner: string, repo: string, headSha: string, numbers: number[]): void;
+  /**
+   * Pull requests created (`POST …/pulls`), seeded, and updated in place (`PATCH …/pulls/{n}`), by
+   * `owner/repo#number`. `GET …/commits/{sha}/pulls` lists those whose head is at `sha` too.
+   */
+  pulls: Map<string, FakePullRequest>;
+  /** Adds a pull request as if someone had opened it (for instance from a fork, with labels). */
+  seedPullRequest(seed: FakePullRequestSeed): FakePullRequest;
+  /**
+   * Declares the bare git repository that holds `owner/repo`: `GET …/git/ref/{ref}` and pull
+   * request head and base SHAs are read from it with `git`, and a pull request's head and base
+   * branches must exist in it (GitHub answers 422 otherwise).
+   */
+  setOrigin(owner: string, repo: string, barePath: string): void;
   stop(): Promise<void>;
 }
 
@@ -105,6 +160,9 @@ export async function startFakeGithub(): Promise<FakeGithub> {
   const issues = new Map<string, FakeIssue>();
   const faults: { method: string; path: RegExp; status: number; left: number }[] = [];
   const pullsBySha = new Map<string, number[]>();
+  const pulls = new Map<string, FakePullRequest>();
+  const origins = new Map<string, string>();
+  const labelIds = new Map<string, number>();
   let nextId = 1_000_000;
   const sockets = new Set<Socket>();
   let base = '';
@@ -127,7 +185,7 @@ export async function startFakeGithub(): Promise<FakeGithub> {
         fault.left--;
         return json(res, fault.status, { message: fault.status >= 500 ? 'Server Error' : 'Resource not accessible by integration', status: String(fault.status) });
       }
-      handle(req, res, url, body as any);
+      handle(req, res, url, body as any).catch((error: unknown) => json(res, 500, { message: `fake GitHub: ${(error as Error).message}` }));
     });
   });
   server.on('connection', (s) => {
@@ -180,14 +238,84 @@ export async function startFakeGithub(): Promise<FakeGithub> {
     state: i.state,
     title: i.title,
     body: i.body,
-    labels: i.labels.map((name, n) => ({ id: n + 1, name })),
+    labels: i.labels.map((name) => labelJson(i.owner, i.repo, name)),
     assignees: [],
     comments: [...comments.values()].filter((c) => c.owner === i.owner && c.repo === i.repo && c.issue_number === i.number).length,
     created_at: new Date().toISOString(),
     updated_at: new Date().toISOString(),
     closed_at: null,
     author_association: 'NONE',
+    ...(pulls.has(`${i.owner}/${i.repo}#${i.number}`)
+      ? { pull_request: { url: `${base}/repos/${i.owner}/${i.repo}/pulls/${i.number}`, html_url: `https://github.com/${i.owner}/${i.repo}/pull/${i.number}`, merged_at: null } }
+      : {}),
   });
+  const labelJson = (owner: string, repo: string, name: string) => {
+    const key = `${owner}/${repo}/${name}`;
+    if (!labelIds.has(key)) labelIds.set(key, 7_000_000 + labelIds.size);
+    const id = labelIds.get(key)!;
+    return { id, node_id: `LA_${id}`, url: `${base}/repos/${owner}/${repo}/labels/${encodeURIComponent(name)}`, name, color: 'ededed', default: false, description: null };
+  };
+  /** The commit `ref` (`refs/heads/main`) points at in the declared origin of `owner/repo`, or `null`. */
+  async function resolveRef(owner: string, repo: string, ref: string): Promise<string | null> {
+    const origin = origins.get(`${owner}/${repo}`);
+    if (!origin) return null;
+    try {
+      const { stdout } = await run('git', ['--git-dir', origin, 'rev-parse', '--verify', '--quiet', `${ref}^{commit}`], { env: gitEnv });
+      return stdout.trim();
+    } catch {
+      return null;
+    }
+  }
+  /** Whether `sha` is `head` or an ancestor of it in the declared origin of `owner/repo`. */
+  async function isAncestor(owner: string, repo: string, sha: string, head: string): Promise<boolean> {
+    const origin = origins.get(`${owner}/${repo}`);
+    if (!origin) return false;
+    return run('git', ['--git-dir', origin, 'merge-base', '--is-ancestor', sha, head], { env: gitEnv }).then(
+      () => true,
+      () => false,
+    );
+  }
+  const repoJson = (owner: string, repo: string) => ({ id: 0, name: repo, full_name: `${owner}/${repo}`, owner: { login: owner }, html_url: `https://github.com/${owner}/${repo}`, fork: false });
+  async function pullJson(p: FakePullRequest) {
+    const headSha = (await resolveRef(p.head.owner, p.head.repo, `refs/heads/${p.head.ref}`)) ?? p.head.sha;
+    const baseSha = (await resolveRef(p.owner, p.repo, `refs/heads/${p.base.ref}`)) ?? p.base.sha;
+    return {
+      id: p.id,
+      node_id: `PR_${p.id}`,
+      url: `${base}/repos/${p.owner}/${p.repo}/pulls/${p.number}`,
+      html_url: `https://github.com/${p.owner}/${p.repo}/pull/${p.number}`,
+      issue_url: `${base}/repos/${p.owner}/${p.repo}/issues/${p.number}`,
+      number: p.number,
+      state: p.state,
+      locked: false,
+      title: p.title,
+      body: p.body,
+      user: p.user,
+      labels: p.labels.map((name) => labelJson(p.owner, p.repo, name)),
+      draft: p.draft,
+      maintainer_can_modify: p.maintainerCanModify,
+      head: { label: `${p.head.owner}:${p.head.ref}`, ref: p.head.ref, sha: headSha, user: { login: p.head.owner }, repo: { ...repoJson(p.head.owner, p.head.repo), fork: p.head.owner !== p.owner || p.head.repo !== p.repo } },
+      base: { label: `${p.owner}:${p.base.ref}`, ref: p.base.ref, sha: baseSha, user: { login: p.owner }, repo: repoJson(p.owner, p.repo) },
+      created_at: new Date().toISOString(),
+      updated_at: new Date().toISOString(),
+      closed_at: null,
+      merged_at: null,
+      author_association: 'NONE',
+    };
+  }
+  /** `PATCH` of an issue or pull request: the fields they share. */
+  function updateIssue(issue: FakeIssue, body: any) {
+    if (typeof body?.title === 'string') issue.title = body.title;
+    if (body?.body !== undefined) issue.body = body.body;
+    if (body?.state === 'open' || body?.state === 'closed') issue.state = body.state;
+  }
+  /** The next number of an issue or pull request of `owner/repo` (they share one sequence). */
+  const nextNumber = (owner: string, repo: string) => 1 + Math.max(1000, ...[...issues.values()].filter((i) => i.owner === owner && i.repo === repo).map((i) => i.number));
+  function addPull(p: FakePullRequest) {
+    pulls.set(`${p.owner}/${p.repo}#${p.number}`, p);
+    issues.set(`${p.owner}/${p.repo}#${p.number}`, p);
+    return p;
+  }
   /** A page of `list` as GitHub serves it (`per_page` ≤ 100, `page`, `Link` header). */
   function page<T>(res: ServerResponse, url: URL, list: T[], wrap: (items: T[]) => unknown = (items) => items) {
     const perPage = Math.min(100, Number(url.searchParams.get('per_page') ?? 30));
@@ -210,7 +338,7 @@ export async function startFakeGithub(): Promise<FakeGithub> {
   /** GitHub refuses check-run output fields over 65535 characters (github/docs#3765). */
   const tooLong = (output: any) => ['title', 'summary', 'text'].some((k) => typeof output?.[k] === 'string' && Buffer.byteLength(output[k]) > 65535);
 
-  function handle(req: IncomingMessage, res: ServerResponse, url: URL, body: any = undefined) {
+  async function handle(req: IncomingMessage, res: ServerResponse, url: URL, body: any = undefined) {
     let m: RegExpExecArray | null;
     if (req.method === 'POST' && (m = /^\/repos\/([^/]+)\/([^/]+)\/check-runs$/.exec(url.pathname))) {
       if (!body?.name || !body?.head_sha) return invalid(res, body?.name ? 'head_sha' : 'name');
@@ -260,7 +388,85 @@ export async function startFakeGithub(): Promise<FakeGithub> {
         draft: false,
         merged_at: null,
       }));
+      // GitHub lists the open pull requests that contain the commit (at their head or below it).
+      for (const p of pulls.values()) {
+        if (p.owner !== owner || p.repo !== repo || list.some((l) => l.number === p.number)) continue;
+        const json = await pullJson(p);
+        if (json.head.sha === sha || (p.state === 'open' && (await isAncestor(p.head.owner, p.head.repo, sha, json.head.sha)))) list.push(json as any);
+      }
       return page(res, url, list);
+    }
+    if ((m = /^\/repos\/([^/]+)\/([^/]+)\/pulls$/.exec(url.pathname))) {
+      const [owner, repo] = [m[1]!, m[2]!];
+      if (req.method === 'POST') {
+        for (const field of ['title', 'head', 'base']) if (typeof body?.[field] !== 'string' || !body[field]) return invalid(res, field);
+        const [headOwner, headRef] = body.head.includes(':') ? body.head.split(/:(.*)/s) : [owner, body.head];
+        const head = { owner: headOwner, repo, ref: headRef };
+        const validation = (field: string, code: string, message?: string) =>
+          json(res, 422, { message: 'Validation Failed', errors: [{ resource: 'PullRequest', field, code, ...(message ? { message } : {}) }], documentation_url: 'https://docs.github.com/rest/pulls/pulls#create-a-pull-request' });
+        const duplicate = [...pulls.values()].find((p) => p.owner === owner && p.repo === repo && p.state === 'open' && p.head.owner === head.owner && p.head.repo === head.repo && p.head.ref === head.ref && p.base.ref === body.base);
+        if (duplicate) return validation('', 'custom', `A pull request already exists for ${head.owner}:${head.ref}.`);
+        const headSha = origins.has(`${head.owner}/${head.repo}`) ? await resolveRef(head.owner, head.repo, `refs/heads/${head.ref}`) : '0'.repeat(40);
+        if (!headSha) return validation('head', 'invalid');
+        const baseSha = origins.has(`${owner}/${repo}`) ? await resolveRef(owner, repo, `refs/heads/${body.base}`) : '0'.repeat(40);
+        if (!baseSha) return validation('base', 'invalid');
+        const pull = addPull({
+          id: nextId++,
+          owner,
+          repo,
+          number: nextNumber(owner, repo),
+          title: body.title,
+          body: body.body ?? null,
+          state: 'open',
+          labels: [],
+          draft: body.draft === true,
+          maintainerCanModify: body.maintainer_can_modify !== false,
+          head: { ...head, sha: headSha },
+          base: { ref: body.base, sha: baseSha },
+          user: author(req),
+        });
+        return json(res, 201, await pullJson(pull));
+      }
+      if (req.method === 'GET') {
+        const state = url.searchParams.get('state') ?? 'open';
+        const head = url.searchParams.get('head');
+        const baseRef = url.searchParams.get('base');
+        const list = [...pulls.values()]
+          .filter((p) => p.owner === owner && p.repo === repo && (state === 'all' || p.state === state) && (!baseRef || p.base.ref === baseRef))
+          .filter((p) => !head || (head.includes(':') ? `${p.head.owner}:${p.head.ref}` === head : p.head.owner === head))
+          .sort((a, b) => b.number - a.number);
+        return page(res, url, await Promise.all(list.map(pullJson)));
+      }
+    }
+    if ((m = /^\/repos\/([^/]+)\/([^/]+)\/pulls\/(\d+)$/.exec(url.pathname))) {
+      const pull = pulls.get(`${m[1]}/${m[2]}#${m[3]}`);
+      if (!pull) return notFound(res);
+      if (req.method === 'PATCH') {
+        updateIssue(pull, body);
+        if (typeof body?.base === 'string') pull.base.ref = body.base;
+        return json(res, 200, await pullJson(pull));
+      }
+      if (req.method === 'GET') return json(res, 200, await pullJson(pull));
+    }
+    if ((m = /^\/repos\/([^/]+)\/([^/]+)\/issues\/(\d+)\/labels$/.exec(url.pathname))) {
+      const issue = issues.get(`${m[1]}/${m[2]}#${m[3]}`);
+      if (!issue) return notFound(res);
+      const labels = () => issue.labels.map((name) => labelJson(issue.owner, issue.repo, name));
+      if (req.method === 'GET') return page(res, url, labels());
+      if (req.method === 'POST') {
+        // `{labels: [...]}` or, as GitHub also accepts, the array itself; answers every label the issue now has.
+        const names: unknown = Array.isArray(body) ? body : body?.labels;
+        if (!Array.isArray(names) || names.some((n) => typeof n !== 'string' || !n)) return invalid(res, 'labels');
+        for (const name of names as string[]) if (!issue.labels.includes(name)) issue.labels.push(name);
+        return json(res, 200, labels());
+      }
+    }
+    if (req.method === 'GET' && (m = /^\/repos\/([^/]+)\/([^/]+)\/git\/ref\/(.+)$/.exec(url.pathname))) {
+      // Octokit sends `heads/pitcrew/fix/x` as one encoded segment (`heads%2Fpitcrew%2Ffix%2Fx`).
+      const ref = `refs/${decodeURIComponent(m[3]!)}`;
+      const sha = await resolveRef(m[1]!, m[2]!, ref);
+      if (!sha) return notFound(res);
+      return json(res, 200, { ref, node_id: `REF_${sha.slice(0, 12)}`, url: `${base}/repos/${m[1]}/${m[2]}/git/${ref}`, object: { sha, type: 'commit', url: `${base}/repos/${m[1]}/${m[2]}/git/commits/${sha}` } });
     }
     if ((m = /^\/repos\/([^/]+)\/([^/]+)\/issues\/(\d+)\/comments$/.exec(url.pathname))) {
       const [owner, repo, number] = [m[1]!, m[2]!, Number(m[3])];
@@ -293,7 +499,7 @@ export async function startFakeGithub(): Promise<FakeGithub> {
     if (req.method === 'POST' && (m = /^\/repos\/([^/]+)\/([^/]+)\/issues$/.exec(url.pathname))) {
       if (typeof body?.title !== 'string' || !body.title) return invalid(res, 'title');
       const [owner, repo] = [m[1]!, m[2]!];
-      const number = 1 + Math.max(1000, ...[...issues.values()].filter((i) => i.owner === owner && i.repo === repo).map((i) => i.number));
+      const number = nextNumber(owner, repo);
       const issue: FakeIssue = { id: nextId++, owner, repo, number, title: body.title, body: body.body ?? null, state: 'open', labels: body.labels ?? [] };
       issues.set(`${owner}/${repo}#${number}`, issue);
       return json(res, 201, issueJson(issue));
@@ -302,9 +508,7 @@ export async function startFakeGithub(): Promise<FakeGithub> {
       const issue = issues.get(`${m[1]}/${m[2]}#${m[3]}`);
       if (!issue) return notFound(res);
       if (req.method === 'PATCH') {
-        if (typeof body?.title === 'string') issue.title = body.title;
-        if (body?.body !== undefined) issue.body = body.body;
-        if (body?.state === 'open' || body?.state === 'closed') issue.state = body.state;
+        updateIssue(issue, body);
         if (Array.isArray(body?.labels)) issue.labels = body.labels;
         return json(res, 200, issueJson(issue));
       }
@@ -396,6 +600,28 @@ export async function startFakeGithub(): Promise<FakeGithub> {
     issues,
     setPullRequests(owner, repo, headSha, numbers) {
       pullsBySha.set(`${owner}/${repo}/${headSha}`, numbers);
+    },
+    pulls,
+    seedPullRequest(seed) {
+      const number = seed.number ?? nextNumber(seed.owner, seed.repo);
+      return addPull({
+        id: nextId++,
+        owner: seed.owner,
+        repo: seed.repo,
+        number,
+        title: seed.title ?? `PR ${number}`,
+        body: seed.body ?? null,
+        state: seed.state ?? 'open',
+        labels: [...(seed.labels ?? [])],
+        draft: seed.draft ?? false,
+        maintainerCanModify: true,
+        head: { owner: seed.head.owner ?? seed.owner, repo: seed.head.repo ?? seed.repo, ref: seed.head.ref, sha: seed.head.sha ?? '0'.repeat(40) },
+        base: { ref: seed.base?.ref ?? 'main', sha: seed.base?.sha ?? '0'.repeat(40) },
+        user: { login: 'octocat', id: 1, type: 'User' },
+      });
+    },
+    setOrigin(owner, repo, barePath) {
+      origins.set(`${owner}/${repo}`, barePath);
     },
     failNext(method, path, status, times = 1) {
       faults.push({ method: method.toUpperCase(), path, status, left: times });

@@ -3,4 +3,4 @@ export { createTestRedis, deleteKeysWithPrefix, testPrefix } from './redis.ts';
 export { TEMPLATE_DATABASE } from './provided-context.ts';
 export { parseExposition, sampleValue, type Sample } from './prometheus.ts';
 export { findFreePort } from '@pitcrew/stack';
-export { createTestRepository, type TestRepository } from './git-repository.ts';
+export { createTestRepository, startGitHttpServer, type GitHttpServer, type TestRepository } from './git-repository.ts';

@@ -52,7 +52,22 @@ function gitEnv(): Record<string, string> {
  */
 export function tokenHeader(token: string | null | undefined): string[] {
   if (!token) return [];
-  return ['-c', `http.extraHeader=Authorization: Basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}`];
+  return ['-c', `http.extraHeader=${authorization(token)}`];
+}
+
+/**
+ * The same header as {@link tokenHeader}, given in git's environment (`GIT_CONFIG_COUNT`,
+ * `GIT_CONFIG_KEY_0`, `GIT_CONFIG_VALUE_0`; git-config docs, git ≥ 2.31) instead of its arguments:
+ * a process's arguments are readable by every user (`/proc/<pid>/cmdline`), its environment only
+ * by its own. Pass to {@link git} as `env`; nothing is written to the checkout's config.
+ */
+export function tokenEnv(token: string | null | undefined): Record<string, string> {
+  if (!token) return {};
+  return { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'http.extraHeader', GIT_CONFIG_VALUE_0: authorization(token) };
+}
+
+function authorization(token: string): string {
+  return `Authorization: Basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}`;
 }
 
 /** The clone URL of a repository from a template with `{owner}` and `{repo}`. */
