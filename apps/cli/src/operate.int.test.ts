@@ -11,12 +11,13 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QUEUES } from '@pitcrew/core';
+import { finishFixAttempt, QUEUES, startFixAttempt } from '@pitcrew/core';
 import { createAdminApi, createApp, createIntakeProducer } from '@pitcrew/ingest';
 import { createTestDatabase, createTestRedis, deleteKeysWithPrefix, testPrefix, type TestDatabase } from '@pitcrew/testkit';
 import { createRunnerRegistry, createWorkers, type Workers } from '@pitcrew/worker';
 import { AdminApiError, createAdminClient, type AdminClient } from './admin/client.ts';
 import { failuresLs, failuresRetry, failuresShow } from './commands/failures.ts';
+import { fixesLs, fixesShow, fixesSummary } from './commands/fixes.ts';
 import { breakers, incidentsLs } from './commands/incidents.ts';
 import { readDeliveryFile, replayFile, replayStored } from './commands/replay.ts';
 import { spend } from './commands/spend.ts';
@@ -141,6 +142,58 @@ describe('operator commands over the admin API', () => {
     expect(out).toMatch(/recorded\s+merged, failure triaged/);
     expect(await tdb.db.selectFrom('failures').select('id').where('id', '=', failureId).execute()).toHaveLength(1);
     expect((await deliveriesOf(failureId)).map((d) => d.outcome)).toEqual(['accepted', 'merged']);
+  });
+
+  it('fixes ls, show and summary print the attempts the core repository recorded, and --json the API answer', async () => {
+    const refused = await startFixAttempt(tdb.db, { failureId, iteration: 1, fixer: 'agent' });
+    await finishFixAttempt(tdb.db, refused.id, { status: 'refused', guardRule: 'workflow-edit', guardDetail: ".github/workflows/ci.yml: a fix does not edit CI's own workflow", filesChanged: 1, linesChanged: 3, tokensIn: 900, tokensOut: 100, costUsd: 0.2 });
+    const proposed = await startFixAttempt(tdb.db, { failureId, iteration: 2, fixer: 'agent' });
+    await finishFixAttempt(tdb.db, proposed.id, {
+      status: 'proposed',
+      filesChanged: 1,
+      linesChanged: 4,
+      verify: { command: 'npm run lint', exitCode: 0, ms: 3_100, output: 'lint ok\n0 problems' },
+      branch: 'pitcrew/fix-lint',
+      prNumber: 7,
+      prUrl: 'https://github.example/o/r/pull/7',
+      tokensIn: 2100,
+      tokensOut: 400,
+      costUsd: 0.4,
+    });
+
+    const table = await fixesLs(client, {});
+    expect(table).toMatch(new RegExp(`${proposed.id}\\s*│\\s*${failureId}\\s*│\\s*\\S+\\s*│\\s*lint\\s*│\\s*2\\s*│\\s*agent\\s*│\\s*proposed`));
+    expect(table).toMatch(/refused\s*│\s*workflow-edit\s*│\s*1\/3/);
+    expect(table).toContain('exit 0, 3100 ms');
+    expect(await fixesLs(client, { status: 'verified' })).toBe('no fix attempts match');
+    const page = JSON.parse(await fixesLs(client, { json: true, limit: 1 }));
+    expect(page.items.map((f: { id: string }) => f.id)).toEqual([proposed.id]);
+    expect(await fixesLs(client, { limit: 1 })).toContain(`more: pitcrew fixes ls --cursor ${page.nextCursor}`);
+
+    const shown = await fixesShow(client, proposed.id);
+    expect(shown).toContain(`fix attempt   ${proposed.id}`);
+    expect(shown).toContain(`failure       ${failureId} (iteration 2)`);
+    expect(shown).toContain('verify        npm run lint → exit 0, 3100 ms');
+    expect(shown).toContain('pull request  https://github.example/o/r/pull/7');
+    expect(shown).toContain('verify output\n  lint ok\n  0 problems');
+    expect(await fixesShow(client, refused.id)).toContain('guard         refused by workflow-edit: .github/workflows/ci.yml');
+    expect(JSON.parse(await fixesShow(client, proposed.id, { json: true }))).toMatchObject({ id: proposed.id, pr: { number: 7 } });
+    await expect(fixesShow(client, '999999999')).rejects.toThrow(/404 not_found: no fix attempt 999999999/);
+
+    const summary = await fixesSummary(client, { since: '1h' });
+    expect(summary).toMatch(/attempts\s+2\n/);
+    expect(summary).toMatch(/USD per proposed fix\s+0\.6000/);
+    expect(summary).toMatch(/│ running │ proposed │ refused │ verify_failed │ verified │ escalated │ failed │\n.*\n│ 0\s*│ 1\s*│ 1\s*│ 0/);
+    expect(summary).toMatch(/refused by guard rule\n.*\n│ workflow-edit │\n.*\n│ 1\s*│/);
+    expect(await fixesSummary(client, { fixer: 'rules' })).toMatch(/USD per proposed fix\s+- \(none proposed\)/);
+    expect(JSON.parse(await fixesSummary(client, { since: '1h', json: true }))).toMatchObject({ attempts: 2, proposed: 1, costUsd: 0.6, usdPerProposedFix: 0.6 });
+
+    // The failure shows its attempts; the binary has the commands.
+    expect(await failuresShow(client, failureId)).toMatch(new RegExp(`${refused.id}\\s*│\\s*1\\s*│\\s*agent\\s*│\\s*refused\\s*│\\s*workflow-edit`));
+    const run = promisify(execFile);
+    const env = { PATH: process.env.PATH, PITCREW_API_URL: baseUrl, PITCREW_ADMIN_TOKEN: TOKEN };
+    const ls = await run(process.execPath, [BIN, 'fixes', 'ls', '--json', '--status', 'refused', '--repo', 'Hello-World'], { cwd: dir, env });
+    expect(JSON.parse(ls.stdout).items.map((f: { id: string }) => f.id)).toEqual([refused.id]);
   });
 
   it('spend, incidents ls and breakers print their tables', async () => {

@@ -4,9 +4,10 @@ import { randomUUID } from 'node:crypto';
 import { sign } from '@octokit/webhooks-methods';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { sql } from 'kysely';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { breakerStateField, breakerStatesKey, finishExecution, joinIncident, normalizeGithubEvent, QUEUES, startExecution, type CiFailure } from '@pitcrew/core';
+import { breakerStateField, breakerStatesKey, finishExecution, finishFixAttempt, GUARD_RULES, joinIncident, normalizeGithubEvent, QUEUES, startExecution, startFixAttempt, type CiFailure } from '@pitcrew/core';
 import { createTestDatabase, createTestRedis, deleteKeysWithPrefix, testPrefix, type TestDatabase } from '@pitcrew/testkit';
 import { startFakeLlm } from '@pitcrew/testkit/fake-llm';
 import { createBreakerPublisher, createBreakers, createRunnerRegistry, createWorkers, startWorker, type Workers } from '@pitcrew/worker';
@@ -343,6 +344,163 @@ describe('incidents', () => {
     expect((await api(`/failures/${b.failureId}`)).body.incident).toMatchObject({ id: incident.id, occurrences: 2 });
     expect((await api('/incidents/999999')).status).toBe(404);
     expect((await api('/incidents/abc')).status).toBe(400);
+  });
+});
+
+describe('fixes', () => {
+  let a: string;
+  let b: string;
+  /** A failure no fixer tried. */
+  let untried: string;
+  /** Attempt ids: agent refused, agent proposed (failure a); rules verify_failed, rules running (failure b). */
+  let refused: string;
+  let proposed: string;
+  let verifyFailed: string;
+  let running: string;
+
+  /** Starts (and with a result, finishes) an attempt with the core repository, `minutesAgo` before now. */
+  async function attempt(failureId: string, iteration: number, fixer: string, minutesAgo: number, result?: Parameters<typeof finishFixAttempt>[2]) {
+    const row = await startFixAttempt(tdb.db, { failureId, iteration, fixer });
+    if (result) expect(await finishFixAttempt(tdb.db, row.id, result)).toBe(true);
+    await tdb.db.updateTable('fix_attempts').set({ started_at: sql`now() - make_interval(mins => ${minutesAgo})` }).where('id', '=', row.id).execute();
+    return row.id;
+  }
+
+  beforeAll(async () => {
+    const sent = [await deliver(), await deliver(), await deliver()];
+    for (const f of sent) await until('triaged', statusOf(f.failureId), (s) => s === 'triaged');
+    [a, b, untried] = sent.map((f) => f.failureId) as [string, string, string];
+    refused = await attempt(a, 1, 'agent', 30, { status: 'refused', guardRule: 'skipped-test', guardDetail: 'src/a.test.ts: it.skip(', filesChanged: 1, linesChanged: 2, tokensIn: 1000, tokensOut: 200, costUsd: 0.25 });
+    proposed = await attempt(a, 2, 'agent', 20, {
+      status: 'proposed',
+      filesChanged: 2,
+      linesChanged: 14,
+      verify: { command: 'npm run lint', exitCode: 0, ms: 4_200, output: 'eslint: 0 problems' },
+      branch: 'pitcrew/fix-a',
+      prNumber: 42,
+      prUrl: 'https://github.example/o/r/pull/42',
+      tokensIn: 3000,
+      tokensOut: 800,
+      costUsd: 0.5,
+    });
+    verifyFailed = await attempt(b, 1, 'rules', 10, { status: 'verify_failed', filesChanged: 1, linesChanged: 1, verify: { command: 'npm run lint', exitCode: 1, ms: 900, output: '1 problem' } });
+    running = await attempt(b, 2, 'rules', 10);
+  });
+
+  it('lists attempts newest first with their failure, filtered, in keyset pages that neither skip nor repeat', async () => {
+    const all = await api('/fixes?since=1h');
+    expect(all.status).toBe(200);
+    // Two attempts started at the same time: the higher id first.
+    expect(all.body.items.map((f: any) => f.id)).toEqual([running, verifyFailed, proposed, refused]);
+    expect(all.body.nextCursor).toBeNull();
+    expect(all.body.items[2]).toMatchObject({
+      failureId: a,
+      iteration: 2,
+      fixer: 'agent',
+      status: 'proposed',
+      guardRule: null,
+      filesChanged: 2,
+      linesChanged: 14,
+      // The list leaves the verification output to the detail.
+      verify: { command: 'npm run lint', exitCode: 0, ms: 4_200, output: null },
+      branch: 'pitcrew/fix-a',
+      pr: { number: 42, url: 'https://github.example/o/r/pull/42' },
+      tokensIn: 3000,
+      tokensOut: 800,
+      costUsd: 0.5,
+      durationMs: expect.any(Number),
+      failure: { owner: example.owner, repo: example.repo, branch: example.branch, category: 'lint' },
+    });
+    expect(all.body.items[0]).toMatchObject({ status: 'running', finishedAt: null, durationMs: null });
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { body: { items: { id: string }[]; nextCursor: string | null } } = await api(`/fixes?since=1h&limit=1${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(page.body.items.length).toBeLessThanOrEqual(1);
+      seen.push(...page.body.items.map((f) => f.id));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual([running, verifyFailed, proposed, refused]);
+    const ids = async (q: string) => (await api(`/fixes?${q}`)).body.items.map((f: any) => f.id);
+    expect(await ids('status=refused&since=1h')).toEqual([refused]);
+    expect(await ids('fixer=agent&since=1h')).toEqual([proposed, refused]);
+    expect(await ids(`repo=${REPO}&fixer=rules&since=1h`)).toEqual([running, verifyFailed]);
+    expect(await ids('repo=someone/else')).toEqual([]);
+    expect(await ids('since=15m')).toEqual([running, verifyFailed]);
+    expect(await ids('since=2999-01-01')).toEqual([]);
+    // A failures cursor is not a fixes cursor.
+    const failuresCursor = (await api('/failures?limit=1')).body.nextCursor;
+    for (const q of ['status=done', 'limit=0', 'limit=501', 'since=lately', 'cursor=bm9wZQ', `cursor=${failuresCursor}`]) {
+      const res = await api(`/fixes?${q}`);
+      expect(res.status, q).toBe(400);
+      expect(res.body, q).toMatchObject({ error: 'bad_request', reason: expect.any(String) });
+    }
+  });
+
+  it('shows one attempt with its verification output, pull request and failure', async () => {
+    const res = await api(`/fixes/${proposed}`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      id: proposed,
+      status: 'proposed',
+      verify: { command: 'npm run lint', exitCode: 0, ms: 4_200, output: 'eslint: 0 problems' },
+      pr: { number: 42, url: 'https://github.example/o/r/pull/42' },
+      failure: { owner: example.owner, repo: example.repo, category: 'lint' },
+    });
+    expect((await api(`/fixes/${refused}`)).body).toMatchObject({ status: 'refused', guardRule: 'skipped-test', guardDetail: 'src/a.test.ts: it.skip(' });
+    expect((await api('/fixes/999999999')).status).toBe(404);
+    expect((await api('/fixes/abc')).body).toMatchObject({ error: 'bad_request' });
+  });
+
+  it("includes a failure's fix attempts, first iteration first, in its detail", async () => {
+    const detail = await api(`/failures/${a}`);
+    expect(detail.body.fixAttempts.map((f: any) => [f.iteration, f.status])).toEqual([
+      [1, 'refused'],
+      [2, 'proposed'],
+    ]);
+    expect(detail.body.fixAttempts[1].verify.output).toBe('eslint: 0 problems');
+    expect((await api(`/failures/${untried}`)).body.fixAttempts).toEqual([]);
+  });
+
+  it('summarises a window: counts by status and guard rule, proposed, USD and USD per proposed fix', async () => {
+    const res = await api('/fixes/summary?since=1h');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      since: expect.any(String),
+      attempts: 4,
+      byStatus: { running: 1, proposed: 1, refused: 1, verify_failed: 1, verified: 0, escalated: 0, failed: 0 },
+      byGuardRule: { ...Object.fromEntries(GUARD_RULES.map((r) => [r, 0])), 'skipped-test': 1 },
+      proposed: 1,
+      tokensIn: 4000,
+      tokensOut: 1000,
+      costUsd: 0.75,
+      usdPerProposedFix: 0.75,
+    });
+    expect(Date.parse(res.body.since)).toBeGreaterThan(Date.now() - 3_700_000);
+    expect((await api('/fixes/summary?since=1h&fixer=rules')).body).toMatchObject({ attempts: 2, proposed: 0, costUsd: 0, usdPerProposedFix: null });
+    expect((await api('/fixes/summary?since=15m')).body).toMatchObject({ attempts: 2, byStatus: { running: 1, verify_failed: 1 } });
+    expect((await api('/fixes/summary?repo=someone/else')).body).toMatchObject({ attempts: 0, proposed: 0, costUsd: 0, usdPerProposedFix: null });
+    // Default window: the last 7 days.
+    expect((await api('/fixes/summary')).body.attempts).toBeGreaterThanOrEqual(4);
+    expect((await api('/fixes/summary?since=soon')).status).toBe(400);
+  });
+
+  it('serves the guard detail, verify command and output, branch and error only through the outgoing boundary', async () => {
+    const token = 'ghp_' + 'Q1w2E3r4T5y6U7i8O9p0A1s2D3f4G5h6J7k8';
+    const id = await attempt(b, 3, 'agent', 60 * 24 * 30, {
+      status: 'refused',
+      guardRule: 'secret',
+      guardDetail: `src/config.ts: GH_TOKEN=${token}`,
+      verify: { command: `curl -H "Authorization: Bearer ${token}" https://x.example`, exitCode: 1, ms: 10, output: `npm ERR! 401 for ${token}` },
+      branch: `pitcrew/${token}`,
+      error: `push refused for ${token}`,
+    });
+    const served = [await api(`/fixes/${id}`), await api('/fixes?limit=500'), await api(`/failures/${b}`)];
+    for (const res of served) expect(res.status).toBe(200);
+    const text = JSON.stringify(served.map((r) => r.body));
+    expect(text).toContain(`"id":"${id}"`);
+    expect(text).toContain('[REDACTED:');
+    expect(text).not.toContain(token);
   });
 });
 

@@ -13,10 +13,13 @@ import {
   describeIssues,
   findDelivery,
   findFailure,
+  FIX_ATTEMPT_STATUSES,
   getFailureDetail,
+  getFix,
   getIncident,
   isIgnored,
   listFailures,
+  listFixes,
   listIncidents,
   normalizeGithubEvent,
   parseBreakerStates,
@@ -26,6 +29,7 @@ import {
   requestRetry,
   spendByDay,
   Stage,
+  summarizeFixes,
   type CiEvent,
   type Database,
   type FailureStatus,
@@ -135,6 +139,18 @@ const MAX_REPLAY_WAIT_MS = 30_000;
  * - `GET /incidents?repo=&since=&limit=` and `GET /incidents/:id` (with its linked failures)
  * - `GET /breakers` → `{breakers: [{worker, runner, state, since, updatedAt}]}` as the live
  *   workers publish them (see `@pitcrew/core` `breaker-states.ts`)
+ * - `GET /fixes?status=&fixer=&repo=&since=&limit=&cursor=` → `{items, nextCursor}`: fix attempts,
+ *   newest started first, keyset-paginated like `/failures`, each with its failure's owner, repo,
+ *   branch and category (`failure`); without the verification output
+ * - `GET /fixes/summary?since=&repo=&fixer=` → `{since, attempts, byStatus, byGuardRule, proposed,
+ *   tokensIn, tokensOut, costUsd, usdPerProposedFix}` over the attempts started since `since`
+ *   (default `7d`); USD per proposed fix is every attempt's USD over the fixes proposed, `null`
+ *   when none was
+ * - `GET /fixes/:id` → one attempt with its verification (command, exit code, ms, output tail),
+ *   guard verdict, pull request, tokens, USD and failure; 404 when unknown
+ *
+ * Texts from logs and fixers (summaries, errors, outputs, the guard's detail, verify commands and
+ * output) leave through the `admin-api` outgoing boundary, which redacts secrets.
  */
 export function createAdminApi(deps: AdminApiDeps): Hono {
   const { db, redis, prefix, triage, producer, logger } = deps;
@@ -293,6 +309,58 @@ export function createAdminApi(deps: AdminApiDeps): Hono {
     const incident = await getIncident(db, id);
     if (!incident) throw new IngestError(404, 'not_found', `no incident ${id}`);
     return c.json(incident);
+  });
+
+  app.get(
+    '/fixes',
+    validate(
+      'query',
+      z.object({
+        status: z.enum(FIX_ATTEMPT_STATUSES).optional(),
+        fixer: z.string().min(1).max(100).optional(),
+        repo: z.string().min(1).optional(),
+        since: pointInTime(now).optional(),
+        limit: limit(50),
+        cursor: z.string().min(1).optional(),
+      }),
+    ),
+    async (c) => {
+      const q = c.req.valid('query');
+      try {
+        return c.json(
+          await listFixes(db, {
+            limit: q.limit,
+            ...(q.status ? { status: q.status } : {}),
+            ...(q.fixer ? { fixer: q.fixer } : {}),
+            ...(q.repo ? { repo: q.repo } : {}),
+            ...(q.since ? { since: q.since } : {}),
+            ...(q.cursor ? { cursor: q.cursor } : {}),
+          }),
+        );
+      } catch (error) {
+        if (error instanceof BadCursorError) throw new IngestError(400, 'bad_request', error.message, { cause: error });
+        throw error;
+      }
+    },
+  );
+
+  // Before `/fixes/:id`, which would take `summary` for an id.
+  app.get(
+    '/fixes/summary',
+    validate('query', z.object({ since: pointInTime(now).optional(), repo: z.string().min(1).optional(), fixer: z.string().min(1).max(100).optional() })),
+    async (c) => {
+      const q = c.req.valid('query');
+      const since = q.since ?? new Date(now().getTime() - 7 * UNIT_MS.d);
+      const summary = await summarizeFixes(db, { since, ...(q.repo ? { repo: q.repo } : {}), ...(q.fixer ? { fixer: q.fixer } : {}) });
+      return c.json({ since: since.toISOString(), ...summary });
+    },
+  );
+
+  app.get('/fixes/:id', validate('param', z.object({ id: z.string().regex(/^\d{1,18}$/, 'a fix attempt id is a number') })), async (c) => {
+    const { id } = c.req.valid('param');
+    const fix = await getFix(db, id);
+    if (!fix) throw new IngestError(404, 'not_found', `no fix attempt ${id}`);
+    return c.json(fix);
   });
 
   app.get('/breakers', async (c) => {

@@ -12,7 +12,7 @@ import { createBreakers } from './guards/breakers.ts';
 import { createBudget } from './guards/budget.ts';
 import { processIntake } from './jobs/intake.ts';
 import { startWorker } from './main.ts';
-import { createWorkerMetrics, serveMetrics, STAGE_DURATION_BUCKETS, type MetricsServer, type WorkerMetrics } from './metrics.ts';
+import { createWorkerMetrics, FIX_DURATION_BUCKETS, serveMetrics, STAGE_DURATION_BUCKETS, type MetricsServer, type WorkerMetrics } from './metrics.ts';
 import { triageFailure } from './stages/index.ts';
 import { createLlmRunner } from './runners/llm-runner.ts';
 import { createRunnerRegistry, type RunnerRegistry } from './runners/registry.ts';
@@ -229,6 +229,44 @@ describe('worker metrics', () => {
       await workers.close();
       await connection.quit();
     }
+  });
+
+  it('counts fix attempts by fixer and status, refusals by rule, fix USD and proposals, whose ratio is USD per proposed fix', async () => {
+    const observe = metrics.observer.fixAttempt;
+    observe({ fixer: 'agent', status: 'proposed', guardRule: null, costUsd: 0.5, durationMs: 95_000 });
+    observe({ fixer: 'agent', status: 'refused', guardRule: 'skipped-test', costUsd: 0.25, durationMs: 40_000 });
+    observe({ fixer: 'agent', status: 'refused', guardRule: 'skipped-test', costUsd: 0.125, durationMs: 20_000 });
+    observe({ fixer: 'agent', status: 'verify_failed', guardRule: null, costUsd: 0.125, durationMs: 700_000 });
+    observe({ fixer: 'agent', status: 'proposed', guardRule: null, costUsd: 0.5, durationMs: 80_000 });
+    observe({ fixer: 'rules', status: 'refused', guardRule: 'workflow-edit', costUsd: 0, durationMs: 1_200 });
+    observe({ fixer: 'rules', status: 'not_attempted', guardRule: null, costUsd: 0, durationMs: 0 });
+    const samples = parseExposition((await scrape()).text);
+
+    expect(sampleValue(samples, 'pitcrew_fix_attempts_total', { fixer: 'agent', status: 'proposed' })).toBe(2);
+    expect(sampleValue(samples, 'pitcrew_fix_attempts_total', { fixer: 'agent', status: 'refused' })).toBe(2);
+    expect(sampleValue(samples, 'pitcrew_fix_attempts_total', { fixer: 'agent', status: 'verify_failed' })).toBe(1);
+    expect(sampleValue(samples, 'pitcrew_fix_attempts_total', { fixer: 'rules', status: 'not_attempted' })).toBe(1);
+    expect(samples.filter((s) => s.name === 'pitcrew_fix_attempts_total').reduce((n, s) => n + s.value, 0)).toBe(7);
+    expect(samples.filter((s) => s.name === 'pitcrew_fix_refused_total').map((s) => [s.labels.rule, s.value])).toEqual([
+      ['skipped-test', 2],
+      ['workflow-edit', 1],
+    ]);
+    // USD per proposed fix: every attempt's USD (refused and failed ones too) over the fixes proposed.
+    const agentUsd = sampleValue(samples, 'pitcrew_fix_cost_usd_total', { fixer: 'agent' })!;
+    const agentProposed = sampleValue(samples, 'pitcrew_fix_proposed_total', { fixer: 'agent' })!;
+    expect(agentUsd).toBeCloseTo(1.5, 9);
+    expect(agentProposed).toBe(2);
+    expect(agentUsd / agentProposed).toBeCloseTo(0.75, 9);
+    // The free rules fixer that proposed nothing still has both series, at 0.
+    expect(sampleValue(samples, 'pitcrew_fix_cost_usd_total', { fixer: 'rules' })).toBe(0);
+    expect(sampleValue(samples, 'pitcrew_fix_proposed_total', { fixer: 'rules' })).toBe(0);
+    // Durations in seconds; an attempt that was never made is not one.
+    expect(sampleValue(samples, 'pitcrew_fix_duration_seconds_count', { fixer: 'agent' })).toBe(5);
+    expect(sampleValue(samples, 'pitcrew_fix_duration_seconds_sum', { fixer: 'agent' })).toBeCloseTo(935, 6);
+    expect(sampleValue(samples, 'pitcrew_fix_duration_seconds_bucket', { fixer: 'agent', le: '600' })).toBe(4);
+    expect(sampleValue(samples, 'pitcrew_fix_duration_seconds_count', { fixer: 'rules' })).toBe(1);
+    const les = samples.filter((s) => s.name === 'pitcrew_fix_duration_seconds_bucket' && s.labels.fixer === 'rules').map((s) => s.labels.le);
+    expect(les).toEqual([...FIX_DURATION_BUCKETS.map(String), '+Inf']);
   });
 
   it('serves Prometheus text on /metrics only, behind the bearer token when one is set', async () => {

@@ -21,6 +21,25 @@ export interface ExecutionObservation {
   costUsd: number;
 }
 
+/**
+ * How one fix attempt ended, as the fix stages report it: a `fix_attempts` status, or
+ * `not_attempted` when no attempt was made (no fix form for the failure, fixing off).
+ */
+export type FixObservationStatus = 'proposed' | 'refused' | 'verify_failed' | 'verified' | 'escalated' | 'failed' | 'not_attempted';
+
+/** One finished fix attempt (one iteration of one failure). */
+export interface FixAttemptObservation {
+  /** Fixer that made the attempt (`rules`, `agent`). */
+  fixer: string;
+  status: FixObservationStatus;
+  /** The guard rule that refused the diff (`GUARD_RULES` of `@pitcrew/core`) when `refused`, else null. */
+  guardRule: string | null;
+  /** USD the attempt spent (0 for the rules fixer). */
+  costUsd: number;
+  /** ms from the attempt's start to its end, verification included. */
+  durationMs: number;
+}
+
 /** What the pipeline tells metrics; calls never throw. */
 export interface PipelineObserver {
   /** A stage's execution row was finished (not called for stages reused from an earlier attempt). */
@@ -29,6 +48,8 @@ export interface PipelineObserver {
   budgetSkipped(runner: string): void;
   /** A paid call was refused because a USD budget is set and its model has no known price. */
   unpricedRefused(runner: string, model: string | null): void;
+  /** A fix attempt ended (once per attempt, also when none was made: `not_attempted`). */
+  fixAttempt(observation: FixAttemptObservation): void;
 }
 
 /** Value of `pitcrew_breaker_state` per state (`isolated` is cockatiel's manual hold; pitcrew never isolates). */
@@ -39,6 +60,13 @@ export const BREAKER_STATE_VALUES: Record<BreakerState, number> = { closed: 0, '
  * calls seconds to a minute, agent runs up to `PITCREW_AGENT_TIMEOUT_MS` (default 600 s).
  */
 export const STAGE_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+
+/**
+ * Buckets of `pitcrew_fix_duration_seconds`, in seconds: a rules fix and its verification take
+ * seconds, an agent fix minutes (its run up to `PITCREW_AGENT_TIMEOUT_MS`, default 600 s, then
+ * the verification).
+ */
+export const FIX_DURATION_BUCKETS = [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 900, 1200];
 
 /** Metrics of one worker process, in a registry of its own. */
 export interface WorkerMetrics {
@@ -61,9 +89,19 @@ export interface WorkerMetrics {
  * - `pitcrew_unpriced_refused_total{runner,model}` counter
  * - `pitcrew_redactions_total{destination,rule}` counter (secrets replaced on the way out)
  * - `pitcrew_jobs_total{queue,result}` counter (`completed`, `failed` = no retry follows, `retried`)
+ * - `pitcrew_fix_attempts_total{fixer,status}` counter (fix attempts ended, `not_attempted` included)
+ * - `pitcrew_fix_refused_total{rule}` counter (diffs the guard refused, by rule)
+ * - `pitcrew_fix_cost_usd_total{fixer}` counter (USD of every fix attempt, whatever its end)
+ * - `pitcrew_fix_proposed_total{fixer}` counter (fixes proposed as a pull request)
+ * - `pitcrew_fix_duration_seconds{fixer}` histogram (seconds per attempt; `not_attempted` not observed)
  * - Node's default process metrics (prom-client `collectDefaultMetrics`)
  *
- * Counters are per process: Prometheus sums them over the worker targets.
+ * Counters are per process: Prometheus sums them over the worker targets. USD per proposed fix is
+ * `sum by (fixer) (increase(pitcrew_fix_cost_usd_total[7d])) / sum by (fixer)
+ * (increase(pitcrew_fix_proposed_total[7d]))`: what every attempt cost (refused, failed and
+ * escalated ones too) per fix that reached a pull request. Both fix counters get a fixer's series
+ * (at 0) on its first attempt, so the ratio exists (0 for the free rules fixer, +Inf while
+ * nothing was proposed) instead of being absent.
  */
 export function createWorkerMetrics(options: { processMetrics?: boolean } = {}): WorkerMetrics {
   const registry = new Registry();
@@ -126,6 +164,37 @@ export function createWorkerMetrics(options: { processMetrics?: boolean } = {}):
     labelNames: ['queue', 'result'] as const,
     registers: [registry],
   });
+  const fixAttempts = new Counter({
+    name: 'pitcrew_fix_attempts_total',
+    help: 'Fix attempts ended, by fixer (rules, agent) and status (proposed, refused, verify_failed, verified, escalated, failed, not_attempted).',
+    labelNames: ['fixer', 'status'] as const,
+    registers: [registry],
+  });
+  const fixRefused = new Counter({
+    name: 'pitcrew_fix_refused_total',
+    help: 'Fix diffs the guard refused, by guard rule (too-many-files, skipped-test, workflow-edit, secret, ...).',
+    labelNames: ['rule'] as const,
+    registers: [registry],
+  });
+  const fixCost = new Counter({
+    name: 'pitcrew_fix_cost_usd_total',
+    help: 'USD spent on fix attempts, whatever their end, by fixer. Divided by pitcrew_fix_proposed_total: USD per proposed fix.',
+    labelNames: ['fixer'] as const,
+    registers: [registry],
+  });
+  const fixProposed = new Counter({
+    name: 'pitcrew_fix_proposed_total',
+    help: 'Fixes proposed as a pull request, by fixer.',
+    labelNames: ['fixer'] as const,
+    registers: [registry],
+  });
+  const fixDuration = new Histogram({
+    name: 'pitcrew_fix_duration_seconds',
+    help: 'Time one fix attempt took (fixer run, guard, verification), in seconds, by fixer.',
+    labelNames: ['fixer'] as const,
+    buckets: FIX_DURATION_BUCKETS,
+    registers: [registry],
+  });
   const watched: Breakers[] = [];
   new Gauge({
     name: 'pitcrew_breaker_state',
@@ -158,6 +227,15 @@ export function createWorkerMetrics(options: { processMetrics?: boolean } = {}):
       },
       unpricedRefused(runner, model) {
         unpriced.inc({ runner, model: model ?? 'none' });
+      },
+      fixAttempt(o) {
+        const fixer = { fixer: o.fixer };
+        fixAttempts.inc({ fixer: o.fixer, status: o.status });
+        // Both sides of USD per proposed fix move together (by 0 when there is nothing to add).
+        fixCost.inc(fixer, Math.max(0, o.costUsd));
+        fixProposed.inc(fixer, o.status === 'proposed' ? 1 : 0);
+        if (o.status === 'refused') fixRefused.inc({ rule: o.guardRule ?? 'none' });
+        if (o.status !== 'not_attempted') fixDuration.observe(fixer, Math.max(0, o.durationMs) / 1_000);
       },
     },
     watchWorker(worker) {

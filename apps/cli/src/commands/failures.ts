@@ -2,6 +2,7 @@ import type { FailureDetail, FailureListItem, FailureStatus } from '@pitcrew/cor
 import type { AdminClient } from '../admin/client.ts';
 import { cell, fields, time, usd } from '../admin/format.ts';
 import { renderTable } from '../table.ts';
+import { FIX_COLUMNS, fixCells } from './fixes.ts';
 
 /** Options of `pitcrew failures ls`. */
 export interface FailuresLsOptions {
@@ -53,7 +54,7 @@ export async function failuresLs(client: AdminClient, options: FailuresLsOptions
 }
 
 /**
- * `pitcrew failures show ID`: the failure, its summary, executions, deliveries, incident and publications
+ * `pitcrew failures show ID`: the failure, its summary, executions, deliveries, incident, publications and fix attempts
  * (`GET /api/failures/:id`), or the API's JSON with `--json`.
  *
  * @throws {AdminApiError} 404 when the failure is unknown
@@ -111,6 +112,8 @@ export function renderFailureDetail(d: FailureDetail): string {
       ),
     );
   }
+  // Older APIs answer without fix attempts.
+  if (d.fixAttempts?.length) parts.push(renderTable(['fix', ...FIX_COLUMNS], d.fixAttempts.map((f) => [f.id, ...fixCells(f)]), 60));
   return parts.join('\n\n');
 }
 

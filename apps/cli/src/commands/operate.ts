@@ -1,8 +1,9 @@
 import { Command, Option } from 'commander';
-import { parseEnv, STAGES } from '@pitcrew/core';
+import { FIX_ATTEMPT_STATUSES, parseEnv, STAGES } from '@pitcrew/core';
 import { AdminApiError, createAdminClient, type AdminClient } from '../admin/client.ts';
 import { CliEnv } from '../cli-env.ts';
 import { failuresLs, failuresRetry, failuresShow } from './failures.ts';
+import { fixesLs, fixesShow, fixesSummary } from './fixes.ts';
 import { breakers, incidentsLs, incidentsShow } from './incidents.ts';
 import { isFile, readDeliveryFile, replayFile, replayStored } from './replay.ts';
 import { spend } from './spend.ts';
@@ -22,7 +23,7 @@ async function print(work: () => Promise<string>): Promise<void> {
 /**
  * Registers the operator commands, which talk to a running ingest's admin API over HTTP
  * (`PITCREW_API_URL`, `PITCREW_ADMIN_TOKEN`; see `cli-env.ts`): `failures ls|show|retry`,
- * `replay`, `spend`, `incidents ls|show` and `breakers`. Every one prints tables, or the API's
+ * `replay`, `spend`, `incidents ls|show`, `fixes ls|show|summary` and `breakers`. Every one prints tables, or the API's
  * JSON with `--json`.
  */
 export function registerOperatorCommands(program: Command): void {
@@ -111,6 +112,33 @@ export function registerOperatorCommands(program: Command): void {
     .argument('<id>', 'incident id')
     .addOption(json())
     .action((id: string, opts: { json: boolean }) => print(() => incidentsShow(client(), id, opts)));
+
+  const fixes = program.command('fixes').description('fix attempts: what the fixers changed, what the guard and verification decided, pull requests, USD');
+  fixes
+    .command('ls')
+    .description('fix attempts, newest first, with their failure')
+    .addOption(new Option('--status <status>', 'how the attempt ended').choices([...FIX_ATTEMPT_STATUSES]))
+    .option('--fixer <fixer>', 'rules or agent')
+    .option('--repo <repo>', 'owner/repo, or a repository name under any owner')
+    .option('--since <when>', 'started at or after: ISO 8601 or relative (90m, 24h, 7d)')
+    .option('--limit <n>', 'rows (max 500)', positiveInt, 50)
+    .option('--cursor <cursor>', 'the next-page cursor a previous listing printed')
+    .addOption(json())
+    .action((opts) => print(() => fixesLs(client(), opts)));
+  fixes
+    .command('show')
+    .description('one fix attempt: guard verdict, verification and its output, pull request, tokens, USD')
+    .argument('<id>', 'fix attempt id (a number, as fixes ls prints it)')
+    .addOption(json())
+    .action((id: string, opts: { json: boolean }) => print(() => fixesShow(client(), id, opts)));
+  fixes
+    .command('summary')
+    .description('fix attempts of a window: by status and guard rule, proposed, USD and USD per proposed fix')
+    .option('--since <when>', 'started at or after: ISO 8601 or relative (24h, 7d); default 7d')
+    .option('--repo <repo>', 'owner/repo, or a repository name under any owner')
+    .option('--fixer <fixer>', 'rules or agent')
+    .addOption(json())
+    .action((opts) => print(() => fixesSummary(client(), opts)));
 
   program
     .command('breakers')

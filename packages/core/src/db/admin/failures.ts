@@ -4,9 +4,10 @@ import type { FailureRow, FailureStatus } from '../database.ts';
 import type { Db } from '../database.ts';
 import { listDeliveryViews, type DeliveryView } from './deliveries.ts';
 import { listExecutionViews, selectExecutionSums, toExecutionSums, totalExecutions, type ExecutionSums, type ExecutionSumsRow, type ExecutionTotals, type ExecutionView } from './executions.ts';
+import { listFixAttemptViews, type FixAttemptView } from './fixes.ts';
 import { getIncidentView, type IncidentView } from './incidents.ts';
 import { listPublicationViews, type PublicationView } from './publications.ts';
-import { decodeCursor, encodeCursor, iso, outText, repoCondition, type RepoFilter } from './shared.ts';
+import { cursorTime, decodeCursor, encodeCursor, iso, outText, repoCondition, type RepoFilter } from './shared.ts';
 
 /** What the failure list and the failure detail both show of a failure. */
 interface FailureBasics {
@@ -75,6 +76,8 @@ export interface FailureDetail {
   totals: ExecutionTotals;
   incident: IncidentView | null;
   publications: PublicationView[];
+  /** Its fix attempts, first iteration first (with the verification output). */
+  fixAttempts: FixAttemptView[];
 }
 
 const FAILURE_BASICS_COLUMNS = [
@@ -167,7 +170,7 @@ export async function listFailures(db: Db, filter: FailureListFilter): Promise<{
       'totals.tokens_in',
       'totals.tokens_out',
       'totals.cost_usd',
-      sql<string>`to_char(failures.received_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('cursor_time'),
+      cursorTime('failures.received_at').as('cursor_time'),
     ])
     .orderBy('failures.received_at', 'desc')
     .orderBy('failures.id', 'desc')
@@ -178,7 +181,7 @@ export async function listFailures(db: Db, filter: FailureListFilter): Promise<{
   if (filter.since) query = query.where('failures.received_at', '>=', filter.since);
   if (filter.cursor) {
     const c = decodeCursor(filter.cursor);
-    query = query.where(sql<boolean>`(failures.received_at, failures.id) < (${c.receivedAt}::timestamptz, ${c.id})`);
+    query = query.where(sql<boolean>`(failures.received_at, failures.id) < (${c.time}::timestamptz, ${c.id})`);
   }
   const rows = await query.execute();
   const page = rows.slice(0, filter.limit);
@@ -189,15 +192,16 @@ export async function listFailures(db: Db, filter: FailureListFilter): Promise<{
   };
 }
 
-/** One failure with its deliveries, executions (oldest first), totals, incident and publications; `undefined` when unknown. */
+/** One failure with its deliveries, executions (oldest first), totals, incident, publications and fix attempts; `undefined` when unknown. */
 export async function getFailureDetail(db: Db, id: string): Promise<FailureDetail | undefined> {
   const row = await db.selectFrom('failures').selectAll().where('id', '=', id).executeTakeFirst();
   if (!row) return undefined;
-  const [deliveries, executions, incident, publications] = await Promise.all([
+  const [deliveries, executions, incident, publications, fixAttempts] = await Promise.all([
     listDeliveryViews(db, id),
     listExecutionViews(db, id),
     row.incident_id ? getIncidentView(db, row.incident_id) : Promise.resolve(undefined),
     listPublicationViews(db, id),
+    listFixAttemptViews(db, id),
   ]);
   return {
     failure: toFailureView(row),
@@ -206,5 +210,6 @@ export async function getFailureDetail(db: Db, id: string): Promise<FailureDetai
     totals: totalExecutions(executions),
     incident: incident ?? null,
     publications,
+    fixAttempts,
   };
 }

@@ -5,3 +5,5 @@ export { findDelivery, type DeliveryView } from './deliveries.ts';
 export { type PublicationView } from './publications.ts';
 export { spendByDay, type SpendFilter, type SpendRow, type BudgetLedgerRow } from './spend.ts';
 export { listIncidents, getIncident, type IncidentListFilter, type IncidentView, type IncidentFailure } from './incidents.ts';
+export { FIX_ATTEMPT_STATUSES, listFixes, getFix, type FixAttemptView, type FixFailure, type FixListItem, type FixListFilter } from './fixes.ts';
+export { summarizeFixes, type FixSummary, type FixSummaryFilter } from './fix-summary.ts';

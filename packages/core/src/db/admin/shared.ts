@@ -32,22 +32,34 @@ export class BadCursorError extends Error {
   }
 }
 
-/** Keyset cursor: base64url of `<received_at with microseconds>|<id>`. */
-export function encodeCursor(receivedAt: string, id: string): string {
-  return Buffer.from(`${receivedAt}|${id}`).toString('base64url');
+/**
+ * Keyset cursor: base64url of `<sort time with microseconds>|<id>`, the last row of a page
+ * (`received_at` of a failure, `started_at` of a fix attempt).
+ */
+export function encodeCursor(time: string, id: string): string {
+  return Buffer.from(`${time}|${id}`).toString('base64url');
 }
 
 /**
- * The (`received_at`, `id`) an {@link encodeCursor} cursor holds; `receivedAt` is ISO 8601 with microseconds.
+ * The (sort time, `id`) an {@link encodeCursor} cursor holds; `time` is ISO 8601 with microseconds.
  *
  * @throws {BadCursorError} when `cursor` is not one {@link encodeCursor} produced
  */
-export function decodeCursor(cursor: string): { receivedAt: string; id: string } {
+export function decodeCursor(cursor: string): { time: string; id: string } {
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
   const bar = text.indexOf('|');
-  const receivedAt = text.slice(0, bar);
-  if (bar <= 0 || Number.isNaN(Date.parse(receivedAt))) throw new BadCursorError(cursor);
-  return { receivedAt, id: text.slice(bar + 1) };
+  const time = text.slice(0, bar);
+  if (bar <= 0 || Number.isNaN(Date.parse(time))) throw new BadCursorError(cursor);
+  return { time, id: text.slice(bar + 1) };
+}
+
+/**
+ * A timestamptz column as the text a cursor keeps: UTC ISO 8601 with microseconds
+ * (`2026-01-10T12:00:00.123456Z`), so the next page starts exactly after the row (a JS Date
+ * would drop the microseconds).
+ */
+export function cursorTime(column: 'failures.received_at' | 'fix_attempts.started_at') {
+  return sql<string>`to_char(${sql.ref(column)} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 }
 
 /**
