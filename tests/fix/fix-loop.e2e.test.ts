@@ -186,7 +186,8 @@ describe('the fix loop, end to end', () => {
     expect(prs).toHaveLength(1);
     expect(prs[0]).toMatchObject({ draft: true, head: { ref: branch }, base: { ref: 'main' } });
     expect(prs[0]!.body).toContain('prettier --check src');
-    expect(attempt.pr_url).toBe(prs[0]!.html_url);
+    const prUrl = `https://github.com/${OWNER}/shop/pull/${prs[0]!.number}`;
+    expect(attempt).toMatchObject({ pr_url: prUrl, pr_number: prs[0]!.number });
 
     // Every stage left its execution row.
     const stages = (await listExecutions(tdb.db, id)).filter((e) => e.status === 'succeeded').map((e) => e.stage);
@@ -194,7 +195,7 @@ describe('the fix loop, end to end', () => {
 
     // The check run and the PR comment, updated in place, link the PR.
     const deadline = Date.now() + 20_000;
-    const linked = () => [...github.checkRuns.values()].some((c) => c.head_sha === repo.sha && (c.output.text ?? '').includes(prs[0]!.html_url)) && [...github.comments.values()].some((c) => c.repo === 'shop' && c.body.includes(prs[0]!.html_url));
+    const linked = () => [...github.checkRuns.values()].some((c) => c.head_sha === repo.sha && (c.output.text ?? '').includes(prUrl)) && [...github.comments.values()].some((c) => c.repo === 'shop' && c.body.includes(prUrl));
     while (!linked() && Date.now() < deadline) await sleep(100);
     expect(linked()).toBe(true);
     expect([...github.checkRuns.values()].filter((c) => c.head_sha === repo.sha)).toHaveLength(1);
