@@ -57,8 +57,8 @@ describe('a fix attempt with the rules fixer', () => {
   });
 
   it('leaves verification to CI when the check is not installed in the sandbox', async () => {
-    const workspace = await checkout({ 'main.go': 'package main\nfunc main(){}\n' });
-    // gofmt is not on this machine: the fix form itself is "command not found".
-    expect(await attempt(workspace, 'gofmt -l .')).toMatchObject({ status: 'failed', reason: expect.stringContaining('toolchain missing') });
+    const workspace = await checkout({ 'app.rb': 'puts  "hi"\n' });
+    // A check whose tool is not in the sandbox (no Ruby here): the fix form itself is "command not found".
+    expect(await attempt(workspace, 'rubocop --format simple')).toMatchObject({ status: 'failed', reason: expect.stringContaining('toolchain missing') });
   });
 });
