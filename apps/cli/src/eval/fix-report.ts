@@ -55,7 +55,7 @@ export function fixSummary(report: FixEvalReport): string[] {
   const unexpected = expected.filter((r) => !matches(r));
   lines.push(`as case.json expects: ${expected.length - unexpected.length} of ${expected.length} runs${unexpected.length ? `; not: ${unexpected.map((r) => `${r.case} ${r.fixer} ${r.status}`).join(', ')}` : ''}`);
   const missing = report.cases.filter((c) => c.toolchainFound === false).map((c) => `${c.name} (${c.toolchain})`);
-  if (missing.length) lines.push(`toolchain missing here, verification left to CI: ${missing.join(', ')}`);
+  if (missing.length) lines.push(`toolchain missing here (its fix form is command not found; withoutToolchain expected): ${missing.join(', ')}`);
   const notFailing = report.runs.filter((r) => r.exitBefore === 0);
   if (notFailing.length) lines.push(`BROKEN CASES: the failed step passed before any fix: ${[...new Set(notFailing.map((r) => r.case))].join(', ')}`);
   return lines;

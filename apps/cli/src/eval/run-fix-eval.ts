@@ -43,7 +43,7 @@ export interface FixRun {
   usd: number;
   /** What case.json expects (rules fixer and scripted agent only; `null` for a real agent). */
   expected: FixExpectation | null;
-  /** The failed step's exit before the fix (it must fail: else the case is broken); `null` = toolchain missing. */
+  /** The failed step's exit before the fix (it must fail: else the case is broken); `null` = its toolchain is missing here. */
   exitBefore: number | null;
   /** Why not attempted, failed or escalated, or what the guard refused. */
   reason: string | null;
@@ -179,7 +179,8 @@ export async function runFixEval(options: FixEvalOptions): Promise<FixEvalReport
             ms: outcome.ms,
             usd: outcome.costUsd,
             expected: which === 'rules' ? expectations.rules : real ? null : expectations.agent,
-            exitBefore: before.result === 'left-to-ci' ? null : before.exitCode,
+            // Without its toolchain a wrapped check (`test -z "$(gofmt -l .)"`) can even pass: not a verdict.
+            exitBefore: missing || before.result === 'left-to-ci' ? null : before.exitCode,
             reason: outcome.reason,
           };
           runs.push(run);
