@@ -57,8 +57,9 @@ describe('a fix attempt with the rules fixer', () => {
   });
 
   it('leaves verification to CI when the check is not installed in the sandbox', async () => {
-    const workspace = await checkout({ 'main.go': 'package main\nfunc main(){}\n' });
-    // gofmt is not on this machine: the fix form itself is "command not found".
-    expect(await attempt(workspace, 'gofmt -l .')).toMatchObject({ status: 'failed', reason: expect.stringContaining('toolchain missing') });
+    const workspace = await checkout({ 'app.rb': 'def total(a,b) a+b end\n' });
+    // rubocop is installed nowhere here (gofmt may be: `pitcrew eval fix` has a Go case): the fix
+    // form itself is "command not found".
+    expect(await attempt(workspace, 'rubocop app.rb')).toMatchObject({ status: 'failed', reason: expect.stringContaining('toolchain missing') });
   });
 });
