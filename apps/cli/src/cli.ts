@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { exitOnStartError } from '@pitcrew/core';
 import { loadDotEnv } from './env-file.ts';
 import { runMigrate } from './commands/migrate.ts';
@@ -53,7 +53,7 @@ program
     console.log(applied.length ? `applied: ${applied.join(', ')}` : 'schema up to date');
   });
 
-program
+const evaluate = program
   .command('eval')
   .description('measure failure-context extraction (pitcrew vs keyword search vs tail) on LogChunks and CiDiff data sets')
   .option('--logchunks <dir>', 'LogChunks-layout directory (labels.jsonl + logs)')
@@ -64,6 +64,32 @@ program
   .action(async (opts: { logchunks?: string; cidiff?: string; json?: string; maxLines: number; maxBytes: number }) => {
     const { runEvalCommand } = await import('./commands/eval.ts');
     runEvalCommand(opts);
+  });
+
+evaluate
+  .command('fix')
+  .description('measure the fixers on the corpus of broken repositories: real git checkouts, bubblewrap, guard and verification, dry run')
+  .option('--fixer <which>', 'rules, agent or both', (v) => {
+    if (!['rules', 'agent', 'both'].includes(v)) throw new InvalidArgumentError('expected rules, agent or both');
+    return v;
+  }, 'both')
+  .option('--agent-command <cli>', 'a real coding-agent CLI run in the sandbox (e.g. "claude -p --output-format stream-json --verbose"); default: the scripted agent')
+  .option('--agent-estimate-usd <usd>', 'USD recorded for an agent that reports no cost', Number, 0)
+  .option('--network <mode>', 'sandbox network: off, or host (a real agent reaching its API)', (v) => {
+    if (v !== 'off' && v !== 'host') throw new InvalidArgumentError('expected off or host');
+    return v;
+  }, 'off')
+  .option('--read-only <path...>', 'extra host paths the sandbox sees read-only (an agent installed outside /usr)')
+  .option('--case <name...>', 'only these cases')
+  .option('--corpus <dir>', 'another corpus directory (<case>/case.json + files/)')
+  .option('--timeout <ms>', 'ms a fix command, the verification or the agent may run', positiveInt, 600_000)
+  .option('--json <file>', 'also write the runs as JSON')
+  .action(async (_opts: unknown, cmd: Command) => {
+    // optsWithGlobals: `--json` is also an option of `eval` itself, which would otherwise take it.
+    const opts = cmd.optsWithGlobals<import('./commands/eval-fix.ts').EvalFixCommandOptions>();
+    const { runEvalFixCommand } = await import('./commands/eval-fix.ts');
+    const { ok } = await runEvalFixCommand(opts);
+    process.exit(ok ? 0 : 1);
   });
 
 const bench = program

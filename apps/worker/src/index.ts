@@ -28,3 +28,7 @@ export { createWorkerMetrics, serveMetrics, BREAKER_STATE_VALUES, FIX_DURATION_B
 export { createBudget, utcDay, type Budget, type BudgetLimits, type Reservation } from './guards/budget.ts';
 export type { Runner, RunnerInput, RunnerOutput } from './runners/runner.ts';
 export { createWorkers, type RunnerLimits, type WorkerDeps, type Workers } from './worker.ts';
+export { attemptFix, verifyFix, type FixOutcome, type FixStatus, type Verification } from './fix/pipeline.ts';
+export { agentFixer, rulesFixer, type FixContext, type Fixer, type FixerName, type FixerResult } from './fix/fixer.ts';
+export { checkoutWorkspace, type Workspace } from './fix/workspace.ts';
+export { assertSandboxWorks, DEFAULT_SANDBOX, prepareSandboxWorkspace, type SandboxPolicy } from './sandbox/sandbox.ts';

@@ -57,8 +57,9 @@ describe('a fix attempt with the rules fixer', () => {
   });
 
   it('leaves verification to CI when the check is not installed in the sandbox', async () => {
-    const workspace = await checkout({ 'app.rb': 'puts  "hi"\n' });
-    // A check whose tool is not in the sandbox (no Ruby here): the fix form itself is "command not found".
-    expect(await attempt(workspace, 'rubocop --format simple')).toMatchObject({ status: 'failed', reason: expect.stringContaining('toolchain missing') });
+    const workspace = await checkout({ 'app.rb': 'def total(a,b) a+b end\n' });
+    // rubocop is installed nowhere here (gofmt may be: `pitcrew eval fix` has a Go case): the fix
+    // form itself is "command not found".
+    expect(await attempt(workspace, 'rubocop app.rb')).toMatchObject({ status: 'failed', reason: expect.stringContaining('toolchain missing') });
   });
 });

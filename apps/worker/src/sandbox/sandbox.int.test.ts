@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,6 +104,18 @@ describe('the sandbox (bubblewrap)', () => {
     );
     expect(out.mem).toMatch(/^refused after \d+ MiB$/);
     expect(out.fork).toBe(true);
+  });
+
+  it('hands the workspace over without following a symlink in it out of it', async () => {
+    const repo = join(root, 'linked');
+    await mkdir(join(repo, 'src'), { recursive: true });
+    await symlink(join(root, 'credentials.json'), join(repo, 'src', 'link.json'));
+    await symlink(root, join(repo, 'up'));
+    await prepareSandboxWorkspace(DEFAULT_SANDBOX, repo);
+    const uid = process.getuid?.() === 0 ? DEFAULT_SANDBOX.uid : process.getuid?.();
+    expect((await lstat(join(repo, 'src', 'link.json'))).uid).toBe(uid);
+    expect((await stat(join(root, 'credentials.json'))).uid).toBe(process.getuid?.());
+    expect((await stat(root)).uid).toBe(process.getuid?.());
   });
 
   it('refuses to start, naming the fix, when bubblewrap cannot run', () => {

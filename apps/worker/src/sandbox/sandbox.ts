@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcessByStdio } from 'node:child_process';
-import { chown, readdir, stat } from 'node:fs/promises';
+import { lchown, lstat, readdir } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { join } from 'node:path';
 
@@ -129,13 +129,15 @@ export function spawnSandboxed(
 
 /**
  * Hands `workspace` (recursively) to the sandbox's uid when pitcrew runs as root, so the
- * sandboxed process can write there and nowhere else; a no-op otherwise or for `none`.
+ * sandboxed process can write there and nowhere else (symlinks are not followed); a no-op otherwise or for `none`.
  */
 export async function prepareSandboxWorkspace(policy: SandboxPolicy, workspace: string): Promise<void> {
   if (policy.kind === 'none' || process.getuid?.() !== 0) return;
+  // lchown and lstat: a symlink (committed in the repository, or linking a tool into
+  // node_modules) is handed over itself, never what it points to, and never walked into.
   const walk = async (path: string): Promise<void> => {
-    await chown(path, policy.uid, policy.uid);
-    if ((await stat(path)).isDirectory()) for (const entry of await readdir(path)) await walk(join(path, entry));
+    await lchown(path, policy.uid, policy.uid);
+    if ((await lstat(path)).isDirectory()) for (const entry of await readdir(path)) await walk(join(path, entry));
   };
   await walk(workspace);
 }

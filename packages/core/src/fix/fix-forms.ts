@@ -34,16 +34,26 @@ const FORMS: FixForm[] = [
   { tool: 'rubocop', matches: (w) => w[0] === 'rubocop' && !w.includes('-a') && !w.includes('-A'), fix: (w) => [...w, '-a'] },
 ];
 
+/** `test -z "$(gofmt -l <paths>)"` (or `[ -z … ]`), paths without quotes, substitutions or operators. */
+const GOFMT_TEST = /^(?:test|\[)\s+-z\s+"\$\(\s*gofmt\s+-l\s+([^`$()"';&|<>\\]+)\)"(?:\s+\])?$/;
+
 /** Runner prefixes kept in front of the fixing command. */
 const PREFIXES = [['npx'], ['pnpm', 'exec'], ['pnpm', 'dlx'], ['yarn'], ['bunx'], ['uv', 'run'], ['poetry', 'run'], ['python', '-m'], ['python3', '-m']];
 
 /**
- * The fix form of a failing check's command line (one simple command; pipelines, `&&` chains and
+ * The fix form of a failing check's command line (one simple command, or gofmt's `test -z "$(gofmt -l …)"`; pipelines, `&&` chains and
  * substitutions are no rule).
  *
  * @returns the fixing command line and the tool, or `null` when no rule knows the command
  */
 export function fixFormOf(command: string): { tool: string; command: string } | null {
+  // `gofmt -l` exits 0 whatever it lists, so workflows wrap it: `test -z "$(gofmt -l .)"`. That
+  // one substitution is known; its paths are plain words or nothing is.
+  const gofmtTest = GOFMT_TEST.exec(command.trim());
+  if (gofmtTest) {
+    const paths = parse(gofmtTest[1]!.trim());
+    return paths.length > 0 && paths.every((p) => typeof p === 'string') ? { tool: 'gofmt', command: quote(['gofmt', '-w', ...(paths as string[])]) } : null;
+  }
   const parsed = parse(command.trim());
   if (parsed.some((p) => typeof p !== 'string')) return null;
   const words = parsed as string[];

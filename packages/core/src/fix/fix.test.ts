@@ -65,6 +65,8 @@ describe('fixFormOf', () => {
     ['black --check src tests', 'black', 'black src tests'],
     ['python -m black --check .', 'black', 'python -m black .'],
     ['gofmt -l .', 'gofmt', 'gofmt -w .'],
+    ['test -z "$(gofmt -l .)"', 'gofmt', 'gofmt -w .'],
+    ['[ -z "$(gofmt -l cmd internal)" ]', 'gofmt', 'gofmt -w cmd internal'],
     ['cargo fmt --all -- --check', 'cargo fmt', 'cargo fmt --all --'],
     ['rustfmt --check src/main.rs', 'rustfmt', 'rustfmt src/main.rs'],
   ])('%s → %s fix', (command, tool, fix) => {
@@ -72,7 +74,7 @@ describe('fixFormOf', () => {
   });
 
   it('knows no fix for tests, builds, chains and substitutions', () => {
-    for (const command of ['npm test', 'cargo build', 'tsc --noEmit', 'prettier --check . && eslint .', 'eslint $(git diff --name-only)', 'pytest -x']) {
+    for (const command of ['npm test', 'cargo build', 'tsc --noEmit', 'prettier --check . && eslint .', 'eslint $(git diff --name-only)', 'test -z "$(gofmt -l $(go list -f {{.Dir}} ./...))"', 'test -z "$(gofmt -l .; rm -rf /)"', 'pytest -x']) {
       expect(fixFormOf(command)).toBeNull();
     }
   });

@@ -1,0 +1,4 @@
+export function discount(code) {
+  if (code == 'SPRING') return 0.1;
+  return 0;
+}

@@ -1,0 +1,3 @@
+export function totalLabel(cents: number[]): string {
+  return formatPrice(cents.reduce((a, b) => a + b, 0));
+}
