@@ -23,6 +23,13 @@ let egress: EgressProxy;
 let policy: SandboxPolicy;
 const logged: Array<Record<string, unknown>> = [];
 
+/**
+ * The default policy with a uid of this test file's own: RLIMIT_NPROC counts every process and
+ * thread of the uid on the host, and this file's node processes must not count against the
+ * `nobody` of the limits test in sandbox.int.test.ts running beside it.
+ */
+const BASE: SandboxPolicy = { ...DEFAULT_SANDBOX, uid: 55_000 + (process.pid % 5_000) };
+
 /** Runs `script` (JavaScript) with node in the sandbox under `sandboxPolicy`; its stdout parsed as JSON. */
 function sandboxed(script: string, sandboxPolicy: SandboxPolicy = policy): Promise<{ code: number | null; out: any; stderr: string }> {
   return new Promise((resolve) => {
@@ -71,13 +78,13 @@ describe.skipIf(BWRAP_MISSING)(`egress through the allow-list proxy (bubblewrap 
     root = await mkdtemp(join(tmpdir(), 'pitcrew-egress-test-'));
     workspace = join(root, 'workspace');
     await mkdir(workspace);
-    await prepareSandboxWorkspace(DEFAULT_SANDBOX, workspace);
+    await prepareSandboxWorkspace(BASE, workspace);
     server = createServer((req, res) => res.end(`reached ${req.url}`));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     port = (server.address() as { port: number }).port;
     const sink = new Writable({ write: (chunk, _encoding, done) => (logged.push(JSON.parse(String(chunk))), done()) });
     egress = await startEgress([`localhost:${port}`, '*.registry.example'], pino({ level: 'info' }, sink));
-    policy = { ...DEFAULT_SANDBOX, network: { allow: egress.allow }, egress };
+    policy = { ...BASE, network: { allow: egress.allow }, egress };
   });
   afterAll(async () => {
     await egress?.close();
@@ -125,7 +132,7 @@ describe.skipIf(BWRAP_MISSING)(`egress through the allow-list proxy (bubblewrap 
   it('keeps `off` without network while a proxy runs: no bridge, no socket, no variables', async () => {
     const { out } = await sandboxed(
       `const fs = require('fs'); require('net').connect(${SANDBOX_PROXY_PORT}, '127.0.0.1').on('error', (e) => console.log(JSON.stringify({ bridge: e.code, socket: fs.existsSync('/run/pitcrew-proxy.sock'), proxy: process.env.HTTPS_PROXY ?? null })));`,
-      { ...DEFAULT_SANDBOX, egress },
+      { ...BASE, egress },
     );
     expect(out).toEqual({ bridge: 'ECONNREFUSED', socket: false, proxy: null });
   });

@@ -100,7 +100,10 @@ describe('the sandbox (bubblewrap)', () => {
       `const a = []; let mem = 'unlimited'; try { for (let i = 0; i < 64; i++) a.push(Buffer.alloc(1 << 26)); } catch (e) { mem = 'refused after ' + a.length * 64 + ' MiB'; }
        const { spawnSync } = require('child_process'); const r = spawnSync('/bin/sh', ['-c', 'for i in $(seq 1 40); do sleep 1 & done; wait'], { encoding: 'utf8' });
        console.log(JSON.stringify({ mem, fork: r.stderr.includes('fork') || r.stderr.includes('Resource temporarily unavailable') }));`,
-      { ...DEFAULT_SANDBOX, memoryBytes: 512 * 1024 ** 2, maxProcesses: 16 },
+      // A uid of its own: RLIMIT_NPROC counts every process and thread of the uid on the host, so
+      // other sandboxed tests running as `nobody` at the same time (node has a dozen threads) made
+      // this node unable to start its threads and hang.
+      { ...DEFAULT_SANDBOX, memoryBytes: 512 * 1024 ** 2, maxProcesses: 16, uid: 60_000 + (process.pid % 5_000) },
     );
     expect(out.mem).toMatch(/^refused after \d+ MiB$/);
     expect(out.fork).toBe(true);
