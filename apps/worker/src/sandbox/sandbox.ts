@@ -65,6 +65,9 @@ const PROXY_SOCKET = '/run/pitcrew-proxy.sock';
 /** The loopback port inside the sandbox that socat bridges to the proxy's socket. */
 export const SANDBOX_PROXY_PORT = 3128;
 
+/** socat's log inside the sandbox. */
+const BRIDGE_LOG = '/tmp/pitcrew-egress-bridge.log';
+
 /** Where Debian's `socat` package puts it (the bridge from the sandbox's loopback to the proxy). */
 const SOCAT = '/usr/bin/socat';
 
@@ -82,11 +85,13 @@ const PROXY_ENV = (() => {
  * ends.
  */
 const BRIDGE = [
-  `${SOCAT} TCP-LISTEN:${SANDBOX_PROXY_PORT},bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:${PROXY_SOCKET} &`,
+  // socat's log goes to a file of the sandbox's /tmp, not to the command's output (which is kept
+  // and published): a client closing early logs a broken pipe. It is shown only when the bridge fails.
+  `${SOCAT} -lf ${BRIDGE_LOG} TCP-LISTEN:${SANDBOX_PROXY_PORT},bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:${PROXY_SOCKET} &`,
   'bridge=$!',
   'tries=0',
   `until grep -qs ' 0100007F:${SANDBOX_PROXY_PORT.toString(16).toUpperCase().padStart(4, '0')} 00000000:0000 0A ' /proc/net/tcp; do`,
-  '  if ! kill -0 "$bridge" 2>/dev/null || [ "$tries" -ge 1000 ]; then echo "pitcrew sandbox: the egress bridge (socat) did not start" >&2; exit 125; fi',
+  `  if ! kill -0 "$bridge" 2>/dev/null || [ "$tries" -ge 1000 ]; then echo "pitcrew sandbox: the egress bridge (socat) did not start" >&2; cat ${BRIDGE_LOG} >&2 2>/dev/null; exit 125; fi`,
   '  tries=$((tries + 1)); sleep 0.005',
   'done',
   'exec "$@"',
