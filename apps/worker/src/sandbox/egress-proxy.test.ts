@@ -5,32 +5,30 @@ import { parseNetworkSetting } from './sandbox.ts';
 describe('the egress allow-list', () => {
   const rules = ['registry.npmjs.org', '*.pythonhosted.org', 'localhost:8080', '10.0.0.5', '[::1]:9000'].map(parseAllowEntry);
 
-  it('allows listed names case-insensitively on 80 and 443, other ports only when listed', () => {
-    expect(isAllowed(rules, 'registry.npmjs.org', 443)).toBe(true);
-    expect(isAllowed(rules, 'Registry.NPMJS.org.', 80)).toBe(true);
-    expect(isAllowed(rules, 'registry.npmjs.org', 8443)).toBe(false);
-    expect(isAllowed(rules, 'localhost', 8080)).toBe(true);
-    expect(isAllowed(rules, 'localhost', 443)).toBe(false);
-    expect(isAllowed(rules, 'evil-registry.npmjs.org', 443)).toBe(false);
-    expect(isAllowed(rules, 'registry.npmjs.org.evil.com', 443)).toBe(false);
-  });
-
-  it('matches a wildcard on subdomains only', () => {
-    expect(isAllowed(rules, 'files.pythonhosted.org', 443)).toBe(true);
-    expect(isAllowed(rules, 'a.b.pythonhosted.org', 443)).toBe(true);
-    expect(isAllowed(rules, 'pythonhosted.org', 443)).toBe(false);
-    expect(isAllowed(rules, 'notpythonhosted.org', 443)).toBe(false);
-  });
-
-  it('allows an IP literal only when it is listed, in any spelling', () => {
-    expect(isAllowed(rules, '10.0.0.5', 443)).toBe(true);
-    expect(isAllowed(rules, '0xa.0.0.5', 443)).toBe(true);
-    expect(isAllowed(rules, '127.0.0.1', 8080)).toBe(false); // localhost is listed, its address is not
-    expect(isAllowed(rules, '2130706433', 8080)).toBe(false);
-    expect(isAllowed(rules, '[::1]', 9000)).toBe(true);
-    expect(isAllowed(rules, '::1', 9000)).toBe(true);
-    expect(isAllowed(rules, '[::1]', 443)).toBe(false);
-    expect(isAllowed(rules, 'not a host', 443)).toBe(false);
+  // [host as the client spelled it, port, allowed]
+  const cases: Array<[string, number, boolean, string]> = [
+    ['registry.npmjs.org', 443, true, 'a listed name on 443'],
+    ['Registry.NPMJS.org.', 80, true, 'in any case, with a trailing dot, on 80'],
+    ['registry.npmjs.org', 8443, false, 'a listed name on an unlisted port'],
+    ['localhost', 8080, true, 'a name listed with its port'],
+    ['localhost', 443, false, 'a name listed with a port, on another one'],
+    ['evil-registry.npmjs.org', 443, false, 'a name that only ends like a listed one'],
+    ['registry.npmjs.org.evil.com', 443, false, 'a listed name as a prefix'],
+    ['files.pythonhosted.org', 443, true, 'a subdomain of a wildcard'],
+    ['a.b.pythonhosted.org', 443, true, 'a deeper subdomain of a wildcard'],
+    ['pythonhosted.org', 443, false, "a wildcard's own domain"],
+    ['notpythonhosted.org', 443, false, "a name that only ends like a wildcard's domain"],
+    ['10.0.0.5', 443, true, 'a listed IP literal'],
+    ['0xa.0.0.5', 443, true, 'a listed IP literal spelled otherwise'],
+    ['127.0.0.1', 8080, false, 'the address of a listed name'],
+    ['2130706433', 8080, false, 'the address of a listed name, as one number'],
+    ['[::1]', 9000, true, 'a listed IPv6 literal in brackets'],
+    ['::1', 9000, true, 'a listed IPv6 literal bare'],
+    ['[::1]', 443, false, 'a listed IPv6 literal on another port'],
+    ['not a host', 443, false, 'no host at all'],
+  ];
+  it.each(cases)('%s:%i → %s (%s)', (host, port, allowed) => {
+    expect(isAllowed(rules, host, port)).toBe(allowed);
   });
 
   it('rejects entries that are not a host, naming them', () => {

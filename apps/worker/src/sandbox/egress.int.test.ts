@@ -7,7 +7,8 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEgress, type EgressProxy } from './egress-proxy.ts';
-import { assertSandboxWorks, DEFAULT_SANDBOX, prepareSandboxWorkspace, SANDBOX_PROXY_PORT, spawnSandboxed, type SandboxPolicy } from './sandbox.ts';
+import { runNodeSandboxed } from './fixtures/run-node.ts';
+import { assertSandboxWorks, DEFAULT_SANDBOX, prepareSandboxWorkspace, SANDBOX_PROXY_PORT, type SandboxPolicy } from './sandbox.ts';
 
 // Real bubblewrap, real socat, a real HTTP server on the host: the egress boundary's tests.
 // The proxy resolves names on the host, so `localhost` stands for a registry here; inside the
@@ -32,23 +33,7 @@ const BASE: SandboxPolicy = { ...DEFAULT_SANDBOX, uid: 55_000 + (process.pid % 5
 
 /** Runs `script` (JavaScript) with node in the sandbox under `sandboxPolicy`; its stdout parsed as JSON. */
 function sandboxed(script: string, sandboxPolicy: SandboxPolicy = policy): Promise<{ code: number | null; out: any; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawnSandboxed(sandboxPolicy, { bin: process.execPath, args: ['-e', script], workspace, env: { PATH: '/usr/bin:/bin' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.stdin.end();
-    child.on('close', (code) => {
-      let out: unknown = stdout;
-      try {
-        out = JSON.parse(stdout);
-      } catch {
-        /* not JSON: kept as text */
-      }
-      resolve({ code, out, stderr });
-    });
-  });
+  return runNodeSandboxed(sandboxPolicy, script, { workspace, env: { PATH: '/usr/bin:/bin' } });
 }
 
 /** Node inside the sandbox: a plain-HTTP request through the proxy (absolute URI), printing status and body. */
