@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { access, constants } from 'node:fs/promises';
 import { createOutputTail } from './output-tail.ts';
 
 /** True when this process may install Debian packages: running as root on Debian or Ubuntu. */
@@ -16,6 +17,22 @@ export function canAptInstall(): boolean {
 export async function aptInstall(packages: string[], log: (line: string) => void): Promise<void> {
   await runApt(['-q', 'update'], log);
   await runApt(['-q', '-y', '-o', 'Dpkg::Use-Pty=0', '--no-install-recommends', 'install', ...packages], log);
+}
+
+/**
+ * Makes sure the executable `path` (from the Debian package `pkg`) is there: when missing and this
+ * process may ({@link canAptInstall}) and `install` is not false, `apt-get install pkg`.
+ *
+ * @param log progress lines (`apt: ...`)
+ * @returns whether `path` is executable afterwards
+ * @throws {Error} when apt-get itself fails
+ */
+export async function ensureDebianTool(path: string, pkg: string, opts: { install?: boolean; log?: (line: string) => void } = {}): Promise<boolean> {
+  const present = () => access(path, constants.X_OK).then(() => true, () => false);
+  if (await present()) return true;
+  if (opts.install === false || !canAptInstall()) return false;
+  await aptInstall([pkg], opts.log ?? (() => {}));
+  return present();
 }
 
 function runApt(args: string[], log: (line: string) => void): Promise<void> {

@@ -16,3 +16,4 @@ export {
   type StartEmbeddedPostgresOptions,
 } from './embedded-postgres.ts';
 export { ensureBubblewrap } from './bubblewrap.ts';
+export { ensureSocat } from './socat.ts';

@@ -7,6 +7,7 @@ import { createDb, migrateToLatest } from '@pitcrew/core';
 import {
   ensureBubblewrap,
   ensureRedisServer,
+  ensureSocat,
   startEmbeddedPostgres,
   startRedisServer,
   type PostgresHandle,
@@ -18,7 +19,7 @@ import { TEMPLATE_DATABASE } from './provided-context.ts';
  * Vitest globalSetup: starts one redis-server (no AOF) and one embedded Postgres (non-durable,
  * deleted afterwards) in a temporary directory for the whole run, creates and migrates the
  * template database, and provides `redisUrl`, `postgresAdminUrl` and `postgresTemplate`.
- * redis-server and bubblewrap are installed with apt-get when missing and running as root on Debian.
+ * redis-server, bubblewrap and socat are installed with apt-get when missing and running as root on Debian.
  *
  * @returns the teardown, which stops both servers and removes the directory
  * @throws {Error} when a server cannot start or a migration fails (everything started is stopped)
@@ -40,6 +41,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     };
     // The sandbox tests run real bubblewrap; installed like redis-server when missing.
     if (!(await ensureBubblewrap({ log }))) console.log('[testkit] bubblewrap (bwrap) is missing; the sandbox tests will fail: apt-get install bubblewrap');
+    // The egress tests bridge the sandbox to its allow-list proxy with socat.
+    if (!(await ensureSocat({ log }))) console.log('[testkit] socat is missing; the sandbox egress tests will fail: apt-get install socat');
     const [redisResult, postgresResult] = await Promise.allSettled([
       ensureRedisServer({ log }).then((bin) => startRedisServer({ bin, dir: join(root, 'redis'), appendonly: false })),
       startEmbeddedPostgres({

@@ -7,6 +7,7 @@ import { redactUrl } from '@pitcrew/ingest';
 import {
   ensureBubblewrap,
   ensureRedisServer,
+  ensureSocat,
   findFreePort,
   startEmbeddedPostgres,
   startRedisServer,
@@ -94,6 +95,11 @@ export async function runStart(options: StartOptions): Promise<number> {
     // An agent runs in bubblewrap (PITCREW_SANDBOX=bwrap, the default): install it like redis-server.
     if (process.env.PITCREW_AGENT_COMMAND && process.env.PITCREW_SANDBOX !== 'none' && !(await ensureBubblewrap({ log: (line) => say(`  ${line}`) }))) {
       say('sandbox: bubblewrap (bwrap) is missing and cannot be installed here; the worker will refuse the agent (apt-get install bubblewrap, or PITCREW_SANDBOX=none)');
+    }
+    // An allow-list for the fix loop's network (PITCREW_FIX_NETWORK) bridges the sandbox to the worker's egress proxy with socat.
+    const fixNetwork = process.env.PITCREW_FIX_NETWORK?.trim().toLowerCase();
+    if (fixNetwork && fixNetwork !== 'off' && process.env.PITCREW_SANDBOX !== 'none' && !(await ensureSocat({ log: (line) => say(`  ${line}`) }))) {
+      say('sandbox: socat is missing and cannot be installed here; sandboxed fix commands cannot reach PITCREW_FIX_NETWORK (apt-get install socat, or PITCREW_FIX_NETWORK=off)');
     }
     let redisUrl = process.env.REDIS_URL;
     if (!redisUrl) {

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentEnvironment } from '../runners/agent-runner.ts';
-import { assertSandboxWorks, DEFAULT_SANDBOX, prepareSandboxWorkspace, SandboxUnavailableError, spawnSandboxed, type SandboxPolicy } from './sandbox.ts';
+import { runNodeSandboxed } from './fixtures/run-node.ts';
+import { assertSandboxWorks, DEFAULT_SANDBOX, prepareSandboxWorkspace, SandboxUnavailableError, type SandboxPolicy } from './sandbox.ts';
 
 // Real bubblewrap: these are the trust boundary's tests, not a model of it.
 const MARKER = `pitcrew-secret-${process.pid}-${Date.now()}`;
@@ -15,23 +16,7 @@ let port: number;
 
 /** Runs `script` (JavaScript) with node in the sandbox; its stdout parsed as JSON. */
 function sandboxed(script: string, policy: SandboxPolicy = DEFAULT_SANDBOX, env = { ...agentEnvironment(process.env), PITCREW_SANDBOX_TEST_MARKER: undefined }): Promise<{ code: number | null; out: any; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawnSandboxed(policy, { bin: process.execPath, args: ['-e', script], workspace, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.stdin.end();
-    child.on('close', (code) => {
-      let out: unknown = null;
-      try {
-        out = JSON.parse(stdout);
-      } catch {
-        out = stdout;
-      }
-      resolve({ code, out, stderr });
-    });
-  });
+  return runNodeSandboxed(policy, script, { workspace, env });
 }
 
 beforeAll(async () => {
@@ -100,7 +85,10 @@ describe('the sandbox (bubblewrap)', () => {
       `const a = []; let mem = 'unlimited'; try { for (let i = 0; i < 64; i++) a.push(Buffer.alloc(1 << 26)); } catch (e) { mem = 'refused after ' + a.length * 64 + ' MiB'; }
        const { spawnSync } = require('child_process'); const r = spawnSync('/bin/sh', ['-c', 'for i in $(seq 1 40); do sleep 1 & done; wait'], { encoding: 'utf8' });
        console.log(JSON.stringify({ mem, fork: r.stderr.includes('fork') || r.stderr.includes('Resource temporarily unavailable') }));`,
-      { ...DEFAULT_SANDBOX, memoryBytes: 512 * 1024 ** 2, maxProcesses: 16 },
+      // A uid of its own: RLIMIT_NPROC counts every process and thread of the uid on the host, so
+      // other sandboxed tests running as `nobody` at the same time (node has a dozen threads) made
+      // this node unable to start its threads and hang.
+      { ...DEFAULT_SANDBOX, memoryBytes: 512 * 1024 ** 2, maxProcesses: 16, uid: 60_000 + (process.pid % 5_000) },
     );
     expect(out.mem).toMatch(/^refused after \d+ MiB$/);
     expect(out.fork).toBe(true);
