@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DatabaseEnv, LlmEnv, LogEnv, RedisEnv, SINKS, type SinkName } from '@pitcrew/core';
 import { Strategy } from './runners/registry.ts';
+import { parseNetworkSetting } from './sandbox/sandbox.ts';
 
 const nonNegative = () => z.coerce.number().min(0);
 const count = (fallback: number) => z.coerce.number().int().min(1).max(500).default(fallback);
@@ -121,6 +122,22 @@ export const WorkerEnv = z.object({
    * e.g. `/opt/node/bin,/opt/go/bin`.
    */
   PITCREW_FIX_PATH: list(),
+  /**
+   * The network of fix and verification commands: `off` (none), or comma-separated hosts reached
+   * through pitcrew's egress proxy only (`registry.npmjs.org,pypi.org,files.pythonhosted.org`;
+   * `*.example.com`, `host:port`), for dependency downloads. Everything else gets a 403.
+   */
+  PITCREW_FIX_NETWORK: z
+    .string()
+    .default('off')
+    .transform((value, ctx) => {
+      try {
+        return parseNetworkSetting(value);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
   /** Fix jobs at once per process (each holds a checkout and runs commands). */
   PITCREW_FIX_CONCURRENCY: count(1),
   /** GitHub REST API base; GitHub Enterprise Server: `https://HOST/api/v3`. */

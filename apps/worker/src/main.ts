@@ -11,6 +11,7 @@ import { resolveSinks } from './publish/publisher.ts';
 import { createAgentRunner } from './runners/agent-runner.ts';
 import { createLlmRunner } from './runners/llm-runner.ts';
 import { createRunnerRegistry } from './runners/registry.ts';
+import { startEgress, type EgressProxy } from './sandbox/egress-proxy.ts';
 import { assertSandboxWorks, DEFAULT_SANDBOX, type SandboxPolicy } from './sandbox/sandbox.ts';
 import { createWorkers } from './worker.ts';
 import { agentFixer, rulesFixer } from './fix/fixer.ts';
@@ -104,7 +105,7 @@ export async function startWorker(
     { requested: config.PITCREW_PUBLISH, githubAuth: githubAuth?.kind ?? null, slackWebhookUrl: config.PITCREW_SLACK_WEBHOOK_URL, escalateAfter: config.PITCREW_ESCALATE_AFTER },
     log,
   );
-  const fix = fixDeps(config, log);
+  const fix = await fixDeps(config, log);
   // Metrics first: a taken port fails the start before any job is taken.
   const metrics = config.PITCREW_METRICS_PORT > 0 ? createWorkerMetrics() : null;
   const metricsServer = metrics
@@ -166,6 +167,7 @@ export async function startWorker(
       closing ??= (async () => {
         await workers.close(config.PITCREW_SHUTDOWN_TIMEOUT_MS);
         await metricsServer?.close();
+        await fix?.egress?.close();
         await breakerPublisher.stop();
         await db.destroy();
         await connection.quit().catch(() => connection.disconnect());
@@ -214,16 +216,21 @@ function sandboxOf(config: WorkerEnv): SandboxPolicy {
  * cannot start here: then fixing refuses to start, with the reason and the fix in one error line,
  * and triage goes on. `PITCREW_SANDBOX=none` runs fixes unsandboxed, logged as an error.
  */
-function fixDeps(config: WorkerEnv, logger: Logger): (FixDeps & { concurrency: number }) | null {
+async function fixDeps(config: WorkerEnv, logger: Logger): Promise<(FixDeps & { concurrency: number; egress: EgressProxy | null }) | null> {
   if (config.PITCREW_FIX === 'off') return null;
-  const sandbox = sandboxOf(config);
+  const network = config.PITCREW_FIX_NETWORK;
+  const sandbox: SandboxPolicy = { ...sandboxOf(config), ...(typeof network === 'object' ? { network } : {}) };
+  // One egress proxy per process, shared by its sandboxed fix commands (closed after the workers).
+  const egress = typeof network === 'object' && sandbox.kind === 'bwrap' ? await startEgress(network.allow, logger) : null;
+  if (egress) sandbox.egress = { socketPath: egress.socketPath };
   if (sandbox.kind === 'none') {
     logger.error('PITCREW_SANDBOX=none: fix and verification commands (and any fixing agent) are NOT sandboxed; they run with this worker\'s user, files and network');
   } else {
     try {
       assertSandboxWorks(sandbox);
     } catch (error) {
-      logger.error({ err: error }, `fixing refuses to start: ${(error as Error).message}. Install bubblewrap (Debian: apt-get install bubblewrap), or set PITCREW_SANDBOX=none to run fixes unsandboxed; PITCREW_FIX is off in this worker`);
+      logger.error({ err: error }, `fixing refuses to start: ${(error as Error).message}. Install bubblewrap (Debian: apt-get install bubblewrap${egress ? ' socat' : ''}), or set PITCREW_SANDBOX=none to run fixes unsandboxed; PITCREW_FIX is off in this worker`);
+      await egress?.close();
       return null;
     }
   }
@@ -242,7 +249,7 @@ function fixDeps(config: WorkerEnv, logger: Logger): (FixDeps & { concurrency: n
     commitLabel: config.PITCREW_FIX_COMMIT_LABEL,
     author: { name: config.PITCREW_FIX_AUTHOR_NAME, email: config.PITCREW_FIX_AUTHOR_EMAIL },
   };
-  logger.info({ mode: policy.mode, dryRun: policy.dryRun, fixer: policy.fixer, categories: policy.categories, repositories: policy.repositories, sandbox: sandbox.kind }, 'fix loop on');
+  logger.info({ mode: policy.mode, dryRun: policy.dryRun, fixer: policy.fixer, categories: policy.categories, repositories: policy.repositories, sandbox: sandbox.kind, network: typeof network === 'object' ? network.allow : network }, 'fix loop on');
   return {
     policy,
     fixers: {
@@ -255,5 +262,6 @@ function fixDeps(config: WorkerEnv, logger: Logger): (FixDeps & { concurrency: n
     workspaceRoot: config.PITCREW_WORKSPACE_ROOT,
     agentEstimateUsd: config.PITCREW_AGENT_ESTIMATE_USD,
     concurrency: config.PITCREW_FIX_CONCURRENCY,
+    egress,
   };
 }
