@@ -107,6 +107,29 @@ function validate<T extends z.ZodType, Target extends keyof ValidationTargets>(t
   });
 }
 
+/** Keys whose value may be `undefined`. */
+type OptionalKeys<T> = { [K in keyof T]-?: undefined extends T[K] ? K : never }[keyof T];
+
+/**
+ * A validated query without its `undefined` values, as the list filters take them (optional
+ * properties, `exactOptionalPropertyTypes`): `{a: 1, b: undefined}` → `{a: 1}`.
+ */
+function definedOnly<T extends object>(query: T): Omit<T, OptionalKeys<T>> & { [K in OptionalKeys<T>]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(query).filter(([, value]) => value !== undefined)) as Omit<T, OptionalKeys<T>> & {
+    [K in OptionalKeys<T>]?: Exclude<T[K], undefined>;
+  };
+}
+
+/** Reads a keyset page; a cursor the API did not produce is a 400. */
+async function keysetPage<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof BadCursorError) throw new IngestError(400, 'bad_request', error.message, { cause: error });
+    throw error;
+  }
+}
+
 /** Compare-and-delete of expired breaker fields: a field a worker rewrote meanwhile stays. */
 const DELETE_IF_UNCHANGED = `
 local n = 0
@@ -126,7 +149,9 @@ const MAX_REPLAY_WAIT_MS = 30_000;
  *   newest first, keyset-paginated (`repo` is `owner/repo` or a bare repository name, `since` ISO
  *   8601 or relative like `24h`, `limit` 1-500, default 50)
  * - `GET /failures/:id` → the failure, its deliveries, executions (stage, attempt, runner, model,
- *   status, timings in ms, tokens in/out, cost in USD), totals and incident; 404 when unknown
+ *   status, timings in ms, tokens in/out, cost in USD), totals, incident, publications and fix
+ *   attempts (`fixAttempts`, first iteration first, as `GET /fixes/:id` without the failure); 404
+ *   when unknown
  * - `POST /failures/:id/retry` `{stage?: classify|execute|summarize}` (default classify) → 202
  *   `{retried, failureId, fromStage, attemptBase, jobId}`: earlier stages keep their results,
  *   the stage and later ones run again as new attempts on a worker; 409 while queued or running
@@ -157,6 +182,9 @@ export function createAdminApi(deps: AdminApiDeps): Hono {
   const now = deps.now ?? (() => new Date());
   const app = new Hono();
 
+  /** Query parameters of a keyset-paginated list: `since`, `limit` (1-500, default 50), `cursor`. */
+  const pageQuery = { since: pointInTime(now).optional(), limit: limit(50), cursor: z.string().min(1).optional() };
+
   app.get(
     '/failures',
     validate(
@@ -165,29 +193,10 @@ export function createAdminApi(deps: AdminApiDeps): Hono {
         repo: z.string().min(1).optional(),
         category: z.string().min(1).optional(),
         status: z.enum(FAILURE_STATUSES).optional(),
-        since: pointInTime(now).optional(),
-        limit: limit(50),
-        cursor: z.string().min(1).optional(),
+        ...pageQuery,
       }),
     ),
-    async (c) => {
-      const q = c.req.valid('query');
-      try {
-        return c.json(
-          await listFailures(db, {
-            limit: q.limit,
-            ...(q.repo ? { repo: q.repo } : {}),
-            ...(q.category ? { category: q.category } : {}),
-            ...(q.status ? { status: q.status } : {}),
-            ...(q.since ? { since: q.since } : {}),
-            ...(q.cursor ? { cursor: q.cursor } : {}),
-          }),
-        );
-      } catch (error) {
-        if (error instanceof BadCursorError) throw new IngestError(400, 'bad_request', error.message, { cause: error });
-        throw error;
-      }
-    },
+    async (c) => c.json(await keysetPage(() => listFailures(db, definedOnly(c.req.valid('query'))))),
   );
 
   const FailureParams = z.object({ id: z.string().min(1).max(200) });
@@ -319,29 +328,10 @@ export function createAdminApi(deps: AdminApiDeps): Hono {
         status: z.enum(FIX_ATTEMPT_STATUSES).optional(),
         fixer: z.string().min(1).max(100).optional(),
         repo: z.string().min(1).optional(),
-        since: pointInTime(now).optional(),
-        limit: limit(50),
-        cursor: z.string().min(1).optional(),
+        ...pageQuery,
       }),
     ),
-    async (c) => {
-      const q = c.req.valid('query');
-      try {
-        return c.json(
-          await listFixes(db, {
-            limit: q.limit,
-            ...(q.status ? { status: q.status } : {}),
-            ...(q.fixer ? { fixer: q.fixer } : {}),
-            ...(q.repo ? { repo: q.repo } : {}),
-            ...(q.since ? { since: q.since } : {}),
-            ...(q.cursor ? { cursor: q.cursor } : {}),
-          }),
-        );
-      } catch (error) {
-        if (error instanceof BadCursorError) throw new IngestError(400, 'bad_request', error.message, { cause: error });
-        throw error;
-      }
-    },
+    async (c) => c.json(await keysetPage(() => listFixes(db, definedOnly(c.req.valid('query'))))),
   );
 
   // Before `/fixes/:id`, which would take `summary` for an id.

@@ -45,14 +45,8 @@ export function fixCells(f: FixAttemptView): (string | number)[] {
  * @throws {AdminApiError} on a bad filter or an unreachable API
  */
 export async function fixesLs(client: AdminClient, options: FixesLsOptions): Promise<string> {
-  const page = await client.get<{ items: FixListItem[]; nextCursor: string | null }>('/fixes', {
-    status: options.status,
-    fixer: options.fixer,
-    repo: options.repo,
-    since: options.since,
-    limit: options.limit,
-    cursor: options.cursor,
-  });
+  const { json: _json, ...filters } = options;
+  const page = await client.get<{ items: FixListItem[]; nextCursor: string | null }>('/fixes', { ...filters });
   if (options.json) return JSON.stringify(page, null, 2);
   if (page.items.length === 0) return 'no fix attempts match';
   const table = renderTable(
