@@ -1,6 +1,6 @@
 import { sign } from '@octokit/webhooks-methods';
 import type { Kysely } from 'kysely';
-import type { Database } from '@pitcrew/core';
+import { FIX_STAGES, TRIAGE_STAGES, type Database, type FixAttemptRow } from '@pitcrew/core';
 import { buildDemoDeliveries, type DemoDelivery } from './demo-deliveries.ts';
 import { renderTable } from './table.ts';
 
@@ -28,7 +28,7 @@ export interface DemoResult {
 /**
  * Signs and POSTs the demo deliveries to a running ingest, waits until every accepted failure is
  * in a final state (or `timeoutMs` passes), and renders the table: event, action, conclusion,
- * ingest outcome, category, runner, stages finished, tokens in/out, summary.
+ * ingest outcome, category, runner, stages finished, tokens in/out, the fix attempt, summary.
  */
 export async function runDemo(options: {
   ingestUrl: string;
@@ -36,11 +36,15 @@ export async function runDemo(options: {
   db: Kysely<Database>;
   timeoutMs?: number;
   onProgress?: (message: string) => void;
+  /** Deliveries sent after GitHub's examples (the fixable failure of `demo-fix.ts`). */
+  extraDeliveries?: DemoDelivery[];
+  /** Delivery ids whose failure's fix attempt the demo waits for too. */
+  awaitFix?: string[];
 }): Promise<DemoResult> {
   const progress = options.onProgress ?? (() => {});
   const started = performance.now();
   const rows: DemoRow[] = [];
-  const deliveries = buildDemoDeliveries();
+  const deliveries = [...buildDemoDeliveries(), ...(options.extraDeliveries ?? [])];
   for (const [i, delivery] of deliveries.entries()) {
     const body = JSON.stringify(delivery.payload);
     const response = await fetch(`${options.ingestUrl}/webhooks/github`, {
@@ -79,9 +83,12 @@ export async function runDemo(options: {
     const recorded = acceptedDeliveries.length
       ? await options.db.selectFrom('deliveries').select('id').where('id', 'in', acceptedDeliveries).execute()
       : [];
-    if ((finished.length === ids.length && recorded.length === acceptedDeliveries.length) || Date.now() > deadline) break;
+    const fixIds = rows.filter((r) => options.awaitFix?.includes(r.delivery.deliveryId) && r.failureId).map((r) => r.failureId!);
+    const fixes = fixIds.length ? await options.db.selectFrom('fix_attempts').select(['failure_id', 'status']).where('failure_id', 'in', fixIds).execute() : [];
+    const fixed = fixIds.filter((id) => fixes.some((f) => f.failure_id === id && f.status !== 'running'));
+    if ((finished.length === ids.length && recorded.length === acceptedDeliveries.length && fixed.length === fixIds.length) || Date.now() > deadline) break;
     if (Date.now() - lastReport > 1_000) {
-      progress(`waiting for triage: ${finished.length}/${ids.length} failures final`);
+      progress(`waiting for triage: ${finished.length}/${ids.length} failures final${fixIds.length ? `, fixes ${fixed.length}/${fixIds.length} ended` : ''}`);
       lastReport = Date.now();
     }
     await new Promise((r) => setTimeout(r, 200));
@@ -97,6 +104,7 @@ async function renderDemoTable(db: Kysely<Database>, rows: DemoRow[]): Promise<s
   const executions = ids.length
     ? await db.selectFrom('executions').selectAll().where('failure_id', 'in', ids).execute()
     : [];
+  const fixes = ids.length ? await db.selectFrom('fix_attempts').selectAll().where('failure_id', 'in', ids).orderBy('iteration').execute() : [];
   const deliveryIds = rows.map((r) => r.delivery.deliveryId);
   const stored = await db.selectFrom('deliveries').select(['id', 'outcome']).where('id', 'in', deliveryIds).execute();
   const body = rows.map((row) => {
@@ -108,6 +116,7 @@ async function renderDemoTable(db: Kysely<Database>, rows: DemoRow[]): Promise<s
     const execute = mine.filter((e) => e.stage === 'execute' && e.status === 'succeeded').at(-1);
     const tokensIn = mine.reduce((n, e) => n + e.tokens_in, 0);
     const tokensOut = mine.reduce((n, e) => n + e.tokens_out, 0);
+    const fix = fixes.filter((f) => f.failure_id === row.failureId).at(-1);
     return [
       row.delivery.event,
       String(p.action ?? '-'),
@@ -115,8 +124,9 @@ async function renderDemoTable(db: Kysely<Database>, rows: DemoRow[]): Promise<s
       `${row.status} ${row.outcome}${stored.find((d) => d.id === row.delivery.deliveryId)?.outcome === 'merged' ? ', merged' : ''}`,
       failure ? `${failure.category ?? '-'} (${failure.confidence?.toFixed(2) ?? '-'})` : '-',
       execute ? `${execute.runner}${execute.model ? `/${execute.model}` : ''}` : '-',
-      failure ? `${stages.size}/3 ${failure.status}` : '-',
+      failure ? `${[...stages].filter((st) => TRIAGE_STAGES.includes(st as never)).length}/3 ${failure.status}` : '-',
       failure ? `${tokensIn}/${tokensOut}` : '-',
+      fix ? fixCell(fix, [...stages]) : '-',
       failure?.summary ?? String(row.body.reason ?? ''),
     ];
   });
@@ -124,10 +134,18 @@ async function renderDemoTable(db: Kysely<Database>, rows: DemoRow[]): Promise<s
   const notes = derived.map((r) => `* ${r.delivery.label}: ${r.delivery.origin}`);
   return [
     renderTable(
-      ['event', 'action', 'conclusion', 'ingest', 'category', 'runner', 'stages', 'tokens in/out', 'summary / reason'],
+      ['event', 'action', 'conclusion', 'ingest', 'category', 'runner', 'stages', 'tokens in/out', 'fix', 'summary / reason'],
       body,
       56,
     ),
     ...notes,
+    ...fixes.filter((f) => f.proposal_path).map((f) => `fix of ${f.failure_id}: proposal in ${f.proposal_path} (fix.patch, pull-request.md, verification.json)`),
   ].join('\n');
+}
+
+/** `proposed (dry run), verified; rules; 4/4 stages` (fix → guard → verify → propose), or where the attempt ended and why. */
+function fixCell(fix: FixAttemptRow, stages: string[]): string {
+  const ran = FIX_STAGES.filter((s) => stages.includes(s)).length;
+  const how = fix.status === 'proposed' ? `proposed${fix.dry_run ? ' (dry run)' : ` ${fix.pr_url}`}` : fix.status === 'refused' ? `refused (${fix.guard_rule})` : fix.status;
+  return `${how}${fix.verify_exit_code === 0 ? ', verified' : ''}; ${fix.fixer}; ${ran}/${FIX_STAGES.length} stages${fix.status !== 'proposed' && fix.reason ? `; ${fix.reason}` : ''}`;
 }

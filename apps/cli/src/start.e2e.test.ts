@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,18 +52,25 @@ describe('pitcrew start --demo --once', () => {
     for (const line of ['ingest  http://127.0.0.1:', 'board   http://127.0.0.1:', `DATABASE_URL=${tdb.url}`, 'REDIS_URL=']) {
       expect(result.stdout).toContain(line);
     }
-    expect(result.stdout).toMatch(/demo: 4 failures final, 0 not/);
+    expect(result.stdout).toMatch(/demo: 5 failures final, 0 not/);
+    // The fixable failure: a real repository, prettier's fix form in bubblewrap, the guard, the
+    // verification, a dry-run proposal on disk.
+    expect(result.stdout).toMatch(/proposed \(dry run\), verified; rules; 4\/4 stages/);
     expect(result.stdout).toMatch(/202 duplicate/);
     expect(result.stdout).toMatch(/202 ignored/);
     expect(result.stdout).toMatch(/200 ping/);
 
     const rows = await tdb.db.selectFrom('failures').select(['id', 'status', 'kind']).orderBy('id').execute();
-    expect(rows).toHaveLength(4);
+    expect(rows).toHaveLength(5);
     expect(rows.every((r) => r.status === 'triaged')).toBe(true);
     const executions = await tdb.db.selectFrom('executions').select(['failure_id', 'stage', 'status']).execute();
-    expect(executions).toHaveLength(12);
+    expect(executions).toHaveLength(5 * 3 + 4);
     expect(executions.every((e) => e.status === 'succeeded')).toBe(true);
+    const [fix, ...others] = await tdb.db.selectFrom('fix_attempts').selectAll().execute();
+    expect(others).toEqual([]);
+    expect(fix).toMatchObject({ status: 'proposed', dry_run: true, fixer: 'rules', verify_exit_code: 0, files_changed: 1 });
+    expect(existsSync(join(fix!.proposal_path!, 'fix.patch'))).toBe(true);
     const deliveries = await tdb.db.selectFrom('deliveries').select(['outcome']).execute();
-    expect(deliveries.map((d) => d.outcome).sort()).toEqual(['accepted', 'accepted', 'accepted', 'accepted', 'merged']);
+    expect(deliveries.map((d) => d.outcome).sort()).toEqual(['accepted', 'accepted', 'accepted', 'accepted', 'accepted', 'merged']);
   }, 120_000);
 });

@@ -361,7 +361,7 @@ describe('fixes', () => {
   /** Starts (and with a result, finishes) an attempt with the core repository, `minutesAgo` before now. */
   async function attempt(failureId: string, iteration: number, fixer: string, minutesAgo: number, result?: Parameters<typeof finishFixAttempt>[2]) {
     const row = await startFixAttempt(tdb.db, { failureId, iteration, fixer });
-    if (result) expect(await finishFixAttempt(tdb.db, row.id, result)).toBe(true);
+    if (result) expect(await finishFixAttempt(tdb.db, row.id, result)).toMatchObject({ id: row.id });
     await tdb.db.updateTable('fix_attempts').set({ started_at: sql`now() - make_interval(mins => ${minutesAgo})` }).where('id', '=', row.id).execute();
     return row.id;
   }

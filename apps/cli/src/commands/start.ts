@@ -15,6 +15,8 @@ import {
   type RedisServerHandle,
 } from '@pitcrew/stack';
 import { runDemo } from '../demo.ts';
+import { buildDemoDeliveries } from '../demo-deliveries.ts';
+import { demoFixDelivery, demoFixEnv, prepareDemoFixRepository, type DemoFixRepository } from '../demo-fix.ts';
 import { Supervisor, type GiveUp, type RestartPolicy } from '../supervisor.ts';
 import { waitForHttp } from '../wait-http.ts';
 
@@ -92,8 +94,12 @@ export async function runStart(options: StartOptions): Promise<number> {
       cleanups.push(() => pg.stop());
       databaseUrl = pg.url;
     }
-    // An agent runs in bubblewrap (PITCREW_SANDBOX=bwrap, the default): install it like redis-server.
-    if (process.env.PITCREW_AGENT_COMMAND && process.env.PITCREW_SANDBOX !== 'none' && !(await ensureBubblewrap({ log: (line) => say(`  ${line}`) }))) {
+    // The demo's fixable failure: a real local repository whose formatting check fails, fixed in dry run.
+    const demoFix = options.demo ? await prepareDemoFixRepository(dataDir) : null;
+    const fixEnv = demoFix ? demoFixEnv(demoFix, dataDir, process.env) : {};
+    const fixing = (fixEnv.PITCREW_FIX ?? process.env.PITCREW_FIX ?? 'off') !== 'off';
+    // An agent and the fix loop run in bubblewrap (PITCREW_SANDBOX=bwrap, the default): install it like redis-server.
+    if ((process.env.PITCREW_AGENT_COMMAND || fixing) && process.env.PITCREW_SANDBOX !== 'none' && !(await ensureBubblewrap({ log: (line) => say(`  ${line}`) }))) {
       say('sandbox: bubblewrap (bwrap) is missing and cannot be installed here; the worker will refuse the agent (apt-get install bubblewrap, or PITCREW_SANDBOX=none)');
     }
     // An allow-list for the fix loop's network (PITCREW_FIX_NETWORK) bridges the sandbox to the worker's egress proxy with socat.
@@ -128,6 +134,10 @@ export async function runStart(options: StartOptions): Promise<number> {
       // The demo's deliveries are GitHub's example payloads of repositories that are not yours:
       // never publish check runs, comments or issues to them unless PITCREW_PUBLISH says so.
       ...(options.demo && !process.env.PITCREW_PUBLISH ? { PITCREW_PUBLISH: 'none' } : {}),
+      // Local mode proposes fixes as files, never pushes, unless told otherwise.
+      PITCREW_FIX_DRY_RUN: process.env.PITCREW_FIX_DRY_RUN ?? 'true',
+      PITCREW_FIX_DRY_RUN_DIR: process.env.PITCREW_FIX_DRY_RUN_DIR ?? dataDir,
+      ...fixEnv,
     };
     const names: string[] = [];
     const startRole = (name: string, role: 'ingest' | 'worker', extraEnv: NodeJS.ProcessEnv = {}) => {
@@ -167,7 +177,7 @@ export async function runStart(options: StartOptions): Promise<number> {
     if (options.demo) {
       say('demo: sending GitHub example deliveries (@octokit/webhooks-examples), signed, over HTTP');
       const demo = await Promise.race([
-        runDemo({ ingestUrl, secret, db, timeoutMs: options.demoTimeoutMs, onProgress: (line) => say(`  ${line}`) }).then((result) => ({ result })),
+        runDemo({ ingestUrl, secret, db, timeoutMs: options.demoTimeoutMs, onProgress: (line) => say(`  ${line}`), ...demoFixDeliveries(demoFix) }).then((result) => ({ result })),
         ended.then(() => undefined),
       ]);
       if (!demo) {
@@ -221,3 +231,11 @@ async function workerMetricsPorts(count: number, configured: string | undefined,
   return base === 0 ? [] : Array.from({ length: count }, (_, i) => base + i);
 }
 
+
+/** The demo's fixable failure as `runDemo` options: sent after the examples, its fix awaited. */
+function demoFixDeliveries(repo: DemoFixRepository | null): { extraDeliveries?: ReturnType<typeof buildDemoDeliveries>; awaitFix?: string[] } {
+  if (!repo) return {};
+  const example = buildDemoDeliveries().find((d) => d.label === 'workflow_job failure')!;
+  const delivery = demoFixDelivery(repo, example);
+  return { extraDeliveries: [delivery], awaitFix: [delivery.deliveryId] };
+}
