@@ -4,6 +4,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts'],
+    // Slow suites (the fix corpus, tens of seconds of sandboxed tool runs) run with the fault suite.
+    exclude: ['**/node_modules/**', '**/*.slow.test.ts'],
     // One redis-server and one embedded Postgres for the whole run; each test file clones its
     // own database from a migrated template and uses its own Redis key prefix (@pitcrew/testkit).
     globalSetup: ['./packages/testkit/src/global-setup.ts'],
