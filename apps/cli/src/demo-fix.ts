@@ -77,17 +77,16 @@ export async function prepareDemoFixRepository(dir: string): Promise<DemoFixRepo
 
 /**
  * The worker environment of the demo's fix: propose in dry run (nothing is pushed anywhere; the
- * proposal is written under `<dir>/.pitcrew/proposals/`), the rules fixer, only the demo
+ * proposal is written under `.pitcrew/proposals/` of the working directory), the rules fixer, only the demo
  * repository in scope, prettier from pitcrew's own `node_modules` on the sandbox's PATH.
  * Variables already set win.
  */
-export function demoFixEnv(repo: DemoFixRepository, dir: string, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+export function demoFixEnv(repo: DemoFixRepository, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const extraRo = repo.toolchain ? [repo.toolchain] : [];
   const ro = [...(env.PITCREW_SANDBOX_RO_PATHS ?? '').split(',').filter(Boolean), ...extraRo].join(',');
   return {
     PITCREW_FIX: env.PITCREW_FIX ?? 'propose',
     PITCREW_FIX_DRY_RUN: env.PITCREW_FIX_DRY_RUN ?? 'true',
-    PITCREW_FIX_DRY_RUN_DIR: env.PITCREW_FIX_DRY_RUN_DIR ?? dir,
     PITCREW_FIX_REPOS: env.PITCREW_FIX_REPOS ?? `${repo.owner}/*`,
     PITCREW_FIX_CLONE_URL: env.PITCREW_FIX_CLONE_URL ?? repo.cloneUrl,
     PITCREW_SANDBOX_RO_PATHS: ro,

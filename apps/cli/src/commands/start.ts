@@ -96,7 +96,7 @@ export async function runStart(options: StartOptions): Promise<number> {
     }
     // The demo's fixable failure: a real local repository whose formatting check fails, fixed in dry run.
     const demoFix = options.demo ? await prepareDemoFixRepository(dataDir) : null;
-    const fixEnv = demoFix ? demoFixEnv(demoFix, dataDir, process.env) : {};
+    const fixEnv = demoFix ? demoFixEnv(demoFix, process.env) : {};
     const fixing = (fixEnv.PITCREW_FIX ?? process.env.PITCREW_FIX ?? 'off') !== 'off';
     // An agent and the fix loop run in bubblewrap (PITCREW_SANDBOX=bwrap, the default): install it like redis-server.
     if ((process.env.PITCREW_AGENT_COMMAND || fixing) && process.env.PITCREW_SANDBOX !== 'none' && !(await ensureBubblewrap({ log: (line) => say(`  ${line}`) }))) {
@@ -136,7 +136,6 @@ export async function runStart(options: StartOptions): Promise<number> {
       ...(options.demo && !process.env.PITCREW_PUBLISH ? { PITCREW_PUBLISH: 'none' } : {}),
       // Local mode proposes fixes as files, never pushes, unless told otherwise.
       PITCREW_FIX_DRY_RUN: process.env.PITCREW_FIX_DRY_RUN ?? 'true',
-      PITCREW_FIX_DRY_RUN_DIR: process.env.PITCREW_FIX_DRY_RUN_DIR ?? dataDir,
       ...fixEnv,
     };
     const names: string[] = [];
