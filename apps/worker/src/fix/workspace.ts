@@ -46,20 +46,12 @@ function gitEnv(): Record<string, string> {
 }
 
 /**
- * The `-c http.extraHeader` that authenticates git over HTTPS with a GitHub token (installation
+ * The `http.extraHeader` that authenticates git over HTTPS with a GitHub token (installation
  * tokens authenticate as `x-access-token`, GitHub docs, "Authenticating as a GitHub App
- * installation"). Given per command, so it is never written to the checkout's config.
- */
-export function tokenHeader(token: string | null | undefined): string[] {
-  if (!token) return [];
-  return ['-c', `http.extraHeader=${authorization(token)}`];
-}
-
-/**
- * The same header as {@link tokenHeader}, given in git's environment (`GIT_CONFIG_COUNT`,
- * `GIT_CONFIG_KEY_0`, `GIT_CONFIG_VALUE_0`; git-config docs, git ≥ 2.31) instead of its arguments:
- * a process's arguments are readable by every user (`/proc/<pid>/cmdline`), its environment only
- * by its own. Pass to {@link git} as `env`; nothing is written to the checkout's config.
+ * installation"), given in git's environment (`GIT_CONFIG_COUNT`, `GIT_CONFIG_KEY_0`,
+ * `GIT_CONFIG_VALUE_0`; git-config docs, git ≥ 2.31) rather than as `-c` in its arguments: a
+ * process's arguments are readable by every user (`/proc/<pid>/cmdline`), its environment only by
+ * its own. Pass to {@link git} as `env`; nothing is written to the checkout's config.
  */
 export function tokenEnv(token: string | null | undefined): Record<string, string> {
   if (!token) return {};
@@ -94,7 +86,7 @@ export async function checkoutWorkspace(options: { root?: string | undefined; na
   const workspace = await emptyWorkspace(options.root, options.name);
   try {
     await run('git', ['init', '--quiet', workspace.dir], { env: gitEnv() });
-    await git(workspace.dir, [...tokenHeader(options.token), 'fetch', '--quiet', '--depth', '50', options.url, options.sha]);
+    await git(workspace.dir, ['fetch', '--quiet', '--depth', '50', options.url, options.sha], { env: tokenEnv(options.token) });
     await git(workspace.dir, ['checkout', '--quiet', '--detach', 'FETCH_HEAD']);
   } catch (error) {
     await workspace.dispose();
