@@ -16,7 +16,8 @@ beforeAll(async () => {
 });
 afterAll(() => tdb.destroy());
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000): Promise<T> {
+/** Waits for a state of the processes: a readiness bound, not a speed assertion (forks of tsx take seconds on a loaded 2-core machine). */
+async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 45_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const value = await probe();
@@ -45,7 +46,7 @@ describe('pitcrew ingest with PITCREW_INGEST_PROCESSES', () => {
     const exited = new Promise<number | null>((resolve) => primary.once('exit', (code) => resolve(code)));
     try {
       const healthy = async () => (await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok).catch(() => false)) || undefined;
-      await until('the servers to answer', healthy, 30_000);
+      await until('the servers to answer', healthy);
       const servers = await until('two server processes', () => {
         const pids = childrenOf(primary.pid!);
         return pids.length === 2 ? pids : undefined;
@@ -65,5 +66,5 @@ describe('pitcrew ingest with PITCREW_INGEST_PROCESSES', () => {
     } finally {
       if (primary.exitCode === null) primary.kill('SIGKILL');
     }
-  }, 60_000);
+  }, 150_000);
 });

@@ -211,7 +211,8 @@ describe('GET /metrics under node:cluster (PITCREW_INGEST_PROCESSES=2)', () => {
     });
     try {
       const base = `http://127.0.0.1:${port}`;
-      const deadline = Date.now() + 20_000;
+      // A readiness bound, not a speed assertion: two tsx forks take seconds on a loaded machine.
+      const deadline = Date.now() + 60_000;
       while ((await send(`${base}/healthz`).catch(() => null))?.status !== 200) {
         if (Date.now() > deadline) throw new Error('ingest cluster did not start');
         await new Promise((r) => setTimeout(r, 100));
@@ -242,7 +243,7 @@ describe('GET /metrics under node:cluster (PITCREW_INGEST_PROCESSES=2)', () => {
       await exited;
       await tdb.destroy();
     }
-  });
+  }, 120_000);
 });
 
 /** An HTTP request on a connection of its own (no keep-alive agent). */
