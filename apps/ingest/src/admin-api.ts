@@ -28,7 +28,7 @@ import {
   JOBS,
   requestRetry,
   spendByDay,
-  Stage,
+  TriageStage,
   summarizeFixes,
   type CiEvent,
   type Database,
@@ -211,7 +211,7 @@ export function createAdminApi(deps: AdminApiDeps): Hono {
   app.post(
     '/failures/:id/retry',
     validate('param', FailureParams),
-    validate('json', z.object({ stage: Stage.default('classify') })),
+    validate('json', z.object({ stage: TriageStage.default('classify') })),
     async (c) => {
       const { id } = c.req.valid('param');
       const { stage } = c.req.valid('json');

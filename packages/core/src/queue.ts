@@ -43,6 +43,12 @@ export const FIX_STAGES = ['fix', 'guard', 'verify', 'propose'] as const;
 /** Every stage, in order: a requested retry from one re-runs it and every later one. */
 export const STAGES = [...TRIAGE_STAGES, ...FIX_STAGES] as const;
 export const Stage = z.enum(STAGES);
+/**
+ * The stages a requested retry may start from (`POST /api/failures/:id/retry`): triage's. A fix
+ * attempt is keyed by (failure, iteration) and is not re-run by a retry; fix loop part 2 adds
+ * iterations.
+ */
+export const TriageStage = z.enum(TRIAGE_STAGES);
 export type Stage = z.infer<typeof Stage>;
 
 /** Data of an `intake` job. `v` is the schema version. */

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { FIX_ATTEMPT_STATUSES, parseEnv, STAGES } from '@pitcrew/core';
+import { FIX_ATTEMPT_STATUSES, parseEnv, TRIAGE_STAGES } from '@pitcrew/core';
 import { AdminApiError, createAdminClient, type AdminClient } from '../admin/client.ts';
 import { CliEnv } from '../cli-env.ts';
 import { failuresLs, failuresRetry, failuresShow } from './failures.ts';
@@ -56,7 +56,7 @@ export function registerOperatorCommands(program: Command): void {
     .command('retry')
     .description('re-run a failure from a stage on the workers; earlier stages keep their results')
     .argument('<id>', 'failure id')
-    .addOption(new Option('--stage <stage>', 'stage to start from').choices([...STAGES]).default('classify'))
+    .addOption(new Option('--stage <stage>', 'stage to start from').choices([...TRIAGE_STAGES]).default('classify'))
     .option('--wait', 'wait until the retry finished and show the failure', false)
     .option('--timeout <ms>', 'ms to wait with --wait', positiveInt, 120_000)
     .addOption(json())
