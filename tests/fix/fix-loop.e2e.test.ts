@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { intakeJobId, listExecutions, listFixAttempts, normalizeGithubEvent, QUEUES, type CiFailure, type FixAttemptRow, type IntakeJobData } from '@pitcrew/core';
 import { createTestDatabase, createTestRedis, createTestRepository, deleteKeysWithPrefix, testPrefix, type TestDatabase, type TestRepository } from '@pitcrew/testkit';
 import { startFakeGithub, type FakeGithub } from '@pitcrew/testkit/fake-github';
+import { DEMO_FIX_FILES } from '../../apps/cli/src/demo-fix.ts';
 import { rulesFixer } from '../../apps/worker/src/fix/fixer.ts';
 import type { FixPolicy } from '../../apps/worker/src/fix/policy.ts';
 import { createGithubApi } from '../../apps/worker/src/github/github-api.ts';
@@ -40,27 +41,10 @@ let root: string;
 let nextJobId = 90_000;
 const running: Workers[] = [];
 
-const WORKFLOW = [
-  'name: CI',
-  'on: [push, pull_request]',
-  'jobs:',
-  '  lint:',
-  '    runs-on: ubuntu-latest',
-  '    steps:',
-  '      - uses: actions/checkout@v4',
-  '      - run: npm ci',
-  '      - name: Check formatting',
-  '        run: prettier --check src',
-  '',
-].join('\n');
 
 async function brokenRepository(repo: string): Promise<TestRepository> {
-  const r = await createTestRepository(root, {
-    '.github/workflows/ci.yml': WORKFLOW,
-    'package.json': '{"name":"web","private":true}\n',
-    'src/cart.ts': 'export const total=(items:{price:number}[])=>items.reduce((s,i)=>s+i.price,0)\n',
-    'src/ok.ts': 'export const ok = true;\n',
-  });
+  // The demo's failing commit (`pitcrew start --demo`): prettier --check src fails on src/cart.ts.
+  const r = await createTestRepository(root, { ...DEMO_FIX_FILES });
   github.setOrigin(OWNER, repo, r.origin);
   return r;
 }
@@ -178,7 +162,7 @@ describe('the fix loop, end to end', () => {
     const message = repo.originGit('log', '-1', '--format=%an <%ae>%n%B', branch);
     expect(message).toContain('pitcrew[bot] <pitcrew[bot]@users.noreply.github.com>');
     expect(message).toContain(`Pitcrew-Failure: ${id}`);
-    expect(repo.originGit('show', `${branch}:src/cart.ts`)).toContain('export const total = (items: { price: number }[]) =>');
+    expect(repo.originGit('show', `${branch}:src/cart.ts`)).toContain('export const total = (items: { price: number; qty: number }[]) =>');
     expect(repo.originGit('rev-parse', 'main').trim()).toBe(repo.sha);
 
     // One draft PR into the failing branch, saying what was verified.
@@ -212,7 +196,7 @@ describe('the fix loop, end to end', () => {
     const written = join(dir, '.pitcrew', 'proposals', id);
     expect(attempt.proposal_path).toBe(written);
     for (const file of ['fix.patch', 'pull-request.md', 'verification.json', 'proposal.json']) expect(existsSync(join(written, file))).toBe(true);
-    expect(await readFile(join(written, 'fix.patch'), 'utf8')).toContain('+export const total = (items: { price: number }[]) =>');
+    expect(await readFile(join(written, 'fix.patch'), 'utf8')).toContain('+export const total = (items: { price: number; qty: number }[]) =>');
     expect(repo.originGit('branch', '--list', 'pitcrew/*').trim()).toBe('');
     expect([...github.pulls.values()].filter((p) => p.repo === 'dry')).toHaveLength(0);
     await workers.close(5_000);

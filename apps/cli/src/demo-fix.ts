@@ -37,6 +37,17 @@ const WORKFLOW = [
 ].join('\n');
 
 /**
+ * The files of the demo's failing commit: `src/cart.ts` is not formatted, so the workflow's
+ * `Check formatting` step (`prettier --check src`) fails; `prettier --write` fixes it.
+ */
+export const DEMO_FIX_FILES: Readonly<Record<string, string>> = {
+  '.github/workflows/ci.yml': WORKFLOW,
+  'package.json': '{"name":"shop","private":true,"devDependencies":{"prettier":"^3"}}\n',
+  'src/cart.ts': 'export const total=(items:{price:number,qty:number}[])=>items.reduce((sum,i)=>sum+i.price*i.qty,0)\n',
+  'src/money.ts': "export const format = (usd: number): string => `$${usd.toFixed(2)}`;\n",
+};
+
+/**
  * Makes (again, each run) a git repository under `<dir>/pitcrew-demo/shop.git` whose one commit
  * fails `prettier --check src`, a bare origin as GitHub would hold it. Real git, no network.
  */
@@ -45,13 +56,7 @@ export async function prepareDemoFixRepository(dir: string): Promise<DemoFixRepo
   await rm(base, { recursive: true, force: true });
   const work = join(base, 'work');
   const origin = join(base, OWNER, `${REPO}.git`);
-  const files: Record<string, string> = {
-    '.github/workflows/ci.yml': WORKFLOW,
-    'package.json': '{"name":"shop","private":true,"devDependencies":{"prettier":"^3"}}\n',
-    'src/cart.ts': 'export const total=(items:{price:number,qty:number}[])=>items.reduce((sum,i)=>sum+i.price*i.qty,0)\n',
-    'src/money.ts': "export const format = (usd: number): string => `$${usd.toFixed(2)}`;\n",
-  };
-  for (const [path, text] of Object.entries(files)) {
+  for (const [path, text] of Object.entries(DEMO_FIX_FILES)) {
     await mkdir(dirname(join(work, path)), { recursive: true });
     await writeFile(join(work, path), text);
   }
