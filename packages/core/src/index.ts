@@ -26,3 +26,4 @@ export * from './fix/fix-forms.ts';
 export * from './fix/step-command.ts';
 export * from './db/fix-attempts.ts';
 export * from './events/index.ts';
+export * from './db/fix-loops.ts';

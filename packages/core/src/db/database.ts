@@ -142,6 +142,9 @@ export interface ExecutionsTable {
   cost_usd: ColumnType<string, number | string | undefined, number | string>;
   output: ColumnType<unknown, string | null, string | null>;
   error: string | null;
+  /** TensorZero's inference and episode ids of a model call, for outcome feedback (fix loop part 2). */
+  inference_id: string | null;
+  episode_id: string | null;
 }
 
 /** Where a fix attempt ended (fix loop part 1): `not_attempted` (the policy, no fixer applies, a budget), `failed` (checkout, the fixer's command), `escalated` (the fixer gave up), `refused` (the guard), `verify_failed`, `verified` (not proposed: commit mode refused), `proposed`. */
@@ -180,11 +183,59 @@ export interface FixAttemptsTable {
   /** True when the proposal was written under `proposal_path` and nothing was pushed. */
   dry_run: Generated<boolean>;
   proposal_path: string | null;
+  /** The commit this iteration started from (the failing SHA, then the fix branch's head CI failed on). */
+  head_sha: string | null;
+  /** The fix commit pushed (or committed in a dry run). */
+  commit_sha: string | null;
+  /** The failure of CI on the fix branch this iteration answers (iterations after the first). */
+  ci_failure_id: string | null;
+  /** CI's verdict on this iteration's commit: `passed` (the checks that failed succeeded) or `failed`. */
+  ci_verdict: 'passed' | 'failed' | null;
+  ci_verdict_at: Timestamp | null;
+  /** Why the loop ended escalated: `fixer` (ESCALATE:), `iterations` or `budget` (exhausted). */
+  escalation: 'fixer' | 'iterations' | 'budget' | null;
+  /** Who merged the pull request (login). */
+  merged_by: string | null;
+  outcome_at: Timestamp | null;
+  /** Whether pitcrew marked the draft PR ready for review once CI passed. */
+  ready_for_review: Generated<boolean>;
   started_at: Generated<Timestamp>;
   finished_at: Timestamp | null;
 }
 
+/**
+ * One fix loop (all iterations of one failure's fix), the `fix_loops` view. `status`: `open`
+ * (an iteration running or proposed, CI's verdict pending), `verified_by_ci`, `escalated`,
+ * `merged` / `closed` (the PR's outcome), `ended` (not attempted, refused, verify failed). USD,
+ * tokens summed over the iterations.
+ */
+export interface FixLoopsView {
+  loop_id: string;
+  owner: string;
+  repo: string;
+  category: string | null;
+  iterations: number;
+  last_status: FixAttemptStatus;
+  fixer: string;
+  escalation: string | null;
+  verified_by_ci: boolean | null;
+  outcome: string | null;
+  merged_by: string | null;
+  outcome_at: Timestamp | null;
+  branch: string | null;
+  pr_number: number | null;
+  pr_url: string | null;
+  tokens_in: number;
+  tokens_out: number;
+  cost_usd: string;
+  started_at: Timestamp;
+  finished_at: Timestamp | null;
+  proposed_at: Timestamp | null;
+  status: 'open' | 'verified_by_ci' | 'escalated' | 'merged' | 'closed' | 'ended';
+}
+
 export interface Database {
+  fix_loops: FixLoopsView;
   fix_attempts: FixAttemptsTable;
   deliveries: DeliveriesTable;
   failures: FailuresTable;
@@ -202,6 +253,7 @@ export type ExecutionRow = Selectable<ExecutionsTable>;
 export type IncidentRow = Selectable<IncidentsTable>;
 export type PublicationRow = Selectable<PublicationsTable>;
 export type FixAttemptRow = Selectable<FixAttemptsTable>;
+export type FixLoopRow = Selectable<FixLoopsView>;
 
 /** A Kysely instance or a transaction; every repository function takes one first. */
 export type Db = Kysely<Database> | Transaction<Database>;

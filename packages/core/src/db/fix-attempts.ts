@@ -22,6 +22,8 @@ export interface FixAttemptResult {
   fixer?: string;
   dryRun?: boolean;
   proposalPath?: string | null;
+  commitSha?: string | null;
+  escalation?: 'fixer' | 'iterations' | 'budget' | null;
 }
 
 /**
@@ -30,10 +32,10 @@ export interface FixAttemptResult {
  *
  * @returns the attempt's row
  */
-export async function startFixAttempt(db: Db, key: { failureId: string; iteration: number; fixer: string }): Promise<FixAttemptRow> {
+export async function startFixAttempt(db: Db, key: { failureId: string; iteration: number; fixer: string; headSha?: string; ciFailureId?: string | null }): Promise<FixAttemptRow> {
   return db
     .insertInto('fix_attempts')
-    .values({ failure_id: key.failureId, iteration: key.iteration, fixer: key.fixer, status: 'running' })
+    .values({ failure_id: key.failureId, iteration: key.iteration, fixer: key.fixer, status: 'running', head_sha: key.headSha ?? null, ci_failure_id: key.ciFailureId ?? null })
     .onConflict((oc) => oc.columns(['failure_id', 'iteration']).doUpdateSet({ fixer: sql`fix_attempts.fixer` }))
     .returningAll()
     .executeTakeFirstOrThrow();
@@ -63,6 +65,8 @@ export async function finishFixAttempt(db: Db, id: string, result: FixAttemptRes
       reason: result.reason ?? null,
       dry_run: result.dryRun ?? false,
       proposal_path: result.proposalPath ?? null,
+      commit_sha: result.commitSha ?? null,
+      escalation: result.escalation ?? null,
       ...(result.fixer ? { fixer: result.fixer } : {}),
       finished_at: sql`now()`,
     })

@@ -8,6 +8,7 @@ import * as m20261125publications from './migrations/2026-11-25T000000-publicati
 import * as m20261125adminIndexes from './migrations/2026-11-25T180000-admin-indexes.ts';
 import * as m20261202fixAttempts from './migrations/2026-12-02T000000-fix-attempts.ts';
 import * as m20261203fixProposals from './migrations/2026-12-03T000000-fix-proposals.ts';
+import * as m20261203fixLoops from './migrations/2026-12-03T010000-fix-loops.ts';
 
 /**
  * Every migration, by name. Listed statically (not read from disk) so the set is the same under
@@ -21,6 +22,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '2026-11-25T180000-admin-indexes': m20261125adminIndexes,
   '2026-12-02T000000-fix-attempts': m20261202fixAttempts,
   '2026-12-03T000000-fix-proposals': m20261203fixProposals,
+  '2026-12-03T010000-fix-loops': m20261203fixLoops,
 };
 
 /**
