@@ -63,6 +63,10 @@ const policy = (overrides: Partial<FixPolicy>): FixPolicy => ({
   timeoutMs: 60_000,
   commitLabel: 'pitcrew:fix',
   author: { name: 'pitcrew[bot]', email: 'pitcrew[bot]@users.noreply.github.com' },
+  maxIterations: 3,
+  loopUsd: 3,
+  breaker: { threshold: 3, cooldownMs: 3_600_000 },
+  escalationLabel: 'pitcrew:escalated',
   ...overrides,
 });
 

@@ -138,6 +138,16 @@ export const WorkerEnv = z.object({
         return z.NEVER;
       }
     }),
+  /** Iterations of one fix loop at most (the first fix and one per CI failure on its branch); then the loop is escalated. */
+  PITCREW_FIX_MAX_ITERATIONS: z.coerce.number().int().min(1).max(20).default(3),
+  /** USD one fix loop may cost over all its iterations; 0 = no limit beyond PITCREW_FIX_BUDGET_USD per attempt. */
+  PITCREW_FIX_LOOP_BUDGET_USD: nonNegative().default(3),
+  /** Exhausted loops in a row in one repository that open its fix breaker (no new loop for the cool-down). */
+  PITCREW_FIX_BREAKER_THRESHOLD: z.coerce.number().int().min(1).default(3),
+  /** ms a repository's fix breaker stays open. */
+  PITCREW_FIX_BREAKER_COOLDOWN_MS: z.coerce.number().int().min(1_000).default(3_600_000),
+  /** The label an escalated fix PR gets. */
+  PITCREW_FIX_ESCALATION_LABEL: z.string().min(1).default('pitcrew:escalated'),
   /** Fix jobs at once per process (each holds a checkout and runs commands). */
   PITCREW_FIX_CONCURRENCY: count(1),
   /** GitHub REST API base; GitHub Enterprise Server: `https://HOST/api/v3`. */

@@ -248,6 +248,10 @@ async function fixDeps(config: WorkerEnv, logger: Logger): Promise<(FixDeps & { 
     timeoutMs: config.PITCREW_FIX_TIMEOUT_MS,
     commitLabel: config.PITCREW_FIX_COMMIT_LABEL,
     author: { name: config.PITCREW_FIX_AUTHOR_NAME, email: config.PITCREW_FIX_AUTHOR_EMAIL },
+    maxIterations: config.PITCREW_FIX_MAX_ITERATIONS,
+    loopUsd: config.PITCREW_FIX_LOOP_BUDGET_USD,
+    breaker: { threshold: config.PITCREW_FIX_BREAKER_THRESHOLD, cooldownMs: config.PITCREW_FIX_BREAKER_COOLDOWN_MS },
+    escalationLabel: config.PITCREW_FIX_ESCALATION_LABEL,
   };
   logger.info({ mode: policy.mode, dryRun: policy.dryRun, fixer: policy.fixer, categories: policy.categories, repositories: policy.repositories, sandbox: sandbox.kind, network: typeof network === 'object' ? network.allow : network }, 'fix loop on');
   return {

@@ -2,7 +2,8 @@ import { MetricsTime, Queue, Worker } from 'bullmq';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
-import { defaultJobOptions, jobArgs, JOBS, QUEUES, RUNNERS, type Database, type Logger, type RunnerName } from '@pitcrew/core';
+import { defaultJobOptions, exhaustedLoopsInARow, findFailure, findLoop, fixBreakerState, jobArgs, JOBS, QUEUES, RUNNERS, type Database, type Logger, type RunnerName } from '@pitcrew/core';
+import { decideIteration, escalatePullRequest, loopStartRefusal, markLoopEscalated } from './fix/loop.ts';
 import { fixRefusal } from './fix/policy.ts';
 import type { GithubApi } from './github/github-api.ts';
 import { fixProcessor } from './jobs/fix.ts';
@@ -164,7 +165,50 @@ export function createWorkers(deps: WorkerDeps): Workers {
     // of most organisations); the fix job checks it again with its own worker's settings.
     fix: async (failureId, round, category, failure) => {
       if (!fixQueue || !fixPolicy || fixRefusal(fixPolicy, failure, category)) return;
+      const refusal = await loopStartRefusal(db, fixPolicy, failure).catch((e: unknown) => `could not check the loop's breaker: ${String(e)}`);
+      if (refusal) {
+        logger.info({ failureId, reason: refusal }, 'no fix loop started');
+        return;
+      }
       await fixQueue.add(...jobArgs(JOBS.fix, { v: 1, failureId, round, iteration: 1 })).catch((e: unknown) => logger.error({ err: e, failureId }, 'could not enqueue the fix'));
+    },
+    fixIteration: async (failureId, round, failure) => {
+      if (!fixQueue || !fixPolicy) return;
+      try {
+        const decision = await decideIteration(db, fixPolicy, failure);
+        if (decision.kind === 'iterate') {
+          await fixQueue.add(...jobArgs(JOBS.fix, { v: 1, failureId, round, iteration: decision.iteration, loop: decision.loopId }));
+          logger.info({ failureId, loop: decision.loopId, iteration: decision.iteration }, 'fix loop: next iteration');
+        } else if (decision.kind === 'escalate') {
+          await env.escalateLoop(decision.loop.loop_id, decision.escalation, decision.reason, failure.installationId);
+        } else {
+          logger.info({ failureId, reason: decision.reason }, 'CI failure on a fix branch starts nothing');
+        }
+      } catch (e) {
+        logger.error({ err: e, failureId }, 'could not take the fix loop to its next iteration');
+      }
+    },
+    escalateLoop: async (loopId, escalation, reason, installationId) => {
+      try {
+        await markLoopEscalated(db, loopId, escalation, reason);
+        const loop = await findLoop(db, loopId);
+        if (!loop) return;
+        const octokit = fixPolicy && !fixPolicy.dryRun ? deps.github?.forInstallation(installationId) : null;
+        if (octokit) await escalatePullRequest(octokit, db, loop, fixPolicy!.escalationLabel, reason);
+        // METRICS-LOOP-ENDED
+        if (escalation !== 'fixer') {
+          const exhausted = await exhaustedLoopsInARow(db, loop, fixPolicy!.breaker.threshold);
+          if (fixBreakerState(exhausted, fixPolicy!.breaker, new Date()).open) {
+            logger.warn({ repository: `${loop.owner}/${loop.repo}`, exhausted: exhausted.count }, 'fix breaker opened: no new loop in this repository for the cool-down');
+            // METRICS-BREAKER-OPENED
+          }
+        }
+        const row = await findFailure(db, loopId);
+        await publisher?.enqueueFix(loopId, row?.attempt_base ?? 0, loop.iterations);
+        logger.warn({ loop: loopId, escalation, reason }, 'fix loop escalated');
+      } catch (e) {
+        logger.error({ err: e, loop: loopId }, 'could not escalate the fix loop');
+      }
     },
     publishFix: async (failureId, round, iteration) => {
       await publisher?.enqueueFix(failureId, round, iteration).catch((e: unknown) => logger.error({ err: e, failureId }, 'could not enqueue publishing of the fix'));

@@ -143,8 +143,13 @@ export const FixJobData = z.object({
   failureId: z.string().min(1),
   /** The triage round whose diagnosis the fix works from (`failures.attempt_base`). */
   round: z.number().int().min(0),
-  /** 1 for the first fix; part 2 of the fix loop adds one per CI verdict it iterates on. */
+  /** 1 for the first fix; then one per CI failure on the fix branch it iterates on. */
   iteration: z.number().int().min(1),
+  /**
+   * For iterations after the first: the loop (its first failure's id, the `pitcrew/fix/<id>`
+   * branch); `failureId` is then the CI failure on the fix branch this iteration answers.
+   */
+  loop: z.string().min(1).optional(),
 });
 export type FixJobData = z.infer<typeof FixJobData>;
 

@@ -31,6 +31,14 @@ export interface FixPolicy {
   /** The PR label that lets `commit` push onto a PR's head branch. */
   commitLabel: string;
   author: { name: string; email: string };
+  /** Iterations of one loop at most (`PITCREW_FIX_MAX_ITERATIONS`). */
+  maxIterations: number;
+  /** USD one loop may cost over its iterations; 0 = no loop cap (`PITCREW_FIX_LOOP_BUDGET_USD`). */
+  loopUsd: number;
+  /** The per-repository breaker: exhausted loops in a row that open it, ms it stays open. */
+  breaker: { threshold: number; cooldownMs: number };
+  /** The label an escalated fix PR gets. */
+  escalationLabel: string;
 }
 
 /**

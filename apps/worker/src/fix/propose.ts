@@ -1,7 +1,7 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import parseDiff from 'parse-diff';
-import { toOutgoing, toOutgoingJson, type CiFailure } from '@pitcrew/core';
+import { FIX_BRANCH_PREFIX, toOutgoing, toOutgoingJson, type CiFailure } from '@pitcrew/core';
 import type { PitcrewOctokit } from '../github/github-api.ts';
 import { fenced, GITHUB_TEXT_MAX_BYTES, truncateUtf8 } from '../publish/content.ts';
 import type { Verification } from './pipeline.ts';
@@ -54,7 +54,7 @@ export class PushError extends Error {
 
 /** The branch {@link proposeFix} pushes a failure's fix to in `propose` mode. */
 export function fixBranchOf(failureId: string): string {
-  return `pitcrew/fix/${failureId}`;
+  return `${FIX_BRANCH_PREFIX}${failureId}`;
 }
 
 /**
@@ -109,6 +109,10 @@ export async function proposeFix(options: ProposeOptions): Promise<ProposeResult
   const existing = await remoteHead(remote, branch);
   if (existing && existing !== commitSha) {
     if (await isSameFix(remote, branch, existing, commitSha, failure)) commitSha = existing;
+    // The next iteration of a loop: the branch is at the commit CI failed on, the fix goes on top.
+    else if (existing === failure.headSha) {
+      if (!(await pushWithLease(remote, commitSha, branch, existing))) return { kind: 'refused', reason: `${branch} moved while pitcrew pushed its next iteration: left alone` };
+    }
     else if (!(await isFixOf(workspace, existing, failure))) return { kind: 'refused', reason: `${branch} already exists with commits pitcrew did not make for this failure: left alone` };
     else if (!(await pushWithLease(remote, commitSha, branch, existing))) return { kind: 'refused', reason: `${branch} moved while pitcrew replaced its earlier fix: left alone` };
   } else if (!existing && !(await pushWithLease(remote, commitSha, branch, ''))) {

@@ -16,8 +16,14 @@ export function fixProcessor(env: JobEnvironment, deps: StageDeps) {
     const data = parseJobData(FixJobData, job);
     try {
       const result = await fixFailure(deps, runOfJob(job, data.failureId, signal), data);
+      const loopId = data.loop ?? data.failureId;
       if ('skipped' in result) env.logger.info({ failureId: data.failureId, reason: result.skipped }, 'no fix attempted');
-      else if (['proposed', 'escalated', 'verified', 'refused', 'verify_failed'].includes(result.attempt.status)) await env.publishFix(data.failureId, data.round, data.iteration);
+      else if (data.loop && result.attempt.status !== 'proposed') {
+        // An iteration that proposes nothing ends its loop: the PR says so (label, comment).
+        await env.escalateLoop(loopId, 'fixer', `iteration ${data.iteration} ended ${result.attempt.status}${result.attempt.reason ? `: ${result.attempt.reason}` : ''}`, result.installationId);
+      } else if (result.attempt.status === 'escalated' || result.attempt.status === 'proposed' || result.attempt.status === 'verified' || result.attempt.status === 'refused' || result.attempt.status === 'verify_failed') {
+        await env.publishFix(loopId, data.round, data.iteration);
+      }
       return result;
     } catch (error) {
       return settleJobError(env, job, token, signal, data.failureId, error);

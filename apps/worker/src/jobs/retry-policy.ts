@@ -1,6 +1,6 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Kysely } from 'kysely';
-import { failIfInProgress, type Database, type Logger } from '@pitcrew/core';
+import { failIfInProgress, type CiFailure, type Database, type Logger } from '@pitcrew/core';
 import { describeError, FailureNotFoundError, InvalidFailureDataError, LeaderPendingError, RateLimitedError } from '../errors.ts';
 import type { TriageRun } from '../stages/stage.ts';
 
@@ -22,6 +22,13 @@ export interface JobEnvironment {
    * branch and category); never throws (an enqueue error is logged: the diagnosis stands).
    */
   fix(failureId: string, round: number, category: string, failure: { owner: string; repo: string; branch: string | null }): Promise<void>;
+  /**
+   * A failure of CI on a fix branch (`pitcrew/fix/<loop>`): the loop's next iteration, or its
+   * escalation when its caps are reached, or nothing outside a loop (`decideIteration`); never throws.
+   */
+  fixIteration(failureId: string, round: number, failure: CiFailure): Promise<void>;
+  /** Ends a loop escalated: its latest iteration marked, its PR labelled and commented, its check run updated; never throws. */
+  escalateLoop(loopId: string, escalation: 'fixer' | 'iterations' | 'budget', reason: string, installationId: number | null): Promise<void>;
   /** Publishes a finished fix attempt: the check run and the PR comment are updated in place with it. */
   publishFix(failureId: string, round: number, iteration: number): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import type { Job } from 'bullmq';
-import { RunJobData } from '@pitcrew/core';
+import { loopOfBranch, RunJobData } from '@pitcrew/core';
 import { classifiedScope, executeAndSummarize, type TriageResult } from '../stages/index.ts';
 import type { StageDeps } from '../stages/stage.ts';
 import { parseJobData } from './parse.ts';
@@ -17,8 +17,13 @@ export function runProcessor(env: JobEnvironment, deps: StageDeps) {
       const { scope, classify } = await classifiedScope(deps, runOfJob(job, data.failureId, signal), data.carried);
       const result = await executeAndSummarize(deps, scope, classify);
       env.logger.info({ failureId: data.failureId, category: result.category, runner: result.runner, reused: result.reused }, 'failure triaged');
-      await env.publish(data.failureId);
-      await env.fix(data.failureId, scope.round.attemptBase, result.category, scope.failure);
+      if (loopOfBranch(scope.failure.branch)) {
+        // CI of a fix branch: its loop's next iteration (or its end), nothing published of its own.
+        await env.fixIteration(data.failureId, scope.round.attemptBase, scope.failure);
+      } else {
+        await env.publish(data.failureId);
+        await env.fix(data.failureId, scope.round.attemptBase, result.category, scope.failure);
+      }
       return result;
     } catch (error) {
       return settleJobError(env, job, token, signal, data.failureId, error);

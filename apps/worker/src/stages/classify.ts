@@ -8,6 +8,7 @@ import {
   extractFailureContext,
   failureSignature,
   joinIncident,
+  loopOfBranch,
   RunnerName,
   RUNNERS,
   type Category,
@@ -182,7 +183,8 @@ async function groupIntoIncident(
   logExcerpt: string | null,
 ): Promise<Pick<ClassifyOutput, 'signature' | 'incident'>> {
   const windowHours = deps.incidentWindowHours ?? 24;
-  if (!logExcerpt || windowHours <= 0) return {};
+  // CI of a fix branch belongs to its fix loop, not to an incident of the repository.
+  if (!logExcerpt || windowHours <= 0 || loopOfBranch(scope.failure.branch)) return {};
   const signature = failureSignature(category, logExcerpt);
   const { incident } = await joinIncident(deps.db, {
     failureId: scope.failureId,

@@ -2,6 +2,7 @@ import {
   findFailure,
   findSucceededExecution,
   finishFixAttempt,
+  listFixAttempts,
   startFixAttempt,
   type FixAttemptResult,
   type FixAttemptRow,
@@ -9,6 +10,7 @@ import {
 } from '@pitcrew/core';
 import { describeError, FailureNotFoundError } from '../errors.ts';
 import { failedStepCommand } from '../fix/failed-step.ts';
+import { loopHistory } from '../fix/loop.ts';
 import { fixRefusal } from '../fix/policy.ts';
 import { applyDiff, checkoutWorkspace, cloneUrlOf, type Workspace } from '../fix/workspace.ts';
 import { installationToken } from '../github/github-api.ts';
@@ -18,12 +20,12 @@ import { executeStage } from './execute.ts';
 import { fixStage, guardStage, verifyStage, type FixOutput, type FixWork, type GuardOutput, type VerifyOutput } from './fix.ts';
 import { scopeOf } from './index.ts';
 import { proposeStage, type ProposeOutput } from './propose.ts';
-import { flushRecorded, parseOutput, runStage } from './runner.ts';
+import { flushRecorded, parseOutput, parseStoredFailure, runStage } from './runner.ts';
 import type { StageDeps, TriageRun, TriageScope } from './stage.ts';
 import { summarizeStage } from './summarize.ts';
 
 /** How a fix job ended: the attempt's row, or why no attempt was started. */
-export type FixJobResult = { attempt: FixAttemptRow } | { skipped: string };
+export type FixJobResult = { attempt: FixAttemptRow; installationId: number | null } | { skipped: string };
 
 /**
  * One fix attempt of a triaged failure: fix → guard → verify → propose, each an execution row in
@@ -42,26 +44,33 @@ export async function fixFailure(deps: StageDeps, run: TriageRun, job: FixJobDat
   const fix = deps.fix;
   if (!fix) return { skipped: 'PITCREW_FIX is off in this worker' };
   const { db } = deps;
-  const row = await findFailure(db, job.failureId);
+  // An iteration after the first works on the CI failure of the fix branch (its excerpt, its
+  // commit: the previous fix) for the loop of the failure it started from.
+  const loopId = job.loop ?? job.failureId;
+  const [row, origin] = await Promise.all([findFailure(db, job.failureId), job.loop ? findFailure(db, job.loop) : undefined]);
   if (!row) throw new FailureNotFoundError(job.failureId);
+  if (job.loop && !origin) throw new FailureNotFoundError(job.loop);
   const scope = scopeOf(run, row, deps.logger);
+  const target = origin ? parseStoredFailure(loopId, origin.data) : scope.failure;
   const [classified, executed, summarized] = await Promise.all(['classify', 'execute', 'summarize'].map((stage) => findSucceededExecution(db, job.failureId, stage)));
   if (!classified || !summarized) return { skipped: 'the failure has no finished triage' };
   const classify = parseOutput(classifyStage, job.failureId, classified.output);
-  const refusal = fixRefusal(fix.policy, scope.failure, classify.category);
+  // The scope of the policy is the loop's own failure (its repository, branch and category).
+  const refusal = fixRefusal(fix.policy, target, origin?.category ?? classify.category);
   if (refusal) return { skipped: refusal };
   const summary = parseOutput(summarizeStage, job.failureId, summarized.output).summary;
   const diagnosis = [summary, executed ? parseOutput(executeStage, job.failureId, executed.output).markdown : ''].filter(Boolean).join('\n\n');
+  const previous = job.loop ? `${loopHistory(await listFixAttempts(db, loopId))}\n- CI on the latest fix failed: ${summary}` : null;
 
-  const attempt = await startFixAttempt(db, { failureId: job.failureId, iteration: job.iteration, fixer: fix.policy.fixer });
-  if (attempt.status !== 'running') return { attempt };
+  const attempt = await startFixAttempt(db, { failureId: loopId, iteration: job.iteration, fixer: fix.policy.fixer, headSha: scope.failure.headSha, ciFailureId: job.loop ? job.failureId : null });
+  if (attempt.status !== 'running') return { attempt, installationId: scope.failure.installationId };
   const started = performance.now();
   const finish = async (result: FixAttemptResult): Promise<FixJobResult> => {
     await flushRecorded(deps, scope);
     const finished = (await finishFixAttempt(db, attempt.id, result)) ?? attempt;
     deps.observer?.fixAttempt({ fixer: result.fixer ?? attempt.fixer, status: result.status, guardRule: result.guardRule ?? null, costUsd: result.costUsd ?? 0, durationMs: performance.now() - started });
     scope.log.info({ iteration: job.iteration, status: result.status, guardRule: result.guardRule, reason: result.reason, prUrl: result.prUrl }, 'fix attempt ended');
-    return { attempt: finished };
+    return { attempt: finished, installationId: scope.failure.installationId };
   };
 
   let workspace: Workspace | undefined;
@@ -69,7 +78,7 @@ export async function fixFailure(deps: StageDeps, run: TriageRun, job: FixJobDat
     const token = await installationToken(deps.github, scope.failure.installationId);
     workspace = await checkoutWorkspace({ root: fix.workspaceRoot, name: job.failureId, url: cloneUrlOf(fix.cloneUrl, scope.failure.owner, scope.failure.repo), sha: scope.failure.headSha, token });
     await prepareSandboxWorkspace(fix.sandbox, workspace.dir);
-    const work: FixWork = { workspace: workspace.dir, step: await stepOf(deps, scope, workspace.dir), classify, diagnosis };
+    const work: FixWork = { workspace: workspace.dir, step: await stepOf(deps, scope, workspace.dir), classify, diagnosis, previous, target: { id: loopId, branch: target.branch } };
     return await fixStages(deps, scope, work, finish);
   } catch (error) {
     if (run.finalAttempt && !run.signal.aborted) {
@@ -87,7 +96,7 @@ async function fixStages(deps: StageDeps, scope: TriageScope, work: FixWork, fin
   // Reused from an earlier attempt: this run's checkout is fresh, the fix goes onto it.
   if (scope.reused.includes('fix') && fixed.kind === 'edited') await applyDiff(work.workspace, fixed.diff);
   const usage = { fixer: fixed.fixer ?? undefined, tokensIn: fixed.usage.tokensIn, tokensOut: fixed.usage.tokensOut, costUsd: fixed.usage.costUsd };
-  if (fixed.kind !== 'edited') return finish({ ...usage, status: fixed.kind === 'not_attempted' ? 'not_attempted' : fixed.kind, reason: fixed.reason });
+  if (fixed.kind !== 'edited') return finish({ ...usage, status: fixed.kind === 'not_attempted' ? 'not_attempted' : fixed.kind, reason: fixed.reason, ...(fixed.kind === 'escalated' ? { escalation: 'fixer' as const } : {}) });
   const guard: GuardOutput = await runStage(deps, scope, guardStage, { work, fix: fixed });
   const size = { filesChanged: guard.files, linesChanged: guard.lines };
   if (!guard.ok) return finish({ ...usage, ...size, status: 'refused', guardRule: guard.rule, guardDetail: guard.detail, reason: `the guard refused the diff: ${guard.rule}` });
@@ -95,7 +104,7 @@ async function fixStages(deps: StageDeps, scope: TriageScope, work: FixWork, fin
   const verified = { command: verify.command, exitCode: verify.exitCode, ms: verify.ms === null ? null : Math.round(verify.ms), output: verify.output };
   if (verify.result === 'failed') return finish({ ...usage, ...size, status: 'verify_failed', verify: verified, reason: verify.reason ?? `\`${verify.command}\` still fails (exit ${verify.exitCode})` });
   const proposed: ProposeOutput = await runStage(deps, scope, proposeStage, { work, fix: fixed, guard, verify });
-  const where = { branch: proposed.branch, prNumber: proposed.prNumber, prUrl: proposed.prUrl, dryRun: proposed.kind === 'dry-run', proposalPath: proposed.path };
+  const where = { branch: proposed.branch, prNumber: proposed.prNumber, prUrl: proposed.prUrl, dryRun: proposed.kind === 'dry-run', proposalPath: proposed.path, commitSha: proposed.commitSha };
   const leftToCi = verify.result === 'left-to-ci' ? `verification left to CI: ${verify.reason}` : null;
   if (proposed.kind === 'refused') return finish({ ...usage, ...size, ...where, status: 'verified', verify: verified, reason: `not proposed: ${proposed.reason}` });
   return finish({ ...usage, ...size, ...where, status: 'proposed', verify: verified, reason: leftToCi });

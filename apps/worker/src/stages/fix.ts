@@ -31,6 +31,10 @@ export interface FixWork {
   classify: ClassifyOutput;
   /** pitcrew's diagnosis: the summary, then the execute stage's markdown. */
   diagnosis: string;
+  /** What earlier iterations of the loop tried and CI's verdict (iterations after the first). */
+  previous: string | null;
+  /** The loop a fix is proposed for: its first failure's id (the branch `pitcrew/fix/<id>`) and the branch it goes into. */
+  target: { id: string; branch: string | null };
 }
 
 const StepCommandOutput = z.object({ run: z.string(), workingDirectory: z.string().nullable(), shell: z.string().nullable(), source: z.enum(['workflow', 'log']) });
@@ -84,6 +88,7 @@ function contextOf(scope: TriageScope, work: FixWork, deps: FixDeps): FixContext
     limits: { maxFiles: deps.policy.maxFiles, maxLines: deps.policy.maxLines },
     timeoutMs: deps.policy.timeoutMs,
     ...(deps.sandboxEnv ? { env: deps.sandboxEnv } : {}),
+    previous: work.previous,
     signal: scope.run.signal,
   };
 }

@@ -56,7 +56,9 @@ export const proposeStage: StageDefinition<ProposeOutput, ProposeNeeds> = {
   plan: (_scope, _needs, deps) => ({ runner: deps.fix?.policy.dryRun ? 'dry-run' : 'github', model: null }),
   async run(scope, needs, deps) {
     const fix = deps.fix!;
-    const failure = scope.failure;
+    // The loop's branch and base: an iteration after the first commits on top of the fix branch's
+    // head (the commit CI failed on, `scope.failure.headSha`) for the loop's first failure.
+    const failure = { ...scope.failure, id: needs.work.target.id, branch: needs.work.target.branch };
     const verification = verificationOf(needs.verify);
     const usage = { tokensIn: needs.fix.usage.tokensIn, tokensOut: needs.fix.usage.tokensOut, costUsd: needs.fix.usage.costUsd };
     const fixer = { name: needs.fix.fixer ?? 'rules', model: needs.fix.usage.model };

@@ -48,7 +48,7 @@ export async function up(db: Kysely<any>): Promise<void> {
       case
         when bool_or(a.outcome is not null) then (array_agg(a.outcome order by a.iteration desc) filter (where a.outcome is not null))[1]
         when bool_or(a.ci_verdict = 'passed') then 'verified_by_ci'
-        when (array_agg(a.status order by a.iteration desc))[1] = 'escalated' then 'escalated'
+        when (array_agg(a.status order by a.iteration desc))[1] = 'escalated' or (array_agg(a.escalation order by a.iteration desc))[1] is not null then 'escalated'
         when (array_agg(a.status order by a.iteration desc))[1] in ('running', 'proposed') then 'open'
         else 'ended'
       end as status

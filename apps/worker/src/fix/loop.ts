@@ -1,0 +1,117 @@
+import { sql } from 'kysely';
+import {
+  exhaustedLoopsInARow,
+  findLoop,
+  fixBreakerState,
+  listFixAttempts,
+  loopOfBranch,
+  recordCiVerdict,
+  toOutgoing,
+  type CiFailure,
+  type Db,
+  type FixAttemptRow,
+  type FixLoopRow,
+} from '@pitcrew/core';
+import type { PitcrewOctokit } from '../github/github-api.ts';
+import type { FixPolicy } from './policy.ts';
+
+/**
+ * The fix loop (part 2): a proposed fix is a hypothesis until CI agrees. CI's next failure on the
+ * `pitcrew/fix/<loop>` branch is the loop's own (no incident, nothing published of its own) and
+ * starts the next iteration, within the caps (`PITCREW_FIX_MAX_ITERATIONS`, USD per loop); past
+ * them, or when the fixer says `ESCALATE:`, the loop ends escalated: its PR gets a label and a
+ * comment saying what was tried. After `threshold` exhausted loops in a row a repository's
+ * breaker keeps new loops off for a cool-down (the numbers of the bot plugin pitcrew is measured
+ * against: 3 loops, 1 h).
+ */
+
+/** What a CI failure on a fix branch does to its loop. */
+export type IterationDecision =
+  | { kind: 'iterate'; loopId: string; iteration: number }
+  | { kind: 'escalate'; loop: FixLoopRow; escalation: 'iterations' | 'budget'; reason: string }
+  | { kind: 'none'; reason: string };
+
+/**
+ * Decides what a failure of CI on `pitcrew/fix/<loop>` does: records CI's verdict (`failed`) on
+ * the iteration whose pushed commit it ran on, then the next iteration, or the loop's escalation
+ * when its caps are reached. A failure on a pitcrew branch that no iteration pushed (outside a
+ * loop), a second failure of the same commit (its verdict is in), or a loop that has ended starts
+ * nothing.
+ */
+export async function decideIteration(db: Db, policy: Pick<FixPolicy, 'maxIterations' | 'loopUsd'>, failure: Pick<CiFailure, 'branch' | 'headSha'>): Promise<IterationDecision> {
+  const loopId = loopOfBranch(failure.branch);
+  if (!loopId) return { kind: 'none', reason: 'not a fix branch' };
+  const iteration = await recordCiVerdict(db, { loopId, headSha: failure.headSha, passed: false });
+  if (!iteration) return { kind: 'none', reason: `no iteration of loop ${loopId} is waiting for CI on ${failure.headSha.slice(0, 12)} (outside its loop, or its verdict is recorded)` };
+  const loop = await findLoop(db, loopId);
+  if (!loop || loop.status !== 'open') return { kind: 'none', reason: `loop ${loopId} has ended (${loop?.status ?? 'gone'})` };
+  if (loop.iterations >= policy.maxIterations) return { kind: 'escalate', loop, escalation: 'iterations', reason: `CI still fails after ${loop.iterations} iteration${loop.iterations === 1 ? '' : 's'} (PITCREW_FIX_MAX_ITERATIONS=${policy.maxIterations})` };
+  if (policy.loopUsd > 0 && Number(loop.cost_usd) >= policy.loopUsd) return { kind: 'escalate', loop, escalation: 'budget', reason: `the loop spent ${Number(loop.cost_usd).toFixed(4)} USD of PITCREW_FIX_LOOP_BUDGET_USD=${policy.loopUsd}` };
+  return { kind: 'iterate', loopId, iteration: loop.iterations + 1 };
+}
+
+/**
+ * Whether a new loop may start for a failure: its repository's breaker is closed, and no loop
+ * for the same branch of the same repository is open (one open loop per pull request / branch).
+ *
+ * @returns `null` when it may, else why not
+ */
+export async function loopStartRefusal(db: Db, policy: Pick<FixPolicy, 'breaker'>, failure: Pick<CiFailure, 'owner' | 'repo' | 'branch'>): Promise<string | null> {
+  const run = await exhaustedLoopsInARow(db, failure, policy.breaker.threshold);
+  const breaker = fixBreakerState(run, policy.breaker, new Date());
+  if (breaker.open) return `the fix breaker of ${failure.owner}/${failure.repo} is open until ${breaker.until?.toISOString()} (${run.count} exhausted loops in a row)`;
+  const open = await db
+    .selectFrom('fix_loops')
+    .innerJoin('failures', 'failures.id', 'fix_loops.loop_id')
+    .select('fix_loops.loop_id')
+    .where('fix_loops.owner', '=', failure.owner)
+    .where('fix_loops.repo', '=', failure.repo)
+    .where('fix_loops.status', '=', 'open')
+    .where(failure.branch === null ? sql<boolean>`failures.branch is null` : sql<boolean>`failures.branch = ${failure.branch}`)
+    .executeTakeFirst();
+  return open ? `loop ${open.loop_id} is still open for ${failure.branch ?? 'this commit'}` : null;
+}
+
+/** Marks the loop's latest iteration as the end of an escalated loop (`escalation`, the reason). @returns the row */
+export async function markLoopEscalated(db: Db, loopId: string, escalation: 'fixer' | 'iterations' | 'budget', reason: string): Promise<FixAttemptRow | undefined> {
+  const latest = db.selectFrom('fix_attempts').select('id').where('failure_id', '=', loopId).orderBy('iteration', 'desc').limit(1);
+  return db.updateTable('fix_attempts').set({ escalation, reason: toOutgoing(reason, 'publish').text }).where('id', '=', latest).returningAll().executeTakeFirst();
+}
+
+/** What the loop tried, for the next iteration's prompt and the escalation comment: one line per iteration. */
+export function loopHistory(attempts: FixAttemptRow[]): string {
+  return attempts
+    .map((a) => {
+      const verify = a.verify_exit_code === null ? 'verification left to CI' : `\`${(a.verify_command ?? '').split('\n')[0]}\` exit ${a.verify_exit_code}`;
+      const ci = a.ci_verdict ? `; CI ${a.ci_verdict} on ${a.commit_sha?.slice(0, 12) ?? '?'}` : '';
+      return `- iteration ${a.iteration} (${a.fixer}): ${a.status}${a.guard_rule ? ` (${a.guard_rule})` : ''}, ${a.files_changed} files, ${a.lines_changed} lines; ${verify}${ci}${a.reason ? `; ${a.reason}` : ''}`;
+    })
+    .join('\n');
+}
+
+/**
+ * Tells the loop's pull request it is escalated: the label (`PITCREW_FIX_ESCALATION_LABEL`) and
+ * one comment with the reason and what each iteration tried (redacted). Idempotent by the
+ * label: a PR that has it is left alone.
+ *
+ * @returns whether the PR was told now
+ */
+export async function escalatePullRequest(octokit: PitcrewOctokit, db: Db, loop: FixLoopRow, label: string, reason: string): Promise<boolean> {
+  if (!loop.pr_number) return false;
+  const pr = { owner: loop.owner, repo: loop.repo, issue_number: loop.pr_number };
+  const { data: labels } = await octokit.issues.listLabelsOnIssue(pr);
+  if (labels.some((l) => l.name === label)) return false;
+  await octokit.issues.addLabels({ ...pr, labels: [label] });
+  const history = loopHistory(await listFixAttempts(db, loop.loop_id));
+  const body = [
+    `**pitcrew stopped fixing this failure: ${reason}.** A human is needed.`,
+    '',
+    'What was tried:',
+    '',
+    history,
+    '',
+    `<sub>pitcrew fix loop \`${loop.loop_id}\`: ${loop.iterations} iteration${loop.iterations === 1 ? '' : 's'}, ${Number(loop.cost_usd).toFixed(4)} USD.</sub>`,
+  ].join('\n');
+  await octokit.issues.createComment({ ...pr, body: toOutgoing(body, 'publish').text });
+  return true;
+}

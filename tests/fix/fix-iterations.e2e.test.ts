@@ -1,0 +1,249 @@
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { Queue } from 'bullmq';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findFailure, findLoop, intakeJobId, listFixAttempts, normalizeGithubEvent, QUEUES, type CiFailure, type FixLoopRow, type IntakeJobData } from '@pitcrew/core';
+import { createTestDatabase, createTestRedis, createTestRepository, deleteKeysWithPrefix, testPrefix, type TestDatabase, type TestRepository } from '@pitcrew/testkit';
+import { startFakeGithub, type FakeGithub } from '@pitcrew/testkit/fake-github';
+import { agentFixer, rulesFixer } from '../../apps/worker/src/fix/fixer.ts';
+import type { FixPolicy } from '../../apps/worker/src/fix/policy.ts';
+import { createGithubApi } from '../../apps/worker/src/github/github-api.ts';
+import { createGithubLogSource } from '../../apps/worker/src/github/log-source.ts';
+import { resolveSinks } from '../../apps/worker/src/publish/publisher.ts';
+import { createRunnerRegistry } from '../../apps/worker/src/runners/registry.ts';
+import { DEFAULT_SANDBOX } from '../../apps/worker/src/sandbox/sandbox.ts';
+import { createWorkers, type Workers } from '../../apps/worker/src/worker.ts';
+
+// Fix loop part 2 end to end, every part real (git, bubblewrap, the fake GitHub): a proposal, CI
+// failing on the fix branch, the next iteration working from CI's new excerpt (a scripted agent
+// that learns from the CI output it is given), the caps, the escalation, the breaker. Slow: it
+// runs with the fault suite (`npm run test:faults`, or `npm run test:fix`).
+
+const require = createRequire(import.meta.url);
+const sets = require('@octokit/webhooks-examples/api.github.com/index.json') as { name: string; examples: any[] }[];
+const AGENT = fileURLToPath(new URL('../../apps/worker/src/fix/fixtures/fix-agent.mjs', import.meta.url));
+const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
+const OWNER = 'octo-org';
+const prefix = testPrefix();
+const redis = createTestRedis();
+let tdb: TestDatabase;
+let github: FakeGithub;
+let root: string;
+let nextJobId = 120_000;
+const running: Workers[] = [];
+
+/** Three broken functions; the unit job runs `deno test` (not installed here: verification is left to CI, which the test plays). */
+const FILES = {
+  '.github/workflows/ci.yml': ['name: CI', 'on: [push]', 'jobs:', '  unit:', '    runs-on: ubuntu-latest', '    steps:', '      - uses: actions/checkout@v4', '      - name: Run tests', '        run: deno test', ''].join('\n'),
+  'src/sum.js': 'export const sum = (a, b) => a - b;\n',
+  'src/mul.js': 'export const mul = (a, b) => a + b;\n',
+  'src/div.js': 'export const div = (a, b) => a * b;\n',
+};
+
+const policy = (overrides: Partial<FixPolicy> = {}): FixPolicy => ({
+  mode: 'propose',
+  dryRun: false,
+  dryRunDir: root,
+  fixer: 'agent',
+  repositories: [],
+  branches: [],
+  categories: ['lint', 'typecheck', 'test', 'build', 'dependency', 'unknown'],
+  maxFiles: 10,
+  maxLines: 200,
+  usdPerFix: 1,
+  timeoutMs: 60_000,
+  commitLabel: 'pitcrew:fix',
+  author: { name: 'pitcrew[bot]', email: 'pitcrew[bot]@users.noreply.github.com' },
+  maxIterations: 3,
+  loopUsd: 3,
+  breaker: { threshold: 3, cooldownMs: 3_600_000 },
+  escalationLabel: 'pitcrew:escalated',
+  ...overrides,
+});
+
+function startWorkers(cloneUrl: string, fix: FixPolicy): Workers {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+  const api = createGithubApi({ baseUrl: github.url, auth: { kind: 'app', appId: '12345', privateKey }, logger, retries: 0 });
+  const workers = createWorkers({
+    connection: redis,
+    prefix,
+    db: tdb.db,
+    runners: createRunnerRegistry({ choice: 'rules' }),
+    logger,
+    concurrency: 2,
+    attempts: 3,
+    logs: createGithubLogSource(api),
+    publish: { sinks: resolveSinks({ requested: ['check-run', 'pr-comment'], githubAuth: 'app', slackWebhookUrl: undefined, escalateAfter: 3 }, logger), github: api, attempts: 3, backoffMs: 50 },
+    github: api,
+    fix: {
+      policy: fix,
+      fixers: { rules: rulesFixer(), agent: agentFixer({ command: `/usr/bin/node ${AGENT} --behaviour learner`, timeoutMs: 30_000, estimateUsd: 0.1 }) },
+      sandbox: { ...DEFAULT_SANDBOX, readOnlyPaths: [dirname(AGENT)] },
+      cloneUrl,
+      workspaceRoot: root,
+      agentEstimateUsd: 0.1,
+      concurrency: 1,
+    },
+  });
+  running.push(workers);
+  return workers;
+}
+
+/** A failed `unit` job at `sha` on `branch` whose log says `FAIL <fn>: expected …`, through intake. */
+async function submit(repo: string, sha: string, branch: string, fn: string): Promise<string> {
+  const jobId = nextJobId++;
+  const runId = jobId + 1_000_000;
+  const t = (s: number) => `2026-12-03T11:00:${String(s).padStart(2, '0')}.1234567Z`;
+  const log = [`${t(1)} ##[group]Run deno test`, `${t(1)} deno test`, `${t(1)} ##[endgroup]`, `${t(2)} running 3 tests`, `${t(3)} FAIL ${fn}: expected 1 to be 5`, `${t(3)} test result: FAILED. 2 passed; 1 failed`, `${t(4)} ##[error]Process completed with exit code 1.`].join('\n');
+  github.setRun(OWNER, repo, runId, 1, [{ id: jobId, name: 'unit', conclusion: 'failure', steps: [{ name: 'Run tests', conclusion: 'failure', number: 2 }], log }]);
+  const payload = structuredClone(sets.find((s) => s.name === 'workflow_job')!.examples.find((e) => e.workflow_job.conclusion === 'failure'));
+  Object.assign(payload.workflow_job, { id: jobId, run_id: runId, run_attempt: 1, head_sha: sha, head_branch: branch, name: 'unit', workflow_name: 'CI', steps: [{ name: 'Run tests', status: 'completed', conclusion: 'failure', number: 2 }] });
+  payload.repository.name = repo;
+  payload.repository.owner.login = OWNER;
+  payload.installation = { id: 7, node_id: 'x' };
+  const failure = { ...(normalizeGithubEvent('workflow_job', payload) as CiFailure), pullRequests: [] };
+  const data: IntakeJobData = { v: 1, deliveryId: randomUUID(), event: 'workflow_job', action: 'completed', receivedAt: new Date().toISOString(), failure, payload };
+  const intake = new Queue(QUEUES.intake, { connection: redis, prefix });
+  await intake.add('intake', data, { jobId: intakeJobId(data.deliveryId) });
+  await intake.close();
+  return failure.id;
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** Waits for iteration `n` of `loop` to end, and returns it. */
+const iterationEnded = (loop: string, n: number) =>
+  until(`iteration ${n} of ${loop}`, async () => (await listFixAttempts(tdb.db, loop)).find((a) => a.iteration === n && a.status !== 'running'));
+
+const loopWhere = (loop: string, test: (l: FixLoopRow) => boolean) => until(`loop ${loop}`, async () => {
+  const l = await findLoop(tdb.db, loop);
+  return l && test(l) ? l : undefined;
+});
+
+async function repository(name: string): Promise<TestRepository> {
+  const repo = await createTestRepository(root, FILES);
+  github.setOrigin(OWNER, name, repo.origin);
+  return repo;
+}
+
+beforeAll(async () => {
+  [tdb, github] = await Promise.all([createTestDatabase(), startFakeGithub()]);
+  root = await mkdtemp(join(tmpdir(), 'pitcrew-fix-loop-'));
+});
+
+afterAll(async () => {
+  for (const w of running) await w.close(5_000);
+  await Promise.all([tdb?.destroy(), github?.stop(), deleteKeysWithPrefix(redis, prefix)]);
+  await redis.quit();
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('the fix loop iterates on CI', () => {
+  it("CI failing on the fix branch starts iteration 2 from CI's new excerpt, on top of the first fix, in the same PR; nothing of its own is published", async () => {
+    const repo = await repository('calc');
+    const workers = startWorkers(repo.url, policy());
+    const loop = await submit('calc', repo.sha, 'main', 'sum');
+    const first = await iterationEnded(loop, 1);
+    expect(first).toMatchObject({ status: 'proposed', fixer: 'agent', head_sha: repo.sha, branch: `pitcrew/fix/${loop}`, verify_exit_code: 127 });
+    expect(first.commit_sha).toBe(repo.originGit('rev-parse', `pitcrew/fix/${loop}`).trim());
+
+    const checkRunsBefore = github.checkRuns.size;
+    const ci = await submit('calc', first.commit_sha!, `pitcrew/fix/${loop}`, 'mul');
+    const second = await iterationEnded(loop, 2);
+    expect(second).toMatchObject({ status: 'proposed', ci_failure_id: ci, head_sha: first.commit_sha, branch: `pitcrew/fix/${loop}` });
+    expect((await listFixAttempts(tdb.db, loop))[0]).toMatchObject({ ci_verdict: 'failed' });
+    // On top of the first fix, with what CI said fixed too.
+    const head = repo.originGit('rev-parse', `pitcrew/fix/${loop}`).trim();
+    expect(head).toBe(second.commit_sha);
+    expect(repo.originGit('rev-parse', `${head}^`).trim()).toBe(first.commit_sha);
+    expect(repo.originGit('show', `${head}:src/sum.js`)).toContain('a + b');
+    expect(repo.originGit('show', `${head}:src/mul.js`)).toContain('a * b');
+    // One PR for the loop; the CI failure got no check run and no incident of its own.
+    expect([...github.pulls.values()].filter((p) => p.repo === 'calc')).toHaveLength(1);
+    expect([...github.checkRuns.values()].some((c) => c.head_sha === first.commit_sha)).toBe(false);
+    expect(github.checkRuns.size).toBeLessThanOrEqual(checkRunsBefore);
+    expect((await findFailure(tdb.db, ci))?.incident_id ?? null).toBeNull();
+    expect(await loopWhere(loop, (l) => l.iterations === 2)).toMatchObject({ status: 'open', iterations: 2 });
+    await workers.close(5_000);
+  }, 180_000);
+
+  it('a loop whose CI keeps failing ends escalated after PITCREW_FIX_MAX_ITERATIONS, with a label and a comment saying what was tried', async () => {
+    const repo = await repository('stubborn');
+    const workers = startWorkers(repo.url, policy({ maxIterations: 2 }));
+    const loop = await submit('stubborn', repo.sha, 'main', 'sum');
+    const first = await iterationEnded(loop, 1);
+    await submit('stubborn', first.commit_sha!, `pitcrew/fix/${loop}`, 'mul');
+    const second = await iterationEnded(loop, 2);
+    await submit('stubborn', second.commit_sha!, `pitcrew/fix/${loop}`, 'div');
+    const ended = await loopWhere(loop, (l) => l.status === 'escalated');
+    expect(ended).toMatchObject({ status: 'escalated', escalation: 'iterations', iterations: 2 });
+    const pr = [...github.pulls.values()].find((p) => p.repo === 'stubborn')!;
+    await until('the escalation comment', async () => ([...github.comments.values()].some((c) => c.repo === 'stubborn' && c.issue_number === pr.number && c.body.includes('pitcrew stopped fixing')) ? true : undefined));
+    expect(pr.labels).toContain('pitcrew:escalated');
+    const comment = [...github.comments.values()].find((c) => c.repo === 'stubborn' && c.body.includes('pitcrew stopped fixing'))!;
+    expect(comment.body).toContain('after 2 iterations');
+    expect(comment.body).toContain('iteration 1 (agent)');
+    expect(comment.body).toContain('iteration 2 (agent)');
+    await workers.close(5_000);
+  }, 180_000);
+
+  it('a failure on a pitcrew branch outside a loop starts nothing', async () => {
+    const repo = await repository('stray');
+    const workers = startWorkers(repo.url, policy());
+    const stray = await submit('stray', repo.sha, 'pitcrew/fix/gh-job-1', 'sum');
+    await until('its triage', async () => ((await findFailure(tdb.db, stray))?.status === 'triaged' ? true : undefined));
+    await sleep(1_000);
+    expect(await listFixAttempts(tdb.db, 'gh-job-1')).toEqual([]);
+    expect(await listFixAttempts(tdb.db, stray)).toEqual([]);
+    expect([...github.pulls.values()].filter((p) => p.repo === 'stray')).toHaveLength(0);
+    await workers.close(5_000);
+  }, 60_000);
+
+  it("the repository's breaker opens after 3 exhausted loops in a row and closes after its cool-down", async () => {
+    const cooldownMs = 4_000;
+    const names = ['b1', 'b2', 'b3', 'b4'];
+    const repos = new Map<string, TestRepository>();
+    // One repository on GitHub's side per branch would be four repositories; the breaker is per
+    // repository, so the four loops are four branches of one.
+    const repo = await repository('flaky-shop');
+    for (const name of names) {
+      repo.git('checkout', '--quiet', '-b', name, 'main');
+      repo.git('commit', '--quiet', '--allow-empty', '-m', `on ${name}`);
+      repo.git('push', '--quiet', 'origin', name);
+      repos.set(name, repo);
+    }
+    const shaOf = (b: string) => repo.git('rev-parse', b).trim();
+    const workers = startWorkers(repo.url, policy({ maxIterations: 1, breaker: { threshold: 3, cooldownMs } }));
+    for (const name of names.slice(0, 3)) {
+      const loop = await submit('flaky-shop', shaOf(name), name, 'sum');
+      const first = await iterationEnded(loop, 1);
+      await submit('flaky-shop', first.commit_sha!, `pitcrew/fix/${loop}`, 'mul');
+      await loopWhere(loop, (l) => l.status === 'escalated');
+    }
+    const blocked = await submit('flaky-shop', shaOf('b4'), 'b4', 'sum');
+    await until('its triage', async () => ((await findFailure(tdb.db, blocked))?.status === 'triaged' ? true : undefined));
+    await sleep(1_000);
+    expect(await listFixAttempts(tdb.db, blocked)).toEqual([]);
+    await sleep(cooldownMs);
+    repo.git('checkout', '--quiet', 'b4');
+    repo.git('commit', '--quiet', '--allow-empty', '-m', 'again');
+    repo.git('push', '--quiet', 'origin', 'b4');
+    const after = await submit('flaky-shop', shaOf('b4'), 'b4', 'sum');
+    expect(await iterationEnded(after, 1)).toMatchObject({ status: 'proposed' });
+    await workers.close(5_000);
+  }, 240_000);
+});
