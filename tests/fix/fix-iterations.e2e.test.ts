@@ -198,6 +198,8 @@ describe('the fix loop iterates on CI', () => {
     expect(comment.body).toContain('after 2 iterations');
     expect(comment.body).toContain('iteration 1 (agent)');
     expect(comment.body).toContain('iteration 2 (agent)');
+    // The loop's own check run says it stopped (updated in place).
+    await until('the check run to say so', async () => ([...github.checkRuns.values()].some((c) => c.head_sha === repo.sha && (c.output.text ?? '').includes('pitcrew stopped after 2 iterations')) ? true : undefined));
     await workers.close(5_000);
   }, 180_000);
 

@@ -204,7 +204,7 @@ export function createWorkers(deps: WorkerDeps): Workers {
           }
         }
         const row = await findFailure(db, loopId);
-        await publisher?.enqueueFix(loopId, row?.attempt_base ?? 0, loop.iterations);
+        await publisher?.enqueueFix(loopId, row?.attempt_base ?? 0, loop.iterations, { escalated: true });
         logger.warn({ loop: loopId, escalation, reason }, 'fix loop escalated');
       } catch (e) {
         logger.error({ err: e, loop: loopId }, 'could not escalate the fix loop');

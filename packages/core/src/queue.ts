@@ -134,6 +134,8 @@ export const PublishJobData = z.object({
   round: z.number().int().min(0).default(0),
   /** Set when a fix attempt ended: the sink updates what it published with the attempt (its PR). */
   fixIteration: z.number().int().min(1).optional(),
+  /** Set when the fix loop ended escalated at `fixIteration`: the escalation sinks hear of it too. */
+  escalated: z.boolean().optional(),
 });
 export type PublishJobData = z.infer<typeof PublishJobData>;
 
@@ -163,8 +165,8 @@ export function fixJobId(failureId: string, round: number, iteration: number): s
  * worker enqueuing it twice (a redelivered or stalled run job) adds one job; a requested retry
  * (new round) publishes again, updating what the sink already has.
  */
-export function publishJobId(failureId: string, sink: SinkName, attemptBase: number, fixIteration?: number): string {
-  return `publish-${failureId}-${sink}-round-${attemptBase}${fixIteration ? `-fix-${fixIteration}` : ''}`;
+export function publishJobId(failureId: string, sink: SinkName, attemptBase: number, fixIteration?: number, escalated?: boolean): string {
+  return `publish-${failureId}-${sink}-round-${attemptBase}${fixIteration ? `-fix-${fixIteration}` : ''}${escalated ? '-escalated' : ''}`;
 }
 
 /**
@@ -217,7 +219,7 @@ export const JOBS = {
   run: (runner: RunnerName) =>
     ({ queue: runnerQueueName(runner), name: () => runner, data: RunJobData, jobId: (d) => runJobId(d.failureId, d.round ?? 0) }) satisfies JobSpec<RunJobData>,
   /** One job per (failure, sink, round) once the failure is final. */
-  publish: { queue: QUEUES.publish, name: (d) => d.sink, data: PublishJobData, jobId: (d) => publishJobId(d.failureId, d.sink, d.round, d.fixIteration) } satisfies JobSpec<PublishJobData>,
+  publish: { queue: QUEUES.publish, name: (d) => d.sink, data: PublishJobData, jobId: (d) => publishJobId(d.failureId, d.sink, d.round, d.fixIteration, d.escalated) } satisfies JobSpec<PublishJobData>,
   /** One job per fix attempt (failure, round, iteration). */
   fix: { queue: QUEUES.fix, name: () => 'fix', data: FixJobData, jobId: (d) => fixJobId(d.failureId, d.round, d.iteration) } satisfies JobSpec<FixJobData>,
 } as const;

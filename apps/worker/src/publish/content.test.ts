@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { CiFailure, FailureRow } from '@pitcrew/core';
+import type { CiFailure, FailureRow, FixAttemptRow } from '@pitcrew/core';
 import { checkRunOutput } from './check-run.ts';
-import { fenced, GITHUB_TEXT_MAX_BYTES, reportMarkdown, truncateUtf8, type PublishContent } from './content.ts';
+import { fenced, fixLine, GITHUB_TEXT_MAX_BYTES, reportMarkdown, truncateUtf8, type PublishContent } from './content.ts';
 import { commentBody, commentMarker } from './pr-comment.ts';
-import { slackText } from './slack.ts';
+import { slackEscalationText, slackText } from './slack.ts';
 
 const failure: CiFailure = {
   id: 'gh-job-42',
@@ -99,5 +99,23 @@ describe('publish content', () => {
     expect(Buffer.byteLength(text)).toBeLessThanOrEqual(3_000);
     expect(text).toContain('a &lt;b&gt; &amp; c');
     expect(text).toContain('<https://github.com/octo-org/octo-repo/actions/runs/7/job/42|failed job>');
+  });
+});
+
+describe('a fix attempt in what is published', () => {
+  const attempt = (overrides: Partial<FixAttemptRow>): FixAttemptRow =>
+    ({ iteration: 1, fixer: 'agent', status: 'proposed', files_changed: 1, lines_changed: 2, verify_command: 'npm test', verify_exit_code: 0, verify_ms: 1200, pr_number: 9, pr_url: 'https://github.com/octo-org/octo-repo/pull/9', dry_run: false, proposal_path: null, reason: null, guard_rule: null, guard_detail: null, escalation: null, ci_verdict: null, ready_for_review: false, error: null, ...overrides }) as FixAttemptRow;
+
+  it('links the draft PR with its verification, then says CI verified it, or that the loop stopped', () => {
+    expect(fixLine(attempt({}))).toBe('**Fix:** pitcrew opened [a draft pull request #9](https://github.com/octo-org/octo-repo/pull/9) with an agent fix (1 file, 2 lines); verified locally: `npm test` exit 0 in 1.2 s.');
+    expect(fixLine(attempt({ iteration: 2, ci_verdict: 'passed', ready_for_review: true }))).toContain('verified by CI after 2 iterations, ready for review');
+    expect(fixLine(attempt({ iteration: 3, escalation: 'iterations', reason: 'CI still fails after 3 iterations' }))).toContain('pitcrew stopped after 3 iterations: CI still fails after 3 iterations.');
+    expect(fixLine(attempt({ status: 'refused', guard_rule: 'skipped-test', guard_detail: 'a.test.ts: it.skip(' }))).toContain('refused by the guard (`skipped-test`');
+  });
+
+  it('Slack hears once more when the loop ends escalated', () => {
+    const text = slackEscalationText(content(), attempt({ iteration: 3, escalation: 'budget', reason: 'the loop spent 3.0100 USD of 3 <USD>' }));
+    expect(text).toContain('*fix loop escalated* after 3 iterations <https://github.com/octo-org/octo-repo/pull/9|fix PR #9>');
+    expect(text).toContain('3 &lt;USD&gt;');
   });
 });

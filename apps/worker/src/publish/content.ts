@@ -190,16 +190,22 @@ export function fixLine(fix: FixAttemptRow): string {
       ? 'verification left to CI'
       : `verified locally: \`${(fix.verify_command ?? '').split('\n')[0]!.slice(0, 100)}\` exit ${fix.verify_exit_code}${fix.verify_ms !== null ? ` in ${duration(fix.verify_ms)}` : ''}`;
   const size = `${fix.files_changed} file${fix.files_changed === 1 ? '' : 's'}, ${fix.lines_changed} line${fix.lines_changed === 1 ? '' : 's'}`;
+  if (fix.escalation) {
+    return `**Fix:** pitcrew stopped after ${fix.iteration} iteration${fix.iteration === 1 ? '' : 's'}: ${fix.reason ?? fix.escalation}.${fix.pr_url ? ` [The fix pull request${fix.pr_number ? ` #${fix.pr_number}` : ''}](${fix.pr_url}) is labelled for a human.` : ''}`;
+  }
+  if (fix.ci_verdict === 'passed') {
+    return `**Fix:** [pull request${fix.pr_number ? ` #${fix.pr_number}` : ''}](${fix.pr_url}) verified by CI after ${fix.iteration} iteration${fix.iteration === 1 ? '' : 's'}${fix.ready_for_review ? ', ready for review' : ''}.`;
+  }
   switch (fix.status) {
     case 'proposed':
-      if (fix.dry_run) return `**Fix (dry run):** a ${fix.fixer} fix (${size}) was written to \`${fix.proposal_path}\`; ${verification}. Nothing was pushed.`;
-      return `**Fix:** pitcrew opened [a draft pull request${fix.pr_number ? ` #${fix.pr_number}` : ''}](${fix.pr_url}) with a ${fix.fixer} fix (${size}); ${verification}.`;
+      if (fix.dry_run) return `**Fix (dry run):** ${fix.fixer === 'agent' ? 'an' : 'a'} ${fix.fixer} fix (${size}) was written to \`${fix.proposal_path}\`; ${verification}. Nothing was pushed.`;
+      return `**Fix:** pitcrew opened [a draft pull request${fix.pr_number ? ` #${fix.pr_number}` : ''}](${fix.pr_url}) with ${fix.fixer === 'agent' ? 'an' : 'a'} ${fix.fixer} fix (${size}); ${verification}.`;
     case 'verified':
-      return `**Fix:** a ${fix.fixer} fix (${size}) passed verification but was not proposed: ${fix.reason ?? 'see pitcrew'}.`;
+      return `**Fix:** ${fix.fixer === 'agent' ? 'an' : 'a'} ${fix.fixer} fix (${size}) passed verification but was not proposed: ${fix.reason ?? 'see pitcrew'}.`;
     case 'refused':
       return `**Fix:** the ${fix.fixer} fixer's change was refused by the guard (\`${fix.guard_rule}\`: ${fix.guard_detail ?? ''}); nothing was proposed.`;
     case 'verify_failed':
-      return `**Fix:** a ${fix.fixer} fix did not pass verification (\`${(fix.verify_command ?? '').split('\n')[0]!.slice(0, 100)}\` exit ${fix.verify_exit_code}); nothing was proposed.`;
+      return `**Fix:** ${fix.fixer === 'agent' ? 'an' : 'a'} ${fix.fixer} fix did not pass verification (\`${(fix.verify_command ?? '').split('\n')[0]!.slice(0, 100)}\` exit ${fix.verify_exit_code}); nothing was proposed.`;
     case 'escalated':
       return `**Fix:** the ${fix.fixer} fixer escalated: ${fix.reason ?? 'no reason given'}. A human is needed.`;
     default:

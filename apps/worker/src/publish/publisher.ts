@@ -88,7 +88,7 @@ export interface Publisher {
    * triage round `round` (its PR, or why it was not proposed), one job per sink under
    * {@link publishJobId} with the iteration.
    */
-  enqueueFix(failureId: string, round: number, iteration: number): Promise<void>;
+  enqueueFix(failureId: string, round: number, iteration: number, options?: { escalated?: boolean }): Promise<void>;
 }
 
 /**
@@ -175,12 +175,13 @@ export function createPublisher(deps: {
         }),
       );
     },
-    async enqueueFix(failureId, round, fixIteration) {
-      const sinks = options.sinks.filter((s) => FIX_SINKS.includes(s.name));
+    async enqueueFix(failureId, round, fixIteration, how) {
+      // An escalated loop is also told where escalations go (Slack; the issue sink is per incident).
+      const sinks = options.sinks.filter((s) => FIX_SINKS.includes(s.name) || (how?.escalated && s.name === 'slack'));
       if (sinks.length === 0) return;
       await queue.addBulk(
         sinks.map((sink) => {
-          const data: PublishJobData = { v: 1, failureId, sink: sink.name, round, fixIteration };
+          const data: PublishJobData = { v: 1, failureId, sink: sink.name, round, fixIteration, ...(how?.escalated ? { escalated: true } : {}) };
           return { name: JOBS.publish.name(data), data, opts: { jobId: JOBS.publish.jobId(data) } };
         }),
       );

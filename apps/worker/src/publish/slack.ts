@@ -19,6 +19,13 @@ export function slackText(content: PublishContent): string {
   return truncateUtf8(head + excerpt, SLACK_TEXT_MAX_BYTES, '…');
 }
 
+/** The message of an escalated fix loop: where, why, the PR. */
+export function slackEscalationText(content: PublishContent, fix: NonNullable<PublishContent['fix']>): string {
+  const f = content.failure;
+  const pr = fix.pr_url ? ` <${fix.pr_url}|fix PR #${fix.pr_number}>` : '';
+  return truncateUtf8(`*pitcrew* · ${escapeMrkdwn(`${f.owner}/${f.repo}`)} · *fix loop escalated* after ${fix.iteration} iteration${fix.iteration === 1 ? '' : 's'}${pr}\n${escapeMrkdwn(fix.reason ?? '')}`, SLACK_TEXT_MAX_BYTES, '…');
+}
+
 /**
  * One message per failure to a Slack-compatible incoming webhook (Slack, Mattermost, Rocket.Chat,
  * Discord's `/slack` endpoint): `POST {"text": …}`. Incoming webhooks have no idempotency key and
@@ -32,11 +39,15 @@ export function createSlackSink(options: { webhookUrl: string }): Sink {
   return {
     name: 'slack',
     async publish({ content, previous, signal }): Promise<PublicationOutcome> {
-      if (previous.status === 'published') return { status: 'published', reason: 'unchanged' };
+      // A fix loop that ended escalated is told once more (once per loop end), after the diagnosis.
+      const escalated = content.fix?.escalation ? content.fix : null;
+      const told = (previous.detail as { escalatedIteration?: number } | null)?.escalatedIteration;
+      if (previous.status === 'published' && (!escalated || told === escalated.iteration)) return { status: 'published', reason: 'unchanged' };
+      const text = previous.status === 'published' && escalated ? slackEscalationText(content, escalated) : slackText(content);
       const response = await fetch(options.webhookUrl, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ text: slackText(content) }),
+        body: JSON.stringify({ text }),
         signal: AbortSignal.any([signal, AbortSignal.timeout(SLACK_TIMEOUT_MS)]),
       });
       const answer = (await response.text()).slice(0, 200);
@@ -44,7 +55,7 @@ export function createSlackSink(options: { webhookUrl: string }): Sink {
       // for a revoked webhook: retrying cannot help. 429 and 5xx are retried.
       if ([400, 403, 404, 410].includes(response.status)) throw new PermanentPublishError(`webhook answered ${response.status} ${answer}`);
       if (!response.ok) throw new Error(`webhook answered ${response.status} ${answer}`);
-      return { status: 'published', externalId: null, externalUrl: null };
+      return { status: 'published', externalId: null, externalUrl: null, ...(escalated ? { detail: { escalatedIteration: escalated.iteration } } : {}) };
     },
   };
 }
