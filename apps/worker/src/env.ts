@@ -150,6 +150,15 @@ export const WorkerEnv = z.object({
   PITCREW_FIX_ESCALATION_LABEL: z.string().min(1).default('pitcrew:escalated'),
   /** Fix jobs at once per process (each holds a checkout and runs commands). */
   PITCREW_FIX_CONCURRENCY: count(1),
+  /**
+   * TensorZero gateway base URL (e.g. `http://tensorzero:3000`, no `/openai/v1`): an ended fix
+   * loop's outcome is sent to its `POST /feedback`. Unset = no feedback.
+   */
+  PITCREW_TENSORZERO_URL: z.string().url().optional(),
+  /** Boolean metric (`[metrics.<name>] type = "boolean"`, level `episode`) told whether the loop's PR was merged. */
+  PITCREW_TENSORZERO_METRIC_MERGED: z.string().min(1).default('pitcrew_fix_merged'),
+  /** Float metric (`type = "float"`, level `episode`) told how many iterations the loop took. */
+  PITCREW_TENSORZERO_METRIC_ITERATIONS: z.string().min(1).default('pitcrew_fix_iterations'),
   /** GitHub REST API base; GitHub Enterprise Server: `https://HOST/api/v3`. */
   GITHUB_API_URL: z.string().url().default('https://api.github.com'),
   /** A token that can read Actions logs of the org's repositories (fine-grained: Actions read). */

@@ -28,3 +28,4 @@ export * from './db/fix-attempts.ts';
 export * from './events/index.ts';
 export * from './db/fix-loops.ts';
 export * from './db/fix-breaker.ts';
+export * from './uuidv7.ts';

@@ -1,6 +1,8 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isUuidv7 } from '@pitcrew/core';
 import { startFakeLlm, type FakeLlm } from '@pitcrew/testkit/fake-llm';
+import { startFakeTensorZero } from '@pitcrew/testkit/fake-tensorzero';
 import { createLlmClient } from './client.ts';
 import { LlmError, parseRetryAfter } from './errors.ts';
 import { createPriceBook, unpricedModels } from './prices.ts';
@@ -91,6 +93,44 @@ describe('createLlmClient against an OpenAI-compatible server', () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 100);
     await expect(client.complete({ messages, signal: controller.signal })).rejects.toMatchObject({ retryable: false });
+  });
+});
+
+describe('TensorZero ids', () => {
+  it('keeps the inference and episode ids a TensorZero gateway returns, and joins the episode it is given', async () => {
+    const gateway = await startFakeTensorZero();
+    try {
+      const client = createLlmClient({ baseURL: gateway.url, model: 'tensorzero::function_name::triage' });
+      const first = await client.complete({ messages });
+      expect(isUuidv7(first.inferenceId)).toBe(true);
+      expect(isUuidv7(first.episodeId)).toBe(true);
+      expect(gateway.issued.inferenceIds.has(first.inferenceId!)).toBe(true);
+      expect(gateway.requests.at(-1)!.body).not.toHaveProperty(['tensorzero::episode_id']);
+
+      const second = await client.complete({ messages, episodeId: first.episodeId! });
+      expect(gateway.requests.at(-1)!.body['tensorzero::episode_id']).toBe(first.episodeId);
+      expect(second.episodeId).toBe(first.episodeId);
+      expect(second.inferenceId).not.toBe(first.inferenceId);
+    } finally {
+      await gateway.stop();
+    }
+  });
+
+  it('takes the gateway from the option too, whatever the model is named', async () => {
+    const gateway = await startFakeTensorZero({ model: 'x' });
+    try {
+      const client = createLlmClient({ baseURL: gateway.url, model: 'tensorzero::model_name::openai::gpt-4o-mini', gateway: 'tensorzero' });
+      expect(isUuidv7((await client.complete({ messages })).inferenceId)).toBe(true);
+    } finally {
+      await gateway.stop();
+    }
+  });
+
+  it('keeps no id from a plain OpenAI-compatible server, and sends it no episode', async () => {
+    const client = createLlmClient({ baseURL: llm.url, model: 'fake-model' });
+    const result = await client.complete({ messages, episodeId: '0190c8a2-0000-7000-8000-000000000000' });
+    expect(result).toMatchObject({ inferenceId: null, episodeId: null });
+    expect(llm.requests.at(-1)!.body).not.toHaveProperty(['tensorzero::episode_id']);
   });
 });
 

@@ -22,6 +22,21 @@ export interface LlmClientOptions {
   maxTokens?: number;
   /** Prices for `costUsd`; default {@link createPriceBook} with no operator table (catalogue only). */
   prices?: PriceBook;
+  /**
+   * The server behind `baseURL`. `tensorzero` (TensorZero's OpenAI-compatible endpoint,
+   * `<gateway>/openai/v1`): a request's `episodeId` is sent as `tensorzero::episode_id` and the
+   * response `id` is kept as the inference id. Default: `tensorzero` for a model named
+   * `tensorzero::…` (`tensorzero::function_name::…`, `tensorzero::model_name::…`), else `openai`.
+   */
+  gateway?: LlmGateway;
+}
+
+/** `openai`: any OpenAI-compatible server; `tensorzero`: the TensorZero gateway. */
+export type LlmGateway = 'openai' | 'tensorzero';
+
+/** The gateway a call to `model` goes through: the configured one, else TensorZero for a `tensorzero::` model name. */
+export function gatewayOf(model: string, configured?: LlmGateway): LlmGateway {
+  return configured ?? (model.startsWith('tensorzero::') ? 'tensorzero' : 'openai');
 }
 
 export interface CompletionRequest {
@@ -36,6 +51,12 @@ export interface CompletionRequest {
     | { type: 'json_schema'; json_schema: { name: string; schema: Record<string, unknown>; strict?: boolean } }
     | { type: 'json_object' }
     | undefined;
+  /**
+   * TensorZero episode this call belongs to (a UUIDv7, e.g. the fix loop's, see `loopEpisodeId`
+   * in `@pitcrew/core`); sent only to a TensorZero gateway, as `tensorzero::episode_id`. Unset:
+   * the gateway starts a new episode.
+   */
+  episodeId?: string | undefined;
 }
 
 /** One finished completion. Tokens are counts, cost USD, times ms. */
@@ -55,6 +76,14 @@ export interface LlmCompletion {
   /** ms until the first content token, `null` when none came. */
   firstTokenMs: number | null;
   finishReason: string | null;
+  /**
+   * TensorZero's inference id (the response `id`, a UUIDv7), for feedback on this call; `null`
+   * unless the gateway is TensorZero or the response carried an `episode_id` (other servers send
+   * an `id` too, which names nothing feedback can use).
+   */
+  inferenceId: string | null;
+  /** TensorZero's episode id (the response `episode_id`); `null` when the server sent none. */
+  episodeId: string | null;
 }
 
 export interface LlmClient {
@@ -81,6 +110,12 @@ export function estimateTokens(text: string): number {
 /**
  * A client for any OpenAI-compatible chat completions server, on the `openai` SDK. Calls stream
  * with `stream_options.include_usage` so the last chunk carries token usage.
+ *
+ * With TensorZero (`gateway`), each completion carries the ids its gateway returned: `id` is the
+ * inference id and `episode_id` the episode id, on every streamed chunk; an episode is joined by
+ * sending `tensorzero::episode_id` in the body. Source: TensorZero docs, "API Reference:
+ * Inference (OpenAI-Compatible)",
+ * https://www.tensorzero.com/docs/gateway/api-reference/inference-openai-compatible
  */
 export function createLlmClient(options: LlmClientOptions): LlmClient {
   const sdk = new OpenAI({
@@ -102,6 +137,11 @@ export function createLlmClient(options: LlmClientOptions): LlmClient {
       let answeredModel: string | undefined;
       let finishReason: string | null = null;
       let usage: { prompt_tokens: number; completion_tokens: number } | undefined;
+      let responseId: string | undefined;
+      let episodeId: string | null = null;
+      const gateway = gatewayOf(model, options.gateway);
+      // TensorZero-specific parameters travel as extra body fields with a `tensorzero::` prefix.
+      const extra: Record<string, unknown> = gateway === 'tensorzero' && request.episodeId ? { 'tensorzero::episode_id': request.episodeId } : {};
       try {
         const stream = await sdk.chat.completions.create(
           {
@@ -113,11 +153,16 @@ export function createLlmClient(options: LlmClientOptions): LlmClient {
             max_tokens: request.maxTokens ?? options.maxTokens ?? 1024,
             ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
             ...(request.responseFormat ? { response_format: request.responseFormat } : {}),
+            ...extra,
           },
           request.signal ? { signal: request.signal } : {},
         );
         for await (const chunk of stream) {
           answeredModel ??= chunk.model || undefined;
+          responseId ??= chunk.id || undefined;
+          // TensorZero puts `episode_id` on every chunk, beside the OpenAI fields.
+          const episode = (chunk as { episode_id?: unknown }).episode_id;
+          if (typeof episode === 'string' && episode) episodeId ??= episode;
           if (chunk.usage) usage = chunk.usage;
           const choice = chunk.choices[0];
           if (!choice) continue;
@@ -147,6 +192,8 @@ export function createLlmClient(options: LlmClientOptions): LlmClient {
         durationMs: performance.now() - started,
         firstTokenMs,
         finishReason,
+        inferenceId: responseId && (gateway === 'tensorzero' || episodeId !== null) ? responseId : null,
+        episodeId,
       };
     },
   };

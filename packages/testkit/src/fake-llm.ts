@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { createUuidv7, isUuidv7 } from '@pitcrew/core';
 
 /**
  * A small OpenAI-compatible chat completions server for tests. It speaks the real wire format —
@@ -27,12 +28,50 @@ export interface FakeLlmOptions {
   usage?: boolean;
   /** `response_format` types the server accepts (default both); others get a 400, as servers without structured output answer. */
   responseFormats?: ('json_schema' | 'json_object')[];
+  /** Imitate the TensorZero gateway instead (see {@link FakeTensorZeroOptions}). */
+  tensorzero?: FakeTensorZeroOptions;
 }
 
+/** A metric as `[metrics.<name>]` in `tensorzero.toml` declares it. */
+export interface FakeTensorZeroMetric {
+  type: 'boolean' | 'float';
+  level: 'inference' | 'episode';
+}
+
+/**
+ * TensorZero mode: the chat endpoint moves to `/openai/v1/chat/completions`, wants a model named
+ * `tensorzero::function_name::…` or `tensorzero::model_name::…`, answers with `id` (the inference
+ * id, a UUIDv7) and `episode_id` (the request's `tensorzero::episode_id`, else a new UUIDv7) on
+ * the completion and on every chunk; `POST /feedback` validates and records feedback, answering
+ * `{ feedback_id }`, or 400 with `{ error }` as the gateway does. Source: TensorZero docs, API
+ * Reference "Inference (OpenAI-Compatible)" and "Feedback",
+ * https://www.tensorzero.com/docs/gateway/api-reference/feedback
+ */
+export interface FakeTensorZeroOptions {
+  /** Metrics the gateway's config declares; default pitcrew's two, at episode level (`pitcrew_fix_merged` boolean, `pitcrew_fix_iterations` float). */
+  metrics?: Record<string, FakeTensorZeroMetric>;
+}
+
+/** The default metrics of the fake gateway: what `docs/tensorzero.md` tells operators to declare. */
+export const PITCREW_TENSORZERO_METRICS: Record<string, FakeTensorZeroMetric> = {
+  pitcrew_fix_merged: { type: 'boolean', level: 'episode' },
+  pitcrew_fix_iterations: { type: 'float', level: 'episode' },
+};
+
 export interface FakeLlm {
-  /** Base URL ending in `/v1`. */
+  /** Base URL ending in `/v1` (TensorZero mode: `<gateway>/openai/v1`). */
   url: string;
+  /** The server's root, where TensorZero mode serves `POST /feedback`. */
+  gatewayUrl: string;
   requests: FakeLlmRequest[];
+  /** TensorZero mode: every `POST /feedback` request, answered or refused. */
+  feedbackRequests: FakeLlmRequest[];
+  /** TensorZero mode: the feedback bodies accepted, in order. */
+  feedback: any[];
+  /** TensorZero mode: the inference and episode ids the chat endpoint handed out. */
+  issued: { inferenceIds: Set<string>; episodeIds: Set<string> };
+  /** TensorZero mode: the next `count` feedback requests get this status (e.g. 503) and are not recorded as accepted. */
+  failFeedbackNext(count: number, status: number): void;
   /** The next `count` chat requests get this error answer. */
   failNext(count: number, response: { status: number; retryAfterSeconds?: number; body?: unknown }): void;
   /** The next `count` chat requests are accepted and never answered (until `stop`). */
@@ -97,6 +136,13 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
   let responseFormats = options.responseFormats ?? ['json_schema', 'json_object'];
   const sockets = new Set<Socket>();
   let counter = 0;
+  const tensorzero = options.tensorzero;
+  const metrics = tensorzero?.metrics ?? PITCREW_TENSORZERO_METRICS;
+  const chatPath = tensorzero ? '/openai/v1/chat/completions' : '/v1/chat/completions';
+  const feedbackRequests: FakeLlmRequest[] = [];
+  const feedback: any[] = [];
+  const feedbackFailures: number[] = [];
+  const issued = { inferenceIds: new Set<string>(), episodeIds: new Set<string>() };
 
   const server = createServer(async (req, res) => {
     try {
@@ -116,7 +162,8 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
     if (req.method === 'GET' && url.pathname === '/v1/models') {
       return sendJson(res, 200, { object: 'list', data: [{ id: options.model ?? 'fake-model', object: 'model', owned_by: 'pitcrew-test' }] });
     }
-    if (req.method !== 'POST' || url.pathname !== '/v1/chat/completions') {
+    if (tensorzero && req.method === 'POST' && url.pathname === '/feedback') return handleFeedback(req, res);
+    if (req.method !== 'POST' || url.pathname !== chatPath) {
       return sendError(res, 404, `no route ${req.method} ${url.pathname}`, 'invalid_request_error');
     }
     const raw = await readBody(req);
@@ -157,16 +204,30 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
     if (format && format !== 'text' && !responseFormats.includes(format)) {
       return sendError(res, 400, `response_format ${format} is not supported by this server`, 'invalid_request_error');
     }
+    let episodeId: string | undefined;
+    if (tensorzero) {
+      if (typeof body.model !== 'string' || !/^tensorzero::(function_name|model_name)::./.test(body.model)) {
+        return sendJson(res, 400, { error: `Invalid request to OpenAI-compatible endpoint: model name must start with "tensorzero::function_name::" or "tensorzero::model_name::", got ${JSON.stringify(body.model)}` });
+      }
+      const given = body['tensorzero::episode_id'];
+      if (given !== undefined && given !== null && !isUuidv7(given)) {
+        return sendJson(res, 400, { error: `Invalid Episode ID: ${JSON.stringify(given)} is not a UUIDv7` });
+      }
+      episodeId = given ?? createUuidv7();
+      issued.episodeIds.add(episodeId!);
+    }
     const model: string = body.model ?? options.model ?? 'fake-model';
     const text = reply(body);
     const promptTokens = tokens(body.messages.map((m: { content: unknown }) => String(m.content ?? '')).join('\n'));
     const completionTokens = tokens(text);
     const usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
-    const id = `chatcmpl-fake-${++counter}`;
+    const id = tensorzero ? createUuidv7() : `chatcmpl-fake-${++counter}`;
+    if (tensorzero) issued.inferenceIds.add(id);
+    const ids = episodeId ? { id, episode_id: episodeId } : { id };
     const created = Math.floor(Date.now() / 1000);
     if (!body.stream) {
       return sendJson(res, 200, {
-        id,
+        ...ids,
         object: 'chat.completion',
         created,
         model,
@@ -176,7 +237,7 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
     }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
     const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) =>
-      res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices, ...extra })}\n\n`);
+      res.write(`data: ${JSON.stringify({ ...ids, object: 'chat.completion.chunk', created, model, choices, ...extra })}\n\n`);
     chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]);
     for (const piece of text.match(/[\s\S]{1,24}/g) ?? []) {
       chunk([{ index: 0, delta: { content: piece }, finish_reason: null }]);
@@ -186,12 +247,51 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
     res.end('data: [DONE]\n\n');
   }
 
+  /** `POST /feedback` as TensorZero validates it: a declared metric, a value of its type, the id its level names. */
+  async function handleFeedback(req: IncomingMessage, res: ServerResponse) {
+    const raw = await readBody(req);
+    let body: any;
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      return sendJson(res, 400, { error: 'Failed to parse the request body as JSON' });
+    }
+    feedbackRequests.push({ body, headers: req.headers, receivedAt: Date.now() });
+    const failure = feedbackFailures.shift();
+    if (failure !== undefined) return sendJson(res, failure, { error: `fake failure ${failure}` });
+    const refuse = (error: string) => sendJson(res, 400, { error });
+    if (typeof body !== 'object' || body === null) return refuse('feedback must be a JSON object');
+    if (typeof body.metric_name !== 'string') return refuse('missing field `metric_name`');
+    const metric = metrics[body.metric_name];
+    if (!metric) return refuse(`Unknown metric: ${body.metric_name}`);
+    const hasInference = body.inference_id !== undefined && body.inference_id !== null;
+    const hasEpisode = body.episode_id !== undefined && body.episode_id !== null;
+    if (hasInference === hasEpisode) return refuse('Exactly one of `inference_id` or `episode_id` must be provided');
+    const target = hasInference ? body.inference_id : body.episode_id;
+    if (!isUuidv7(target)) return refuse(`Invalid ${hasInference ? 'Inference' : 'Episode'} ID: ${JSON.stringify(target)} is not a UUIDv7`);
+    if ((metric.level === 'episode') !== hasEpisode) return refuse(`Correct ID was not provided for feedback level "${metric.level}"`);
+    const typed = metric.type === 'boolean' ? typeof body.value === 'boolean' : typeof body.value === 'number' && Number.isFinite(body.value);
+    if (!typed) return refuse(`Feedback value for metric \`${body.metric_name}\` must be a ${metric.type}`);
+    if (body.tags !== undefined && (typeof body.tags !== 'object' || body.tags === null || Object.values(body.tags).some((v) => typeof v !== 'string'))) {
+      return refuse('`tags` must be a flat object of strings');
+    }
+    feedback.push(body);
+    return sendJson(res, 200, { feedback_id: createUuidv7() });
+  }
+
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, host, resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://${host}:${port}/v1`,
+    url: `http://${host}:${port}${tensorzero ? '/openai/v1' : '/v1'}`,
+    gatewayUrl: `http://${host}:${port}`,
     requests,
+    feedbackRequests,
+    feedback,
+    issued,
+    failFeedbackNext(count, status) {
+      for (let i = 0; i < count; i++) feedbackFailures.push(status);
+    },
     failNext(count, response) {
       for (let i = 0; i < count; i++) failures.push(response);
     },

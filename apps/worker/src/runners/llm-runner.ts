@@ -25,6 +25,7 @@ export function createLlmRunner(client: LlmClient, options: { maxTokens: number 
         messages: prompt(input),
         signal: input.signal,
         ...(input.model ? { model: input.model } : {}),
+        ...(input.episodeId ? { episodeId: input.episodeId } : {}),
       });
       return {
         markdown: completion.text,
@@ -33,6 +34,8 @@ export function createLlmRunner(client: LlmClient, options: { maxTokens: number 
         tokensOut: completion.tokensOut,
         usageReported: completion.usageReported,
         costUsd: completion.costUsd,
+        inferenceId: completion.inferenceId,
+        episodeId: completion.episodeId,
       };
     },
   };

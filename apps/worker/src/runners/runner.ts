@@ -10,6 +10,8 @@ export interface RunnerInput {
   model: string | null;
   /** Aborted when the job is cancelled or the worker shuts down. */
   signal: AbortSignal;
+  /** The failure's fix-loop TensorZero episode (`loopEpisodeId`), for runners behind a TensorZero gateway. */
+  episodeId?: string;
 }
 
 /** A runner's result: markdown with `## Diagnosis`, `## Investigation plan`, `## Summary`. */
@@ -23,6 +25,9 @@ export interface RunnerOutput {
   usageReported: boolean;
   /** USD from the price book (0 when the model is unpriced and no budget applies), or as the agent reported it. */
   costUsd: number;
+  /** TensorZero's inference and episode ids of the call, when its gateway answered it (for outcome feedback). */
+  inferenceId?: string | null;
+  episodeId?: string | null;
 }
 
 /** A way to execute a triage: `rules`, `llm`, `agent`. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { findFailure, findSucceededExecution } from '@pitcrew/core';
+import { findFailure, findSucceededExecution, loopEpisodeId } from '@pitcrew/core';
 import { LeaderPendingError } from '../errors.ts';
 import { guarded } from '../guards/guarded.ts';
 import type { Runner, RunnerInput } from '../runners/runner.ts';
@@ -54,6 +54,8 @@ export const executeStage: StageDefinition<ExecuteOutput, ExecuteNeeds> = {
     const { runners } = deps;
     const chosen = chosenRunner(deps, classify);
     const input: RunnerInput = { failure: scope.failure, classification: classify, logExcerpt: classify.logExcerpt, model: classify.model, signal: scope.run.signal };
+    // One TensorZero episode per fix loop; only the llm runner's calls go through the gateway.
+    if (chosen.name === 'llm') input.episodeId = await loopEpisodeId(deps.db, scope.failure);
     const attempt = await guarded(deps, scope, { name: chosen.name, model: input.model ?? chosen.model }, () => chosen.estimateUsd(input), () => chosen.execute(input));
     if (attempt.ok) {
       const out = attempt.value;
@@ -64,6 +66,8 @@ export const executeStage: StageDefinition<ExecuteOutput, ExecuteNeeds> = {
         tokensIn: out.tokensIn,
         tokensOut: out.tokensOut,
         costUsd: out.costUsd,
+        inferenceId: out.inferenceId ?? null,
+        episodeId: out.episodeId ?? null,
       };
     }
     scope.log.warn({ runner: chosen.name, reason: attempt.reason }, 'runner could not serve; triaging by rules');

@@ -93,6 +93,8 @@ export async function runStage<Out, Needs>(deps: StageDeps, scope: TriageScope, 
     output: result.output,
     ...(result.runner !== undefined ? { runner: result.runner } : {}),
     ...(result.model !== undefined ? { model: result.model } : {}),
+    ...(result.inferenceId ? { inferenceId: result.inferenceId } : {}),
+    ...(result.episodeId ? { episodeId: result.episodeId } : {}),
     ...usage,
   };
   deps.observer?.execution({ stage: stage.name, runner: result.runner ?? plan.runner, model: result.model !== undefined ? result.model : plan.model, status: 'succeeded', ...usage });

@@ -40,6 +40,9 @@ export interface StageResult<Out> {
   tokensIn?: number;
   tokensOut?: number;
   costUsd?: number;
+  /** TensorZero's ids of the stage's model call, stored on the execution for the loop's outcome feedback. */
+  inferenceId?: string | null;
+  episodeId?: string | null;
   /** The failure's own change, written in the same statement as the execution. */
   failure?: FailureUpdate;
 }

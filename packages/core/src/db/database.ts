@@ -65,6 +65,8 @@ export interface FailuresTable {
   incident_id: ColumnType<string | null, number | string | null, number | string | null>;
   /** True when a budget was spent and the failure was triaged by rules instead of a model. */
   budget_skipped: Generated<boolean>;
+  /** For a failure of CI on a fix branch `pitcrew/fix/<id>`: the loop (`<id>`) it belongs to (fix loop part 2). */
+  fix_loop_id: string | null;
 }
 
 /** Model spend per UTC day and scope (`org`, `repo:<owner>/<repo>`, `failure:<id>`), USD. */

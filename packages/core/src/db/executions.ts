@@ -55,6 +55,10 @@ export interface ExecutionResult {
   durationMs: number;
   output?: unknown;
   error?: string | null;
+  /** TensorZero's inference id of the stage's model call (a UUIDv7), when its gateway answered it. */
+  inferenceId?: string | null;
+  /** TensorZero's episode id of that call (the fix loop's episode, see `loopEpisodeId`). */
+  episodeId?: string | null;
 }
 
 /** The failure's own change written with an execution (see `failures.ts`). */
@@ -79,7 +83,7 @@ export async function startExecution(db: Db, row: ExecutionKey): Promise<string>
     .onConflict((oc) =>
       oc
         .columns(['failure_id', 'stage', 'attempt'])
-        .doUpdateSet({ runner: row.runner, model: row.model, status: 'running', started_at: now, finished_at: null, duration_ms: null, error: null, output: null })
+        .doUpdateSet({ runner: row.runner, model: row.model, status: 'running', started_at: now, finished_at: null, duration_ms: null, error: null, output: null, inference_id: null, episode_id: null })
         .where('executions.status', '!=', 'succeeded'),
     )
     .returning('id')
@@ -100,6 +104,8 @@ function resultColumns(result: ExecutionResult) {
     finished_at: new Date(),
     output: result.output === undefined ? null : JSON.stringify(result.output),
     error: result.error ?? null,
+    inference_id: result.inferenceId ?? null,
+    episode_id: result.episodeId ?? null,
   };
 }
 
@@ -165,6 +171,8 @@ export async function recordExecutions(db: Db, rows: readonly { key: ExecutionKe
             cost_usd: eb.ref('excluded.cost_usd'),
             output: eb.ref('excluded.output'),
             error: eb.ref('excluded.error'),
+            inference_id: eb.ref('excluded.inference_id'),
+            episode_id: eb.ref('excluded.episode_id'),
           }))
           .where('executions.status', '!=', 'succeeded'),
       )

@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { createUuidv7, deriveUuidv7 } from '../uuidv7.ts';
 import type { Db, FixAttemptRow, FixLoopRow } from './database.ts';
 
 /** The branch prefix of pitcrew's fix branches: `pitcrew/fix/<failure id of the loop>`. */
@@ -9,6 +10,61 @@ export function loopOfBranch(branch: string | null | undefined): string | null {
   if (!branch?.startsWith(FIX_BRANCH_PREFIX)) return null;
   const id = branch.slice(FIX_BRANCH_PREFIX.length);
   return id.length > 0 ? id : null;
+}
+
+/**
+ * The fix loop a failure belongs to: `<id>` for a failure of CI on `pitcrew/fix/<id>` (what
+ * `failures.fix_loop_id` records), else the failure's own id (the loop its own fix would start).
+ */
+export function loopIdOf(failure: { id: string; branch: string | null }): string {
+  return loopOfBranch(failure.branch) ?? failure.id;
+}
+
+/**
+ * The TensorZero episode of a failure's fix loop: one episode groups every model call of the loop
+ * (the failure's own triage and that of each CI failure on its fix branch), so the loop's outcome
+ * can be given as episode-level feedback. The id is derived, not shared: the UUIDv7 stamped with
+ * the loop failure's `received_at` whose random bits are sha256(`pitcrew-fix-loop:<loop id>`)
+ * ({@link deriveUuidv7}). Every worker and retry computes the same id without a write or a race;
+ * it is stored on each execution row (`executions.episode_id`) as the gateway echoes it back. One
+ * primary-key read; a loop failure not (or no longer) stored gets a fresh random UUIDv7.
+ *
+ * TensorZero accepts client-made episode ids that are UUIDv7 stamped in the past (its
+ * `validate_tensorzero_uuid`), though its docs advise reusing ids it returned
+ * (https://www.tensorzero.com/docs/gateway/api-reference/inference-openai-compatible).
+ */
+export async function loopEpisodeId(db: Db, failure: { id: string; branch: string | null }): Promise<string> {
+  const loopId = loopIdOf(failure);
+  const row = await db.selectFrom('failures').select('received_at').where('id', '=', loopId).executeTakeFirst();
+  if (!row) return createUuidv7();
+  return deriveUuidv7(new Date(row.received_at as unknown as string).getTime(), `pitcrew-fix-loop:${loopId}`);
+}
+
+/** One model call of a loop, with TensorZero's ids (either may be null, not both). */
+export interface LoopInference {
+  failureId: string;
+  stage: string;
+  attempt: number;
+  inferenceId: string | null;
+  episodeId: string | null;
+}
+
+/**
+ * The model calls of a fix loop that carry a TensorZero inference or episode id: executions of
+ * the loop's own failure and of the failures with `fix_loop_id = loopId`, oldest first.
+ */
+export async function listLoopInferences(db: Db, loopId: string): Promise<LoopInference[]> {
+  const rows = await db
+    .selectFrom('executions')
+    .select(['failure_id', 'stage', 'attempt', 'inference_id', 'episode_id'])
+    .where((eb) =>
+      eb.or([eb('failure_id', '=', loopId), eb('failure_id', 'in', eb.selectFrom('failures').select('id').where('fix_loop_id', '=', loopId))]),
+    )
+    .where((eb) => eb.or([eb('inference_id', 'is not', null), eb('episode_id', 'is not', null)]))
+    .orderBy('started_at')
+    .orderBy('id')
+    .execute();
+  return rows.map((r) => ({ failureId: r.failure_id, stage: r.stage, attempt: r.attempt, inferenceId: r.inference_id, episodeId: r.episode_id }));
 }
 
 /** One loop from the `fix_loops` view. */
