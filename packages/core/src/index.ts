@@ -27,3 +27,4 @@ export * from './fix/step-command.ts';
 export * from './db/fix-attempts.ts';
 export * from './events/index.ts';
 export * from './db/fix-loops.ts';
+export * from './fix-breaker.ts';
