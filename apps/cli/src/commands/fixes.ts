@@ -144,19 +144,8 @@ function loopTable(loops: FixLoopSummary): string {
   return `fix loops (merge rate = merged / (merged + closed); iterations and USD of every loop per merged fix)\n${renderTable(head, [...rows, ['total', '', '', ...figureCells(loops.total)]], 40)}`;
 }
 
-/** Options of `pitcrew fixes loops`. */
-export interface FixLoopsOptions {
-  status?: FixLoopStatus;
-  /** The latest iteration's fixer: `rules` or `agent`. */
-  fixer?: string;
-  /** `owner/repo`, or a repository name under any owner. */
-  repo?: string;
-  /** ISO 8601 or relative (`24h`, `7d`). */
-  since?: string;
-  limit?: number;
-  cursor?: string;
-  json?: boolean;
-}
+/** Options of `pitcrew fixes loops`: those of `fixes ls`, with a loop's status; `fixer` is the latest iteration's. */
+export type FixLoopsOptions = Omit<FixesLsOptions, 'status'> & { status?: FixLoopStatus };
 
 /** CI's say on a loop: `passed` once a fix commit passed, else `-`. */
 const ciCell = (l: FixLoopView) => (l.verifiedByCi ? 'passed' : '-');
