@@ -174,7 +174,7 @@ bench
     process.exit(await runBenchE2e(opts));
   });
 
-// failures ls|show|retry, replay, spend, incidents ls|show, fixes ls|show|summary, breakers: over the admin API.
+// failures ls|show|retry, replay, spend, incidents ls|show, fixes ls|show|summary|loops|loop|breakers, breakers: over the admin API.
 registerOperatorCommands(program);
 
 try {

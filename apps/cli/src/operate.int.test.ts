@@ -11,13 +11,13 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { finishFixAttempt, QUEUES, startFixAttempt } from '@pitcrew/core';
+import { finishFixAttempt, QUEUES, recordPullRequestOutcome, startFixAttempt } from '@pitcrew/core';
 import { createAdminApi, createApp, createIntakeProducer } from '@pitcrew/ingest';
 import { createTestDatabase, createTestRedis, deleteKeysWithPrefix, testPrefix, type TestDatabase } from '@pitcrew/testkit';
 import { createRunnerRegistry, createWorkers, type Workers } from '@pitcrew/worker';
 import { AdminApiError, createAdminClient, type AdminClient } from './admin/client.ts';
 import { failuresLs, failuresRetry, failuresShow } from './commands/failures.ts';
-import { fixesLs, fixesShow, fixesSummary } from './commands/fixes.ts';
+import { fixesBreakers, fixesLoop, fixesLoops, fixesLs, fixesShow, fixesSummary } from './commands/fixes.ts';
 import { breakers, incidentsLs } from './commands/incidents.ts';
 import { readDeliveryFile, replayFile, replayStored } from './commands/replay.ts';
 import { spend } from './commands/spend.ts';
@@ -194,6 +194,37 @@ describe('operator commands over the admin API', () => {
     const env = { PATH: process.env.PATH, PITCREW_API_URL: baseUrl, PITCREW_ADMIN_TOKEN: TOKEN };
     const ls = await run(process.execPath, [BIN, 'fixes', 'ls', '--json', '--status', 'refused', '--repo', 'Hello-World'], { cwd: dir, env });
     expect(JSON.parse(ls.stdout).items.map((f: { id: string }) => f.id)).toEqual([refused.id]);
+  });
+
+  it('fixes loops, loop, breakers and the summary loop table print the loop the core repository recorded', async () => {
+    // The two attempts above are the loop's iterations; its pull request is merged.
+    expect(await recordPullRequestOutcome(tdb.db, { loopId: failureId, outcome: 'merged', mergedBy: 'octocat', at: new Date() })).toMatchObject({ iteration: 2 });
+    const loops = await fixesLoops(client, {});
+    expect(loops).toMatch(new RegExp(`${failureId}\\s*│\\s*\\S+\\s*│\\s*lint\\s*│\\s*merged\\s*│\\s*2\\s*│\\s*agent\\s*│\\s*-\\s*│\\s*-\\s*│\\s*https://github.example/o/r/pull/7\\s*│\\s*merged by octocat`));
+    expect(loops).toMatch(/3000\/500\s*│\s*0\.6000/);
+    expect(await fixesLoops(client, { status: 'open' })).toBe('no fix loops match');
+    expect(JSON.parse(await fixesLoops(client, { json: true }))).toMatchObject({ items: [{ id: failureId, status: 'merged', iterations: 2, costUsd: 0.6 }], nextCursor: null });
+
+    const shown = await fixesLoop(client, failureId);
+    expect(shown).toMatch(new RegExp(`fix loop\\s+${failureId}\n`));
+    expect(shown).toMatch(/status\s+merged\n/);
+    expect(shown).toContain('pull request  https://github.example/o/r/pull/7 (merged by octocat, ');
+    expect(shown).toMatch(/│ 1\s*│ agent\s*│ refused\s*│ workflow-edit .*│ -\s*│ -\s*│/);
+    await expect(fixesLoop(client, 'gh-job-nope')).rejects.toThrow(/404 not_found: no fix loop gh-job-nope/);
+
+    const summary = await fixesSummary(client, { since: '1h' });
+    expect(summary).toContain('fix loops (merge rate = merged / (merged + closed)');
+    expect(summary).toMatch(/│ agent\s*│ -\s*│ lint\s*│ 1\s*│ 0\s*│ 0\s*│ 0\s*│ 1\s*│ 0\s*│ 0\s*│ 100\.0%\s*│ 2\.00\s*│ 0\.6000 │ 0\.6000\s*│/);
+    expect(summary).toMatch(/│ total\s*│\s*│\s*│ 1\s*│/);
+    expect(await fixesSummary(client, { fixer: 'rules' })).toContain('fix loops: none started in the window');
+
+    expect(await fixesBreakers(client)).toMatch(/Hello-World\s*│\s*0\s*│\s*3\s*│\s*closed\s*│\s*-\s*│/);
+    expect(await fixesBreakers(client)).toContain('1 repositories, 0 breakers open (threshold 3 exhausted loops in a row, cool-down 3600000 ms)');
+    const run = promisify(execFile);
+    const env = { PATH: process.env.PATH, PITCREW_API_URL: baseUrl, PITCREW_ADMIN_TOKEN: TOKEN };
+    const bin = async (...args: string[]) => JSON.parse((await run(process.execPath, [BIN, 'fixes', ...args, '--json'], { cwd: dir, env })).stdout);
+    expect((await bin('loops', '--status', 'merged', '--repo', 'Hello-World')).items.map((l: { id: string }) => l.id)).toEqual([failureId]);
+    expect(await bin('breakers')).toMatchObject({ threshold: 3, open: 0 });
   });
 
   it('spend, incidents ls and breakers print their tables', async () => {

@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { breakerStateField, breakerStatesKey, finishExecution, finishFixAttempt, GUARD_RULES, joinIncident, normalizeGithubEvent, QUEUES, startExecution, startFixAttempt, type CiFailure } from '@pitcrew/core';
+import { breakerStateField, breakerStatesKey, finishExecution, finishFixAttempt, GUARD_RULES, joinIncident, normalizeGithubEvent, QUEUES, recordCiVerdict, recordPullRequestOutcome, startExecution, startFixAttempt, type CiFailure } from '@pitcrew/core';
 import { createTestDatabase, createTestRedis, deleteKeysWithPrefix, testPrefix, type TestDatabase } from '@pitcrew/testkit';
 import { startFakeLlm } from '@pitcrew/testkit/fake-llm';
 import { createBreakerPublisher, createBreakers, createRunnerRegistry, createWorkers, startWorker, type Workers } from '@pitcrew/worker';
@@ -79,6 +79,17 @@ async function until<T>(what: string, read: () => Promise<T>, done: (value: T) =
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** Starts (and with a result, finishes) an attempt with the core repository, `minutesAgo` before now. */
+async function attempt(failureId: string, iteration: number, fixer: string, minutesAgo: number, result?: Parameters<typeof finishFixAttempt>[2]) {
+  const row = await startFixAttempt(tdb.db, { failureId, iteration, fixer });
+  if (result) expect(await finishFixAttempt(tdb.db, row.id, result)).toMatchObject({ id: row.id });
+  await tdb.db.updateTable('fix_attempts').set({ started_at: sql`now() - make_interval(mins => ${minutesAgo})` }).where('id', '=', row.id).execute();
+  return row.id;
+}
+
+/** `FixLoopFigures` of no loop. */
+const noLoops = { loops: 0, open: 0, verifiedByCi: 0, escalated: 0, merged: 0, closed: 0, ended: 0, ciPassed: 0, iterations: 0, costUsd: 0, mergeRate: null, iterationsPerMergedFix: null, usdPerMergedFix: null };
 
 const statusOf = (failureId: string) => async () =>
   (await tdb.db.selectFrom('failures').select('status').where('id', '=', failureId).executeTakeFirst())?.status;
@@ -358,13 +369,6 @@ describe('fixes', () => {
   let verifyFailed: string;
   let running: string;
 
-  /** Starts (and with a result, finishes) an attempt with the core repository, `minutesAgo` before now. */
-  async function attempt(failureId: string, iteration: number, fixer: string, minutesAgo: number, result?: Parameters<typeof finishFixAttempt>[2]) {
-    const row = await startFixAttempt(tdb.db, { failureId, iteration, fixer });
-    if (result) expect(await finishFixAttempt(tdb.db, row.id, result)).toMatchObject({ id: row.id });
-    await tdb.db.updateTable('fix_attempts').set({ started_at: sql`now() - make_interval(mins => ${minutesAgo})` }).where('id', '=', row.id).execute();
-    return row.id;
-  }
 
   beforeAll(async () => {
     const sent = [await deliver(), await deliver(), await deliver()];
@@ -475,6 +479,14 @@ describe('fixes', () => {
       tokensOut: 1000,
       costUsd: 0.75,
       usdPerProposedFix: 0.75,
+      // Both loops are open: a's PR awaits CI, b's second iteration runs.
+      loops: {
+        total: { ...noLoops, loops: 2, open: 2, iterations: 4, costUsd: 0.75 },
+        groups: [
+          { fixer: 'agent', model: null, category: 'lint', ...noLoops, loops: 1, open: 1, iterations: 2, costUsd: 0.75 },
+          { fixer: 'rules', model: null, category: 'lint', ...noLoops, loops: 1, open: 1, iterations: 2, costUsd: 0 },
+        ],
+      },
     });
     expect(Date.parse(res.body.since)).toBeGreaterThan(Date.now() - 3_700_000);
     expect((await api('/fixes/summary?since=1h&fixer=rules')).body).toMatchObject({ attempts: 2, proposed: 0, costUsd: 0, usdPerProposedFix: null });
@@ -501,6 +513,228 @@ describe('fixes', () => {
     expect(text).toContain(`"id":"${id}"`);
     expect(text).toContain('[REDACTED:');
     expect(text).not.toContain(token);
+  });
+});
+
+describe('fix loops', () => {
+  /** An owner of this test only: its repositories' loops are all the test's. */
+  const owner = `loops-${randomUUID().slice(0, 8)}`;
+  let l1: string;
+  let l2: string;
+  let l3: string;
+  let l4: string;
+  let l5: string;
+  /** CI's failure on l1's first fix commit, which its second iteration answers. */
+  let ciFailure: string;
+
+  /** A triaged failure of `owner/repo` (a CI failure on a fix branch with `fixLoopId`). */
+  async function insertFailure(repo: string, category: string, fixLoopId: string | null = null): Promise<string> {
+    const id = `gh-job-loop-${randomUUID().slice(0, 8)}`;
+    await tdb.db
+      .insertInto('failures')
+      .values({ id, provider: 'github', kind: 'job', owner, repo, head_sha: 'a'.repeat(40), conclusion: 'failure', data: '{}', status: 'triaged', category, first_delivery_id: randomUUID(), received_at: new Date(), fix_loop_id: fixLoopId } as never)
+      .execute();
+    return id;
+  }
+
+  /** A fix execution of `failureId` with `model`, `minutesAgo` before now. */
+  async function fixExecution(failureId: string, runner: string, model: string | null, minutesAgo: number) {
+    await tdb.db
+      .insertInto('executions')
+      .values({ failure_id: failureId, stage: 'fix', attempt: 1, runner, model, status: 'succeeded', started_at: new Date(Date.now() - minutesAgo * 60_000) })
+      .execute();
+  }
+
+  /** Iteration `iteration` of loop `loopId` proposed as PR #`pr` with fix commit `commit`, then CI's verdict on it (when given). */
+  async function proposed(loopId: string, iteration: number, fixer: string, minutesAgo: number, costUsd: number, commit: string, passed?: boolean, ciFailureId: string | null = null) {
+    const row = await startFixAttempt(tdb.db, { failureId: loopId, iteration, fixer, ciFailureId });
+    const pr = 100 + iteration;
+    await finishFixAttempt(tdb.db, row.id, { status: 'proposed', branch: `pitcrew/fix/${loopId}`, prNumber: pr, prUrl: `https://github.example/${owner}/pull/${pr}`, commitSha: commit, tokensIn: 1000, tokensOut: 100, costUsd });
+    await tdb.db.updateTable('fix_attempts').set({ started_at: sql`now() - make_interval(mins => ${minutesAgo})` }).where('id', '=', row.id).execute();
+    if (passed !== undefined) expect(await recordCiVerdict(tdb.db, { loopId, headSha: commit, passed })).toMatchObject({ id: row.id, ci_verdict: passed ? 'passed' : 'failed' });
+  }
+
+  /** An exhausted (or otherwise escalated) one-iteration loop of `repo` that ended `endedMinutesAgo` before now. */
+  async function escalatedLoop(repo: string, escalation: 'iterations' | 'budget' | 'fixer', endedMinutesAgo: number): Promise<string> {
+    const id = await insertFailure(repo, 'test');
+    await attempt(id, 1, 'agent', endedMinutesAgo + 5, { status: 'escalated', escalation, costUsd: 0.2 });
+    await endedAgo(id, endedMinutesAgo);
+    return id;
+  }
+
+  /** Moves the end of loop `loopId`'s iterations to `minutesAgo` before now. */
+  async function endedAgo(loopId: string, minutesAgo: number) {
+    await tdb.db.updateTable('fix_attempts').set({ finished_at: sql`now() - make_interval(mins => ${minutesAgo})` }).where('failure_id', '=', loopId).execute();
+  }
+
+  const merge = (loopId: string, by: string) => recordPullRequestOutcome(tdb.db, { loopId, outcome: 'merged', mergedBy: by, at: new Date() });
+
+  beforeAll(async () => {
+    // owner/app: l1 merged after CI failed once, l2 closed, l3 verified by CI (rules), l4 exhausted, l5 merged.
+    l1 = await insertFailure('app', 'test');
+    await fixExecution(l1, 'agent', 'model-a', 50);
+    await proposed(l1, 1, 'agent', 50, 0.4, 'c1'.repeat(20), false);
+    ciFailure = await insertFailure('app', 'test', l1);
+    await fixExecution(ciFailure, 'agent', 'model-b', 40);
+    await proposed(l1, 2, 'agent', 40, 0.6, 'c2'.repeat(20), true, ciFailure);
+    expect(await merge(l1, 'octocat')).toMatchObject({ iteration: 2, outcome: 'merged', merged_by: 'octocat' });
+    l2 = await insertFailure('app', 'test');
+    await fixExecution(l2, 'agent', 'model-b', 30);
+    await proposed(l2, 1, 'agent', 30, 0.5, 'd1'.repeat(20), true);
+    await recordPullRequestOutcome(tdb.db, { loopId: l2, outcome: 'closed', mergedBy: null, at: new Date() });
+    l3 = await insertFailure('app', 'lint');
+    await fixExecution(l3, 'rules', null, 25);
+    await proposed(l3, 1, 'rules', 25, 0, 'e1'.repeat(20), true);
+    l4 = await insertFailure('app', 'test');
+    await fixExecution(l4, 'agent', 'model-b', 20);
+    await proposed(l4, 1, 'agent', 20, 0.3, 'f1'.repeat(20), false);
+    await proposed(l4, 2, 'agent', 19, 0.3, 'f2'.repeat(20), false);
+    await attempt(l4, 3, 'agent', 18, { status: 'escalated', escalation: 'iterations', costUsd: 0.3 });
+    l5 = await insertFailure('app', 'test');
+    await fixExecution(l5, 'agent', 'model-b', 10);
+    await proposed(l5, 1, 'agent', 10, 0.1, 'g1'.repeat(20), true);
+    await merge(l5, 'hubot');
+    // Breakers: flaky exhausted 3 in a row, the latest 10 min ago; cooled the same, 90 min ago;
+    // mixed one exhausted loop after one the fixer escalated (not exhausted: it breaks the run).
+    await escalatedLoop('flaky', 'iterations', 180);
+    await escalatedLoop('flaky', 'budget', 120);
+    await escalatedLoop('flaky', 'iterations', 10);
+    for (const minutes of [150, 120, 90]) await escalatedLoop('cooled', 'budget', minutes);
+    await escalatedLoop('mixed', 'iterations', 200);
+    const merged = await insertFailure('mixed', 'test');
+    await proposed(merged, 1, 'agent', 160, 0.1, 'h1'.repeat(20), true);
+    await merge(merged, 'octocat');
+    await endedAgo(merged, 150);
+    await escalatedLoop('mixed', 'fixer', 60);
+    await escalatedLoop('mixed', 'budget', 10);
+  });
+
+  it('lists loops newest started first with their status, iterations, model, CI and PR outcome, in keyset pages', async () => {
+    const all = await api(`/fix-loops?repo=${owner}/app`);
+    expect(all.status).toBe(200);
+    expect(all.body.items.map((l: any) => [l.id, l.status, l.iterations])).toEqual([
+      [l5, 'merged', 1],
+      [l4, 'escalated', 3],
+      [l3, 'verified_by_ci', 1],
+      [l2, 'closed', 1],
+      [l1, 'merged', 2],
+    ]);
+    expect(all.body.nextCursor).toBeNull();
+    expect(all.body.items[4]).toEqual({
+      id: l1,
+      owner,
+      repo: 'app',
+      category: 'test',
+      status: 'merged',
+      iterations: 2,
+      fixer: 'agent',
+      // The latest fix execution with a model, the CI failure's included.
+      model: 'model-b',
+      lastStatus: 'proposed',
+      escalation: null,
+      verifiedByCi: true,
+      outcome: 'merged',
+      mergedBy: 'octocat',
+      outcomeAt: expect.any(String),
+      branch: `pitcrew/fix/${l1}`,
+      pr: { number: 102, url: `https://github.example/${owner}/pull/102` },
+      tokensIn: 2000,
+      tokensOut: 200,
+      costUsd: 1,
+      startedAt: expect.any(String),
+      finishedAt: expect.any(String),
+      proposedAt: expect.any(String),
+    });
+    expect(all.body.items[1]).toMatchObject({ escalation: 'iterations', lastStatus: 'escalated', verifiedByCi: false, outcome: null, costUsd: 0.9 });
+    expect(all.body.items[2]).toMatchObject({ fixer: 'rules', model: null, verifiedByCi: true, outcome: null });
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { body: { items: { id: string }[]; nextCursor: string | null } } = await api(`/fix-loops?repo=${owner}/app&limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(page.body.items.length).toBeLessThanOrEqual(2);
+      seen.push(...page.body.items.map((l) => l.id));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual([l5, l4, l3, l2, l1]);
+    const ids = async (q: string) => (await api(`/fix-loops?repo=${owner}/app&${q}`)).body.items.map((l: any) => l.id);
+    expect(await ids('status=merged')).toEqual([l5, l1]);
+    expect(await ids('status=open')).toEqual([]);
+    expect(await ids('fixer=rules')).toEqual([l3]);
+    expect(await ids('since=15m')).toEqual([l5]);
+    expect((await api(`/fix-loops?repo=${owner}/flaky`)).body.items).toHaveLength(3);
+    // Cursors of /failures (failure ids) and /fixes are not loop cursors.
+    const failuresCursor = (await api('/failures?limit=1')).body.nextCursor;
+    const fixesCursor = (await api('/fixes?limit=1')).body.nextCursor;
+    for (const q of ['status=done', 'limit=0', 'since=lately', `cursor=${failuresCursor}`, `cursor=${fixesCursor}`]) {
+      const res = await api(`/fix-loops?${q}`);
+      expect(res.status, q).toBe(400);
+      expect(res.body, q).toMatchObject({ error: 'bad_request', reason: expect.any(String) });
+    }
+  });
+
+  it('shows one loop with its iterations, CI verdicts and the CI failure each answered', async () => {
+    const res = await api(`/fix-loops/${l1}`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ id: l1, status: 'merged', iterations: 2, model: 'model-b', mergedBy: 'octocat' });
+    expect(res.body.attempts).toMatchObject([
+      { iteration: 1, status: 'proposed', commitSha: 'c1'.repeat(20), ci: { failureId: null, verdict: 'failed', at: expect.any(String) }, outcome: null, costUsd: 0.4 },
+      { iteration: 2, status: 'proposed', commitSha: 'c2'.repeat(20), ci: { failureId: ciFailure, verdict: 'passed', at: expect.any(String) }, outcome: 'merged', mergedBy: 'octocat', outcomeAt: expect.any(String), costUsd: 0.6 },
+    ]);
+    expect((await api(`/fix-loops/${l4}`)).body.attempts.map((a: any) => [a.iteration, a.status, a.ci.verdict, a.escalation])).toEqual([
+      [1, 'proposed', 'failed', null],
+      [2, 'proposed', 'failed', null],
+      [3, 'escalated', null, 'iterations'],
+    ]);
+    // A CI failure on a fix branch is not a loop of its own.
+    expect((await api(`/fix-loops/${ciFailure}`)).status).toBe(404);
+    expect((await api('/fix-loops/gh-job-none')).body).toMatchObject({ error: 'not_found' });
+  });
+
+  it('summarises the loops of a window: merge rate, iterations and USD per merged fix by fixer, model and category', async () => {
+    const res = await api(`/fixes/summary?since=1h&repo=${owner}/app`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ attempts: 8, proposed: 7, costUsd: 2.5 });
+    expect(res.body.loops).toEqual({
+      total: { loops: 5, open: 0, verifiedByCi: 1, escalated: 1, merged: 2, closed: 1, ended: 0, ciPassed: 4, iterations: 8, costUsd: 2.5, mergeRate: 0.666667, iterationsPerMergedFix: 4, usdPerMergedFix: 1.25 },
+      groups: [
+        // l1, l2, l4, l5: 7 iterations and 2.5 USD for 2 merged fixes; 2 of the 3 PRs decided were merged.
+        { fixer: 'agent', model: 'model-b', category: 'test', loops: 4, open: 0, verifiedByCi: 0, escalated: 1, merged: 2, closed: 1, ended: 0, ciPassed: 3, iterations: 7, costUsd: 2.5, mergeRate: 0.666667, iterationsPerMergedFix: 3.5, usdPerMergedFix: 1.25 },
+        { fixer: 'rules', model: null, category: 'lint', ...noLoops, loops: 1, verifiedByCi: 1, ciPassed: 1, iterations: 1 },
+      ],
+    });
+    expect((await api(`/fixes/summary?since=1h&repo=${owner}/app&fixer=rules`)).body.loops.total).toMatchObject({ loops: 1, merged: 0, mergeRate: null, usdPerMergedFix: null });
+    expect((await api(`/fixes/summary?since=15m&repo=${owner}/app`)).body.loops.total).toMatchObject({ loops: 1, merged: 1, mergeRate: 1, iterationsPerMergedFix: 1, usdPerMergedFix: 0.1 });
+    expect((await api('/fixes/summary?repo=nobody/none')).body.loops).toEqual({ total: noLoops, groups: [] });
+  });
+
+  it('shows the breaker of every repository with loops: exhausted in a row against the threshold, open until the cool-down ends', async () => {
+    const res = await api('/fix-breakers');
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ threshold: 3, cooldownMs: 3_600_000, open: expect.any(Number) });
+    const mine = res.body.breakers.filter((b: any) => b.owner === owner);
+    expect(mine.map((b: any) => [b.repo, b.exhaustedInARow, b.state])).toEqual([
+      ['app', 0, 'closed'],
+      ['cooled', 3, 'closed'],
+      ['flaky', 3, 'open'],
+      ['mixed', 1, 'closed'],
+    ]);
+    const flaky = mine.find((b: any) => b.repo === 'flaky');
+    expect(flaky.threshold).toBe(3);
+    expect(Date.parse(flaky.lastEndedAt)).toBeGreaterThan(Date.now() - 11 * 60_000);
+    expect(flaky.until).toBe(new Date(Date.parse(flaky.lastEndedAt) + 3_600_000).toISOString());
+    expect(mine.find((b: any) => b.repo === 'cooled')).toMatchObject({ until: null, lastEndedAt: expect.any(String) });
+
+    // The API decides with the settings it is given (the workers'): a threshold of 1 and a 4 h cool-down.
+    const producer = createIntakeProducer(intake, redis, prefix);
+    const strict = createAdminApi({ db: tdb.db, redis, prefix, triage, producer, logger, fixBreaker: { threshold: 1, cooldownMs: 4 * 3_600_000 } });
+    const answer = (await (await strict.request('/fix-breakers')).json()) as any;
+    expect(answer).toMatchObject({ threshold: 1, cooldownMs: 4 * 3_600_000 });
+    expect(answer.breakers.filter((b: any) => b.owner === owner).map((b: any) => [b.repo, b.exhaustedInARow, b.state])).toEqual([
+      ['app', 0, 'closed'],
+      ['cooled', 1, 'open'],
+      ['flaky', 1, 'open'],
+      ['mixed', 1, 'open'],
+    ]);
   });
 });
 

@@ -14,12 +14,17 @@ import {
   findDelivery,
   findFailure,
   FIX_ATTEMPT_STATUSES,
+  FIX_LOOP_STATUSES,
+  FixBreakerEnv,
   getFailureDetail,
   getFix,
+  getFixLoop,
   getIncident,
   isIgnored,
   listFailures,
+  listFixBreakers,
   listFixes,
+  listFixLoops,
   listIncidents,
   normalizeGithubEvent,
   parseBreakerStates,
@@ -30,9 +35,11 @@ import {
   spendByDay,
   TriageStage,
   summarizeFixes,
+  summarizeFixLoops,
   type CiEvent,
   type Database,
   type FailureStatus,
+  type FixBreakerSettings,
   type Logger,
 } from '@pitcrew/core';
 import { IngestError } from './errors.ts';
@@ -53,8 +60,16 @@ export interface AdminApiDeps {
   /** The same producer the webhook route uses: a replay is a new intake job. */
   producer: IntakeProducer;
   logger: Logger;
+  /**
+   * The fix-loop breaker's settings (`PITCREW_FIX_BREAKER_THRESHOLD`, `PITCREW_FIX_BREAKER_COOLDOWN_MS`),
+   * which must be the workers' for `GET /fix-breakers` to tell what they decide; default 3 loops, 1 h.
+   */
+  fixBreaker?: FixBreakerSettings;
   now?: () => Date;
 }
+
+/** {@link AdminApiDeps.fixBreaker} by default: the schema's defaults. */
+const FIX_BREAKER_DEFAULTS = FixBreakerEnv.parse({});
 
 const FAILURE_STATUSES = ['queued', 'running', 'triaged', 'failed'] as const satisfies readonly FailureStatus[];
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
@@ -168,9 +183,20 @@ const MAX_REPLAY_WAIT_MS = 30_000;
  *   newest started first, keyset-paginated like `/failures`, each with its failure's owner, repo,
  *   branch and category (`failure`); without the verification output
  * - `GET /fixes/summary?since=&repo=&fixer=` → `{since, attempts, byStatus, byGuardRule, proposed,
- *   tokensIn, tokensOut, costUsd, usdPerProposedFix}` over the attempts started since `since`
+ *   tokensIn, tokensOut, costUsd, usdPerProposedFix, loops}` over the attempts started since `since`
  *   (default `7d`); USD per proposed fix is every attempt's USD over the fixes proposed, `null`
- *   when none was
+ *   when none was. `loops` = `{total, groups}` over the loops started since `since` (`fixer` =
+ *   their latest iteration's): loops, counts by status, `ciPassed`, iterations, USD, `mergeRate`
+ *   (merged / (merged + closed)), `iterationsPerMergedFix` and `usdPerMergedFix` (every loop's
+ *   iterations and USD over the loops merged), in total and per fixer, model and category
+ * - `GET /fix-loops?status=&repo=&fixer=&since=&limit=&cursor=` → `{items, nextCursor}`: fix loops
+ *   (one per failure fixed: iterations, status, fixer, model, CI verdict, PR and its outcome,
+ *   tokens, USD), newest started first, keyset-paginated like `/failures`
+ * - `GET /fix-loops/:id` → one loop with its iterations (`attempts`, first first, as
+ *   `GET /fixes/:id` without the failure); 404 when unknown
+ * - `GET /fix-breakers` → `{threshold, cooldownMs, breakers: [{owner, repo, exhaustedInARow,
+ *   threshold, state, until, lastEndedAt}], open}`: the per-repository fix-loop breaker of every
+ *   repository with loops (`fixBreakerState` of `@pitcrew/core`)
  * - `GET /fixes/:id` → one attempt with its verification (command, exit code, ms, output tail),
  *   guard verdict, pull request, tokens, USD and failure; 404 when unknown
  *
@@ -180,6 +206,7 @@ const MAX_REPLAY_WAIT_MS = 30_000;
 export function createAdminApi(deps: AdminApiDeps): Hono {
   const { db, redis, prefix, triage, producer, logger } = deps;
   const now = deps.now ?? (() => new Date());
+  const fixBreaker = deps.fixBreaker ?? { threshold: FIX_BREAKER_DEFAULTS.PITCREW_FIX_BREAKER_THRESHOLD, cooldownMs: FIX_BREAKER_DEFAULTS.PITCREW_FIX_BREAKER_COOLDOWN_MS };
   const app = new Hono();
 
   /** Query parameters of a keyset-paginated list: `since`, `limit` (1-500, default 50), `cursor`. */
@@ -341,8 +368,9 @@ export function createAdminApi(deps: AdminApiDeps): Hono {
     async (c) => {
       const q = c.req.valid('query');
       const since = q.since ?? new Date(now().getTime() - 7 * UNIT_MS.d);
-      const summary = await summarizeFixes(db, { since, ...(q.repo ? { repo: q.repo } : {}), ...(q.fixer ? { fixer: q.fixer } : {}) });
-      return c.json({ since: since.toISOString(), ...summary });
+      const filter = { since, ...(q.repo ? { repo: q.repo } : {}), ...(q.fixer ? { fixer: q.fixer } : {}) };
+      const [summary, loops] = await Promise.all([summarizeFixes(db, filter), summarizeFixLoops(db, filter)]);
+      return c.json({ since: since.toISOString(), ...summary, loops });
     },
   );
 
@@ -351,6 +379,32 @@ export function createAdminApi(deps: AdminApiDeps): Hono {
     const fix = await getFix(db, id);
     if (!fix) throw new IngestError(404, 'not_found', `no fix attempt ${id}`);
     return c.json(fix);
+  });
+
+  app.get(
+    '/fix-loops',
+    validate(
+      'query',
+      z.object({
+        status: z.enum(FIX_LOOP_STATUSES).optional(),
+        fixer: z.string().min(1).max(100).optional(),
+        repo: z.string().min(1).optional(),
+        ...pageQuery,
+      }),
+    ),
+    async (c) => c.json(await keysetPage(() => listFixLoops(db, definedOnly(c.req.valid('query'))))),
+  );
+
+  app.get('/fix-loops/:id', validate('param', FailureParams), async (c) => {
+    const { id } = c.req.valid('param');
+    const loop = await getFixLoop(db, id);
+    if (!loop) throw new IngestError(404, 'not_found', `no fix loop ${id}`);
+    return c.json(loop);
+  });
+
+  app.get('/fix-breakers', async (c) => {
+    const breakers = await listFixBreakers(db, fixBreaker, now());
+    return c.json({ ...fixBreaker, breakers, open: breakers.filter((b) => b.state === 'open').length });
   });
 
   app.get('/breakers', async (c) => {

@@ -115,6 +115,7 @@ export async function startIngest(
               triage: queues.find((q) => q.name === QUEUES.triage)!,
               producer,
               logger: log,
+              fixBreaker: { threshold: config.PITCREW_FIX_BREAKER_THRESHOLD, cooldownMs: config.PITCREW_FIX_BREAKER_COOLDOWN_MS },
             }),
             token: config.PITCREW_ADMIN_TOKEN,
           },

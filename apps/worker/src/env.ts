@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DatabaseEnv, LlmEnv, LogEnv, RedisEnv, SINKS, type SinkName } from '@pitcrew/core';
+import { DatabaseEnv, FixBreakerEnv, LlmEnv, LogEnv, RedisEnv, SINKS, type SinkName } from '@pitcrew/core';
 import { Strategy } from './runners/registry.ts';
 import { parseNetworkSetting } from './sandbox/sandbox.ts';
 
@@ -142,10 +142,8 @@ export const WorkerEnv = z.object({
   PITCREW_FIX_MAX_ITERATIONS: z.coerce.number().int().min(1).max(20).default(3),
   /** USD one fix loop may cost over all its iterations; 0 = no limit beyond PITCREW_FIX_BUDGET_USD per attempt. */
   PITCREW_FIX_LOOP_BUDGET_USD: nonNegative().default(3),
-  /** Exhausted loops in a row in one repository that open its fix breaker (no new loop for the cool-down). */
-  PITCREW_FIX_BREAKER_THRESHOLD: z.coerce.number().int().min(1).default(3),
-  /** ms a repository's fix breaker stays open. */
-  PITCREW_FIX_BREAKER_COOLDOWN_MS: z.coerce.number().int().min(1_000).default(3_600_000),
+  /** The per-repository fix breaker (exhausted loops in a row, ms it stays open): shared with ingest's admin API. */
+  ...FixBreakerEnv.shape,
   /** The label an escalated fix PR gets. */
   PITCREW_FIX_ESCALATION_LABEL: z.string().min(1).default('pitcrew:escalated'),
   /** Fix jobs at once per process (each holds a checkout and runs commands). */

@@ -24,7 +24,7 @@ export { createRulesRunner } from './runners/rules-runner.ts';
 export { createRunnerRegistry, Strategy, StrategyEntry, type RunnerRegistry } from './runners/registry.ts';
 export { createBreakers, type Breakers, type BreakerState } from './guards/breakers.ts';
 export { createBreakerPublisher, BREAKER_REFRESH_MS, type BreakerPublisher, type BreakerPublisherOptions } from './guards/breaker-publisher.ts';
-export { createWorkerMetrics, serveMetrics, BREAKER_STATE_VALUES, FIX_DURATION_BUCKETS, STAGE_DURATION_BUCKETS, type ExecutionObservation, type FixAttemptObservation, type FixObservationStatus, type MetricsServer, type PipelineObserver, type WorkerMetrics } from './metrics.ts';
+export { createWorkerMetrics, serveMetrics, BREAKER_STATE_VALUES, FIX_DURATION_BUCKETS, FIX_LOOP_ITERATION_BUCKETS, STAGE_DURATION_BUCKETS, type ExecutionObservation, type FixAttemptObservation, type FixLoopObservation, type FixLoopOutcome, type FixObservationStatus, type MetricsServer, type PipelineObserver, type WorkerMetrics } from './metrics.ts';
 export { createBudget, utcDay, type Budget, type BudgetLimits, type Reservation } from './guards/budget.ts';
 export type { Runner, RunnerInput, RunnerOutput } from './runners/runner.ts';
 export { createWorkers, type RunnerLimits, type WorkerDeps, type Workers } from './worker.ts';

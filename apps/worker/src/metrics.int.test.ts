@@ -12,7 +12,7 @@ import { createBreakers } from './guards/breakers.ts';
 import { createBudget } from './guards/budget.ts';
 import { processIntake } from './jobs/intake.ts';
 import { startWorker } from './main.ts';
-import { createWorkerMetrics, FIX_DURATION_BUCKETS, serveMetrics, STAGE_DURATION_BUCKETS, type MetricsServer, type WorkerMetrics } from './metrics.ts';
+import { createWorkerMetrics, FIX_DURATION_BUCKETS, FIX_LOOP_ITERATION_BUCKETS, serveMetrics, STAGE_DURATION_BUCKETS, type MetricsServer, type WorkerMetrics } from './metrics.ts';
 import { triageFailure } from './stages/index.ts';
 import { createLlmRunner } from './runners/llm-runner.ts';
 import { createRunnerRegistry, type RunnerRegistry } from './runners/registry.ts';
@@ -267,6 +267,43 @@ describe('worker metrics', () => {
     expect(sampleValue(samples, 'pitcrew_fix_duration_seconds_count', { fixer: 'rules' })).toBe(1);
     const les = samples.filter((s) => s.name === 'pitcrew_fix_duration_seconds_bucket' && s.labels.fixer === 'rules').map((s) => s.labels.le);
     expect(les).toEqual([...FIX_DURATION_BUCKETS.map(String), '+Inf']);
+  });
+
+  it('counts ended fix loops by fixer, category and outcome, their iterations and USD: merge rate, iterations and USD per merged fix', async () => {
+    const ended = metrics.observer.fixLoopEnded;
+    ended({ fixer: 'agent', model: 'gpt-x', category: 'test', outcome: 'merged', iterations: 2, costUsd: 1 });
+    ended({ fixer: 'agent', model: 'gpt-x', category: 'test', outcome: 'merged', iterations: 1, costUsd: 0.25 });
+    ended({ fixer: 'agent', model: 'gpt-x', category: 'lint', outcome: 'closed', iterations: 1, costUsd: 0.5 });
+    ended({ fixer: 'agent', model: 'gpt-x', category: 'test', outcome: 'escalated', iterations: 12, costUsd: 0.75 });
+    ended({ fixer: 'rules', model: null, category: null, outcome: 'verified_by_ci', iterations: 1, costUsd: 0 });
+    metrics.observer.fixBreakerOpened();
+    metrics.observer.fixBreakerOpened();
+    const samples = parseExposition((await scrape()).text);
+    const sum = (name: string, labels: Record<string, string>) =>
+      samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((n, s) => n + s.value, 0);
+
+    expect(sampleValue(samples, 'pitcrew_fix_loops_total', { fixer: 'agent', category: 'test', outcome: 'merged' })).toBe(2);
+    expect(sampleValue(samples, 'pitcrew_fix_loops_total', { fixer: 'agent', category: 'lint', outcome: 'closed' })).toBe(1);
+    expect(sampleValue(samples, 'pitcrew_fix_loops_total', { fixer: 'rules', category: 'none', outcome: 'verified_by_ci' })).toBe(1);
+    // Every fixer and category that ended a loop has a merged series, at 0 when none merged.
+    expect(sampleValue(samples, 'pitcrew_fix_loops_total', { fixer: 'agent', category: 'lint', outcome: 'merged' })).toBe(0);
+    expect(sampleValue(samples, 'pitcrew_fix_loops_total', { fixer: 'rules', category: 'none', outcome: 'merged' })).toBe(0);
+    // The docstring's PromQL over one scrape: merge rate 2 / (2 + 1).
+    const merged = sum('pitcrew_fix_loops_total', { fixer: 'agent', outcome: 'merged' });
+    expect(merged / (merged + sum('pitcrew_fix_loops_total', { fixer: 'agent', outcome: 'closed' }))).toBeCloseTo(2 / 3, 9);
+    // Iterations per merged fix: every ended loop's iterations (16) over the merged ones; a merged loop itself took 1.5.
+    expect(sum('pitcrew_fix_loop_iterations_sum', { fixer: 'agent' }) / merged).toBe(8);
+    expect(sampleValue(samples, 'pitcrew_fix_loop_iterations_sum', { fixer: 'agent', outcome: 'merged' })! / sampleValue(samples, 'pitcrew_fix_loop_iterations_count', { fixer: 'agent', outcome: 'merged' })!).toBe(1.5);
+    // USD per merged fix: every ended loop's USD (2.5) over the merged ones.
+    expect(sum('pitcrew_fix_loop_cost_usd_total', { fixer: 'agent' }) / merged).toBeCloseTo(1.25, 9);
+    expect(sampleValue(samples, 'pitcrew_fix_loop_cost_usd_total', { fixer: 'rules', outcome: 'verified_by_ci' })).toBe(0);
+    // Buckets 1..10: a loop of 12 iterations is only under +Inf.
+    const les = samples.filter((s) => s.name === 'pitcrew_fix_loop_iterations_bucket' && s.labels.fixer === 'agent' && s.labels.outcome === 'escalated');
+    expect(les.map((s) => s.labels.le)).toEqual([...FIX_LOOP_ITERATION_BUCKETS.map(String), '+Inf']);
+    expect(les.map((s) => s.value)).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    expect(sampleValue(samples, 'pitcrew_fix_loop_iterations_bucket', { fixer: 'agent', outcome: 'merged', le: '1' })).toBe(1);
+    // The breaker counter has no repository label.
+    expect(samples.filter((s) => s.name === 'pitcrew_fix_breaker_opened_total')).toEqual([{ name: 'pitcrew_fix_breaker_opened_total', labels: {}, value: 2 }]);
   });
 
   it('serves Prometheus text on /metrics only, behind the bearer token when one is set', async () => {

@@ -40,6 +40,24 @@ export interface FixAttemptObservation {
   durationMs: number;
 }
 
+/** How a fix loop ended, as `fixLoopEnded` reports it (a `fix_loops` status other than `open` and `ended`). */
+export type FixLoopOutcome = 'merged' | 'closed' | 'verified_by_ci' | 'escalated';
+
+/** One ended fix loop (every iteration of one failure's fix). */
+export interface FixLoopObservation {
+  /** The latest iteration's fixer (`rules`, `agent`). */
+  fixer: string;
+  /** The model of its fix executions; null for the rules fixer. Not a label (cardinality): kept for callers and future use. */
+  model: string | null;
+  /** The failure's category (`lint`, `test`, ...); null when unclassified. */
+  category: string | null;
+  outcome: FixLoopOutcome;
+  /** Iterations the loop made, ≥ 1. */
+  iterations: number;
+  /** USD of every iteration. */
+  costUsd: number;
+}
+
 /** What the pipeline tells metrics; calls never throw. */
 export interface PipelineObserver {
   /** A stage's execution row was finished (not called for stages reused from an earlier attempt). */
@@ -50,6 +68,10 @@ export interface PipelineObserver {
   unpricedRefused(runner: string, model: string | null): void;
   /** A fix attempt ended (once per attempt, also when none was made: `not_attempted`). */
   fixAttempt(observation: FixAttemptObservation): void;
+  /** A fix loop ended: once per loop, when its outcome is known. */
+  fixLoopEnded(observation: FixLoopObservation): void;
+  /** A repository's fix-loop breaker opened (its threshold of exhausted loops in a row was reached): once per opening. */
+  fixBreakerOpened(): void;
 }
 
 /** Value of `pitcrew_breaker_state` per state (`isolated` is cockatiel's manual hold; pitcrew never isolates). */
@@ -67,6 +89,9 @@ export const STAGE_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
  * the verification).
  */
 export const FIX_DURATION_BUCKETS = [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 900, 1200];
+
+/** Buckets of `pitcrew_fix_loop_iterations`: 1 to 10 iterations per loop. */
+export const FIX_LOOP_ITERATION_BUCKETS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 
 /** Metrics of one worker process, in a registry of its own. */
 export interface WorkerMetrics {
@@ -94,6 +119,11 @@ export interface WorkerMetrics {
  * - `pitcrew_fix_cost_usd_total{fixer}` counter (USD of every fix attempt, whatever its end)
  * - `pitcrew_fix_proposed_total{fixer}` counter (fixes proposed as a pull request)
  * - `pitcrew_fix_duration_seconds{fixer}` histogram (seconds per attempt; `not_attempted` not observed)
+ * - `pitcrew_fix_loops_total{fixer,category,outcome}` counter (fix loops ended: merged, closed, verified_by_ci, escalated)
+ * - `pitcrew_fix_loop_iterations{fixer,outcome}` histogram (iterations per ended loop, buckets 1..10)
+ * - `pitcrew_fix_loop_cost_usd_total{fixer,outcome}` counter (USD of ended loops, every iteration)
+ * - `pitcrew_fix_breaker_opened_total` counter (per-repository fix-loop breakers opened; no
+ *   repository label: one series per repository would grow without bound)
  * - Node's default process metrics (prom-client `collectDefaultMetrics`)
  *
  * Counters are per process: Prometheus sums them over the worker targets. USD per proposed fix is
@@ -102,6 +132,21 @@ export interface WorkerMetrics {
  * escalated ones too) per fix that reached a pull request. Both fix counters get a fixer's series
  * (at 0) on its first attempt, so the ratio exists (0 for the free rules fixer, +Inf while
  * nothing was proposed) instead of being absent.
+ *
+ * Fix loops, over ended loops (the admin API's `GET /api/fixes/summary` `loops` counts open ones too):
+ * - merge rate (of the PRs a human decided on, the share merged):
+ *   `sum by (fixer) (increase(pitcrew_fix_loops_total{outcome="merged"}[7d])) / sum by (fixer)
+ *   (increase(pitcrew_fix_loops_total{outcome=~"merged|closed"}[7d]))`
+ * - iterations per merged fix (every ended loop's iterations per loop merged):
+ *   `sum by (fixer) (increase(pitcrew_fix_loop_iterations_sum[7d])) / sum by (fixer)
+ *   (increase(pitcrew_fix_loops_total{outcome="merged"}[7d]))`; the iterations a merged loop
+ *   itself took: `..._sum{outcome="merged"} / ..._count{outcome="merged"}`
+ * - USD per merged fix (every ended loop's USD per loop merged):
+ *   `sum by (fixer) (increase(pitcrew_fix_loop_cost_usd_total[7d])) / sum by (fixer)
+ *   (increase(pitcrew_fix_loops_total{outcome="merged"}[7d]))`
+ * A loop's end gives its fixer and category a `merged` series (at 0) in `pitcrew_fix_loops_total`
+ * and its fixer one in the cost counter, so the ratios exist (+Inf while nothing merged) instead of
+ * being absent.
  */
 export function createWorkerMetrics(options: { processMetrics?: boolean } = {}): WorkerMetrics {
   const registry = new Registry();
@@ -195,6 +240,30 @@ export function createWorkerMetrics(options: { processMetrics?: boolean } = {}):
     buckets: FIX_DURATION_BUCKETS,
     registers: [registry],
   });
+  const fixLoops = new Counter({
+    name: 'pitcrew_fix_loops_total',
+    help: 'Fix loops ended, by fixer (the latest iteration\'s), category and outcome (merged, closed, verified_by_ci, escalated). Merge rate: merged / (merged + closed).',
+    labelNames: ['fixer', 'category', 'outcome'] as const,
+    registers: [registry],
+  });
+  const fixLoopIterations = new Histogram({
+    name: 'pitcrew_fix_loop_iterations',
+    help: 'Iterations per ended fix loop, by fixer and outcome. _sum over pitcrew_fix_loops_total{outcome="merged"}: iterations per merged fix.',
+    labelNames: ['fixer', 'outcome'] as const,
+    buckets: FIX_LOOP_ITERATION_BUCKETS,
+    registers: [registry],
+  });
+  const fixLoopCost = new Counter({
+    name: 'pitcrew_fix_loop_cost_usd_total',
+    help: 'USD of ended fix loops (every iteration), by fixer and outcome. Over pitcrew_fix_loops_total{outcome="merged"}: USD per merged fix.',
+    labelNames: ['fixer', 'outcome'] as const,
+    registers: [registry],
+  });
+  const fixBreakerOpened = new Counter({
+    name: 'pitcrew_fix_breaker_opened_total',
+    help: 'Per-repository fix-loop breakers opened (PITCREW_FIX_BREAKER_THRESHOLD exhausted loops in a row); which repositories: GET /api/fix-breakers.',
+    registers: [registry],
+  });
   const watched: Breakers[] = [];
   new Gauge({
     name: 'pitcrew_breaker_state',
@@ -236,6 +305,17 @@ export function createWorkerMetrics(options: { processMetrics?: boolean } = {}):
         fixProposed.inc(fixer, o.status === 'proposed' ? 1 : 0);
         if (o.status === 'refused') fixRefused.inc({ rule: o.guardRule ?? 'none' });
         if (o.status !== 'not_attempted') fixDuration.observe(fixer, Math.max(0, o.durationMs) / 1_000);
+      },
+      fixLoopEnded(o) {
+        const category = o.category ?? 'none';
+        fixLoops.inc({ fixer: o.fixer, category, outcome: o.outcome });
+        // The denominator of the per-merged-fix ratios exists from the first loop on (at 0).
+        if (o.outcome !== 'merged') fixLoops.inc({ fixer: o.fixer, category, outcome: 'merged' }, 0);
+        fixLoopIterations.observe({ fixer: o.fixer, outcome: o.outcome }, Math.max(0, o.iterations));
+        fixLoopCost.inc({ fixer: o.fixer, outcome: o.outcome }, Math.max(0, o.costUsd));
+      },
+      fixBreakerOpened() {
+        fixBreakerOpened.inc();
       },
     },
     watchWorker(worker) {

@@ -195,12 +195,12 @@ export function createWorkers(deps: WorkerDeps): Workers {
         if (!loop) return;
         const octokit = fixPolicy && !fixPolicy.dryRun ? deps.github?.forInstallation(installationId) : null;
         if (octokit) await escalatePullRequest(octokit, db, loop, fixPolicy!.escalationLabel, reason);
-        // METRICS-LOOP-ENDED
+        deps.metrics?.observer.fixLoopEnded({ fixer: loop.fixer, model: null, category: loop.category, outcome: 'escalated', iterations: loop.iterations, costUsd: Number(loop.cost_usd) });
         if (escalation !== 'fixer') {
           const exhausted = await exhaustedLoopsInARow(db, loop, fixPolicy!.breaker.threshold);
           if (fixBreakerState(exhausted, fixPolicy!.breaker, new Date()).open) {
             logger.warn({ repository: `${loop.owner}/${loop.repo}`, exhausted: exhausted.count }, 'fix breaker opened: no new loop in this repository for the cool-down');
-            // METRICS-BREAKER-OPENED
+            deps.metrics?.observer.fixBreakerOpened();
           }
         }
         const row = await findFailure(db, loopId);

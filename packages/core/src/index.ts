@@ -27,5 +27,5 @@ export * from './fix/step-command.ts';
 export * from './db/fix-attempts.ts';
 export * from './events/index.ts';
 export * from './db/fix-loops.ts';
-export * from './db/fix-breaker.ts';
+export * from './fix-breaker.ts';
 export * from './uuidv7.ts';

@@ -1,4 +1,4 @@
-import type { FixAttemptStatus, FixAttemptView, FixListItem, FixSummary } from '@pitcrew/core';
+import type { FixAttemptStatus, FixAttemptView, FixBreakerView, FixLoopDetail, FixLoopFigures, FixLoopStatus, FixLoopSummary, FixLoopView, FixListItem, FixSummary } from '@pitcrew/core';
 import type { AdminClient } from '../admin/client.ts';
 import { cell, fields, time, usd } from '../admin/format.ts';
 import { renderTable } from '../table.ts';
@@ -17,8 +17,8 @@ export interface FixesLsOptions {
   json?: boolean;
 }
 
-/** Answer of `GET /api/fixes/summary`: {@link FixSummary} and the window's start (ISO 8601). */
-export type FixSummaryAnswer = FixSummary & { since: string };
+/** Answer of `GET /api/fixes/summary`: {@link FixSummary}, the window's start (ISO 8601) and its loops (absent from APIs before fix loop part 2). */
+export type FixSummaryAnswer = FixSummary & { since: string; loops?: FixLoopSummary };
 
 /** `files/lines` changed. */
 const size = (f: FixAttemptView) => `${f.filesChanged}/${f.linesChanged}`;
@@ -102,7 +102,7 @@ export async function fixesSummary(client: AdminClient, options: { since?: strin
   const s = await client.get<FixSummaryAnswer>('/fixes/summary', { since: options.since, repo: options.repo, fixer: options.fixer });
   if (options.json) return JSON.stringify(s, null, 2);
   const refusals = Object.entries(s.byGuardRule).filter(([, n]) => n > 0);
-  return [
+  const parts = [
     fields([
       ['since (UTC)', time(s.since)],
       ['attempts', s.attempts],
@@ -113,5 +113,140 @@ export async function fixesSummary(client: AdminClient, options: { since?: strin
     ]),
     `attempts by status\n${renderTable(Object.keys(s.byStatus), [Object.values(s.byStatus)])}`,
     refusals.length > 0 ? `refused by guard rule\n${renderTable(refusals.map(([rule]) => rule), [refusals.map(([, n]) => n)])}` : 'refused by guard rule: none',
+  ];
+  if (s.loops) parts.push(loopTable(s.loops));
+  return parts.join('\n\n');
+}
+
+/** A share as a percentage with one decimal (`66.7%`); `-` for none. */
+const percent = (share: number | null) => (share === null ? '-' : `${(share * 100).toFixed(1)}%`);
+
+/** The loop figures' cells after the group's own: counts, merge rate, iterations per merged fix, USD, USD per merged fix. */
+const figureCells = (f: FixLoopFigures) => [
+  f.loops,
+  f.open,
+  f.verifiedByCi,
+  f.escalated,
+  f.merged,
+  f.closed,
+  f.ended,
+  percent(f.mergeRate),
+  f.iterationsPerMergedFix === null ? '-' : f.iterationsPerMergedFix.toFixed(2),
+  usd(f.costUsd),
+  f.usdPerMergedFix === null ? '-' : usd(f.usdPerMergedFix),
+];
+
+/** The summary's loop table: one row per fixer, model and category, then the total. */
+function loopTable(loops: FixLoopSummary): string {
+  if (loops.total.loops === 0) return 'fix loops: none started in the window';
+  const head = ['fixer', 'model', 'category', 'loops', 'open', 'verified by CI', 'escalated', 'merged', 'closed', 'ended', 'merge rate', 'iterations/merged', 'USD', 'USD/merged'];
+  const rows = loops.groups.map((g) => [g.fixer, cell(g.model), cell(g.category), ...figureCells(g)]);
+  return `fix loops (merge rate = merged / (merged + closed); iterations and USD of every loop per merged fix)\n${renderTable(head, [...rows, ['total', '', '', ...figureCells(loops.total)]], 40)}`;
+}
+
+/** Options of `pitcrew fixes loops`: those of `fixes ls`, with a loop's status; `fixer` is the latest iteration's. */
+export type FixLoopsOptions = Omit<FixesLsOptions, 'status'> & { status?: FixLoopStatus };
+
+/** CI's say on a loop: `passed` once a fix commit passed, else `-`. */
+const ciCell = (l: FixLoopView) => (l.verifiedByCi ? 'passed' : '-');
+
+/** The outcome in one cell: `merged by octocat`, `closed`, `-`. */
+const outcomeCell = (l: FixLoopView) => (l.outcome ? `${l.outcome}${l.mergedBy ? ` by ${l.mergedBy}` : ''}` : '-');
+
+/**
+ * `pitcrew fixes loops`: fix loops, newest started first (`GET /api/fix-loops`), as a table
+ * (status, iterations, fixer, model, CI, PR and its outcome, tokens, USD) with a hint for the
+ * next page, or the API's JSON with `--json`.
+ *
+ * @throws {AdminApiError} on a bad filter or an unreachable API
+ */
+export async function fixesLoops(client: AdminClient, options: FixLoopsOptions): Promise<string> {
+  const { json: _json, ...filters } = options;
+  const page = await client.get<{ items: FixLoopView[]; nextCursor: string | null }>('/fix-loops', { ...filters });
+  if (options.json) return JSON.stringify(page, null, 2);
+  if (page.items.length === 0) return 'no fix loops match';
+  const table = renderTable(
+    ['loop', 'repository', 'category', 'status', 'iter', 'fixer', 'model', 'CI', 'PR', 'outcome', 'started (UTC)', 'tokens in/out', 'USD'],
+    page.items.map((l) => [
+      l.id,
+      `${l.owner}/${l.repo}`,
+      cell(l.category),
+      l.status + (l.escalation ? ` (${l.escalation})` : ''),
+      l.iterations,
+      l.fixer,
+      cell(l.model),
+      ciCell(l),
+      cell(l.pr.url ?? (l.pr.number !== null ? `#${l.pr.number}` : null)),
+      outcomeCell(l),
+      time(l.startedAt),
+      `${l.tokensIn}/${l.tokensOut}`,
+      usd(l.costUsd),
+    ]),
+    40,
+  );
+  return page.nextCursor ? `${table}\nmore: pitcrew fixes loops --cursor ${page.nextCursor}` : table;
+}
+
+/** CI's verdict on one iteration's commit: `passed`, `failed`, `-` while pending or none. */
+const verdictCell = (f: FixAttemptView) => f.ci?.verdict ?? '-';
+
+/**
+ * `pitcrew fixes loop ID`: one fix loop (`GET /api/fix-loops/:id`): its repository, status,
+ * pull request and outcome, totals, then its iterations (the `fixes ls` columns with CI's
+ * verdict and the CI failure each answered); or the API's JSON with `--json`.
+ *
+ * @throws {AdminApiError} 404 when the loop is unknown
+ */
+export async function fixesLoop(client: AdminClient, id: string, options: { json?: boolean } = {}): Promise<string> {
+  const l = await client.get<FixLoopDetail>(`/fix-loops/${encodeURIComponent(id)}`);
+  if (options.json) return JSON.stringify(l, null, 2);
+  return [
+    fields([
+      ['fix loop', l.id],
+      ['repository', `${l.owner}/${l.repo}`],
+      ['category', l.category],
+      ['status', l.status + (l.escalation ? ` (${l.escalation})` : '')],
+      ['iterations', l.iterations],
+      ['fixer', `${l.fixer}${l.model ? ` (${l.model})` : ''}`],
+      ['CI', l.verifiedByCi ? 'passed on a fix commit' : 'not passed'],
+      ['fix branch', l.branch],
+      ['pull request', (l.pr.url ?? (l.pr.number !== null ? `#${l.pr.number}` : '-')) + (l.outcome ? ` (${outcomeCell(l)}, ${time(l.outcomeAt)})` : '')],
+      ['started', time(l.startedAt)],
+      ['proposed', time(l.proposedAt)],
+      ['finished', time(l.finishedAt)],
+      ['totals', `${l.tokensIn}/${l.tokensOut} tokens in/out, ${usd(l.costUsd)} USD`],
+    ]),
+    renderTable(
+      ['fix', ...FIX_COLUMNS, 'CI verdict', 'answers CI failure'],
+      l.attempts.map((f) => [f.id, ...fixCells(f), verdictCell(f), cell(f.ci?.failureId)]),
+      60,
+    ),
   ].join('\n\n');
+}
+
+/** Answer of `GET /api/fix-breakers`. */
+export interface FixBreakersAnswer {
+  threshold: number;
+  /** ms. */
+  cooldownMs: number;
+  breakers: FixBreakerView[];
+  open: number;
+}
+
+/**
+ * `pitcrew fixes breakers`: the per-repository fix-loop breaker (`GET /api/fix-breakers`):
+ * exhausted loops in a row against the threshold, open or closed and until when; or the API's
+ * JSON with `--json`.
+ *
+ * @throws {AdminApiError} on an unreachable API
+ */
+export async function fixesBreakers(client: AdminClient, options: { json?: boolean } = {}): Promise<string> {
+  const a = await client.get<FixBreakersAnswer>('/fix-breakers');
+  if (options.json) return JSON.stringify(a, null, 2);
+  const settings = `threshold ${a.threshold} exhausted loops in a row, cool-down ${a.cooldownMs} ms`;
+  if (a.breakers.length === 0) return `no repository has fix loops (${settings})`;
+  return `${renderTable(
+    ['repository', 'exhausted in a row', 'threshold', 'state', 'until (UTC)', 'last ended (UTC)'],
+    a.breakers.map((b) => [`${b.owner}/${b.repo}`, b.exhaustedInARow, b.threshold, b.state, time(b.until), time(b.lastEndedAt)]),
+  )}\n${a.breakers.length} repositories, ${a.open} breakers open (${settings})`;
 }

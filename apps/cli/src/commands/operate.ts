@@ -1,9 +1,9 @@
 import { Command, Option } from 'commander';
-import { FIX_ATTEMPT_STATUSES, parseEnv, TRIAGE_STAGES } from '@pitcrew/core';
+import { FIX_ATTEMPT_STATUSES, FIX_LOOP_STATUSES, parseEnv, TRIAGE_STAGES } from '@pitcrew/core';
 import { AdminApiError, createAdminClient, type AdminClient } from '../admin/client.ts';
 import { CliEnv } from '../cli-env.ts';
 import { failuresLs, failuresRetry, failuresShow } from './failures.ts';
-import { fixesLs, fixesShow, fixesSummary } from './fixes.ts';
+import { fixesBreakers, fixesLoop, fixesLoops, fixesLs, fixesShow, fixesSummary } from './fixes.ts';
 import { breakers, incidentsLs, incidentsShow } from './incidents.ts';
 import { isFile, readDeliveryFile, replayFile, replayStored } from './replay.ts';
 import { spend } from './spend.ts';
@@ -23,7 +23,7 @@ async function print(work: () => Promise<string>): Promise<void> {
 /**
  * Registers the operator commands, which talk to a running ingest's admin API over HTTP
  * (`PITCREW_API_URL`, `PITCREW_ADMIN_TOKEN`; see `cli-env.ts`): `failures ls|show|retry`,
- * `replay`, `spend`, `incidents ls|show`, `fixes ls|show|summary` and `breakers`. Every one prints tables, or the API's
+ * `replay`, `spend`, `incidents ls|show`, `fixes ls|show|summary|loops|loop|breakers` and `breakers`. Every one prints tables, or the API's
  * JSON with `--json`.
  */
 export function registerOperatorCommands(program: Command): void {
@@ -133,12 +133,34 @@ export function registerOperatorCommands(program: Command): void {
     .action((id: string, opts: { json: boolean }) => print(() => fixesShow(client(), id, opts)));
   fixes
     .command('summary')
-    .description('fix attempts of a window: by status and guard rule, proposed, USD and USD per proposed fix')
+    .description('fix attempts of a window (by status and guard rule, proposed, USD per proposed fix) and its fix loops (merge rate, iterations and USD per merged fix by fixer, model, category)')
     .option('--since <when>', 'started at or after: ISO 8601 or relative (24h, 7d); default 7d')
     .option('--repo <repo>', 'owner/repo, or a repository name under any owner')
     .option('--fixer <fixer>', 'rules or agent')
     .addOption(json())
     .action((opts) => print(() => fixesSummary(client(), opts)));
+  fixes
+    .command('loops')
+    .description('fix loops (every iteration of one failure\'s fix), newest first: status, iterations, CI, PR outcome, USD')
+    .addOption(new Option('--status <status>', 'open, or how the loop ended').choices([...FIX_LOOP_STATUSES]))
+    .option('--fixer <fixer>', 'the latest iteration\'s fixer: rules or agent')
+    .option('--repo <repo>', 'owner/repo, or a repository name under any owner')
+    .option('--since <when>', 'started at or after: ISO 8601 or relative (90m, 24h, 7d)')
+    .option('--limit <n>', 'rows (max 500)', positiveInt, 50)
+    .option('--cursor <cursor>', 'the next-page cursor a previous listing printed')
+    .addOption(json())
+    .action((opts) => print(() => fixesLoops(client(), opts)));
+  fixes
+    .command('loop')
+    .description('one fix loop and its iterations, with CI\'s verdict on each')
+    .argument('<id>', 'loop id (the id of the failure it fixes, as fixes loops prints it)')
+    .addOption(json())
+    .action((id: string, opts: { json: boolean }) => print(() => fixesLoop(client(), id, opts)));
+  fixes
+    .command('breakers')
+    .description('the fix-loop breaker per repository: exhausted loops in a row, open or closed, until when')
+    .addOption(json())
+    .action((opts: { json: boolean }) => print(() => fixesBreakers(client(), opts)));
 
   program
     .command('breakers')

@@ -106,7 +106,7 @@ describe('a model with no known price', () => {
         runners,
         logger,
         guards: { breakers: createBreakers({ threshold: 5, cooldownMs: 1000 }), budget: createBudget(tdb.db, { orgDailyUsd: 0, repoDailyUsd: 5, failureUsd: 0 }) },
-        observer: { execution() {}, budgetSkipped() {}, unpricedRefused: (runner, model) => refused.push({ runner, model }), fixAttempt() {} },
+        observer: { execution() {}, budgetSkipped() {}, unpricedRefused: (runner, model) => refused.push({ runner, model }), fixAttempt() {}, fixLoopEnded() {}, fixBreakerOpened() {} },
       },
       { failureId: data.failure.id, attempt: 1, finalAttempt: false, signal: new AbortController().signal },
     );

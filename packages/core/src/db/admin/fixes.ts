@@ -39,6 +39,26 @@ export interface FixAttemptView {
   pr: { number: number | null; url: string | null };
   /** `merged` or `closed` once the pull request ends (fix loop part 2). */
   outcome: string | null;
+  /** Who merged the pull request (login), `null` unless `merged`. */
+  mergedBy: string | null;
+  /** When the pull request was merged or closed, ISO 8601. */
+  outcomeAt: string | null;
+  /** The commit this iteration started from (the failing SHA, then the fix branch's head CI failed on). */
+  headSha: string | null;
+  /** The fix commit it pushed (or committed in a dry run). */
+  commitSha: string | null;
+  /**
+   * CI on the fix branch: `failureId` is the CI failure this iteration answers (iterations after
+   * the first); `verdict` is CI's verdict on this iteration's commit (`passed`, `failed`, `null`
+   * while pending), recorded at `at` (ISO 8601).
+   */
+  ci: { failureId: string | null; verdict: 'passed' | 'failed' | null; at: string | null };
+  /** Why the loop ended escalated here: `fixer` (it gave up), `iterations` or `budget` (exhausted). */
+  escalation: 'fixer' | 'iterations' | 'budget' | null;
+  /** Whether pitcrew marked the draft PR ready for review once CI passed. */
+  readyForReview: boolean;
+  /** Why it ended as it did, in a sentence. */
+  reason: string | null;
   tokensIn: number;
   tokensOut: number;
   /** USD. */
@@ -98,6 +118,14 @@ function toFixAttemptView(r: FixAttemptRow): FixAttemptView {
     branch: outText(r.branch),
     pr: { number: r.pr_number, url: r.pr_url },
     outcome: r.outcome,
+    mergedBy: r.merged_by,
+    outcomeAt: iso(r.outcome_at),
+    headSha: r.head_sha,
+    commitSha: r.commit_sha,
+    ci: { failureId: r.ci_failure_id, verdict: r.ci_verdict, at: iso(r.ci_verdict_at) },
+    escalation: r.escalation,
+    readyForReview: r.ready_for_review,
+    reason: outText(r.reason),
     tokensIn: r.tokens_in,
     tokensOut: r.tokens_out,
     costUsd: Number(r.cost_usd),
@@ -108,7 +136,7 @@ function toFixAttemptView(r: FixAttemptRow): FixAttemptView {
   };
 }
 
-/** Every fix attempt of a failure, first iteration first (the failure detail's `fixAttempts`). */
+/** Every fix attempt of a failure, first iteration first (the failure detail's `fixAttempts`, a loop's `attempts`). */
 export async function listFixAttemptViews(db: Db, failureId: string): Promise<FixAttemptView[]> {
   return (await listFixAttempts(db, failureId)).map(toFixAttemptView);
 }

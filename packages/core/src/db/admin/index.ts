@@ -7,3 +7,6 @@ export { spendByDay, type SpendFilter, type SpendRow, type BudgetLedgerRow } fro
 export { listIncidents, getIncident, type IncidentListFilter, type IncidentView, type IncidentFailure } from './incidents.ts';
 export { FIX_ATTEMPT_STATUSES, listFixes, getFix, type FixAttemptView, type FixFailure, type FixListItem, type FixListFilter } from './fixes.ts';
 export { summarizeFixes, type FixSummary, type FixSummaryFilter } from './fix-summary.ts';
+export { FIX_LOOP_STATUSES, listFixLoops, getFixLoop, type FixLoopStatus, type FixLoopView, type FixLoopDetail, type FixLoopListFilter } from './fix-loops.ts';
+export { summarizeFixLoops, type FixLoopFigures, type FixLoopGroup, type FixLoopSummary } from './fix-loop-summary.ts';
+export { listFixBreakers, type FixBreakerView } from './fix-breakers.ts';

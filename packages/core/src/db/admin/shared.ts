@@ -17,7 +17,7 @@ export function repoWhere(repoFilter: RepoFilter | undefined): { owner: string |
 }
 
 /** A repository filter as a condition on `table`'s `owner` and `repo` columns; `undefined` without a filter. */
-export function repoCondition(table: 'failures' | 'incidents', repoFilter: RepoFilter | undefined) {
+export function repoCondition(table: 'failures' | 'incidents' | 'fix_loops', repoFilter: RepoFilter | undefined) {
   const where = repoWhere(repoFilter);
   if (!where) return undefined;
   const repo = sql<boolean>`${sql.ref(`${table}.repo`)} = ${where.repo}`;
@@ -34,7 +34,7 @@ export class BadCursorError extends Error {
 
 /**
  * Keyset cursor: base64url of `<sort time with microseconds>|<id>`, the last row of a page
- * (`received_at` of a failure, `started_at` of a fix attempt).
+ * (`received_at` of a failure, `started_at` of a fix attempt or a fix loop).
  */
 export function encodeCursor(time: string, id: string): string {
   return Buffer.from(`${time}|${id}`).toString('base64url');
@@ -58,7 +58,7 @@ export function decodeCursor(cursor: string): { time: string; id: string } {
  * (`2026-01-10T12:00:00.123456Z`), so the next page starts exactly after the row (a JS Date
  * would drop the microseconds).
  */
-export function cursorTime(column: 'failures.received_at' | 'fix_attempts.started_at') {
+export function cursorTime(column: 'failures.received_at' | 'fix_attempts.started_at' | 'fix_loops.started_at') {
   return sql<string>`to_char(${sql.ref(column)} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 }
 
