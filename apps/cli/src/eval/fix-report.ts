@@ -30,7 +30,7 @@ export function fixTable(report: FixEvalReport): string {
 function counts(runs: FixRun[]): string {
   const by = new Map<string, number>();
   for (const r of runs) {
-    const key = r.status === 'refused' ? `refused ${r.guardRule}` : r.status;
+    const key = r.status === 'refused' ? `refused ${r.guardRule}` : r.escalation === 'iterations' ? 'escalated after the last iteration' : r.status;
     by.set(key, (by.get(key) ?? 0) + 1);
   }
   return [...by].map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
