@@ -83,6 +83,7 @@ evaluate
   .option('--case <name...>', 'only these cases')
   .option('--corpus <dir>', 'another corpus directory (<case>/case.json + files/)')
   .option('--timeout <ms>', 'ms a fix command, the verification or the agent may run', positiveInt, 600_000)
+  .option('--max-iterations <n>', "iterations of one run at most: a case's CI failing on a fix starts the next (as PITCREW_FIX_MAX_ITERATIONS)", positiveInt, 3)
   .option('--json <file>', 'also write the runs as JSON')
   .action(async (_opts: unknown, cmd: Command) => {
     // optsWithGlobals: `--json` is also an option of `eval` itself, which would otherwise take it.

@@ -14,12 +14,13 @@ export interface EvalFixCommandOptions {
   case?: string[];
   corpus?: string;
   timeout: number;
+  maxIterations: number;
   json?: string;
 }
 
 /**
  * `pitcrew eval fix`: the fix pipeline (sandbox, fixer, guard, verification) on the corpus of
- * broken repositories, in dry run. Progress on stderr, the table and summary on stdout, the runs
+ * broken repositories, in dry run, iterating on the CI of cases that declare one (`--max-iterations`). Progress on stderr, the table and summary on stdout, the runs
  * as JSON to `--json`.
  *
  * @returns the report and whether every expected run ended as case.json expects
@@ -34,6 +35,7 @@ export async function runEvalFixCommand(options: EvalFixCommandOptions): Promise
     agentEstimateUsd: options.agentEstimateUsd,
     network: options.network,
     timeoutMs: options.timeout,
+    maxIterations: options.maxIterations,
     ...(options.readOnly ? { readOnlyPaths: options.readOnly.map((p) => resolve(p)) } : {}),
     ...(options.case ? { cases: options.case } : {}),
     ...(options.corpus ? { corpus: resolve(options.corpus) } : {}),
@@ -45,7 +47,7 @@ export async function runEvalFixCommand(options: EvalFixCommandOptions): Promise
   if (options.json) {
     const path = resolve(options.json);
     mkdirSync(dirname(path), { recursive: true });
-    const runs = report.runs.map(({ case: name, kind, fixer, status, guardRule, verified, iterations, ms, usd, expected }) => ({ case: name, kind, fixer, status, guardRule, verified, iterations, ms, usd, expected }));
+    const runs = report.runs.map(({ case: name, kind, fixer, status, escalation, guardRule, verified, ci, iterations, history, ms, usd, expected }) => ({ case: name, kind, fixer, status, escalation, guardRule, verified, ci, iterations, ms, usd, expected, history }));
     writeFileSync(path, `${JSON.stringify({ agent: report.agent, cases: report.cases, runs, durationMs: report.durationMs }, null, 2)}\n`);
     console.log(`wrote ${path}`);
   }

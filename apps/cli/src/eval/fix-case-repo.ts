@@ -15,13 +15,18 @@ import { delimiter, dirname, join } from 'node:path';
 export async function createCaseRepository(root: string, filesDir: string): Promise<{ dir: string; url: string; sha: string }> {
   const dir = await mkdtemp(join(root, 'repo-'));
   await cp(filesDir, dir, { recursive: true });
-  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmpdir(), GIT_CONFIG_NOSYSTEM: '1', LANG: 'C' };
-  const git = (...args: string[]) =>
-    execFileSync('git', ['-c', 'user.name=pitcrew eval', '-c', 'user.email=eval@pitcrew.invalid', '-c', 'init.defaultBranch=main', '-c', 'commit.gpgsign=false', '-c', 'core.hooksPath=/dev/null', ...args], { cwd: dir, env, encoding: 'utf8' });
+  const git = gitIn(dir, ['init.defaultBranch=main']);
   git('init', '--quiet');
   git('add', '--all');
   git('commit', '--quiet', '-m', 'the failing commit');
   return { dir, url: `file://${dir}`, sha: git('rev-parse', 'HEAD').trim() };
+}
+
+/** git in `dir` as the eval's author: no system or user config, no hooks, no signing; `config` on top. */
+function gitIn(dir: string, config: string[]): (...args: string[]) => string {
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmpdir(), GIT_CONFIG_NOSYSTEM: '1', LANG: 'C' };
+  const settings = ['user.name=pitcrew eval', 'user.email=eval@pitcrew.invalid', 'commit.gpgsign=false', 'core.hooksPath=/dev/null', ...config];
+  return (...args) => execFileSync('git', [...settings.flatMap((c) => ['-c', c]), ...args], { cwd: dir, env, encoding: 'utf8' });
 }
 
 const require = createRequire(import.meta.url);
@@ -92,4 +97,19 @@ export function hostToolchain(bin: string, pathVariable = process.env.PATH ?? ''
     if (existsSync(rustup)) readOnlyPaths.push(rustup);
   }
   return { bin, path, readOnlyPaths, env };
+}
+
+/**
+ * Commits the fix in a checkout, as the fix loop pushes each iteration's fix onto its branch: the
+ * next iteration works on top of it and its diff is its own. git as `checkoutWorkspace` runs it
+ * (`gitSafety` of `@pitcrew/worker`: the checkout belongs to the sandbox's user, no hooks).
+ *
+ * @returns the new commit's SHA
+ * @throws the git error (nothing to commit included)
+ */
+export function commitFix(dir: string, message: string): string {
+  const git = gitIn(dir, [`safe.directory=${dir}`, 'core.fsmonitor=false']);
+  git('add', '--all');
+  git('commit', '--quiet', '-m', message);
+  return git('rev-parse', 'HEAD').trim();
 }
