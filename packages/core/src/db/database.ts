@@ -65,6 +65,8 @@ export interface FailuresTable {
   incident_id: ColumnType<string | null, number | string | null, number | string | null>;
   /** True when a budget was spent and the failure was triaged by rules instead of a model. */
   budget_skipped: Generated<boolean>;
+  /** The fix loop (its origin failure's id) when this failure is CI's on a `pitcrew/fix/<id>` branch; set by intake. */
+  fix_loop_id: string | null;
 }
 
 /** Model spend per UTC day and scope (`org`, `repo:<owner>/<repo>`, `failure:<id>`), USD. */
