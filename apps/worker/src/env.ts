@@ -140,6 +140,12 @@ export const WorkerEnv = z.object({
     }),
   /** Fix jobs at once per process (each holds a checkout and runs commands). */
   PITCREW_FIX_CONCURRENCY: count(1),
+  /**
+   * Once CI passes on a fix PR's commit (the check that failed succeeds on `pitcrew/fix/<id>`),
+   * mark the draft PR ready for review (GitHub GraphQL `markPullRequestReadyForReview`; the App
+   * needs `pull_requests: write`). `false` leaves it a draft; the verdict is recorded either way.
+   */
+  PITCREW_FIX_READY_ON_CI: z.stringbool().default(true),
   /** GitHub REST API base; GitHub Enterprise Server: `https://HOST/api/v3`. */
   GITHUB_API_URL: z.string().url().default('https://api.github.com'),
   /** A token that can read Actions logs of the org's repositories (fine-grained: Actions read). */

@@ -139,6 +139,8 @@ export const PublishJobData = z.object({
   round: z.number().int().min(0).default(0),
   /** Set when a fix attempt ended: the sink updates what it published with the attempt (its PR). */
   fixIteration: z.number().int().min(1).optional(),
+  /** Set with `fixIteration` when CI's verdict on that iteration's commit came: the sink updates what it published to say so. */
+  fixVerdict: z.enum(['passed', 'failed']).optional(),
 });
 export type PublishJobData = z.infer<typeof PublishJobData>;
 
@@ -216,10 +218,11 @@ export function fixJobId(failureId: string, round: number, iteration: number): s
 /**
  * Job id of a failure's publish job for one sink in one triage round (`attempt_base`), so the
  * worker enqueuing it twice (a redelivered or stalled run job) adds one job; a requested retry
- * (new round) publishes again, updating what the sink already has.
+ * (new round) publishes again, updating what the sink already has. A fix iteration's update, and
+ * CI's verdict on it, get ids of their own (`…-fix-<n>`, `…-fix-<n>-ci-passed`).
  */
-export function publishJobId(failureId: string, sink: SinkName, attemptBase: number, fixIteration?: number): string {
-  return `publish-${failureId}-${sink}-round-${attemptBase}${fixIteration ? `-fix-${fixIteration}` : ''}`;
+export function publishJobId(failureId: string, sink: SinkName, attemptBase: number, fixIteration?: number, fixVerdict?: 'passed' | 'failed'): string {
+  return `publish-${failureId}-${sink}-round-${attemptBase}${fixIteration ? `-fix-${fixIteration}` : ''}${fixIteration && fixVerdict ? `-ci-${fixVerdict}` : ''}`;
 }
 
 /**
@@ -272,7 +275,7 @@ export const JOBS = {
   run: (runner: RunnerName) =>
     ({ queue: runnerQueueName(runner), name: () => runner, data: RunJobData, jobId: (d) => runJobId(d.failureId, d.round ?? 0) }) satisfies JobSpec<RunJobData>,
   /** One job per (failure, sink, round) once the failure is final. */
-  publish: { queue: QUEUES.publish, name: (d) => d.sink, data: PublishJobData, jobId: (d) => publishJobId(d.failureId, d.sink, d.round, d.fixIteration) } satisfies JobSpec<PublishJobData>,
+  publish: { queue: QUEUES.publish, name: (d) => d.sink, data: PublishJobData, jobId: (d) => publishJobId(d.failureId, d.sink, d.round, d.fixIteration, d.fixVerdict) } satisfies JobSpec<PublishJobData>,
   /** One job per fix attempt (failure, round, iteration). */
   fix: { queue: QUEUES.fix, name: () => 'fix', data: FixJobData, jobId: (d) => fixJobId(d.failureId, d.round, d.iteration) } satisfies JobSpec<FixJobData>,
   /** One job per delivery that ends or judges a fix loop (CI success on a fix branch, fix PR closed or reopened). */

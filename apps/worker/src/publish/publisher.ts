@@ -86,9 +86,10 @@ export interface Publisher {
   /**
    * Enqueues the update of a failure's check run and PR comment with fix attempt `iteration` of
    * triage round `round` (its PR, or why it was not proposed), one job per sink under
-   * {@link publishJobId} with the iteration.
+   * {@link publishJobId} with the iteration; with `verdict`, the update once CI judged that
+   * iteration's commit (its own job id, so it runs after the iteration's first update).
    */
-  enqueueFix(failureId: string, round: number, iteration: number): Promise<void>;
+  enqueueFix(failureId: string, round: number, iteration: number, verdict?: 'passed' | 'failed'): Promise<void>;
 }
 
 /**
@@ -175,12 +176,12 @@ export function createPublisher(deps: {
         }),
       );
     },
-    async enqueueFix(failureId, round, fixIteration) {
+    async enqueueFix(failureId, round, fixIteration, verdict) {
       const sinks = options.sinks.filter((s) => FIX_SINKS.includes(s.name));
       if (sinks.length === 0) return;
       await queue.addBulk(
         sinks.map((sink) => {
-          const data: PublishJobData = { v: 1, failureId, sink: sink.name, round, fixIteration };
+          const data: PublishJobData = { v: 1, failureId, sink: sink.name, round, fixIteration, ...(verdict ? { fixVerdict: verdict } : {}) };
           return { name: JOBS.publish.name(data), data, opts: { jobId: JOBS.publish.jobId(data) } };
         }),
       );
