@@ -5,6 +5,7 @@ import { API_PATH } from './admin-api.ts';
 import { adminAuth } from './admin-auth.ts';
 import { BOARD_PATH } from './board.ts';
 import { IngestError } from './errors.ts';
+import type { FixEventProducer } from './fix-event-producer.ts';
 import type { IntakeProducer } from './intake-producer.ts';
 import { createMetricsRoutes, type IngestMetrics } from './metrics.ts';
 import type { RepoFilter } from './repo-filter.ts';
@@ -16,6 +17,8 @@ export interface IngestDeps {
   secrets: string[];
   maxBodyBytes: number;
   producer: IntakeProducer;
+  /** Where fix events go (`fix-events` queue); unset = they are answered 202 ignored. */
+  fixEvents?: FixEventProducer;
   logger: Logger;
   repoFilter?: RepoFilter;
   /** Named readiness checks for `/readyz`; each resolves when its dependency answers. */
@@ -52,6 +55,7 @@ export function createApp(deps: IngestDeps): Hono {
       secrets: deps.secrets,
       maxBodyBytes: deps.maxBodyBytes,
       producer: deps.producer,
+      ...(deps.fixEvents ? { fixEvents: deps.fixEvents } : {}),
       logger: deps.logger,
       ...(deps.repoFilter ? { repoFilter: deps.repoFilter } : {}),
       ...(deps.onOutcome || deps.metrics ? { onOutcome: fanOut(deps.metrics?.metrics.observeDelivery, deps.onOutcome) } : {}),

@@ -16,6 +16,7 @@ import { createAdminApi } from './admin-api.ts';
 import { createApp } from './app.ts';
 import { createBoard } from './board.ts';
 import { IngestEnv } from './env.ts';
+import { createFixEventProducer } from './fix-event-producer.ts';
 import { createIntakeProducer } from './intake-producer.ts';
 import { createIngestMetrics } from './metrics.ts';
 import { createRepoFilter } from './repo-filter.ts';
@@ -80,7 +81,7 @@ export async function startIngest(
     defaultJobOptions: defaultJobOptions(config.PITCREW_JOB_ATTEMPTS),
   };
   const intake = new Queue(QUEUES.intake, queueOptions);
-  // Every queue, for the board: intake, triage and the runner queues.
+  // Every queue, for the board: intake, triage, the runner queues, publish, fix and fix-events.
   const queues = allQueueNames().map((name) => (name === QUEUES.intake ? intake : new Queue(name, queueOptions)));
   for (const q of queues) q.on('error', (error) => log.warn({ err: error, queue: q.name }, 'queue error'));
   const db = createDb(config.DATABASE_URL, Math.min(config.PITCREW_DB_POOL_SIZE, 2), (error) =>
@@ -88,10 +89,12 @@ export async function startIngest(
   );
   // One producer for the webhook and the admin API's replay: the same intake path.
   const producer = createIntakeProducer(intake, redis, prefix);
+  const fixEvents = createFixEventProducer(queues.find((q) => q.name === QUEUES.fixEvents)!, redis, prefix);
   const app = createApp({
     secrets: config.GITHUB_WEBHOOK_SECRET,
     maxBodyBytes: config.PITCREW_MAX_BODY_BYTES,
     producer,
+    fixEvents,
     logger: log,
     ...(config.PITCREW_REPOS_ALLOW.length || config.PITCREW_REPOS_DENY.length
       ? { repoFilter: createRepoFilter(config.PITCREW_REPOS_ALLOW, config.PITCREW_REPOS_DENY) }

@@ -1,26 +1,59 @@
-import { CI_EVENTS, FAILURE_CONCLUSIONS } from '@pitcrew/core';
+import { CI_EVENTS, FAILURE_CONCLUSIONS, FIX_BRANCH_PREFIX, FIX_PULL_REQUEST_ACTIONS, PULL_REQUEST_EVENT } from '@pitcrew/core';
 
 const CI_EVENT_SET = new Set<string>(CI_EVENTS);
+const FIX_PR_ACTION_SET = new Set<string>(FIX_PULL_REQUEST_ACTIONS);
 
 /**
- * Why a signed delivery cannot be a failure, decided from its event header and the raw body
- * without parsing it; `undefined` when it might be one (then it is parsed and normalized in full).
- * Most of an organisation's CI deliveries are `queued`/`in_progress`/`requested`/`created`
- * ({@link actionFromPrefix}), and completed successes most of the rest
+ * What {@link decideBeforeParsing} decided: `{ignored: reason}` (answer 202 ignored without
+ * parsing), or parse the body and normalize it as a possible CI failure (`{parse: 'failure'}`) or
+ * a possible fix event (`{parse: 'fix-event'}`, `normalizeFixEvent`).
+ */
+export type PrefilterDecision = { ignored: string } | { parse: 'failure' | 'fix-event' };
+const PARSE_FAILURE: PrefilterDecision = Object.freeze({ parse: 'failure' });
+const PARSE_FIX_EVENT: PrefilterDecision = Object.freeze({ parse: 'fix-event' });
+
+/**
+ * What to do with a signed delivery, decided from its event header and the raw body without
+ * parsing it. Most of an organisation's CI deliveries are `queued`/`in_progress`/`requested`/
+ * `created` ({@link actionFromPrefix}), and completed successes most of the rest
  * ({@link conclusionIfNoFailure}); the reasons are those `normalizeGithubEvent` would give.
+ *
+ * Fix events (fix loop part 2) are found the same way, at the cost of one substring search on
+ * the few deliveries that reach it:
+ * - a completed CI delivery whose first conclusion is `success` and whose body contains
+ *   `"head_branch":"pitcrew/fix/` ({@link FIX_HEAD_BRANCH}) is parsed as a fix event;
+ * - a `pull_request` delivery with action `closed` or `reopened` is parsed as a fix event when
+ *   its body contains `"ref":"pitcrew/fix/` ({@link FIX_REF}; the base's ref also matches, so
+ *   the head is checked after parsing); any other `pull_request` is ignored.
+ * GitHub writes these fields without spaces and without escaping `/`; a body written otherwise
+ * is ignored as before (a success, or a PR not on a fix branch).
  *
  * @param event the `X-GitHub-Event` header (not `ping`, which the route answers itself)
  * @param raw the verified body
- * @param contentType the `Content-Type` header; only JSON bodies are read this way
+ * @param contentType the `Content-Type` header; only JSON bodies are read this way (a form body
+ *   is always parsed)
  */
-export function ignoredBeforeParsing(event: string, raw: string, contentType: string): string | undefined {
-  if (!CI_EVENT_SET.has(event)) return `event ${event} is not a CI event`;
-  const action = contentType.startsWith('application/json') ? actionFromPrefix(raw) : undefined;
-  if (action !== undefined && action !== 'completed') return `action ${action} is not completed`;
+export function decideBeforeParsing(event: string, raw: string, contentType: string): PrefilterDecision {
+  const json = contentType.startsWith('application/json');
+  if (event === PULL_REQUEST_EVENT) {
+    const action = json ? actionFromPrefix(raw) : undefined;
+    if (action === undefined) return PARSE_FIX_EVENT;
+    if (!FIX_PR_ACTION_SET.has(action)) return { ignored: `pull_request action ${action} is not closed or reopened` };
+    return raw.includes(FIX_REF) ? PARSE_FIX_EVENT : { ignored: `pull_request head is not a ${FIX_BRANCH_PREFIX} branch` };
+  }
+  if (!CI_EVENT_SET.has(event)) return { ignored: `event ${event} is not a CI event` };
+  const action = json ? actionFromPrefix(raw) : undefined;
+  if (action !== undefined && action !== 'completed') return { ignored: `action ${action} is not completed` };
   const conclusion = action === 'completed' ? conclusionIfNoFailure(raw) : undefined;
-  if (conclusion !== undefined) return `conclusion ${conclusion} is not a failure`;
-  return undefined;
+  if (conclusion === undefined) return PARSE_FAILURE;
+  if (conclusion === 'success' && raw.includes(FIX_HEAD_BRANCH)) return PARSE_FIX_EVENT;
+  return { ignored: `conclusion ${conclusion} is not a failure` };
 }
+
+/** A CI payload's head branch when it is a fix branch, as GitHub serializes it. */
+export const FIX_HEAD_BRANCH = `"head_branch":"${FIX_BRANCH_PREFIX}`;
+/** A pull request payload's head (or base) ref when it is a fix branch, as GitHub serializes it. */
+export const FIX_REF = `"ref":"${FIX_BRANCH_PREFIX}`;
 
 /**
  * The action of a JSON body that starts with `{"action":"<word>"`, as every GitHub webhook body

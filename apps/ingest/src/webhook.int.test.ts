@@ -5,10 +5,11 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { intakeJobId, IntakeJobData, QUEUES } from '@pitcrew/core';
+import { fixEventJobId, FixEventJobData, intakeJobId, IntakeJobData, QUEUES } from '@pitcrew/core';
 import { createTestRedis, deleteKeysWithPrefix, testPrefix } from '@pitcrew/testkit';
 import { createApp } from './app.ts';
 import { createBoard } from './board.ts';
+import { createFixEventProducer } from './fix-event-producer.ts';
 import { createIntakeProducer } from './intake-producer.ts';
 
 const require = createRequire(import.meta.url);
@@ -25,6 +26,7 @@ const logger = pino({ level: 'silent' });
 let redis: Redis;
 let prefix: string;
 let intake: Queue;
+let fixEvents: Queue;
 let app: ReturnType<typeof createApp>;
 
 async function deliver(
@@ -53,16 +55,19 @@ afterAll(async () => {
 beforeEach(async () => {
   prefix = testPrefix();
   intake = new Queue(QUEUES.intake, { connection: redis, prefix });
+  fixEvents = new Queue(QUEUES.fixEvents, { connection: redis, prefix });
   app = createApp({
     secrets: [SECRET, OLD_SECRET],
     maxBodyBytes: 64 * 1024,
     producer: createIntakeProducer(intake, redis, prefix),
+    fixEvents: createFixEventProducer(fixEvents, redis, prefix),
     logger,
     readiness: { redis: () => redis.ping() },
     board: { app: createBoard([intake]), token: ADMIN_TOKEN },
   });
   return async () => {
     await intake.close();
+    await fixEvents.close();
     await deleteKeysWithPrefix(redis, prefix);
   };
 });
@@ -294,5 +299,94 @@ describe('repository allow/deny lists and request logs', () => {
     expect(all).not.toContain('format-check'); // from the body
     expect(all).not.toContain(SECRET);
     expect(all).not.toContain('sha256=');
+  });
+});
+
+describe('fix events (fix loop part 2)', () => {
+  const LOOP = 'gh-job-4242';
+  const FIX_BRANCH = `pitcrew/fix/${LOOP}`;
+  const jobSuccess = (branch: string) => {
+    const payload = example('workflow_job', (e) => e.action === 'completed' && e.workflow_job.conclusion === 'success');
+    payload.workflow_job.head_branch = branch;
+    return payload;
+  };
+  const checkRunSuccess = (branch: string) => {
+    const payload = example('check_run', (e) => e.action === 'completed' && e.check_run.conclusion === 'success');
+    payload.check_run.check_suite.head_branch = branch;
+    return payload;
+  };
+  const pullRequest = (action: string, ref: string, merged = false) => {
+    const payload = example('pull_request', (e) => e.action === 'closed');
+    payload.action = action;
+    payload.pull_request.head.ref = ref;
+    payload.pull_request.merged = merged;
+    payload.pull_request.merged_by = merged ? { login: 'octo-maintainer', id: 9 } : null;
+    payload.pull_request.closed_at = action === 'closed' ? '2026-12-03T10:00:00Z' : null;
+    return payload;
+  };
+
+  it('accepts a workflow_job or check_run success on a fix branch as a fix event, one job per delivery', async () => {
+    const deliveryId = randomUUID();
+    const res = await deliver('workflow_job', jobSuccess(FIX_BRANCH), { deliveryId });
+    expect(res).toMatchObject({ status: 202, body: { accepted: true, fixEvent: true, kind: 'ci-success', loopId: LOOP } });
+    const data = FixEventJobData.parse((await fixEvents.getJob(fixEventJobId(deliveryId)))!.data);
+    expect(data).toMatchObject({ v: 1, deliveryId, kind: 'ci-success', event: 'workflow_job', branch: FIX_BRANCH, scope: 'job', jobName: expect.any(String) });
+    const check = await deliver('check_run', checkRunSuccess(FIX_BRANCH));
+    expect(check.body).toMatchObject({ accepted: true, fixEvent: true, kind: 'ci-success', loopId: LOOP });
+    expect(await fixEvents.count()).toBe(2);
+    expect(await intake.count()).toBe(0);
+  });
+
+  it('ignores a success on any other branch, and a failure on a fix branch is still a failure', async () => {
+    const elsewhere = await deliver('workflow_job', jobSuccess('main'));
+    expect(elsewhere.body).toEqual({ ignored: true, reason: 'conclusion success is not a failure' });
+    const failure = jobFailure();
+    failure.workflow_job.head_branch = FIX_BRANCH;
+    expect((await deliver('workflow_job', failure)).body).toMatchObject({ accepted: true, failureId: `gh-job-${failure.workflow_job.id}` });
+    expect(await fixEvents.count()).toBe(0);
+    expect(await intake.count()).toBe(1);
+  });
+
+  it('accepts pull_request closed (merged) and reopened on a fix branch with who merged it and when', async () => {
+    const closedId = randomUUID();
+    const merged = await deliver('pull_request', pullRequest('closed', FIX_BRANCH, true), { deliveryId: closedId });
+    expect(merged).toMatchObject({ status: 202, body: { accepted: true, fixEvent: true, kind: 'pull-request', loopId: LOOP } });
+    expect(FixEventJobData.parse((await fixEvents.getJob(fixEventJobId(closedId)))!.data)).toMatchObject({
+      kind: 'pull-request',
+      action: 'closed',
+      merged: true,
+      mergedBy: 'octo-maintainer',
+      closedAt: '2026-12-03T10:00:00Z',
+      branch: FIX_BRANCH,
+    });
+    const reopened = await deliver('pull_request', pullRequest('reopened', FIX_BRANCH));
+    expect(reopened.body).toMatchObject({ accepted: true, kind: 'pull-request' });
+    expect(await fixEvents.count()).toBe(2);
+  });
+
+  it('ignores pull_request on other branches and other actions, with a reason', async () => {
+    expect((await deliver('pull_request', pullRequest('closed', 'feature/x', true))).body).toEqual({ ignored: true, reason: 'pull_request head is not a pitcrew/fix/ branch' });
+    expect((await deliver('pull_request', pullRequest('opened', FIX_BRANCH))).body).toEqual({ ignored: true, reason: 'pull_request action opened is not closed or reopened' });
+    // The base, not the head, is a fix branch: found by the raw scan, refused once parsed.
+    const intoFix = pullRequest('closed', 'feature/x');
+    intoFix.pull_request.base.ref = FIX_BRANCH;
+    expect((await deliver('pull_request', intoFix)).body).toEqual({ ignored: true, reason: 'pull request head feature/x is not a pitcrew/fix/ branch' });
+    expect(await fixEvents.count()).toBe(0);
+  });
+
+  it('a redelivered fix event is a duplicate and adds no job; a form-encoded one is accepted too', async () => {
+    const deliveryId = randomUUID();
+    const payload = pullRequest('closed', FIX_BRANCH);
+    expect((await deliver('pull_request', payload, { deliveryId })).body).toMatchObject({ accepted: true });
+    expect((await deliver('pull_request', payload, { deliveryId })).body).toEqual({ duplicate: true, fixEvent: true, kind: 'pull-request', loopId: LOOP });
+    const form = `payload=${encodeURIComponent(JSON.stringify(jobSuccess(FIX_BRANCH)))}`;
+    expect((await deliver('workflow_job', null, { body: form, contentType: 'application/x-www-form-urlencoded' })).body).toMatchObject({ accepted: true, fixEvent: true });
+    expect(await fixEvents.count()).toBe(2);
+  });
+
+  it('400 for a fix PR payload missing its head', async () => {
+    const payload = pullRequest('closed', FIX_BRANCH);
+    delete payload.pull_request.head.sha;
+    expect(await deliver('pull_request', payload)).toMatchObject({ status: 400, body: { error: 'bad_payload' } });
   });
 });

@@ -1,13 +1,14 @@
 import { Hono } from 'hono';
 import type { Logger } from 'pino';
-import { isIgnored, normalizeGithubEvent, PayloadShapeError, type CiEvent } from '@pitcrew/core';
+import { isIgnored, loopOfBranch, normalizeFixEvent, normalizeGithubEvent, PayloadShapeError, type CiEvent, type FixEvent, type Ignored } from '@pitcrew/core';
 import { logDeliveries, type DeliveryDetail, type DeliveryLogVariables, type WebhookOutcome } from './delivery-log.ts';
 import { IngestError } from './errors.ts';
+import type { FixEventProducer } from './fix-event-producer.ts';
 import type { IntakeProducer } from './intake-producer.ts';
 import type { RepoFilter } from './repo-filter.ts';
 import { parseWebhookJson, webhookJsonText } from './webhook-body.ts';
 import { webhookHeaders } from './webhook-headers.ts';
-import { ignoredBeforeParsing } from './webhook-prefilter.ts';
+import { decideBeforeParsing, FIX_HEAD_BRANCH } from './webhook-prefilter.ts';
 import { verifyGithubSignature, type SignatureVariables } from './webhook-signature.ts';
 
 export type { DeliveryDetail, WebhookOutcome } from './delivery-log.ts';
@@ -21,6 +22,8 @@ export interface GithubWebhookOptions {
   /** Largest body accepted, in bytes. */
   maxBodyBytes: number;
   producer: IntakeProducer;
+  /** Where fix events go (the `fix-events` queue); without it they are answered 202 ignored. */
+  fixEvents?: FixEventProducer;
   logger: Logger;
   /** Repositories whose failures are triaged; default all. */
   repoFilter?: RepoFilter;
@@ -36,7 +39,8 @@ export type WebhookVariables = DeliveryLogVariables & SignatureVariables;
  * does): one log line and metrics per delivery (`delivery-log.ts`) → content type (415) and
  * required headers (401/400, `webhook-headers.ts`) → size (413, `raw-body.ts`) and signature
  * over the raw bytes (401, `webhook-signature.ts`) → `ping` → decisions without parsing
- * (`webhook-prefilter.ts`, 202 ignored) → JSON (400) → normalize (400 for a payload missing
+ * (`webhook-prefilter.ts`, 202 ignored) → JSON (400) → normalize as a failure or, for what the
+ * prefilter found might be one, as a fix event (`normalizeFixEvent`; 400 for a payload missing
  * fields its event needs) → repository filter → enqueue (202, or 503 when the queue is
  * unreachable).
  *
@@ -44,6 +48,9 @@ export type WebhookVariables = DeliveryLogVariables & SignatureVariables;
  * - 200 `{ok: true, event: 'ping'}` for `ping`
  * - 202 `{accepted: true, failureId}` for a new failure
  * - 202 `{duplicate: true, failureId}` for a redelivery of a delivery id already enqueued
+ * - 202 `{accepted: true, fixEvent: true, kind, loopId}` for a new fix event (a CI success on a
+ *   `pitcrew/fix/` branch, a fix PR closed or reopened), `{duplicate: true, fixEvent: true, kind,
+ *   loopId}` for its redelivery
  * - 202 `{ignored: true, reason}` for everything else that is signed and well-formed
  * - errors as `IngestError` (`{error, reason}`, rendered by the app's `onError`)
  *
@@ -71,14 +78,32 @@ export function createGithubWebhookRoutes(options: GithubWebhookOptions): Hono<{
         return c.json({ ok: true, event: 'ping' }, 200);
       }
       const raw = c.get('rawBody');
-      const skip = ignoredBeforeParsing(event, raw, contentType);
-      if (skip !== undefined) return ignored(skip);
+      const decision = decideBeforeParsing(event, raw, contentType);
+      if ('ignored' in decision) return ignored(decision.ignored);
       const jsonText = webhookJsonText(raw, contentType);
       const payload = parseWebhookJson(jsonText);
+      const acceptFixEvent = async (fix: FixEvent | Ignored) => {
+        if (isIgnored(fix)) return ignored(fix.reason);
+        const repoCheck = options.repoFilter?.(`${fix.owner}/${fix.repo}`);
+        if (repoCheck && !repoCheck.allowed) return ignored(repoCheck.reason);
+        if (!options.fixEvents) return ignored('this ingest has no fix-events queue');
+        const loopId = loopOfBranch(fix.branch)!;
+        const outcome = await options.fixEvents.enqueue({ v: 1, deliveryId, receivedAt: receivedAt.toISOString(), ...fix }).catch((error: unknown) => {
+          logger.error({ err: error, deliveryId, loopId }, 'could not enqueue fix event; GitHub will show the delivery as failed and it can be redelivered');
+          throw new IngestError(503, 'queue_unavailable', 'the queue is unreachable; redeliver later', { cause: error, headers: { 'retry-after': '30' } });
+        });
+        c.set('outcome', outcome);
+        c.set('failureId', loopId);
+        return c.json(outcome === 'accepted' ? { accepted: true, fixEvent: true, kind: fix.kind, loopId } : { duplicate: true, fixEvent: true, kind: fix.kind, loopId }, 202);
+      };
+      if (decision.parse === 'fix-event') return acceptFixEvent(normalize(normalizeFixEvent, event, payload));
       // A JSON body is stored as the bytes GitHub sent; a form body as its `payload` field.
       const payloadJson = jsonText === raw ? c.get('rawBytes') : jsonText;
-      const result = normalize(event, payload);
-      if (isIgnored(result)) return ignored(result.reason);
+      const result = normalize(normalizeGithubEvent, event, payload);
+      if (isIgnored(result)) {
+        // A form body, or a JSON body the prefilter could not read, may still be a fix event.
+        return jsonText.includes(FIX_HEAD_BRANCH) ? acceptFixEvent(normalize(normalizeFixEvent, event, payload)) : ignored(result.reason);
+      }
       const repoCheck = options.repoFilter?.(`${result.owner}/${result.repo}`);
       if (repoCheck && !repoCheck.allowed) return ignored(repoCheck.reason);
       const outcome = await producer
@@ -98,10 +123,10 @@ export function createGithubWebhookRoutes(options: GithubWebhookOptions): Hono<{
   return app;
 }
 
-/** {@link normalizeGithubEvent}, its shape errors as 400 `bad_payload`. */
-function normalize(event: string, payload: object): ReturnType<typeof normalizeGithubEvent> {
+/** `normalizeGithubEvent` or `normalizeFixEvent` of a payload, its shape errors as 400 `bad_payload`. */
+function normalize<R>(normalizer: (event: string, payload: object) => R, event: string, payload: object): R {
   try {
-    return normalizeGithubEvent(event, payload);
+    return normalizer(event, payload);
   } catch (error) {
     if (error instanceof PayloadShapeError) throw new IngestError(400, 'bad_payload', error.message, { cause: error });
     throw error;

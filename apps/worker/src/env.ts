@@ -157,6 +157,12 @@ export const WorkerEnv = z.object({
   PITCREW_TENSORZERO_METRIC_MERGED: z.string().min(1).default('pitcrew_fix_merged'),
   /** Float metric (`type = "float"`, level `episode`) told how many iterations the loop took. */
   PITCREW_TENSORZERO_METRIC_ITERATIONS: z.string().min(1).default('pitcrew_fix_iterations'),
+  /**
+   * Once CI passes on a fix PR's commit (the check that failed succeeds on `pitcrew/fix/<id>`),
+   * mark the draft PR ready for review (GitHub GraphQL `markPullRequestReadyForReview`; the App
+   * needs `pull_requests: write`). `false` leaves it a draft; the verdict is recorded either way.
+   */
+  PITCREW_FIX_READY_ON_CI: z.stringbool().default(true),
   /** GitHub REST API base; GitHub Enterprise Server: `https://HOST/api/v3`. */
   GITHUB_API_URL: z.string().url().default('https://api.github.com'),
   /** A token that can read Actions logs of the org's repositories (fine-grained: Actions read). */

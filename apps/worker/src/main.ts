@@ -142,6 +142,7 @@ export async function startWorker(
     },
     ...(fix ? { fix } : {}),
     github: githubApi,
+    fixEvents: { readyOnCi: config.PITCREW_FIX_READY_ON_CI },
     ...(llm && config.PITCREW_LLM_CLASSIFY_BELOW > 0
       ? { classifier: { completeJson: createJsonCompleter(llm), below: config.PITCREW_LLM_CLASSIFY_BELOW } }
       : {}),

@@ -2,11 +2,12 @@ import { MetricsTime, Queue, Worker } from 'bullmq';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
-import { defaultJobOptions, exhaustedLoopsInARow, findFailure, findLoop, fixBreakerState, jobArgs, JOBS, QUEUES, RUNNERS, type Database, type Logger, type RunnerName } from '@pitcrew/core';
+import { defaultJobOptions, exhaustedLoopsInARow, findFailure, findLoop, fixBreakerState, jobArgs, JOBS, QUEUES, RUNNERS, type Database, type FixLoopRow, type Logger, type RunnerName } from '@pitcrew/core';
 import { decideIteration, escalatePullRequest, loopStartRefusal, markLoopEscalated } from './fix/loop.ts';
 import { fixRefusal } from './fix/policy.ts';
 import type { GithubApi } from './github/github-api.ts';
 import { fixProcessor } from './jobs/fix.ts';
+import { fixEventsProcessor } from './jobs/fix-events.ts';
 import type { FixDeps } from './stages/fix.ts';
 import type { LogSource } from './github/log-source.ts';
 import type { Guards } from './guards/guarded.ts';
@@ -61,6 +62,13 @@ export interface WorkerDeps {
   fix?: FixDeps & { concurrency: number };
   /** GitHub clients for the fix's checkout and push (the publisher has its own in `publish`). */
   github?: GithubApi | null;
+  /**
+   * The `fix-events` worker (always on): `readyOnCi` is `PITCREW_FIX_READY_ON_CI` (default true).
+   * It uses `github`, else `publish.github`, to mark fix PRs ready for review.
+   */
+  fixEvents?: { readyOnCi?: boolean };
+  /** Called after a fix event changed a loop (CI passed it, its PR merged, closed or reopened); see `FixEventDeps.onLoopOutcome`. */
+  onLoopOutcome?: (loop: FixLoopRow) => Promise<void>;
 }
 
 /**
@@ -112,6 +120,8 @@ export interface Workers {
   publisher: Publisher | null;
   /** The `fix` queue and its worker, when the fix loop is on. */
   fix: { queue: Queue; worker: Worker } | null;
+  /** The `fix-events` worker: CI's verdicts on fix commits and fix PRs' outcomes (always on). */
+  fixEvents: Worker;
   /**
    * Stops taking jobs and waits up to `timeoutMs` for active ones; then cancels those still
    * running (their AbortSignal fires) and lets them hand their jobs back to the queue with the
@@ -241,7 +251,23 @@ export function createWorkers(deps: WorkerDeps): Workers {
   // interval only when renewed, which BullMQ does every lockDuration/2 while the job runs.
   const fixWorker = fixQueue && deps.fix ? new Worker(JOBS.fix.queue, fixProcessor(env, stageDeps), { ...common, concurrency: deps.fix.concurrency }) : null;
 
-  const all = [intake, triage, ...Object.values(run), ...(publisher ? [publisher.worker] : []), ...(fixWorker ? [fixWorker] : [])];
+  // A few database statements and at most two GitHub requests per event; rare, so always on.
+  const fixEvents = new Worker(
+    JOBS.fixEvents.queue,
+    fixEventsProcessor({
+      db,
+      logger,
+      github: deps.github ?? deps.publish?.github ?? null,
+      readyOnCi: deps.fixEvents?.readyOnCi ?? true,
+      publishVerdict: async (failureId, round, iteration, verdict) => {
+        await publisher?.enqueueFix(failureId, round, iteration, { verdict }).catch((e: unknown) => logger.error({ err: e, failureId }, 'could not enqueue publishing of the CI verdict'));
+      },
+      ...(deps.onLoopOutcome ? { onLoopOutcome: deps.onLoopOutcome } : {}),
+    }),
+    { ...common, concurrency: 2 },
+  );
+
+  const all = [intake, triage, ...Object.values(run), ...(publisher ? [publisher.worker] : []), ...(fixWorker ? [fixWorker] : []), fixEvents];
   for (const worker of all) worker.on('error', (error) => logger.error({ err: error, queue: worker.name }, 'worker error'));
   for (const worker of all) deps.metrics?.watchWorker(worker);
   for (const worker of [triage, ...Object.values(run)]) watchAbandoned(env, worker);
@@ -255,6 +281,7 @@ export function createWorkers(deps: WorkerDeps): Workers {
     runQueues,
     publisher,
     fix: fixQueue && fixWorker ? { queue: fixQueue, worker: fixWorker } : null,
+    fixEvents,
     close(timeoutMs = 30_000) {
       closing ??= (async () => {
         const graceful = Promise.all(all.map((w) => w.close()));

@@ -104,7 +104,7 @@ export function idempotencyKeyFor(parts: {
   throw new TypeError('a run failure needs a checkSuiteId or a runId');
 }
 
-/** Type guard separating the two results of `normalizeGithubEvent` (`events/index.ts`). */
-export function isIgnored(result: CiFailure | Ignored): result is Ignored {
+/** Type guard separating the two results of `normalizeGithubEvent` and `normalizeFixEvent` (`events/`). */
+export function isIgnored<T extends object>(result: T | Ignored): result is Ignored {
   return (result as Ignored).ignored === true;
 }

@@ -15,6 +15,11 @@ export const QUEUES = {
   publish: 'publish',
   /** One job per fix attempt of a triaged failure the fix policy allows: fix → guard → verify → propose. */
   fix: 'fix',
+  /**
+   * One job per delivery (job id from the delivery id) that ends or judges a fix loop: a CI
+   * success on a `pitcrew/fix/` branch, a fix PR closed, merged or reopened.
+   */
+  fixEvents: 'fix-events',
 } as const;
 
 /** The runners pitcrew knows. */
@@ -33,7 +38,7 @@ export function runnerQueueName(runner: RunnerName): string {
 
 /** Every queue name, for the board and metrics. */
 export function allQueueNames(): string[] {
-  return [QUEUES.intake, QUEUES.triage, ...RUNNERS.map(runnerQueueName), QUEUES.publish, QUEUES.fix];
+  return [QUEUES.intake, QUEUES.triage, ...RUNNERS.map(runnerQueueName), QUEUES.publish, QUEUES.fix, QUEUES.fixEvents];
 }
 
 /** The stages of triage, in order. */
@@ -136,6 +141,8 @@ export const PublishJobData = z.object({
   fixIteration: z.number().int().min(1).optional(),
   /** Set when the fix loop ended escalated at `fixIteration`: the escalation sinks hear of it too. */
   escalated: z.boolean().optional(),
+  /** Set with `fixIteration` when CI's verdict on that iteration's commit came: the sink updates what it published to say so. */
+  fixVerdict: z.enum(['passed', 'failed']).optional(),
 });
 export type PublishJobData = z.infer<typeof PublishJobData>;
 
@@ -155,6 +162,61 @@ export const FixJobData = z.object({
 });
 export type FixJobData = z.infer<typeof FixJobData>;
 
+/** What every {@link FixEventJobData} carries: the delivery and the repository it is about. */
+const FixEventBase = z.object({
+  v: z.literal(1),
+  /** `X-GitHub-Delivery` of the webhook; the job id derives from it ({@link fixEventJobId}). */
+  deliveryId: z.string().min(1),
+  /** ISO 8601 time ingest received the delivery. */
+  receivedAt: z.string(),
+  owner: z.string().min(1),
+  repo: z.string().min(1),
+  /** The GitHub App installation of the delivery (its Octokit marks the PR ready); `null` without an App. */
+  installationId: z.number().int().nullable(),
+  /** The fix branch, `pitcrew/fix/<loop id>` (`loopOfBranch` gives the loop). */
+  branch: z.string().min(1),
+  /** The commit CI ran on, or the PR's head commit. */
+  headSha: z.string().min(1),
+});
+
+/**
+ * Data of a `fix-events` job, by `kind`:
+ * - `ci-success`: a `completed` CI delivery (`event`) with conclusion `success` on a fix branch;
+ *   `jobName`/`checkName` (one job or check run) or `workflowName` (a whole run or suite) say
+ *   which check passed, to match against the failure the loop fixes.
+ * - `pull-request`: a `pull_request` delivery with action `closed` (`merged` true when merged, by
+ *   `mergedBy`, at `closedAt`) or `reopened`, whose head is a fix branch.
+ */
+export const FixEventJobData = z.discriminatedUnion('kind', [
+  FixEventBase.extend({
+    kind: z.literal('ci-success'),
+    event: CiEvent,
+    /** `job` for a check run or workflow job, `run` for a check suite or workflow run. */
+    scope: z.enum(['job', 'run']),
+    jobName: z.string().nullable(),
+    checkName: z.string().nullable(),
+    workflowName: z.string().nullable(),
+  }),
+  FixEventBase.extend({
+    kind: z.literal('pull-request'),
+    action: z.enum(['closed', 'reopened']),
+    prNumber: z.number().int().min(1),
+    merged: z.boolean(),
+    /** Login of who merged it; `null` unless merged. */
+    mergedBy: z.string().nullable(),
+    /** ISO 8601 `closed_at`; `null` for `reopened`. */
+    closedAt: z.string().nullable(),
+  }),
+]);
+export type FixEventJobData = z.infer<typeof FixEventJobData>;
+/** A fix event as normalized from a delivery: {@link FixEventJobData} without what ingest adds. */
+export type FixEvent = FixEventJobData extends infer T ? (T extends FixEventJobData ? Omit<T, 'v' | 'deliveryId' | 'receivedAt'> : never) : never;
+
+/** Job id of a fix event: one per delivery (a redelivery adds nothing); never all digits, no `:`. */
+export function fixEventJobId(deliveryId: string): string {
+  return `fix-event-${deliveryId.replaceAll(':', '-')}`;
+}
+
 /** Job id of a fix attempt: one per (failure, round, iteration), so a redelivered run job adds one. */
 export function fixJobId(failureId: string, round: number, iteration: number): string {
   return `fix-${failureId}-round-${round}-iteration-${iteration}`;
@@ -163,10 +225,11 @@ export function fixJobId(failureId: string, round: number, iteration: number): s
 /**
  * Job id of a failure's publish job for one sink in one triage round (`attempt_base`), so the
  * worker enqueuing it twice (a redelivered or stalled run job) adds one job; a requested retry
- * (new round) publishes again, updating what the sink already has.
+ * (new round) publishes again, updating what the sink already has. A fix iteration's update, and
+ * CI's verdict on it, get ids of their own (`…-fix-<n>`, `…-fix-<n>-ci-passed`).
  */
-export function publishJobId(failureId: string, sink: SinkName, attemptBase: number, fixIteration?: number, escalated?: boolean): string {
-  return `publish-${failureId}-${sink}-round-${attemptBase}${fixIteration ? `-fix-${fixIteration}` : ''}${escalated ? '-escalated' : ''}`;
+export function publishJobId(failureId: string, sink: SinkName, attemptBase: number, fixIteration?: number, fixVerdict?: 'passed' | 'failed', escalated?: boolean): string {
+  return `publish-${failureId}-${sink}-round-${attemptBase}${fixIteration ? `-fix-${fixIteration}` : ''}${fixIteration && fixVerdict ? `-ci-${fixVerdict}` : ''}${escalated ? '-escalated' : ''}`;
 }
 
 /**
@@ -219,9 +282,11 @@ export const JOBS = {
   run: (runner: RunnerName) =>
     ({ queue: runnerQueueName(runner), name: () => runner, data: RunJobData, jobId: (d) => runJobId(d.failureId, d.round ?? 0) }) satisfies JobSpec<RunJobData>,
   /** One job per (failure, sink, round) once the failure is final. */
-  publish: { queue: QUEUES.publish, name: (d) => d.sink, data: PublishJobData, jobId: (d) => publishJobId(d.failureId, d.sink, d.round, d.fixIteration, d.escalated) } satisfies JobSpec<PublishJobData>,
+  publish: { queue: QUEUES.publish, name: (d) => d.sink, data: PublishJobData, jobId: (d) => publishJobId(d.failureId, d.sink, d.round, d.fixIteration, d.fixVerdict, d.escalated) } satisfies JobSpec<PublishJobData>,
   /** One job per fix attempt (failure, round, iteration). */
   fix: { queue: QUEUES.fix, name: () => 'fix', data: FixJobData, jobId: (d) => fixJobId(d.failureId, d.round, d.iteration) } satisfies JobSpec<FixJobData>,
+  /** One job per delivery that ends or judges a fix loop (CI success on a fix branch, fix PR closed or reopened). */
+  fixEvents: { queue: QUEUES.fixEvents, name: (d) => d.kind, data: FixEventJobData, jobId: (d) => fixEventJobId(d.deliveryId) } satisfies JobSpec<FixEventJobData>,
 } as const;
 
 /** `[name, data, {jobId}]` for `queue.add(...)` of a catalog job (the id by the entry's rule). */

@@ -108,3 +108,22 @@ describe('the fake GitHub refs', () => {
     expect(((await octokit.git.getRef({ owner: OWNER, repo: 'elsewhere', ref: 'heads/main' }).catch((e: unknown) => e)) as RequestError).status).toBe(404);
   });
 });
+
+describe('the fake GitHub GraphQL endpoint', () => {
+  const MUTATION = 'mutation($id: ID!) { markPullRequestReadyForReview(input: {pullRequestId: $id}) { pullRequest { id isDraft } } }';
+
+  it('marks a draft pull request ready for review by its node_id, through octokit.graphql', async () => {
+    const pull = github.seedPullRequest({ owner: OWNER, repo: REPO, draft: true, head: { ref: 'feature/ready' } });
+    const { data: before } = await octokit.pulls.get({ owner: OWNER, repo: REPO, pull_number: pull.number });
+    expect(before).toMatchObject({ draft: true, node_id: `PR_${pull.id}` });
+    const answer = await octokit.graphql<{ markPullRequestReadyForReview: { pullRequest: { id: string; isDraft: boolean } } }>(MUTATION, { id: before.node_id });
+    expect(answer.markPullRequestReadyForReview.pullRequest).toEqual({ id: before.node_id, isDraft: false, number: pull.number });
+    expect(pull.draft).toBe(false);
+    expect(github.requests.at(-1)).toMatchObject({ method: 'POST', path: '/graphql', body: { variables: { id: before.node_id } } });
+  });
+
+  it('answers an unknown node and any other document with GraphQL errors', async () => {
+    await expect(octokit.graphql(MUTATION, { id: 'PR_nope' })).rejects.toMatchObject({ errors: [{ type: 'NOT_FOUND' }] });
+    await expect(octokit.graphql('query { viewer { login } }')).rejects.toMatchObject({ errors: [{ type: 'UNSUPPORTED' }] });
+  });
+});

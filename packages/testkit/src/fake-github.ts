@@ -16,7 +16,10 @@ const gitEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', GIT_CONFIG_NOSYSTEM:
  * update, delete), issues (create, update, get) and a commit's pull requests, recording every
  * request body — and those it proposes fixes with: pull requests (create, list with `head`,
  * `base` and `state` filters, get, update; 422 for a second open PR of one head, as GitHub
- * answers), issue/PR labels, and git refs. Refs and pull request head SHAs are read with real
+ * answers), issue/PR labels, and git refs — and GraphQL's `POST /graphql` (GHES `/api/graphql`)
+ * for the one mutation REST has no endpoint for, `markPullRequestReadyForReview` (a PR by its
+ * `node_id`, `PR_<id>`; draft → ready), answering other documents with GraphQL `errors` as GitHub
+ * does (status 200). Refs and pull request head SHAs are read with real
  * `git` from a bare repository declared per repository ({@link FakeGithub.setOrigin}), so a push
  * made by the code under test is what the API reports. Production code only knows
  * `GITHUB_API_URL`.
@@ -303,6 +306,24 @@ export async function startFakeGithub(): Promise<FakeGithub> {
       author_association: 'NONE',
     };
   }
+  /**
+   * GraphQL (`{query, variables}`): `markPullRequestReadyForReview(input: {pullRequestId})`, the id
+   * given inline or as a variable, answers `{pullRequest {id number isDraft}}` whatever the
+   * selection; an unknown node is GitHub's `NOT_FOUND` error, any other document an error too.
+   */
+  function graphql(res: ServerResponse, body: any) {
+    const error = (type: string, message: string, path?: string[]) => json(res, 200, { errors: [{ type, message, ...(path ? { path } : {}), locations: [] }] });
+    const query = typeof body?.query === 'string' ? body.query : '';
+    const mutation = /\bmarkPullRequestReadyForReview\s*\(/.test(query);
+    if (!mutation) return error('UNSUPPORTED', `fake GitHub answers only the markPullRequestReadyForReview mutation, not: ${query.slice(0, 80)}`);
+    const given = /pullRequestId\s*:\s*(?:\$(\w+)|"([^"]*)")/.exec(query);
+    const input = body?.variables?.input;
+    const id: unknown = given?.[2] ?? (given?.[1] ? body?.variables?.[given[1]] : undefined) ?? input?.pullRequestId;
+    const pull = [...pulls.values()].find((p) => `PR_${p.id}` === id);
+    if (!pull) return error('NOT_FOUND', `Could not resolve to a node with the global id of '${String(id)}'`, ['markPullRequestReadyForReview']);
+    pull.draft = false;
+    return json(res, 200, { data: { markPullRequestReadyForReview: { pullRequest: { id, number: pull.number, isDraft: false } } } });
+  }
   /** `PATCH` of an issue or pull request: the fields they share. */
   function updateIssue(issue: FakeIssue, body: any) {
     if (typeof body?.title === 'string') issue.title = body.title;
@@ -340,6 +361,7 @@ export async function startFakeGithub(): Promise<FakeGithub> {
 
   async function handle(req: IncomingMessage, res: ServerResponse, url: URL, body: any = undefined) {
     let m: RegExpExecArray | null;
+    if (req.method === 'POST' && (url.pathname === '/graphql' || url.pathname === '/api/graphql')) return graphql(res, body);
     if (req.method === 'POST' && (m = /^\/repos\/([^/]+)\/([^/]+)\/check-runs$/.exec(url.pathname))) {
       if (!body?.name || !body?.head_sha) return invalid(res, body?.name ? 'head_sha' : 'name');
       if (tooLong(body.output)) return json(res, 422, { message: 'Invalid request.\n\nOnly 65535 characters are allowed; 65536 were supplied.' });

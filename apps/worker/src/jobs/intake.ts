@@ -4,7 +4,8 @@ import { IntakeJobData, jobArgs, JOBS, recordFailureDelivery, type Database } fr
 import { parseJobData } from './parse.ts';
 
 /**
- * The `intake` job: records the delivery and its failure in Postgres (one statement), then adds
+ * The `intake` job: records the delivery and its failure in Postgres (one statement; a failure on
+ * a `pitcrew/fix/<id>` branch gets `fix_loop_id = <id>`, see `recordFailureDelivery`), then adds
  * the failure's triage job under the failure id, carrying the failure when this delivery created it. Idempotent: run twice, it records nothing new,
  * and the triage job is only (re)added while the failure is still `queued` (an existing job id
  * makes `add` a no-op), so a finished failure is never triaged twice by a redelivery.

@@ -180,9 +180,17 @@ function duration(ms: number): string {
   return ms < 1_000 ? `${ms} ms` : `${(ms / 1_000).toFixed(1)} s`;
 }
 
+/** `; verified by CI` (and `, marked ready for review`) once CI passed the fix commit; else empty. */
+function ciVerdict(fix: FixAttemptRow): string {
+  if (fix.ci_verdict !== 'passed') return '';
+  return `; verified by CI${fix.ready_for_review ? ', marked ready for review' : ''}`;
+}
+
 /**
  * One line on a fix attempt for the check run and PR comment: the PR (or dry-run proposal) and its
- * verification, or why nothing was proposed. Texts are the redacted ones of the content.
+ * verification (and CI's, once the fix commit passed: "verified by CI", with "marked ready for
+ * review" when pitcrew undrafted the PR), or why nothing was proposed. Texts are the redacted
+ * ones of the content.
  */
 export function fixLine(fix: FixAttemptRow): string {
   const verification =
@@ -199,7 +207,7 @@ export function fixLine(fix: FixAttemptRow): string {
   switch (fix.status) {
     case 'proposed':
       if (fix.dry_run) return `**Fix (dry run):** ${fix.fixer === 'agent' ? 'an' : 'a'} ${fix.fixer} fix (${size}) was written to \`${fix.proposal_path}\`; ${verification}. Nothing was pushed.`;
-      return `**Fix:** pitcrew opened [a draft pull request${fix.pr_number ? ` #${fix.pr_number}` : ''}](${fix.pr_url}) with ${fix.fixer === 'agent' ? 'an' : 'a'} ${fix.fixer} fix (${size}); ${verification}.`;
+      return `**Fix:** pitcrew opened [a ${fix.ready_for_review ? '' : 'draft '}pull request${fix.pr_number ? ` #${fix.pr_number}` : ''}](${fix.pr_url}) with ${fix.fixer === 'agent' ? 'an' : 'a'} ${fix.fixer} fix (${size}); ${verification}${ciVerdict(fix)}.`;
     case 'verified':
       return `**Fix:** ${fix.fixer === 'agent' ? 'an' : 'a'} ${fix.fixer} fix (${size}) passed verification but was not proposed: ${fix.reason ?? 'see pitcrew'}.`;
     case 'refused':

@@ -86,9 +86,10 @@ export interface Publisher {
   /**
    * Enqueues the update of a failure's check run and PR comment with fix attempt `iteration` of
    * triage round `round` (its PR, or why it was not proposed), one job per sink under
-   * {@link publishJobId} with the iteration.
+   * {@link publishJobId} with the iteration; with `verdict`, the update once CI judged that
+   * iteration's commit (its own job id, so it runs after the iteration's first update).
    */
-  enqueueFix(failureId: string, round: number, iteration: number, options?: { escalated?: boolean }): Promise<void>;
+  enqueueFix(failureId: string, round: number, iteration: number, options?: { escalated?: boolean; verdict?: 'passed' | 'failed' }): Promise<void>;
 }
 
 /**
@@ -181,7 +182,7 @@ export function createPublisher(deps: {
       if (sinks.length === 0) return;
       await queue.addBulk(
         sinks.map((sink) => {
-          const data: PublishJobData = { v: 1, failureId, sink: sink.name, round, fixIteration, ...(how?.escalated ? { escalated: true } : {}) };
+          const data: PublishJobData = { v: 1, failureId, sink: sink.name, round, fixIteration, ...(how?.escalated ? { escalated: true } : {}), ...(how?.verdict ? { fixVerdict: how.verdict } : {}) };
           return { name: JOBS.publish.name(data), data, opts: { jobId: JOBS.publish.jobId(data) } };
         }),
       );

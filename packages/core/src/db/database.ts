@@ -65,7 +65,7 @@ export interface FailuresTable {
   incident_id: ColumnType<string | null, number | string | null, number | string | null>;
   /** True when a budget was spent and the failure was triaged by rules instead of a model. */
   budget_skipped: Generated<boolean>;
-  /** For a failure of CI on a fix branch `pitcrew/fix/<id>`: the loop (`<id>`) it belongs to (fix loop part 2). */
+  /** The fix loop (its origin failure's id) when this failure is CI's on a `pitcrew/fix/<id>` branch; set by intake. */
   fix_loop_id: string | null;
 }
 

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { CiFailure } from '../failure.ts';
 import type { Db, DeliveryOutcome, FailureStatus } from './database.ts';
+import { loopOfBranch } from './fix-loops.ts';
 
 /**
  * The `deliveries` table: every failure delivery GitHub sent, with its raw payload, kept for
@@ -28,7 +29,9 @@ export interface DeliveryRecord {
  * `DO NOTHING` it returns the existing row, also when a concurrent intake of the twin delivery
  * inserted it a moment earlier (the statement waits for that one's commit, then reads its row),
  * and `xmax = 0` tells an insert from an existing row. The delivery is inserted by a
- * data-modifying CTE of the same statement (PostgreSQL docs, "WITH Queries", 7.8.4).
+ * data-modifying CTE of the same statement (PostgreSQL docs, "WITH Queries", 7.8.4). A failure on
+ * a `pitcrew/fix/<id>` branch is recorded with `fix_loop_id = <id>` ({@link loopOfBranch}): CI's
+ * failure of a fix belongs to that loop.
  *
  * @returns the failure's current status, whether this call created it, and the delivery's outcome
  */
@@ -61,6 +64,7 @@ export async function recordFailureDelivery(
           conclusion: failure.conclusion,
           failed_steps: JSON.stringify(failure.failedSteps),
           installation_id: failure.installationId,
+          fix_loop_id: loopOfBranch(failure.branch),
           data: JSON.stringify(failure),
           status: 'queued',
           first_delivery_id: delivery.deliveryId,

@@ -77,6 +77,11 @@ export async function latestFixAttempt(db: Db, loopId: string): Promise<FixAttem
   return db.selectFrom('fix_attempts').selectAll().where('failure_id', '=', loopId).orderBy('iteration', 'desc').limit(1).executeTakeFirst();
 }
 
+/** The loop's iteration that pushed commit `commitSha`, if any. */
+export async function fixAttemptOfCommit(db: Db, loopId: string, commitSha: string): Promise<FixAttemptRow | undefined> {
+  return db.selectFrom('fix_attempts').selectAll().where('failure_id', '=', loopId).where('commit_sha', '=', commitSha).orderBy('iteration', 'desc').limit(1).executeTakeFirst();
+}
+
 /**
  * Records CI's verdict on a fix commit: the iteration of `loopId` whose pushed commit is
  * `headSha` gets `passed` or `failed` (a verdict already recorded is kept: the first completed
