@@ -8,9 +8,13 @@ import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findFailure, findLoop, intakeJobId, listFixAttempts, normalizeGithubEvent, QUEUES, type CiFailure, type FixLoopRow, type IntakeJobData } from '@pitcrew/core';
+import { findFailure, findLoop, intakeJobId, jobArgs, JOBS, type FixEventJobData, listFixAttempts, normalizeGithubEvent, QUEUES, type CiFailure, type FixLoopRow, type IntakeJobData } from '@pitcrew/core';
 import { createTestDatabase, createTestRedis, createTestRepository, deleteKeysWithPrefix, testPrefix, type TestDatabase, type TestRepository } from '@pitcrew/testkit';
 import { startFakeGithub, type FakeGithub } from '@pitcrew/testkit/fake-github';
+import { startFakeTensorZero } from '@pitcrew/testkit/fake-tensorzero';
+import { createLlmClient, createPriceBook } from '@pitcrew/llm';
+import { createTensorZeroFeedback } from '../../apps/worker/src/fix/feedback.ts';
+import { createLlmRunner } from '../../apps/worker/src/runners/llm-runner.ts';
 import { agentFixer, rulesFixer } from '../../apps/worker/src/fix/fixer.ts';
 import type { FixPolicy } from '../../apps/worker/src/fix/policy.ts';
 import { createGithubApi } from '../../apps/worker/src/github/github-api.ts';
@@ -67,7 +71,7 @@ const policy = (overrides: Partial<FixPolicy> = {}): FixPolicy => ({
   ...overrides,
 });
 
-function startWorkers(cloneUrl: string, fix: FixPolicy): Workers {
+function startWorkers(cloneUrl: string, fix: FixPolicy, extra: Partial<Parameters<typeof createWorkers>[0]> = {}): Workers {
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
   const api = createGithubApi({ baseUrl: github.url, auth: { kind: 'app', appId: '12345', privateKey }, logger, retries: 0 });
   const workers = createWorkers({
@@ -90,6 +94,7 @@ function startWorkers(cloneUrl: string, fix: FixPolicy): Workers {
       agentEstimateUsd: 0.1,
       concurrency: 1,
     },
+    ...extra,
   });
   running.push(workers);
   return workers;
@@ -152,7 +157,52 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
+/** A fix event as ingest enqueues it (a CI success on the fix branch, or its PR closed). */
+async function fixEvent(event: Record<string, unknown>): Promise<void> {
+  const data = { v: 1, deliveryId: randomUUID(), receivedAt: new Date().toISOString(), owner: OWNER, installationId: 7, ...event } as FixEventJobData;
+  const queue = new Queue(JOBS.fixEvents.queue, { connection: redis, prefix });
+  await queue.add(...jobArgs(JOBS.fixEvents, data));
+  await queue.close();
+}
+
 describe('the fix loop iterates on CI', () => {
+  it('CI passing on iteration 2 verifies the loop and undrafts its PR; the PR merged is its outcome, sent to TensorZero as feedback on the loop’s inferences', async () => {
+    const tz = await startFakeTensorZero();
+    try {
+      const repo = await repository('ledger');
+      const client = createLlmClient({ baseURL: tz.url, model: 'tensorzero::function_name::pitcrew_triage', maxRetries: 0, maxTokens: 512, prices: createPriceBook({ freeModels: ['tensorzero::*'] }) });
+      const feedback = createTensorZeroFeedback({ url: tz.gatewayUrl, metrics: { merged: 'pitcrew_fix_merged', iterations: 'pitcrew_fix_iterations' }, logger });
+      const workers = startWorkers(repo.url, policy(), {
+        runners: createRunnerRegistry({ choice: 'llm', llm: createLlmRunner(client, { maxTokens: 512 }), llmClient: client }),
+        onLoopOutcome: async (loop) => {
+          if (loop.outcome) await feedback.loopEnded(tdb.db, loop);
+        },
+      });
+      const loop = await submit('ledger', repo.sha, 'main', 'sum');
+      const first = await iterationEnded(loop, 1);
+      await submit('ledger', first.commit_sha!, `pitcrew/fix/${loop}`, 'mul');
+      const second = await iterationEnded(loop, 2);
+      expect(second.status).toBe('proposed');
+
+      await fixEvent({ kind: 'ci-success', repo: 'ledger', branch: `pitcrew/fix/${loop}`, headSha: second.commit_sha, event: 'workflow_job', scope: 'job', jobName: 'unit', checkName: null, workflowName: 'CI' });
+      const verified = await loopWhere(loop, (l) => l.status === 'verified_by_ci');
+      expect(verified).toMatchObject({ iterations: 2, verified_by_ci: true, outcome: null });
+      const pr = [...github.pulls.values()].find((p) => p.repo === 'ledger')!;
+      await until('the PR out of draft', async () => (pr.draft === false ? true : undefined));
+
+      await fixEvent({ kind: 'pull-request', repo: 'ledger', branch: `pitcrew/fix/${loop}`, headSha: second.commit_sha, action: 'closed', prNumber: pr.number, merged: true, mergedBy: 'octocat', closedAt: new Date().toISOString() });
+      const merged = await loopWhere(loop, (l) => l.status === 'merged');
+      expect(merged).toMatchObject({ outcome: 'merged', merged_by: 'octocat', iterations: 2 });
+      // The loop's model calls (execute of both failures, on one episode) get the outcome.
+      const sent = await until('feedback', async () => (tz.feedback.length >= 2 ? tz.feedback : undefined));
+      expect(sent.map((f) => [f.metric_name, f.value]).sort()).toEqual([['pitcrew_fix_iterations', 2], ['pitcrew_fix_merged', true]]);
+      expect(new Set(sent.map((f) => f.episode_id)).size).toBe(1);
+      await workers.close(5_000);
+    } finally {
+      await tz.stop();
+    }
+  }, 180_000);
+
   it("CI failing on the fix branch starts iteration 2 from CI's new excerpt, on top of the first fix, in the same PR; nothing of its own is published", async () => {
     const repo = await repository('calc');
     const workers = startWorkers(repo.url, policy());

@@ -14,6 +14,7 @@ import { createRunnerRegistry } from './runners/registry.ts';
 import { startEgress, type EgressProxy } from './sandbox/egress-proxy.ts';
 import { assertSandboxWorks, DEFAULT_SANDBOX, type SandboxPolicy } from './sandbox/sandbox.ts';
 import { createWorkers } from './worker.ts';
+import { tensorZeroFeedbackFromEnv } from './fix/feedback.ts';
 import { agentFixer, rulesFixer } from './fix/fixer.ts';
 import type { FixPolicy } from './fix/policy.ts';
 import type { FixDeps } from './stages/fix.ts';
@@ -106,6 +107,7 @@ export async function startWorker(
     log,
   );
   const fix = await fixDeps(config, log);
+  const feedback = tensorZeroFeedbackFromEnv(config, log);
   // Metrics first: a taken port fails the start before any job is taken.
   const metrics = config.PITCREW_METRICS_PORT > 0 ? createWorkerMetrics() : null;
   const metricsServer = metrics
@@ -143,6 +145,12 @@ export async function startWorker(
     ...(fix ? { fix } : {}),
     github: githubApi,
     fixEvents: { readyOnCi: config.PITCREW_FIX_READY_ON_CI },
+    // A loop's PR closed: its outcome to metrics and, with TensorZero, as feedback on its inferences.
+    onLoopOutcome: async (loop) => {
+      if (loop.outcome !== 'merged' && loop.outcome !== 'closed') return;
+      metrics?.observer.fixLoopEnded({ fixer: loop.fixer, model: null, category: loop.category, outcome: loop.outcome, iterations: loop.iterations, costUsd: Number(loop.cost_usd) });
+      await feedback?.loopEnded(db, loop);
+    },
     ...(llm && config.PITCREW_LLM_CLASSIFY_BELOW > 0
       ? { classifier: { completeJson: createJsonCompleter(llm), below: config.PITCREW_LLM_CLASSIFY_BELOW } }
       : {}),
