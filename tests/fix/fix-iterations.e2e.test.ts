@@ -231,25 +231,28 @@ describe('the fix loop iterates on CI', () => {
     await workers.close(5_000);
   }, 180_000);
 
-  it('a loop whose CI keeps failing ends escalated after PITCREW_FIX_MAX_ITERATIONS, with a label and a comment saying what was tried', async () => {
+  it('a loop whose CI keeps failing ends escalated after 3 iterations (PITCREW_FIX_MAX_ITERATIONS), with a label and a comment saying what was tried', async () => {
     const repo = await repository('stubborn');
-    const workers = startWorkers(repo.url, policy({ maxIterations: 2 }));
+    const workers = startWorkers(repo.url, policy());
     const loop = await submit('stubborn', repo.sha, 'main', 'sum');
-    const first = await iterationEnded(loop, 1);
-    await submit('stubborn', first.commit_sha!, `pitcrew/fix/${loop}`, 'mul');
-    const second = await iterationEnded(loop, 2);
-    await submit('stubborn', second.commit_sha!, `pitcrew/fix/${loop}`, 'div');
+    let last = await iterationEnded(loop, 1);
+    for (const [n, fn] of [[2, 'mul'], [3, 'div']] as const) {
+      await submit('stubborn', last.commit_sha!, `pitcrew/fix/${loop}`, fn);
+      last = await iterationEnded(loop, n);
+      expect(last.status).toBe('proposed');
+    }
+    await submit('stubborn', last.commit_sha!, `pitcrew/fix/${loop}`, 'sub');
     const ended = await loopWhere(loop, (l) => l.status === 'escalated');
-    expect(ended).toMatchObject({ status: 'escalated', escalation: 'iterations', iterations: 2 });
+    expect(ended).toMatchObject({ status: 'escalated', escalation: 'iterations', iterations: 3 });
     const pr = [...github.pulls.values()].find((p) => p.repo === 'stubborn')!;
     await until('the escalation comment', async () => ([...github.comments.values()].some((c) => c.repo === 'stubborn' && c.issue_number === pr.number && c.body.includes('pitcrew stopped fixing')) ? true : undefined));
     expect(pr.labels).toContain('pitcrew:escalated');
     const comment = [...github.comments.values()].find((c) => c.repo === 'stubborn' && c.body.includes('pitcrew stopped fixing'))!;
-    expect(comment.body).toContain('after 2 iterations');
+    expect(comment.body).toContain('after 3 iterations');
     expect(comment.body).toContain('iteration 1 (agent)');
-    expect(comment.body).toContain('iteration 2 (agent)');
+    expect(comment.body).toContain('iteration 3 (agent)');
     // The loop's own check run says it stopped (updated in place).
-    await until('the check run to say so', async () => ([...github.checkRuns.values()].some((c) => c.head_sha === repo.sha && (c.output.text ?? '').includes('pitcrew stopped after 2 iterations')) ? true : undefined));
+    await until('the check run to say so', async () => ([...github.checkRuns.values()].some((c) => c.head_sha === repo.sha && (c.output.text ?? '').includes('pitcrew stopped after 3 iterations')) ? true : undefined));
     await workers.close(5_000);
   }, 180_000);
 

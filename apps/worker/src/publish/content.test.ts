@@ -108,7 +108,7 @@ describe('a fix attempt in what is published', () => {
 
   it('links the draft PR with its verification, then says CI verified it, or that the loop stopped', () => {
     expect(fixLine(attempt({}))).toBe('**Fix:** pitcrew opened [a draft pull request #9](https://github.com/octo-org/octo-repo/pull/9) with an agent fix (1 file, 2 lines); verified locally: `npm test` exit 0 in 1.2 s.');
-    expect(fixLine(attempt({ iteration: 2, ci_verdict: 'passed', ready_for_review: true }))).toContain('verified by CI after 2 iterations, ready for review');
+    expect(fixLine(attempt({ iteration: 2, ci_verdict: 'passed', ready_for_review: true }))).toContain('verified by CI after 2 iterations, marked ready for review');
     expect(fixLine(attempt({ iteration: 3, escalation: 'iterations', reason: 'CI still fails after 3 iterations' }))).toContain('pitcrew stopped after 3 iterations: CI still fails after 3 iterations.');
     expect(fixLine(attempt({ status: 'refused', guard_rule: 'skipped-test', guard_detail: 'a.test.ts: it.skip(' }))).toContain('refused by the guard (`skipped-test`');
   });

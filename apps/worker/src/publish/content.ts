@@ -183,7 +183,7 @@ function duration(ms: number): string {
 /** `; verified by CI` (and `, marked ready for review`) once CI passed the fix commit; else empty. */
 function ciVerdict(fix: FixAttemptRow): string {
   if (fix.ci_verdict !== 'passed') return '';
-  return `; verified by CI${fix.ready_for_review ? ', marked ready for review' : ''}`;
+  return `; verified by CI${fix.iteration > 1 ? ` after ${fix.iteration} iterations` : ''}${fix.ready_for_review ? ', marked ready for review' : ''}`;
 }
 
 /**
@@ -200,9 +200,6 @@ export function fixLine(fix: FixAttemptRow): string {
   const size = `${fix.files_changed} file${fix.files_changed === 1 ? '' : 's'}, ${fix.lines_changed} line${fix.lines_changed === 1 ? '' : 's'}`;
   if (fix.escalation) {
     return `**Fix:** pitcrew stopped after ${fix.iteration} iteration${fix.iteration === 1 ? '' : 's'}: ${fix.reason ?? fix.escalation}.${fix.pr_url ? ` [The fix pull request${fix.pr_number ? ` #${fix.pr_number}` : ''}](${fix.pr_url}) is labelled for a human.` : ''}`;
-  }
-  if (fix.ci_verdict === 'passed') {
-    return `**Fix:** [pull request${fix.pr_number ? ` #${fix.pr_number}` : ''}](${fix.pr_url}) verified by CI after ${fix.iteration} iteration${fix.iteration === 1 ? '' : 's'}${fix.ready_for_review ? ', ready for review' : ''}.`;
   }
   switch (fix.status) {
     case 'proposed':
