@@ -123,10 +123,8 @@ describe('poison input that passed ingest', () => {
     const intake = new Queue(QUEUES.intake, { connection: redis, prefix });
     const jobId = `delivery-${randomUUID()}`;
     await intake.add('workflow_job', { v: 1, deliveryId: randomUUID(), event: 'workflow_job', action: 'completed', receivedAt: new Date().toISOString(), failure: { id: 42, repo: { full: 'x' } }, payload: {} }, { jobId, attempts: 5 });
-    const job = await waitFor('intake job failed', 30_000, async () => {
-      const j = await intake.getJob(jobId);
-      return j && (await j.getState()) === 'failed' ? j : null;
-    });
+    // Fetched again once failed: a job read just before it failed has no failedReason yet.
+    const job = await waitFor('intake job failed', 30_000, async () => ((await intake.getJobState(jobId)) === 'failed' ? intake.getJob(jobId) : null));
     expect(job.failedReason).toMatch(/has invalid data \(written by another release\?\): failure.id: /);
     expect(job.attemptsMade).toBe(1);
     note(`intake job of another shape: failed in BullMQ, reason "${job.failedReason.slice(0, 100)}…"`);
