@@ -1,46 +1,30 @@
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
-import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findFailure, findLoop, intakeJobId, jobArgs, JOBS, type FixEventJobData, listFixAttempts, normalizeGithubEvent, QUEUES, type CiFailure, type FixLoopRow, type IntakeJobData } from '@pitcrew/core';
-import { createTestDatabase, createTestRedis, createTestRepository, deleteKeysWithPrefix, testPrefix, type TestDatabase, type TestRepository } from '@pitcrew/testkit';
-import { startFakeGithub, type FakeGithub } from '@pitcrew/testkit/fake-github';
-import { startFakeTensorZero } from '@pitcrew/testkit/fake-tensorzero';
+import { describe, expect, it } from 'vitest';
+import { findFailure, findLoop, jobArgs, JOBS, listFixAttempts, type FixEventJobData, type FixLoopRow } from '@pitcrew/core';
 import { createLlmClient, createPriceBook } from '@pitcrew/llm';
+import { createTestRepository, type TestRepository } from '@pitcrew/testkit';
+import { startFakeTensorZero } from '@pitcrew/testkit/fake-tensorzero';
 import { createTensorZeroFeedback } from '../../apps/worker/src/fix/feedback.ts';
-import { createLlmRunner } from '../../apps/worker/src/runners/llm-runner.ts';
 import { agentFixer, rulesFixer } from '../../apps/worker/src/fix/fixer.ts';
 import type { FixPolicy } from '../../apps/worker/src/fix/policy.ts';
-import { createGithubApi } from '../../apps/worker/src/github/github-api.ts';
-import { createGithubLogSource } from '../../apps/worker/src/github/log-source.ts';
-import { resolveSinks } from '../../apps/worker/src/publish/publisher.ts';
+import { createLlmRunner } from '../../apps/worker/src/runners/llm-runner.ts';
 import { createRunnerRegistry } from '../../apps/worker/src/runners/registry.ts';
 import { DEFAULT_SANDBOX } from '../../apps/worker/src/sandbox/sandbox.ts';
-import { createWorkers, type Workers } from '../../apps/worker/src/worker.ts';
+import type { WorkerDeps, Workers } from '../../apps/worker/src/worker.ts';
+import { fixPolicy, logger, OWNER, useFixSuite } from './harness.ts';
 
 // Fix loop part 2 end to end, every part real (git, bubblewrap, the fake GitHub): a proposal, CI
 // failing on the fix branch, the next iteration working from CI's new excerpt (a scripted agent
 // that learns from the CI output it is given), the caps, the escalation, the breaker. Slow: it
 // runs with the fault suite (`npm run test:faults`, or `npm run test:fix`).
 
-const require = createRequire(import.meta.url);
-const sets = require('@octokit/webhooks-examples/api.github.com/index.json') as { name: string; examples: any[] }[];
 const AGENT = fileURLToPath(new URL('../../apps/worker/src/fix/fixtures/fix-agent.mjs', import.meta.url));
-const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
-const OWNER = 'octo-org';
-const prefix = testPrefix();
-const redis = createTestRedis();
-let tdb: TestDatabase;
-let github: FakeGithub;
-let root: string;
-let nextJobId = 120_000;
-const running: Workers[] = [];
+const suite = useFixSuite('fix-loop');
+const { redis, prefix } = suite;
 
 /** Three broken functions; the unit job runs `deno test` (not installed here: verification is left to CI, which the test plays). */
 const FILES = {
@@ -50,74 +34,25 @@ const FILES = {
   'src/div.js': 'export const div = (a, b) => a * b;\n',
 };
 
-const policy = (overrides: Partial<FixPolicy> = {}): FixPolicy => ({
-  mode: 'propose',
-  dryRun: false,
-  dryRunDir: root,
-  fixer: 'agent',
-  repositories: [],
-  branches: [],
-  categories: ['lint', 'typecheck', 'test', 'build', 'dependency', 'unknown'],
-  maxFiles: 10,
-  maxLines: 200,
-  usdPerFix: 1,
-  timeoutMs: 60_000,
-  commitLabel: 'pitcrew:fix',
-  author: { name: 'pitcrew[bot]', email: 'pitcrew[bot]@users.noreply.github.com' },
-  maxIterations: 3,
-  loopUsd: 3,
-  breaker: { threshold: 3, cooldownMs: 3_600_000 },
-  escalationLabel: 'pitcrew:escalated',
-  ...overrides,
-});
+const policy = (overrides: Partial<FixPolicy> = {}): FixPolicy => fixPolicy(suite.root, { fixer: 'agent', ...overrides });
 
-function startWorkers(cloneUrl: string, fix: FixPolicy, extra: Partial<Parameters<typeof createWorkers>[0]> = {}): Workers {
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
-  const api = createGithubApi({ baseUrl: github.url, auth: { kind: 'app', appId: '12345', privateKey }, logger, retries: 0 });
-  const workers = createWorkers({
-    connection: redis,
-    prefix,
-    db: tdb.db,
-    runners: createRunnerRegistry({ choice: 'rules' }),
-    logger,
-    concurrency: 2,
-    attempts: 3,
-    logs: createGithubLogSource(api),
-    publish: { sinks: resolveSinks({ requested: ['check-run', 'pr-comment'], githubAuth: 'app', slackWebhookUrl: undefined, escalateAfter: 3 }, logger), github: api, attempts: 3, backoffMs: 50 },
-    github: api,
-    fix: {
+function startWorkers(cloneUrl: string, fix: FixPolicy, extra: Partial<WorkerDeps> = {}): Workers {
+  return suite.startWorkers(
+    {
       policy: fix,
       fixers: { rules: rulesFixer(), agent: agentFixer({ command: `/usr/bin/node ${AGENT} --behaviour learner`, timeoutMs: 30_000, estimateUsd: 0.1 }) },
       sandbox: { ...DEFAULT_SANDBOX, readOnlyPaths: [dirname(AGENT)] },
       cloneUrl,
-      workspaceRoot: root,
       agentEstimateUsd: 0.1,
-      concurrency: 1,
     },
-    ...extra,
-  });
-  running.push(workers);
-  return workers;
+    extra,
+  );
 }
 
 /** A failed `unit` job at `sha` on `branch` whose log says `FAIL <fn>: expected …`, through intake. */
-async function submit(repo: string, sha: string, branch: string, fn: string): Promise<string> {
-  const jobId = nextJobId++;
-  const runId = jobId + 1_000_000;
-  const t = (s: number) => `2026-12-03T11:00:${String(s).padStart(2, '0')}.1234567Z`;
-  const log = [`${t(1)} ##[group]Run deno test`, `${t(1)} deno test`, `${t(1)} ##[endgroup]`, `${t(2)} running 3 tests`, `${t(3)} FAIL ${fn}: expected 1 to be 5`, `${t(3)} test result: FAILED. 2 passed; 1 failed`, `${t(4)} ##[error]Process completed with exit code 1.`].join('\n');
-  github.setRun(OWNER, repo, runId, 1, [{ id: jobId, name: 'unit', conclusion: 'failure', steps: [{ name: 'Run tests', conclusion: 'failure', number: 2 }], log }]);
-  const payload = structuredClone(sets.find((s) => s.name === 'workflow_job')!.examples.find((e) => e.workflow_job.conclusion === 'failure'));
-  Object.assign(payload.workflow_job, { id: jobId, run_id: runId, run_attempt: 1, head_sha: sha, head_branch: branch, name: 'unit', workflow_name: 'CI', steps: [{ name: 'Run tests', status: 'completed', conclusion: 'failure', number: 2 }] });
-  payload.repository.name = repo;
-  payload.repository.owner.login = OWNER;
-  payload.installation = { id: 7, node_id: 'x' };
-  const failure = { ...(normalizeGithubEvent('workflow_job', payload) as CiFailure), pullRequests: [] };
-  const data: IntakeJobData = { v: 1, deliveryId: randomUUID(), event: 'workflow_job', action: 'completed', receivedAt: new Date().toISOString(), failure, payload };
-  const intake = new Queue(QUEUES.intake, { connection: redis, prefix });
-  await intake.add('intake', data, { jobId: intakeJobId(data.deliveryId) });
-  await intake.close();
-  return failure.id;
+function submit(repo: string, sha: string, branch: string, fn: string): Promise<string> {
+  const log = ['##[group]Run deno test', 'deno test', '##[endgroup]', 'running 3 tests', `FAIL ${fn}: expected 1 to be 5`, 'test result: FAILED. 2 passed; 1 failed', '##[error]Process completed with exit code 1.'];
+  return suite.submit({ repo, sha, branch, job: 'unit', step: 'Run tests', log });
 }
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
@@ -132,30 +67,18 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
 
 /** Waits for iteration `n` of `loop` to end, and returns it. */
 const iterationEnded = (loop: string, n: number) =>
-  until(`iteration ${n} of ${loop}`, async () => (await listFixAttempts(tdb.db, loop)).find((a) => a.iteration === n && a.status !== 'running'));
+  until(`iteration ${n} of ${loop}`, async () => (await listFixAttempts(suite.tdb.db, loop)).find((a) => a.iteration === n && a.status !== 'running'));
 
 const loopWhere = (loop: string, test: (l: FixLoopRow) => boolean) => until(`loop ${loop}`, async () => {
-  const l = await findLoop(tdb.db, loop);
+  const l = await findLoop(suite.tdb.db, loop);
   return l && test(l) ? l : undefined;
 });
 
 async function repository(name: string): Promise<TestRepository> {
-  const repo = await createTestRepository(root, FILES);
-  github.setOrigin(OWNER, name, repo.origin);
+  const repo = await createTestRepository(suite.root, FILES);
+  suite.github.setOrigin(OWNER, name, repo.origin);
   return repo;
 }
-
-beforeAll(async () => {
-  [tdb, github] = await Promise.all([createTestDatabase(), startFakeGithub()]);
-  root = await mkdtemp(join(tmpdir(), 'pitcrew-fix-loop-'));
-});
-
-afterAll(async () => {
-  for (const w of running) await w.close(5_000);
-  await Promise.all([tdb?.destroy(), github?.stop(), deleteKeysWithPrefix(redis, prefix)]);
-  await redis.quit();
-  await rm(root, { recursive: true, force: true });
-});
 
 /** A fix event as ingest enqueues it (a CI success on the fix branch, or its PR closed). */
 async function fixEvent(event: Record<string, unknown>): Promise<void> {
@@ -175,7 +98,7 @@ describe('the fix loop iterates on CI', () => {
       const workers = startWorkers(repo.url, policy(), {
         runners: createRunnerRegistry({ choice: 'llm', llm: createLlmRunner(client, { maxTokens: 512 }), llmClient: client }),
         onLoopOutcome: async (loop) => {
-          if (loop.outcome) await feedback.loopEnded(tdb.db, loop);
+          if (loop.outcome) await feedback.loopEnded(suite.tdb.db, loop);
         },
       });
       const loop = await submit('ledger', repo.sha, 'main', 'sum');
@@ -187,7 +110,7 @@ describe('the fix loop iterates on CI', () => {
       await fixEvent({ kind: 'ci-success', repo: 'ledger', branch: `pitcrew/fix/${loop}`, headSha: second.commit_sha, event: 'workflow_job', scope: 'job', jobName: 'unit', checkName: null, workflowName: 'CI' });
       const verified = await loopWhere(loop, (l) => l.status === 'verified_by_ci');
       expect(verified).toMatchObject({ iterations: 2, verified_by_ci: true, outcome: null });
-      const pr = [...github.pulls.values()].find((p) => p.repo === 'ledger')!;
+      const pr = [...suite.github.pulls.values()].find((p) => p.repo === 'ledger')!;
       await until('the PR out of draft', async () => (pr.draft === false ? true : undefined));
 
       await fixEvent({ kind: 'pull-request', repo: 'ledger', branch: `pitcrew/fix/${loop}`, headSha: second.commit_sha, action: 'closed', prNumber: pr.number, merged: true, mergedBy: 'octocat', closedAt: new Date().toISOString() });
@@ -211,11 +134,11 @@ describe('the fix loop iterates on CI', () => {
     expect(first).toMatchObject({ status: 'proposed', fixer: 'agent', head_sha: repo.sha, branch: `pitcrew/fix/${loop}`, verify_exit_code: 127 });
     expect(first.commit_sha).toBe(repo.originGit('rev-parse', `pitcrew/fix/${loop}`).trim());
 
-    const checkRunsBefore = github.checkRuns.size;
+    const checkRunsBefore = suite.github.checkRuns.size;
     const ci = await submit('calc', first.commit_sha!, `pitcrew/fix/${loop}`, 'mul');
     const second = await iterationEnded(loop, 2);
     expect(second).toMatchObject({ status: 'proposed', ci_failure_id: ci, head_sha: first.commit_sha, branch: `pitcrew/fix/${loop}` });
-    expect((await listFixAttempts(tdb.db, loop))[0]).toMatchObject({ ci_verdict: 'failed' });
+    expect((await listFixAttempts(suite.tdb.db, loop))[0]).toMatchObject({ ci_verdict: 'failed' });
     // On top of the first fix, with what CI said fixed too.
     const head = repo.originGit('rev-parse', `pitcrew/fix/${loop}`).trim();
     expect(head).toBe(second.commit_sha);
@@ -223,10 +146,10 @@ describe('the fix loop iterates on CI', () => {
     expect(repo.originGit('show', `${head}:src/sum.js`)).toContain('a + b');
     expect(repo.originGit('show', `${head}:src/mul.js`)).toContain('a * b');
     // One PR for the loop; the CI failure got no check run and no incident of its own.
-    expect([...github.pulls.values()].filter((p) => p.repo === 'calc')).toHaveLength(1);
-    expect([...github.checkRuns.values()].some((c) => c.head_sha === first.commit_sha)).toBe(false);
-    expect(github.checkRuns.size).toBeLessThanOrEqual(checkRunsBefore);
-    expect((await findFailure(tdb.db, ci))?.incident_id ?? null).toBeNull();
+    expect([...suite.github.pulls.values()].filter((p) => p.repo === 'calc')).toHaveLength(1);
+    expect([...suite.github.checkRuns.values()].some((c) => c.head_sha === first.commit_sha)).toBe(false);
+    expect(suite.github.checkRuns.size).toBeLessThanOrEqual(checkRunsBefore);
+    expect((await findFailure(suite.tdb.db, ci))?.incident_id ?? null).toBeNull();
     expect(await loopWhere(loop, (l) => l.iterations === 2)).toMatchObject({ status: 'open', iterations: 2 });
     await workers.close(5_000);
   }, 180_000);
@@ -244,15 +167,15 @@ describe('the fix loop iterates on CI', () => {
     await submit('stubborn', last.commit_sha!, `pitcrew/fix/${loop}`, 'sub');
     const ended = await loopWhere(loop, (l) => l.status === 'escalated');
     expect(ended).toMatchObject({ status: 'escalated', escalation: 'iterations', iterations: 3 });
-    const pr = [...github.pulls.values()].find((p) => p.repo === 'stubborn')!;
-    await until('the escalation comment', async () => ([...github.comments.values()].some((c) => c.repo === 'stubborn' && c.issue_number === pr.number && c.body.includes('pitcrew stopped fixing')) ? true : undefined));
+    const pr = [...suite.github.pulls.values()].find((p) => p.repo === 'stubborn')!;
+    await until('the escalation comment', async () => ([...suite.github.comments.values()].some((c) => c.repo === 'stubborn' && c.issue_number === pr.number && c.body.includes('pitcrew stopped fixing')) ? true : undefined));
     expect(pr.labels).toContain('pitcrew:escalated');
-    const comment = [...github.comments.values()].find((c) => c.repo === 'stubborn' && c.body.includes('pitcrew stopped fixing'))!;
+    const comment = [...suite.github.comments.values()].find((c) => c.repo === 'stubborn' && c.body.includes('pitcrew stopped fixing'))!;
     expect(comment.body).toContain('after 3 iterations');
     expect(comment.body).toContain('iteration 1 (agent)');
     expect(comment.body).toContain('iteration 3 (agent)');
     // The loop's own check run says it stopped (updated in place).
-    await until('the check run to say so', async () => ([...github.checkRuns.values()].some((c) => c.head_sha === repo.sha && (c.output.text ?? '').includes('pitcrew stopped after 3 iterations')) ? true : undefined));
+    await until('the check run to say so', async () => ([...suite.github.checkRuns.values()].some((c) => c.head_sha === repo.sha && (c.output.text ?? '').includes('pitcrew stopped after 3 iterations')) ? true : undefined));
     await workers.close(5_000);
   }, 180_000);
 
@@ -260,11 +183,11 @@ describe('the fix loop iterates on CI', () => {
     const repo = await repository('stray');
     const workers = startWorkers(repo.url, policy());
     const stray = await submit('stray', repo.sha, 'pitcrew/fix/gh-job-1', 'sum');
-    await until('its triage', async () => ((await findFailure(tdb.db, stray))?.status === 'triaged' ? true : undefined));
+    await until('its triage', async () => ((await findFailure(suite.tdb.db, stray))?.status === 'triaged' ? true : undefined));
     await sleep(1_000);
-    expect(await listFixAttempts(tdb.db, 'gh-job-1')).toEqual([]);
-    expect(await listFixAttempts(tdb.db, stray)).toEqual([]);
-    expect([...github.pulls.values()].filter((p) => p.repo === 'stray')).toHaveLength(0);
+    expect(await listFixAttempts(suite.tdb.db, 'gh-job-1')).toEqual([]);
+    expect(await listFixAttempts(suite.tdb.db, stray)).toEqual([]);
+    expect([...suite.github.pulls.values()].filter((p) => p.repo === 'stray')).toHaveLength(0);
     await workers.close(5_000);
   }, 60_000);
 
@@ -290,9 +213,9 @@ describe('the fix loop iterates on CI', () => {
       await loopWhere(loop, (l) => l.status === 'escalated');
     }
     const blocked = await submit('flaky-shop', shaOf('b4'), 'b4', 'sum');
-    await until('its triage', async () => ((await findFailure(tdb.db, blocked))?.status === 'triaged' ? true : undefined));
+    await until('its triage', async () => ((await findFailure(suite.tdb.db, blocked))?.status === 'triaged' ? true : undefined));
     await sleep(1_000);
-    expect(await listFixAttempts(tdb.db, blocked)).toEqual([]);
+    expect(await listFixAttempts(suite.tdb.db, blocked)).toEqual([]);
     await sleep(cooldownMs);
     repo.git('checkout', '--quiet', 'b4');
     repo.git('commit', '--quiet', '--allow-empty', '-m', 'again');
