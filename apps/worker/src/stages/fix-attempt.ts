@@ -30,8 +30,10 @@ export type FixJobResult = { attempt: FixAttemptRow; installationId: number | nu
 /**
  * One fix attempt of a triaged failure: fix → guard → verify → propose, each an execution row in
  * the stage contract, and the attempt's `fix_attempts` row (started here, keyed by failure and
- * iteration, finished with the first stage that ends it). The checkout of the failing SHA is made
- * for this run and removed after it; a retried job reuses the stages an earlier attempt finished
+ * iteration, finished with the first stage that ends it). An iteration after the first
+ * (`job.loop`) works on the CI failure of the fix branch: its excerpt, its commit (the previous
+ * fix), what the loop tried before, the policy of the loop's own failure; its fix goes onto the
+ * loop's branch and PR. The checkout is made for this run and removed after it; a retried job reuses the stages an earlier attempt finished
  * (the fix stage's diff is applied to the new checkout) and opens no second PR (propose reuses
  * its own result, and `proposeFix` an open PR of its branch).
  *
