@@ -2,7 +2,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import parseDiff from 'parse-diff';
 import { FIX_BRANCH_PREFIX, toOutgoing, toOutgoingJson, type CiFailure } from '@pitcrew/core';
-import type { PitcrewOctokit } from '../github/github-api.ts';
+import { tokenOf, type PitcrewOctokit } from '../github/github-api.ts';
 import { fenced, GITHUB_TEXT_MAX_BYTES, truncateUtf8 } from '../publish/content.ts';
 import type { Verification } from './pipeline.ts';
 import { git, tokenEnv } from './workspace.ts';
@@ -84,7 +84,7 @@ export function fixBranchOf(failureId: string): string {
  */
 export async function proposeFix(options: ProposeOptions): Promise<ProposeResult> {
   const { failure, octokit, workspace } = options;
-  const token = await installationToken(octokit);
+  const token = await tokenOf(octokit);
   const remote = { dir: workspace, url: options.pushUrl, env: tokenEnv(token) };
   if (options.mode === 'commit') {
     if (!options.commitLabel) throw new TypeError('commit mode needs a commitLabel');
@@ -123,14 +123,6 @@ export async function proposeFix(options: ProposeOptions): Promise<ProposeResult
   }
   const pull = await openDraftPullRequest(octokit, pr, prior.open);
   return { kind: 'pull-request', branch, prNumber: pull.number, prUrl: pull.url, commitSha, reused: pull.reused };
-}
-
-/** The token git pushes with: an App installation's token, or the token of token auth; `null` unauthenticated. */
-async function installationToken(octokit: PitcrewOctokit): Promise<string | null> {
-  // @octokit/auth-app answers `{ type: 'token', tokenType: 'installation', token }` for the
-  // installation it was made for; @octokit/auth-token ignores the argument and answers its token.
-  const auth = (await octokit.auth({ type: 'installation' })) as { token?: string };
-  return auth.token ?? null;
 }
 
 /** `git check-ref-format refs/heads/<branch>`: the branch name git (and GitHub) accept. */

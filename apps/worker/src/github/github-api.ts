@@ -85,7 +85,15 @@ export function createGithubApi(options: { baseUrl: string; auth: GithubAuth; lo
  */
 export async function installationToken(api: GithubApi | undefined | null, installationId: number | null): Promise<string | null> {
   const octokit = api?.forInstallation(installationId);
-  if (!octokit) return null;
+  return octokit ? tokenOf(octokit) : null;
+}
+
+/**
+ * The token an Octokit authenticates with: @octokit/auth-app answers `{ type: 'token',
+ * tokenType: 'installation', token }` for the installation it was made for; @octokit/auth-token
+ * ignores the argument and answers its token.
+ */
+export async function tokenOf(octokit: PitcrewOctokit): Promise<string | null> {
   const auth = (await octokit.auth({ type: 'installation' })) as { token?: unknown };
   return typeof auth.token === 'string' ? auth.token : null;
 }
