@@ -31,4 +31,5 @@ export { createWorkers, type RunnerLimits, type WorkerDeps, type Workers } from 
 export { attemptFix, verifyFix, type FixOutcome, type FixStatus, type Verification } from './fix/pipeline.ts';
 export { agentFixer, rulesFixer, type FixContext, type Fixer, type FixerName, type FixerResult } from './fix/fixer.ts';
 export { checkoutWorkspace, type Workspace } from './fix/workspace.ts';
+export { iterationLine, type IterationSummary } from './fix/loop.ts';
 export { assertSandboxWorks, DEFAULT_SANDBOX, prepareSandboxWorkspace, type SandboxPolicy } from './sandbox/sandbox.ts';

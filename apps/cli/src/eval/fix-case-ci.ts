@@ -1,4 +1,4 @@
-import { verifyFix, type FixContext, type FixOutcome } from '@pitcrew/worker';
+import { iterationLine, verifyFix, type FixContext, type FixOutcome } from '@pitcrew/worker';
 import type { FixCaseCiCheck } from './fix-corpus.ts';
 
 /** One check of a case's CI, as it ran on a fix. */
@@ -60,15 +60,17 @@ export interface FixIteration {
 
 /**
  * What earlier iterations tried, for the next iteration's `FixContext.previous`: one line per
- * iteration in the shape of the worker's `loopHistory` (status, files, lines, verification,
+ * iteration as the worker's `loopHistory` writes it (`iterationLine`) (status, files, lines, verification,
  * CI's verdict on the commit), then the CI failure the new iteration works on.
  */
 export function previousText(iterations: readonly FixIteration[]): string {
-  const lines = iterations.map((i) => {
-    const verify = !i.verify ? 'not verified' : i.verify.result === 'left-to-ci' ? 'verification left to CI' : `\`${(i.verify.command ?? '').split('\n')[0]}\` exit ${i.verify.exitCode}`;
-    const ci = i.ci ? `; CI ${i.ci.result} on ${i.ci.commit.slice(0, 12)}${i.ci.failedCheck ? ` at ${i.ci.failedCheck}` : ''}` : '';
-    return `- iteration ${i.iteration} (${i.fixer ?? '-'}): ${i.status}${i.guardRule ? ` (${i.guardRule})` : ''}, ${i.files} files, ${i.lines} lines; ${verify}${ci}${i.reason ? `; ${i.reason}` : ''}`;
-  });
+  const lines = iterations.map((i) =>
+    iterationLine({
+      ...i,
+      verify: !i.verify ? null : i.verify.result === 'left-to-ci' ? 'left-to-ci' : { command: i.verify.command, exitCode: i.verify.exitCode },
+      ci: i.ci ? { verdict: i.ci.result, commit: i.ci.commit, check: i.ci.failedCheck } : null,
+    }),
+  );
   const last = iterations.at(-1)?.ci;
   if (last?.failedCheck) lines.push(`- CI on the latest fix failed: ${last.failedCheck} exit ${last.exitCode}`);
   return lines.join('\n');

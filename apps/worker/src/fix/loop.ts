@@ -78,14 +78,44 @@ export async function markLoopEscalated(db: Db, loopId: string, escalation: 'fix
   return db.updateTable('fix_attempts').set({ escalation, reason: toOutgoing(reason, 'publish').text }).where('id', '=', latest).returningAll().executeTakeFirst();
 }
 
+/** One iteration as the loop's history tells it (the worker's rows and `pitcrew eval fix` alike). */
+export interface IterationSummary {
+  iteration: number;
+  fixer: string | null;
+  status: string;
+  guardRule: string | null;
+  files: number;
+  lines: number;
+  /** The verification that ran; `left-to-ci` when it was left to CI; `null` when none ran. */
+  verify: { command: string | null; exitCode: number | null } | 'left-to-ci' | null;
+  /** CI's verdict on the iteration's commit, and the check that failed when known. */
+  ci: { verdict: string; commit: string | null; check?: string | null } | null;
+  reason: string | null;
+}
+
+/** One line of a loop's history: `- iteration 2 (agent): proposed, 1 files, 2 lines; \`npm test\` exit 0; CI failed on abc…`. */
+export function iterationLine(i: IterationSummary): string {
+  const verify = i.verify === null ? 'not verified' : i.verify === 'left-to-ci' ? 'verification left to CI' : `\`${(i.verify.command ?? '').split('\n')[0]}\` exit ${i.verify.exitCode}`;
+  const ci = i.ci ? `; CI ${i.ci.verdict} on ${i.ci.commit?.slice(0, 12) ?? '?'}${i.ci.check ? ` at ${i.ci.check}` : ''}` : '';
+  return `- iteration ${i.iteration} (${i.fixer ?? '-'}): ${i.status}${i.guardRule ? ` (${i.guardRule})` : ''}, ${i.files} files, ${i.lines} lines; ${verify}${ci}${i.reason ? `; ${i.reason}` : ''}`;
+}
+
 /** What the loop tried, for the next iteration's prompt and the escalation comment: one line per iteration. */
 export function loopHistory(attempts: FixAttemptRow[]): string {
   return attempts
-    .map((a) => {
-      const verify = a.verify_exit_code === null ? 'verification left to CI' : `\`${(a.verify_command ?? '').split('\n')[0]}\` exit ${a.verify_exit_code}`;
-      const ci = a.ci_verdict ? `; CI ${a.ci_verdict} on ${a.commit_sha?.slice(0, 12) ?? '?'}` : '';
-      return `- iteration ${a.iteration} (${a.fixer}): ${a.status}${a.guard_rule ? ` (${a.guard_rule})` : ''}, ${a.files_changed} files, ${a.lines_changed} lines; ${verify}${ci}${a.reason ? `; ${a.reason}` : ''}`;
-    })
+    .map((a) =>
+      iterationLine({
+        iteration: a.iteration,
+        fixer: a.fixer,
+        status: a.status,
+        guardRule: a.guard_rule,
+        files: a.files_changed,
+        lines: a.lines_changed,
+        verify: a.verify_exit_code === null ? 'left-to-ci' : { command: a.verify_command, exitCode: a.verify_exit_code },
+        ci: a.ci_verdict ? { verdict: a.ci_verdict, commit: a.commit_sha } : null,
+        reason: a.reason,
+      }),
+    )
     .join('\n');
 }
 
