@@ -55,15 +55,17 @@ program
 
 const evaluate = program
   .command('eval')
-  .description('measure failure-context extraction (pitcrew vs keyword search vs tail) on LogChunks and CiDiff data sets')
+  .description('measure failure-context extraction (pitcrew vs keyword search vs tail) on LogChunks, CiDiff and LogDx-CI data sets, and the diagnosis on LogDx-CI')
   .option('--logchunks <dir>', 'LogChunks-layout directory (labels.jsonl + logs)')
   .option('--cidiff <dir>', 'CiDiff-layout directory (<case>/fail.log, pass.log, groundtruth)')
+  .option('--logdx <dir>', 'LogDx-CI-layout directory (<case>/fail.log, ground_truth.json, case.json)')
+  .option('--model <name>', 'also score this model\'s diagnosis on LogDx-CI (LLM_BASE_URL, LLM_API_KEY from the environment or ./.env)')
   .option('--json <file>', 'also write the report as JSON')
   .option('--max-lines <n>', 'excerpt budget in lines (2x is reported too)', positiveInt, 80)
   .option('--max-bytes <n>', 'excerpt budget in bytes (2x is reported too)', positiveInt, 8192)
-  .action(async (opts: { logchunks?: string; cidiff?: string; json?: string; maxLines: number; maxBytes: number }) => {
+  .action(async (opts: import('./commands/eval.ts').EvalCommandOptions) => {
     const { runEvalCommand } = await import('./commands/eval.ts');
-    runEvalCommand(opts);
+    await runEvalCommand(opts);
   });
 
 evaluate

@@ -1,7 +1,13 @@
 import { z } from 'zod';
+import { findFindings } from './extract/findings.ts';
 import type { CiFailure } from './failure.ts';
 
-/** The failure categories pitcrew triages into. */
+/**
+ * The failure categories pitcrew triages into. `permission` (a token, secret or file permission
+ * the job lacks) and `ci-config` (the workflow or an action's configuration) are neither the
+ * code's fault nor fixed by re-running; LogDx-CI's `permission_or_secret` and
+ * `github_actions_config` classes (see apps/cli/src/eval/logdx.ts).
+ */
 export const CATEGORIES = [
   'lint',
   'typecheck',
@@ -10,6 +16,8 @@ export const CATEGORIES = [
   'dependency',
   'infrastructure',
   'timeout',
+  'permission',
+  'ci-config',
   'unknown',
 ] as const;
 export type Category = (typeof CATEGORIES)[number];
@@ -24,7 +32,7 @@ export const Evidence = z.object({
   source: z.enum(EVIDENCE_SOURCES),
   /** The text that matched (a step name, a log line), cut to 200 characters. */
   text: z.string(),
-  /** The rule that matched, as a regular expression source. */
+  /** The rule that matched, as a regular expression source, or `finding:<kind>:<tool>` for a tool's report shape. */
   pattern: z.string(),
 });
 export type Evidence = z.infer<typeof Evidence>;
@@ -126,8 +134,10 @@ const HOUSEKEEPING_STEP = /^(set ?up job|complete job|post .*)$/i;
  *
  * Scoring: each category's score is the largest source weight among its matches
  * ({@link SOURCE_WEIGHT}), plus 0.05 per extra distinct source (corroboration), capped at 0.97.
- * Confidence is that score, lowered by half the runner-up's score when another category also
- * matched (conflicting evidence). No match: `unknown` with confidence 0.2.
+ * When the log shows a tool's report shape (`findFindings`: a cause, a compiler diagnostic, a
+ * failing test, a tool's total), the first of them in precedence names the category whatever the
+ * names say. Confidence is the category's score, lowered by half the best other category's score
+ * when another also matched (conflicting evidence). No match: `unknown` with confidence 0.2.
  *
  * @param failure the normalized failure
  * @param logText optional log text (untrusted; only matched, never executed)
@@ -160,6 +170,16 @@ export function classifyFailure(failure: CiFailure, logText?: string | null): Cl
   }
   const text = [failure.outputText, logText].filter(Boolean).join('\n');
   if (text) {
+    // A tool's report shape names the category most precisely: one evidence per category, the first
+    // cause first (a permission or network error explains the test that failed after it).
+    const findings = findFindings(text.split('\n')).filter((f) => f.category);
+    findings.sort((a, b) => findingRank(a) - findingRank(b) || a.index - b.index);
+    const seen = new Set<Category>();
+    for (const finding of findings) {
+      if (seen.has(finding.category!)) continue;
+      seen.add(finding.category!);
+      evidence.push({ category: finding.category!, source: 'log', text: cut(finding.text), pattern: `finding:${finding.kind}:${finding.tool}` });
+    }
     for (const rule of RULES) {
       if (!rule.log) continue;
       const line = firstMatchingLine(text, rule.log);
@@ -187,6 +207,14 @@ function score(evidence: Evidence[]): Classification {
       order: e.order,
     }))
     .sort((a, b) => b.score - a.score || a.order - b.order);
+  // The log's tool findings decide when there are any: the first in precedence (see findingRank)
+  // names the category; names and keyword rules only corroborate it.
+  // A conclusion (timed_out, startup_failure) is GitHub's own word and stays first.
+  const decisive = evidence.find((e) => e.pattern.startsWith('finding:'));
+  if (decisive && !evidence.some((e) => e.source === 'conclusion')) {
+    const at = ranked.findIndex((r) => r.category === decisive.category);
+    ranked.unshift(...ranked.splice(at, 1));
+  }
   const [best, runnerUp] = ranked as [(typeof ranked)[number], ...(typeof ranked)];
   const confidence = runnerUp ? best.score - runnerUp.score / 2 : best.score;
   return {
@@ -194,6 +222,21 @@ function score(evidence: Evidence[]): Classification {
     confidence: Math.round(Math.max(0.05, confidence) * 100) / 100,
     evidence,
   };
+}
+
+/** Tools whose `error` findings are compiler or type-checker diagnostics. */
+const COMPILERS = new Set(['rustc', 'tsc', 'mypy', 'compiler']);
+
+/**
+ * Precedence of tool findings as category evidence, lowest first: a cause explains what failed
+ * after it (a test that fails after `502 Bad Gateway` failed because of the network); a compiler's
+ * diagnostic explains a test that could not build (jest's "Test suite failed to run" over a TS
+ * error, a trybuild test over rustc's); then any other tool report.
+ */
+function findingRank(finding: { kind: string; tool: string }): number {
+  if (finding.kind === 'cause') return 0;
+  if (finding.kind === 'error' && COMPILERS.has(finding.tool)) return 1;
+  return 2;
 }
 
 function firstMatchingLine(text: string, pattern: RegExp): string | null {

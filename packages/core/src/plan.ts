@@ -1,4 +1,5 @@
 import type { Category, Classification } from './classify.ts';
+import { findFindings, type Finding } from './extract/findings.ts';
 import type { CiFailure } from './failure.ts';
 
 /**
@@ -61,10 +62,19 @@ const CATEGORY_STEPS: Record<Category, (ctx: PlanContext) => string[]> = {
     'Find the last line printed before the timeout: it names the step or test that hung.',
     'Look for waits on network services, deadlocks in tests, or a job timeout that no longer fits the suite.',
   ],
+  permission: (c) => [
+    `Read the first permission error in ${c.where}: a token without the scope it needs (the workflow's \`permissions:\` block; GitHub docs, "Automatic token authentication"), a secret this event does not get (pull requests from forks get none), or files owned by another user (git's \`safe.directory\`).`,
+    'Fix the workflow, the repository settings or the runner set-up, not the code: re-running fails the same way.',
+    'If it started with this push, diff the workflow files and the actions\' versions against the last green run.',
+  ],
+  'ci-config': (c) => [
+    `Open the workflow file at ${c.sha} and validate it (\`actionlint\`): the message names the key, expression or action that is wrong.`,
+    'Check for a moved or deleted action version, a changed input, or an expression naming a context that does not exist (GitHub docs, "Contexts").',
+  ],
   unknown: (c) => [
     `Open the log of ${c.where} at ${c.url} and find the first error line.`,
     'Check whether the same job fails on the base branch and on a re-run.',
-    'Classify it (lint, typecheck, test, build, dependency, infrastructure, timeout) and follow that playbook.',
+    'Classify it (lint, typecheck, test, build, dependency, infrastructure, timeout, permission, ci-config) and follow that playbook.',
   ],
 };
 
@@ -75,12 +85,77 @@ interface PlanContext {
   command: string | null;
 }
 
+/** Most items of one kind a rules diagnosis lists (tests, errors, totals, files). */
+const MAX_LISTED = 5;
+
+/** What the excerpt's tool findings say, grouped for a diagnosis. */
+export interface ExcerptFacts {
+  /** Tools whose report shapes the excerpt shows (`pytest`, `mypy`, …), most findings first. */
+  tools: string[];
+  cause: Finding | null;
+  failedTests: string[];
+  errors: string[];
+  totals: string[];
+  hooks: string[];
+  files: string[];
+  /** The excerpt's `… and N more … of the same form` notes. */
+  repeats: string[];
+}
+
 /**
- * The `rules` runner's output: a markdown diagnosis with `## Diagnosis`, `## Evidence`,
- * `## Investigation plan` and `## Summary` sections, built from the failure and its classification
- * alone (no model, no network).
+ * The facts a rules diagnosis can state from an excerpt (see `findFindings`): the cause, the
+ * failing tests, the first errors and the tools' totals, each at most {@link MAX_LISTED}, distinct,
+ * in log order.
  */
-export function planFromRules(failure: CiFailure, classification: Classification): string {
+export function factsOfExcerpt(excerpt: string | null | undefined): ExcerptFacts {
+  const texts = (excerpt ?? '').split('\n');
+  const findings = findFindings(texts);
+  const distinct = (items: string[]) => [...new Set(items)].slice(0, MAX_LISTED);
+  const of = (kind: Finding['kind']) => findings.filter((f) => f.kind === kind);
+  const toolCount = new Map<string, number>();
+  for (const f of findings) if (!GENERIC_TOOLS.has(f.tool)) toolCount.set(f.tool, (toolCount.get(f.tool) ?? 0) + 1);
+  return {
+    tools: [...toolCount.entries()].sort((a, b) => b[1] - a[1]).map(([tool]) => tool),
+    cause: of('cause')[0] ?? null,
+    failedTests: distinct(of('failed-test').map((f) => f.text)),
+    errors: distinct(of('error').filter((f) => !GENERIC_TOOLS.has(f.tool) || findings.length < 3).map((f) => f.text)),
+    totals: distinct(of('summary').map((f) => f.text)),
+    hooks: distinct(of('hook').map((f) => f.text)),
+    files: distinct(findings.flatMap((f) => (f.file ? [f.file] : []))),
+    repeats: distinct(texts.filter((t) => /^… and \d+ more /.test(t))),
+  };
+}
+
+/** Shapes every log has; they name no tool. */
+const GENERIC_TOOLS = new Set(['github', 'git', 'node']);
+
+function quote(text: string): string {
+  return `\`${text.replaceAll('`', "'").slice(0, 240)}\``;
+}
+
+/** The `## Findings` lines of a rules diagnosis; empty when the excerpt shows no tool finding. */
+function findingLines(facts: ExcerptFacts): string[] {
+  const lines: string[] = [];
+  if (facts.tools.length) lines.push(`- reported by: ${facts.tools.join(', ')}`);
+  if (facts.cause) lines.push(`- cause (${facts.cause.tool}): ${quote(facts.cause.text)}`);
+  if (facts.hooks.length) lines.push(`- failed checks: ${facts.hooks.map(quote).join(', ')}`);
+  if (facts.failedTests.length) lines.push(`- failed tests: ${facts.failedTests.map(quote).join(', ')}`);
+  for (const error of facts.errors.slice(0, 3)) lines.push(`- error: ${quote(error)}`);
+  for (const repeat of facts.repeats) lines.push(`- ${repeat.replace(/^… and /, '')}`);
+  for (const total of facts.totals) lines.push(`- total: ${quote(total)}`);
+  if (facts.files.length) lines.push(`- files: ${facts.files.map(quote).join(', ')}`);
+  return lines;
+}
+
+/**
+ * The `rules` runner's output: a markdown diagnosis with `## Diagnosis`, `## Findings` (what the
+ * excerpt's tool reports name: cause, failing tests, first errors, totals, files), `## Evidence`,
+ * `## Investigation plan` and `## Summary` sections, built from the failure, its classification
+ * and the excerpt alone (no model, no network).
+ *
+ * @param logExcerpt the failure's excerpt (untrusted: only quoted, in backticks)
+ */
+export function planFromRules(failure: CiFailure, classification: Classification, logExcerpt?: string | null): string {
   const step = failure.failedSteps[0] ?? null;
   const context: PlanContext = {
     sha: `\`${failure.headSha.slice(0, 12)}\``,
@@ -101,10 +176,13 @@ export function planFromRules(failure: CiFailure, classification: Classification
   const flaky = classification.flaky
     ? `\n- history: the same job passed on this commit in run ${classification.flaky.passed.runId} (attempt ${classification.flaky.passed.attempt})`
     : '';
+  const facts = factsOfExcerpt(logExcerpt);
+  const findings = findingLines(facts);
   return [
     '## Diagnosis',
     `${describeFailure(failure)}. Classified as **${classification.category}** (confidence ${classification.confidence.toFixed(2)}) by rules.`,
     '',
+    ...(findings.length ? ['## Findings', ...findings, ''] : []),
     '## Evidence',
     evidence + flaky,
     '',
@@ -112,25 +190,32 @@ export function planFromRules(failure: CiFailure, classification: Classification
     ...steps.map((s, i) => `${i + 1}. ${s}`),
     '',
     '## Summary',
-    summaryFromRules(failure, classification),
+    summaryFromRules(failure, classification, facts),
     '',
   ].join('\n');
 }
 
-/** One or two sentences from rules alone. */
-export function summaryFromRules(failure: CiFailure, classification: Classification): string {
+/** One or two sentences from rules alone, with the excerpt's cause or first error and total when known. */
+export function summaryFromRules(failure: CiFailure, classification: Classification, facts?: ExcerptFacts): string {
   const label: Record<Category, string> = {
     lint: 'a lint or formatting failure',
-    typecheck: 'a type-checking failure',
+    typecheck: 'a type-checking failure (type errors)',
     test: 'a test failure',
     build: 'a build failure',
     dependency: 'a dependency installation failure',
     infrastructure: 'an infrastructure failure (runner, network or service), likely to pass on re-run',
     timeout: 'a timeout',
+    permission: 'a permission failure (a token, secret or file permission the job lacks)',
+    'ci-config': 'a CI configuration failure (the workflow or an action is misconfigured)',
     unknown: 'a failure of unknown kind',
   };
   const flaky = classification.flaky ? ' The same job passed on this commit, so it is likely flaky.' : '';
-  return `${describeFailure(failure)}: ${label[classification.category]}.${flaky}`;
+  const detail: string[] = [];
+  if (facts?.cause) detail.push(`Cause: ${quote(facts.cause.text)}.`);
+  const first = facts?.failedTests[0] ?? facts?.errors[0];
+  if (first) detail.push(`First reported: ${quote(first)}${facts?.tools[0] ? ` (${facts.tools[0]})` : ''}.`);
+  if (facts?.totals[0]) detail.push(`Total: ${quote(facts.totals[0])}.`);
+  return [`${describeFailure(failure)}: ${label[classification.category]}.${flaky}`, ...detail].join(' ');
 }
 
 /**

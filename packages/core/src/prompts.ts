@@ -1,4 +1,4 @@
-import type { Classification } from './classify.ts';
+import { CATEGORIES, type Classification } from './classify.ts';
 import type { CiFailure } from './failure.ts';
 import { redactSecrets } from './redact.ts';
 
@@ -93,7 +93,7 @@ export function buildClassifyPrompt(
       role: 'system',
       content: [
         'You classify failed CI jobs for a triage system.',
-        'Categories: lint, typecheck, test, build, dependency, infrastructure, timeout, unknown.',
+        `Categories: ${CATEGORIES.join(', ')}.`,
         'Say which runner should diagnose it (rules for obvious cases, llm for a model, agent for a coding agent that can run the code) and,',
         'if it matters, which model size (cheap or strong). Give a confidence from 0 to 1 and a one-sentence reason.',
         system.content.split('\n').slice(1, 3).join(' '),

@@ -33,6 +33,40 @@ export function evalTable(report: EvalReport): string {
   return renderTable(EVAL_COLUMNS, rows);
 }
 
+/** Column headings of {@link logdxTable}. */
+export const LOGDX_COLUMNS = ['method', 'budget', 'cases', 'signal recall', 'critical', 'important', 'precision', 'category', 'must-mention', 'must-not-claim', 'mean lines', 'mean bytes'];
+
+/**
+ * The LogDx-CI table: one row per method × budget; signal recall (all, critical, critical +
+ * important), line precision, and the rules diagnosis of the excerpt (category accuracy,
+ * must-mention coverage, must-not-claim violations as a count). `null` without LogDx results.
+ */
+export function logdxTable(report: EvalReport): string | null {
+  if (!report.logdx) return null;
+  const rows: (string | number)[][] = [];
+  for (const method of METHODS) {
+    for (const [label, b] of [['1x', report], ['2x', report.budget2x]] as [string, BudgetReport][]) {
+      const r = b.logdx?.[method];
+      if (!r) continue;
+      rows.push([
+        method,
+        `${label} (${b.budget.maxLines} lines / ${Math.round(b.budget.maxBytes / 1024)} KiB)`,
+        r.cases,
+        pct(r.recall),
+        pct(r.criticalRecall),
+        pct(r.importantRecall),
+        pct(r.precision),
+        pct(r.categoryAccuracy),
+        pct(r.mustMention),
+        r.mustNotClaimViolations,
+        r.meanLines.toFixed(1),
+        r.meanBytes,
+      ]);
+    }
+  }
+  return renderTable(LOGDX_COLUMNS, rows);
+}
+
 function pct(fraction: number): string {
   return `${(fraction * 100).toFixed(1)}%`;
 }

@@ -7,9 +7,9 @@ export function createRulesRunner(): Runner {
     name: 'rules',
     model: null,
     estimateUsd: () => 0,
-    async execute({ failure, classification }) {
+    async execute({ failure, classification, logExcerpt }) {
       return {
-        markdown: planFromRules(failure, classification),
+        markdown: planFromRules(failure, classification, logExcerpt),
         model: null,
         tokensIn: 0,
         tokensOut: 0,

@@ -136,8 +136,12 @@ export class Selection {
     return true;
   }
 
-  /** The excerpt text, its numbered lines and windows; trims from the ends until it fits the byte budget. */
-  render(): RenderedExcerpt {
+  /**
+   * The excerpt text, its numbered lines and windows; trims from the ends until it fits the byte budget.
+   * @param gapNote the text of the marker between two windows, given the hidden lines (0-based,
+   *   inclusive); `null` for the plain {@link GAP}
+   */
+  render(gapNote: (from: number, to: number) => string | null = () => null): RenderedExcerpt {
     const indices: number[] = [];
     for (let i = 0; i < this.lines.length; i++) if (this.chosen[i] === SHOWN) indices.push(i);
     const secret = privateKeyLines(this.lines);
@@ -158,7 +162,7 @@ export class Selection {
           for (const [kind, count] of Object.entries(redacted.redactions)) redactions[kind] = (redactions[kind] ?? 0) + count;
         }
         if (!this.joined(previous, i)) {
-          if (outLines.length > 0) parts.push(GAP);
+          if (outLines.length > 0) parts.push(gapNote(previous + 1, i - 1) ?? GAP);
           windows.push({ start: i + 1, end: i + 1 });
         } else {
           windows[windows.length - 1]!.end = i + 1;

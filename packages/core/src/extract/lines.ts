@@ -53,8 +53,15 @@ const GITHUB_TIMESTAMP = /^\uFEFF?\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z
 
 /** Display text of one raw line: no ANSI, no control characters, no leading timestamp, no trailing spaces. */
 export function cleanLine(raw: string): string {
-  return stripAnsi(raw).replace(GITHUB_TIMESTAMP, '').replace(/^\uFEFF/, '').trimEnd();
+  const clean = stripAnsi(raw).replace(GITHUB_TIMESTAMP, '').replace(/^\uFEFF/, '');
+  return (clean.includes('^[') ? clean.replace(CARET_ANSI, '') : clean).trimEnd();
 }
+
+/**
+ * SGR sequences whose escape byte was written in caret notation (`^[[31m`, as `cat -v` and some
+ * log exporters render ESC): 3150 of the 6669 lines of a pip job log in LogDx-CI carry them.
+ */
+const CARET_ANSI = /\^\[\[[0-9;]*[A-Za-z]/g;
 
 /** Splits and cleans a raw log; see {@link RawLine}. */
 export function parseLog(log: string): RawLine[] {
