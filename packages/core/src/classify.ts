@@ -209,9 +209,9 @@ function score(evidence: Evidence[]): Classification {
     .sort((a, b) => b.score - a.score || a.order - b.order);
   // The log's tool findings decide when there are any: the first in precedence (see findingRank)
   // names the category; names and keyword rules only corroborate it.
-  // A conclusion (timed_out, startup_failure) is GitHub's own word and stays first.
-  const decisive = evidence.find((e) => e.pattern.startsWith('finding:'));
-  if (decisive && !evidence.some((e) => e.source === 'conclusion')) {
+  // A conclusion (timed_out, startup_failure) is GitHub's own word and comes first.
+  const decisive = evidence.find((e) => e.source === 'conclusion') ?? evidence.find((e) => e.pattern.startsWith('finding:'));
+  if (decisive) {
     const at = ranked.findIndex((r) => r.category === decisive.category);
     ranked.unshift(...ranked.splice(at, 1));
   }

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadCiDiff, loadLogChunks, parseGroundtruth } from './datasets.ts';
 import { chunkRecall, cidiffScore, indexExcerpt } from './metrics.ts';
+import { diagnosisScore, loadLogDx, pitcrewCategoryOf, signalScore } from './logdx.ts';
 import { runEval } from './run-eval.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'pitcrew-eval-'));
@@ -112,5 +113,96 @@ describe('eval data sets and metrics', () => {
       expect(Object.keys(json.logchunks[method])).toEqual(expect.arrayContaining(['cases', 'hitRate', 'meanRecall', 'meanLines', 'meanBytes']));
       expect(Object.keys(json.cidiff[method])).toEqual(expect.arrayContaining(['cases', 'recall', 'precision', 'meanLines']));
     }
+  });
+});
+
+/** One LogDx-layout case: a GitHub Actions log whose pytest failure follows a network cause. */
+function writeLogDx(dir: string): void {
+  const caseDir = join(dir, 'dev/pytest-demo-001');
+  mkdirSync(caseDir, { recursive: true });
+  const lines = [
+    ...filler(200, 'setup'),
+    '##[group]Run pytest tests',
+    'pytest tests',
+    '##[endgroup]',
+    'ERROR: Could not install packages due to an OSError: Max retries exceeded with url: /pkg.zip',
+    ...filler(100, 'collect'),
+    'FAILED tests/test_net.py::test_install - AssertionError: Script returned code: 1',
+    '==== 1 failed, 99 passed in 3.21s ====',
+    '##[error]Process completed with exit code 1.',
+  ];
+  writeFileSync(join(caseDir, 'fail.log'), lines.join('\n'));
+  const at = (text: string) => lines.indexOf(text) + 1;
+  writeFileSync(
+    join(caseDir, 'ground_truth.json'),
+    JSON.stringify({
+      root_cause: { summary: 'network', category: 'network_or_flaky' },
+      required_signals: [
+        { type: 'exception', value: 'Max retries exceeded with url: /pkg.zip', importance: 'critical', evidence_lines: [[at(lines[204]!), at(lines[204]!)]] },
+        { type: 'failed_test', value: 'tests/test_net.py::test_install', importance: 'critical', evidence_lines: [[306, 306]] },
+        { type: 'assertion', value: 'not in the log at all', importance: 'optional', evidence_lines: [[10, 10]] },
+      ],
+      evidence_spans: [{ start_line: 305, end_line: 308 }],
+      expected_diagnosis: { must_mention: ['test_install', 'Max retries', 'a term nobody writes'], must_not_claim: ['compile error'] },
+    }),
+  );
+  writeFileSync(join(caseDir, 'case.json'), JSON.stringify({ case_id: 'pytest-demo-001', repo: 'acme/app', workflow_name: 'CI', job_name: 'tests' }));
+}
+
+describe('LogDx-CI reader and metrics', () => {
+  it('reads cases at any depth with their signals, spans and expected diagnosis', () => {
+    const dir = join(root, 'logdx-read');
+    writeLogDx(dir);
+    const [c] = loadLogDx(dir);
+    expect(c).toMatchObject({ id: 'dev/pytest-demo-001', repo: 'acme/app', jobName: 'tests', category: 'network_or_flaky', mustNotClaim: ['compile error'] });
+    expect(c!.signals).toHaveLength(3);
+    expect([...c!.relevant].sort((a, b) => a - b)).toEqual([10, 205, 305, 306, 307, 308]);
+    expect(pitcrewCategoryOf('network_or_flaky')).toBe('infrastructure');
+    expect(pitcrewCategoryOf('permission_or_secret')).toBe('permission');
+    expect(pitcrewCategoryOf('no_such_category')).toBe('unknown');
+  });
+
+  it('names the file of a malformed ground truth', () => {
+    const dir = join(root, 'logdx-bad/case');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'fail.log'), 'x');
+    writeFileSync(join(dir, 'case.json'), '{}');
+    writeFileSync(join(dir, 'ground_truth.json'), JSON.stringify({ root_cause: {}, required_signals: [] }));
+    expect(() => loadLogDx(join(root, 'logdx-bad'))).toThrow(/ground_truth\.json: root_cause\.category/);
+  });
+
+  it('signal recall by lines or by repeated text, by importance; precision over spans and signal lines', () => {
+    const dir = join(root, 'logdx-score');
+    writeLogDx(dir);
+    const [c] = loadLogDx(dir);
+    const failLines = readFileSync(c!.failPath, 'utf8').split('\n');
+    const score = signalScore(c!, failLines, [
+      { number: 306, text: failLines[305]! },
+      { number: 999, text: 'again: Max retries exceeded with url: /pkg.zip' },
+      { number: 50, text: 'setup step 48 ok' },
+    ]);
+    expect(score).toEqual({ recall: 2 / 3, criticalRecall: 1, importantRecall: 1, precision: 1 / 3 });
+    expect(signalScore(c!, failLines, []).criticalRecall).toBe(0);
+  });
+
+  it('must-mention coverage and must-not-claim violations, case-insensitive', () => {
+    const dir = join(root, 'logdx-diag');
+    writeLogDx(dir);
+    const [c] = loadLogDx(dir);
+    expect(diagnosisScore(c!, 'test_install failed: max retries hit. Not a Compile Error.')).toEqual({ mustMention: 2 / 3, violations: ['compile error'] });
+  });
+
+  it('runEval scores pitcrew, keyword and tail on LogDx, with category and the rules diagnosis', () => {
+    const dir = join(root, 'logdx-run');
+    writeLogDx(dir);
+    const report = runEval({ logdx: dir, budget: { maxLines: 20, maxBytes: 4096 } });
+    const pitcrew = report.logdx!.pitcrew;
+    expect(pitcrew.cases).toBe(1);
+    expect(pitcrew.criticalRecall).toBe(1);
+    expect(pitcrew.categoryAccuracy).toBe(1);
+    expect(pitcrew.mustMention).toBeCloseTo(2 / 3);
+    expect(pitcrew.mustNotClaimViolations).toBe(0);
+    expect(report.logdx!.tail.criticalRecall).toBeLessThan(1);
+    expect(report.budget2x.logdx!.pitcrew.cases).toBe(1);
   });
 });

@@ -111,7 +111,7 @@ const SHAPES: Shape[] = [
   { kind: 'failed-test', tool: 'test', category: 'test', pattern: /^(\S+) failed to pass within \d+ retr/, file: 1 },
   // One error.
   { kind: 'error', tool: 'mypy', category: 'typecheck', pattern: /^(\S+\.pyi?):\d+(?::\d+)?: error: (.*)$/, file: 1 },
-  { kind: 'error', tool: 'tsc', category: 'typecheck', pattern: /^(\S+\.[cm]?tsx?)(?:\(\d+,\d+\)|:\d+:\d+) ?-? ?error (TS\d+: .*)$/, file: 1 },
+  { kind: 'error', tool: 'tsc', category: 'typecheck', pattern: /^(\S+\.[cm]?tsx?)(?:\(\d+,\d+\):?|:\d+:\d+) ?-? ?error (TS\d+: .*)$/, file: 1 },
   { kind: 'error', tool: 'rustc', category: 'build', pattern: /^\s*error(?:\[E\d{4}\])?: (?!test run failed|could not compile|aborting)(.*)$/ },
   { kind: 'error', tool: 'pytest', category: 'test', pattern: /^E {2,}(\w+(?:Error|Exception|Warning|Exit)\b.*)$/, text: 1 },
   { kind: 'error', tool: 'pytest', category: 'test', pattern: /^(\S+\.py):\d+: (?:in \S+|\w+(?:Error|Exception|Warning))$/, file: 1 },
@@ -133,7 +133,7 @@ const SHAPES: Shape[] = [
 
 /** Cheap test that a line may match a shape: most lines of a log match none. */
 const MAYBE =
-  /rror|FAIL|fail|Found|Tests?:|test|●|✖|×|✗|❯|warn|denied|ownership|credential|supplied|40[13]|50[234]|5\d\d error|retries|ECONN|ETIMEDOUT|EAI_AGAIN|ENOTFOUND|resolve|handshake|reset|rate limit|toomany|exceeded|cancel|timed out|space left|memory|OOM|137|Killed|shutdown|lost comm|workflow|named-value|action|Unexpected value|-->|Dockerfile|#\d+ |prettier|Code style|secret|token|What went wrong|Exception|\.\.\.$/;
+  /rror|RROR|FAIL|[Ff]ail|Found|Tests?:|test|●|✖|×|✗|❯|warn|denied|ownership|credential|supplied|40[13]|50[234]|5\d\d error|retries|ECONN|ETIMEDOUT|EAI_AGAIN|ENOTFOUND|resolve|handshake|reset|rate limit|toomany|exceeded|cancel|timed out|space left|memory|OOM|137|Killed|shutdown|lost comm|workflow|named-value|action|Unexpected value|-->|Dockerfile|#\d+ |prettier|Code style|secret|token|What went wrong|Exception|\.\.\.$/;
 
 const MAX_TEXT = 300;
 
