@@ -19,7 +19,7 @@ export interface FailureContext {
   failedStep: string | null;
   /** Number of lines in the raw log. */
   totalLines: number;
-  /** True when the budget left out lines the extractor wanted (more error context than fits). */
+  /** True when the budget left out lines the extractor wanted (more error context than fits, or repeats of a form counted in a gap note). */
   truncated: boolean;
   /** Number of secrets replaced in the excerpt, by kind (see `redactSecrets`). */
   redactions: Record<string, number>;
@@ -133,6 +133,8 @@ export function extractFailureContext(log: string, options: ExtractOptions = {})
   selection.fillGaps(3);
 
   const { text: excerpt, lines: outLines, windows, redactions } = selection.render(gapNotes(scored));
+  // Repeats counted in a gap note rather than shown are lines left out too.
+  if (!truncated && scored.some((s, i) => s.collapsed && !selection.has(i))) truncated = true;
   return {
     excerpt,
     lines: outLines,
