@@ -138,8 +138,8 @@ const MAYBE =
 const MAX_TEXT = 300;
 
 /**
- * The finding a cleaned log line shows, or `null`. `previous` is the line before it, for shapes
- * that depend on it (a bare path after a formatter's complaint is a file it would change).
+ * The finding a cleaned log line shows on its own, or `null` (shapes that depend on the lines
+ * around them, such as a formatter's file list, are found by {@link findFindings}).
  */
 export function findingOf(text: string, index: number): Finding | null {
   if (text.length < 4 || text.length > 4000 || !MAYBE.test(text)) return null;
