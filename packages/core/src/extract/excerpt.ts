@@ -20,9 +20,22 @@ export const MAX_LINE_CHARS = 1000;
 /** The line that marks a gap between windows. */
 export const GAP = '…';
 
-/** `chosen` values: a shown line, and a blank line spanned by a window but not shown. */
+/**
+ * `chosen` values: a shown line, a blank line spanned by a window but not shown, and a repeat: a
+ * line whose exact text a line at most {@link REPEAT_DISTANCE} above it in the same window already
+ * says (a recursive stack's frames, a retried command's output), hidden behind one
+ * `… N repeated lines` marker per run.
+ */
 const SHOWN = 1;
 const BLANK = 2;
+const REPEAT = 3;
+/**
+ * How far above a line its repeat is looked for: a recursive stack's cycle (a visitor repeating 6
+ * frames over and over). Measured (`npm run eval`): hiding repeats raised CiDiff recall 92.9% →
+ * 94.8% (by-number line recall 82.7% → 79.2%: a hidden repeat is not shown at its own number),
+ * LogChunks hits 85.6% → 85.8%, and cost LogDx precision 31.6% → 31.1%.
+ */
+const REPEAT_DISTANCE = 12;
 
 /** Lines chosen so far and the budget they use. */
 export class Selection {
@@ -64,11 +77,24 @@ export class Selection {
     return Buffer.byteLength(this.text(i)) + 1 + (opensRun ? GAP.length * 3 + 1 : 0);
   }
 
-  private add(i: number): boolean {
+  /**
+   * Adds line `i`. With `window`, a line repeating one above it inside the window (see
+   * {@link REPEAT}) joins for the bytes of its run's marker only.
+   */
+  private add(i: number, window?: { start: number; end: number }): boolean {
+    if (this.chosen[i] === REPEAT && !window) this.chosen[i] = 0; // shown after all: an anchor, a filled gap
     if (this.chosen[i]) return true;
     if (!this.lines[i]!.text.trim()) {
       // A blank line inside a window carries nothing: it joins the window for free and is not shown.
       this.chosen[i] = BLANK;
+      return true;
+    }
+    if (window && this.repeatsAbove(i, window.start)) {
+      const opensRun = !(i > 0 && this.chosen[i - 1] === REPEAT) && !(i + 1 < this.lines.length && this.chosen[i + 1] === REPEAT);
+      const cost = opensRun ? REPEAT_MARKER_BYTES : 0;
+      if (this.byteCount + cost > this.budget.maxBytes) return false;
+      this.chosen[i] = REPEAT;
+      this.byteCount += cost;
       return true;
     }
     if (this.lineCount + 1 > this.budget.maxLines) return false;
@@ -94,12 +120,12 @@ export class Selection {
     let beforeOpen = before >= window.start;
     while (afterOpen || beforeOpen) {
       for (let k = 0; k < 2 && afterOpen; k++) {
-        if (this.add(after)) after++;
+        if (this.add(after, window)) after++;
         else afterOpen = false;
         if (after > window.end) afterOpen = false;
       }
       if (beforeOpen) {
-        if (this.add(before)) before--;
+        if (this.add(before, window)) before--;
         else beforeOpen = false;
         if (before < window.start) beforeOpen = false;
       }
@@ -129,11 +155,25 @@ export class Selection {
     }
   }
 
-  /** Whether shown lines `a` < `b` belong to one run: only window-spanned blank lines between them. */
+  /** Whether a line within `distance` above `i`, not above `from`, has exactly `i`'s text. */
+  private repeatsAbove(i: number, from: number): boolean {
+    const text = this.lines[i]!.text;
+    for (let j = i - 1; j >= Math.max(from, i - REPEAT_DISTANCE); j--) if (this.lines[j]!.text === text) return true;
+    return false;
+  }
+
+  /** Whether shown lines `a` < `b` belong to one run: only window-spanned blank or repeated lines between them. */
   private joined(a: number, b: number): boolean {
     if (a < 0) return false;
-    for (let k = a + 1; k < b; k++) if (this.chosen[k] !== BLANK) return false;
+    for (let k = a + 1; k < b; k++) if (this.chosen[k] !== BLANK && this.chosen[k] !== REPEAT) return false;
     return true;
+  }
+
+  /** Number of repeated lines between shown lines `a` < `b` of one run. */
+  private repeatsBetween(a: number, b: number): number {
+    let count = 0;
+    for (let k = a + 1; k < b; k++) if (this.chosen[k] === REPEAT) count++;
+    return count;
   }
 
   /**
@@ -166,6 +206,8 @@ export class Selection {
           windows.push({ start: i + 1, end: i + 1 });
         } else {
           windows[windows.length - 1]!.end = i + 1;
+          const repeats = this.repeatsBetween(previous, i);
+          if (repeats > 0) parts.push(repeatMarker(repeats));
         }
         parts.push(text);
         outLines.push({ number: i + 1, text });
@@ -180,6 +222,13 @@ export class Selection {
     }
   }
 }
+
+/** The line that stands for a run of hidden repeats inside a window. */
+function repeatMarker(count: number): string {
+  return `${GAP} ${count} repeated line${count === 1 ? '' : 's'}`;
+}
+/** Bytes budgeted for a repeat marker: the longest one (`… 9999 repeated lines`) and its newline. */
+const REPEAT_MARKER_BYTES = Buffer.byteLength(repeatMarker(9999)) + 1;
 
 /** Lines inside PEM private-key blocks, which `redactSecrets` cannot see line by line. */
 function privateKeyLines(lines: RawLine[]): Set<number> {

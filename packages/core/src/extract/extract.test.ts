@@ -121,6 +121,75 @@ describe('extractFailureContext', () => {
   });
 });
 
+describe('GitHub Actions steps', () => {
+  /** A job whose failed step's header has a script, shell and env, followed by a post step. */
+  function stepLog(): string {
+    const lines = [
+      '##[group]Run actions/setup-node@v4',
+      'with:',
+      '  node-version: 20',
+      '##[endgroup]',
+      ...Array.from({ length: 40 }, (_, i) => `Attempting to download ${i}...`),
+      '##[group]Run yarn prettier-check',
+      '\u001b[36;1myarn prettier-check\u001b[0m',
+      '\u001b[36;1mecho done\u001b[0m',
+      'shell: /usr/bin/bash -e {0}',
+      'env:',
+      '  TZ: /usr/share/zoneinfo/UTC',
+      '##[endgroup]',
+      'yarn run v1.22.22',
+      'This project uses prettier to format all JavaScript code.',
+      'packages/a/src/b.js',
+      'error Command failed with exit code 1.',
+      '##[error]Process completed with exit code 1.',
+      '##[group]Run actions/upload-artifact@v4',
+      'Uploading 3 files',
+      'Artifact uploaded',
+    ];
+    return lines.map((l) => TS + l).join('\n');
+  }
+
+  it('shows the failed step\'s command but not its shell and env settings', () => {
+    const context = extractFailureContext(stepLog());
+    const texts = context.lines.map((l) => l.text);
+    expect(texts).toContain('##[group]Run yarn prettier-check');
+    expect(texts).toContain('yarn prettier-check');
+    expect(texts).toContain('error Command failed with exit code 1.');
+    expect(texts.some((t) => t.startsWith('shell:') || t.startsWith('env:') || t.includes('TZ:'))).toBe(false);
+  });
+
+  it('keeps windows inside the failed step: neither the step before nor the step after pads them', () => {
+    const structure = detectStructure(parseLog(stepLog()));
+    expect(structure.steps.map((s) => s.name)).toEqual(['Set up job', 'Run actions/setup-node@v4', 'Run yarn prettier-check', 'Run actions/upload-artifact@v4']);
+    const failed = structure.steps[2]!;
+    expect(failed.header).toEqual({ start: 44, end: 50 });
+    expect(failed.command).toEqual({ start: 44, end: 46 });
+    const texts = extractFailureContext(stepLog()).lines.map((l) => l.text);
+    expect(texts.some((t) => t.startsWith('Attempting to download') || t.startsWith('Uploading'))).toBe(false);
+  });
+});
+
+describe('repeated lines in a window', () => {
+  it('hides a recursive stack\'s repeated frames behind one marker and spends the budget on new lines', () => {
+    const cycle = ['  at Scanner.scan (Scanner.java:184)', '  at Scanner.visit (Scanner.java:676)', '  at Package.accept (Package.java:88)'];
+    const lines = [
+      ...Array.from({ length: 50 }, (_, i) => `[INFO] Compiling module ${i}`),
+      '[ERROR] No space left on device',
+      'java.io.IOException: No space left on device',
+      ...Array.from({ length: 20 }, () => cycle).flat(),
+      '  at Launcher.main (Launcher.java:356)',
+      '[INFO] BUILD FAILURE',
+    ];
+    const context = extractFailureContext(lines.join('\n'), { maxLines: 12 });
+    const texts = context.lines.map((l) => l.text);
+    expect(texts.filter((t) => t.includes('Scanner.scan'))).toHaveLength(1);
+    expect(texts).toContain('  at Launcher.main (Launcher.java:356)');
+    expect(context.excerpt).toMatch(/… 57 repeated lines\n {2}at Launcher\.main/);
+    // The marker is not a log line: numbered lines stay the raw log's.
+    for (const line of context.lines) expect(lines[line.number - 1]).toBe(line.text);
+  });
+});
+
 describe('detectStructure', () => {
   it('marks the failed GitHub step up to its exit line and the cleanup after it', () => {
     const lines = parseLog(githubLog(5));

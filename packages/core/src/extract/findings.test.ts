@@ -57,6 +57,11 @@ describe('tool findings', () => {
   it('one form for the same error about different names', () => {
     expect(formOf('a/b.py:3: error: Module has no attribute "x"  [attr-defined]')).toBe(formOf('c/d.py:97: error: Module has no attribute "yy"  [attr-defined]'));
     expect(formOf('a/b.py:3: error: Module has no attribute "x"')).not.toBe(formOf('a/b.py:3: error: Name "x" is not defined'));
+    // pytest node ids and qualified names are particulars too: one form per failure reason.
+    expect(formOf('FAILED pkg/tests/test_a.py::TestA::test_x[True] - DeprecationWarning: unit')).toBe(
+      formOf('FAILED pkg/other/test_b.py::test_y - DeprecationWarning: unit'),
+    );
+    expect(formOf('FAILED pkg/tests/test_a.py::test_x - DeprecationWarning: unit')).not.toBe(formOf('FAILED pkg/tests/test_a.py::test_x - AssertionError: 1 != 2'));
   });
 });
 

