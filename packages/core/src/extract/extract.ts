@@ -417,6 +417,7 @@ function failedCommands(structure: LogStructure): Span[] {
   return commands;
 }
 
+/** A job stops at its first failed step unless a step sets `continue-on-error`; two cover that case without flooding. */
 const MAX_FAILED_COMMANDS = 2;
 
 /** The lines around an anchor worth showing with it (inclusive 0-based indices), inside its {@link Bounds}. */

@@ -39,7 +39,11 @@ export interface Step extends Span {
   command: Span | null;
 }
 
-/** Lines of a step's command shown with the failed step (the `Run …` line and two more of the script). */
+/**
+ * Lines of a step's command shown with the failed step (the `Run …` line and two more of the
+ * script). Measured (`npm run eval`): 1, 2, 3 and 5 lines give the same LogDx and CiDiff recall and
+ * LogDx precision 31.0–31.3%; 3 shows a short script whole.
+ */
 const COMMAND_LINES = 3;
 /** The settings GitHub prints after a step's command inside its header group. */
 const HEADER_SETTING = /^(?:shell|env|with|continue-on-error|working-directory|timeout-minutes):/;
