@@ -125,3 +125,8 @@ export async function lastResolutionOf(db: Db, incidentId: string): Promise<Date
 export async function markIncidentClosed(trx: Transaction<Database>, id: string, at: Date): Promise<IncidentRow> {
   return trx.updateTable('incidents').set({ closed_at: at }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
 }
+
+/** Clears an incident's `closed_at` when its issue is reopened (a new occurrence after it was closed). */
+export async function reopenIncident(trx: Transaction<Database>, id: string): Promise<void> {
+  await trx.updateTable('incidents').set({ closed_at: null }).where('id', '=', id).execute();
+}
