@@ -26,7 +26,8 @@ export function failingTestNames(excerpt: string | null | undefined, limit = 20)
     add(name ? (cls ? `${cls}.${name}` : name) : undefined);
   }
   for (const line of excerpt.split('\n')) {
-    const text = line.replace(/^\S*\s*\d{4}-\d\d-\d\dT[\d:.]+Z\s/, '').trim();
+    // A GitHub Actions timestamp or an excerpt's `12 | ` line number may lead the line.
+    const text = line.replace(/^\uFEFF?\d{4}-\d\d-\d\dT[\d:.]+Z\s/, '').replace(/^\s*\d+\s+\|\s/, '').trim();
     let m: RegExpExecArray | null;
     if ((m = /^FAILED\s+(\S+::\S+)/.exec(text))) add(m[1]);
     else if ((m = /^●\s+(.+?)\s*$/.exec(text)) && m[1]!.includes('›')) add(m[1]);
