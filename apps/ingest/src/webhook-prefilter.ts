@@ -69,10 +69,12 @@ export function decideBeforeParsing(event: string, raw: string, contentType: str
 }
 
 /**
- * The `full_name` of a JSON body's top-level `repository`, read without parsing: GitHub puts the
- * top-level `repository` after the event's own object (so the last `"repository":{` is it, even in
- * a `workflow_run`, whose run carries a `repository` and a fork's `head_repository` before it), and
- * `full_name` before its `owner`. `undefined` when not found or escaped (then no resolution).
+ * The `full_name` of a JSON body's repository, read without parsing: the last `"repository":{`
+ * of the body, then the first `"full_name":"` after it (GitHub writes `full_name` before the
+ * repository's `owner`). That is the top-level `repository`, or in a `workflow_run` serialized
+ * with the run last, the run's own `repository`: the same base repository either way (a fork's
+ * `head_repository` never matches, its key differs). `undefined` when not found or escaped (then
+ * the success resolves nothing and is answered as before).
  */
 export function repositoryOf(raw: string): string | undefined {
   const at = raw.lastIndexOf(REPOSITORY);
