@@ -341,8 +341,9 @@ describe('resolution and the flaky registry', () => {
     await until('triaged', statusOf(failureId), (s) => s === 'triaged');
     const row = (await findFailure(tdb.db, failureId))!;
     const at = new Date(new Date(row.received_at).getTime() + 42 * 60_000);
-    const [resolved] = await resolveOpenFailures(tdb.db, { owner: row.owner, repo: row.repo, branch: row.branch!, headSha: row.head_sha, scope: 'job', jobName: row.job_name, checkName: row.check_name, workflowName: row.workflow_name, runId: 77, at });
-    expect(resolved?.id).toBe(failureId);
+    // Other tests' failures of the same example job and branch are resolved too; this one among them.
+    const resolved = await resolveOpenFailures(tdb.db, { owner: row.owner, repo: row.repo, branch: row.branch!, headSha: row.head_sha, scope: 'job', jobName: row.job_name, checkName: row.check_name, workflowName: row.workflow_name, runId: 77, at });
+    expect(resolved.map((r) => r.id)).toContain(failureId);
     await recordFlakyObservation(tdb.db, { owner: row.owner, repo: row.repo, workflow: row.workflow_name ?? '', job: row.job_name!, tests: ['TestFlaky'], flaky: true, failureId, at });
     const list = await api(`/failures?repo=${REPO}`);
     expect(list.body.items.find((f: any) => f.id === failureId)).toMatchObject({ resolvedAt: at.toISOString(), resolvedBySha: row.head_sha, resolvedByRunId: '77', timeToGreenMs: 42 * 60_000, rerun: null });

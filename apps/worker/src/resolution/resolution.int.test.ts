@@ -243,8 +243,9 @@ describe('resolution', () => {
     const issue = github.issues.get(`${OWNER}/incident-repo#${incident.issue_number}`)!;
     expect(issue.state).toBe('open');
     await succeed(failure, 'd'.repeat(40));
-    await until('the issue to close', async () => issue.state === 'closed', 20_000);
-    expect((await findIncident(tdb.db, incident.id))!.closed_at).not.toBeNull();
+    // The issue is closed inside the incident's transaction, which records closed_at when it commits.
+    await until('the incident to be closed', async () => (await findIncident(tdb.db, incident.id))!.closed_at, 20_000);
+    expect(issue.state).toBe('closed');
     const comment = [...github.comments.values()].find((c) => c.repo === 'incident-repo' && c.issue_number === incident.issue_number);
     expect(comment?.body).toMatch(/every occurrence of this breakage is resolved/);
     // The breakage coming back reopens it.
