@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { breakerStateField, breakerStatesKey, finishExecution, finishFixAttempt, GUARD_RULES, joinIncident, normalizeGithubEvent, QUEUES, recordCiVerdict, recordPullRequestOutcome, startExecution, startFixAttempt, type CiFailure } from '@pitcrew/core';
+import { breakerStateField, breakerStatesKey, findFailure, finishExecution, recordFlakyObservation, resolveOpenFailures, finishFixAttempt, GUARD_RULES, joinIncident, normalizeGithubEvent, QUEUES, recordCiVerdict, recordPullRequestOutcome, startExecution, startFixAttempt, type CiFailure } from '@pitcrew/core';
 import { createTestDatabase, createTestRedis, deleteKeysWithPrefix, testPrefix, type TestDatabase } from '@pitcrew/testkit';
 import { startFakeLlm } from '@pitcrew/testkit/fake-llm';
 import { createBreakerPublisher, createBreakers, createRunnerRegistry, createWorkers, startWorker, type Workers } from '@pitcrew/worker';
@@ -332,6 +332,30 @@ describe('spend', () => {
     expect(recent.body.rows.some((r: any) => r.repo === 'Hello-World' && r.executions >= 3 && r.costUsd === 0)).toBe(true);
     expect((await api('/spend?since=2026-01-11&until=2026-01-10')).status).toBe(400);
     expect((await api('/spend?since=last-week')).status).toBe(400);
+  });
+});
+
+describe('resolution and the flaky registry', () => {
+  it('shows when and by which commit a failure was resolved, and the flaky registry most flaky first', async () => {
+    const { failureId } = await deliver();
+    await until('triaged', statusOf(failureId), (s) => s === 'triaged');
+    const row = (await findFailure(tdb.db, failureId))!;
+    const at = new Date(new Date(row.received_at).getTime() + 42 * 60_000);
+    // Other tests' failures of the same example job and branch are resolved too; this one among them.
+    const resolved = await resolveOpenFailures(tdb.db, { owner: row.owner, repo: row.repo, branch: row.branch!, headSha: row.head_sha, scope: 'job', jobName: row.job_name, checkName: row.check_name, workflowName: row.workflow_name, runId: 77, at });
+    expect(resolved.map((r) => r.id)).toContain(failureId);
+    await recordFlakyObservation(tdb.db, { owner: row.owner, repo: row.repo, workflow: row.workflow_name ?? '', job: row.job_name!, tests: ['TestFlaky'], flaky: true, failureId, at });
+    const list = await api(`/failures?repo=${REPO}`);
+    expect(list.body.items.find((f: any) => f.id === failureId)).toMatchObject({ resolvedAt: at.toISOString(), resolvedBySha: row.head_sha, resolvedByRunId: '77', timeToGreenMs: 42 * 60_000, rerun: null });
+    expect((await api(`/failures/${failureId}`)).body.failure).toMatchObject({ resolvedAt: at.toISOString(), timeToGreenMs: 42 * 60_000 });
+    const flaky = await api(`/flaky?repo=${REPO}`);
+    expect(flaky.status).toBe(200);
+    expect(flaky.body.items.map((f: any) => [f.job, f.test, f.score, f.occurrences, f.observations])).toEqual([
+      [row.job_name, null, 1, 1, 1],
+      [row.job_name, 'TestFlaky', 1, 1, 1],
+    ]);
+    expect((await api(`/flaky?repo=${REPO}&tests=false`)).body.items).toHaveLength(1);
+    expect((await api('/flaky?repo=nope')).status).toBe(400);
   });
 });
 

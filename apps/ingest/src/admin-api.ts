@@ -26,6 +26,7 @@ import {
   listFixes,
   listFixLoops,
   listIncidents,
+  listFlakyViews,
   normalizeGithubEvent,
   parseBreakerStates,
   PayloadShapeError,
@@ -177,6 +178,9 @@ const MAX_REPLAY_WAIT_MS = 30_000;
  * - `GET /spend?since=&until=&repo=` → USD, tokens in/out and executions per UTC day and
  *   repository (days inclusive, default the last 7), with totals and the budget ledger
  * - `GET /incidents?repo=&since=&limit=` and `GET /incidents/:id` (with its linked failures)
+ * - `GET /flaky?repo=owner/repo&tests=false&limit=` → `{items}`: the flaky registry, most flaky
+ *   first (per (repository, workflow, job), and per failing test unless `tests=false`): score
+ *   (occurrences / resolved failures seen), occurrences, observations, first and last seen
  * - `GET /breakers` → `{breakers: [{worker, runner, state, since, updatedAt}]}` as the live
  *   workers publish them (see `@pitcrew/core` `breaker-states.ts`)
  * - `GET /fixes?status=&fixer=&repo=&since=&limit=&cursor=` → `{items, nextCursor}`: fix attempts,
@@ -401,6 +405,15 @@ export function createAdminApi(deps: AdminApiDeps): Hono {
     if (!loop) throw new IngestError(404, 'not_found', `no fix loop ${id}`);
     return c.json(loop);
   });
+
+  app.get(
+    '/flaky',
+    validate('query', z.object({ repo: z.string().regex(/^[^/]+\/[^/]+$/, 'repo is owner/repo').optional(), tests: z.stringbool().optional(), limit: limit(100) })),
+    async (c) => {
+      const q = c.req.valid('query');
+      return c.json({ items: await listFlakyViews(db, { limit: q.limit, ...(q.repo ? { repository: q.repo } : {}), ...(q.tests !== undefined ? { tests: q.tests } : {}) }) });
+    },
+  );
 
   app.get('/fix-breakers', async (c) => {
     const breakers = await listFixBreakers(db, fixBreaker, now());

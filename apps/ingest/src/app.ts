@@ -9,6 +9,7 @@ import type { FixEventProducer } from './fix-event-producer.ts';
 import type { IntakeProducer } from './intake-producer.ts';
 import { createMetricsRoutes, type IngestMetrics } from './metrics.ts';
 import type { RepoFilter } from './repo-filter.ts';
+import type { ResolutionProducer } from './resolution-producer.ts';
 import { createGithubWebhookRoutes, type DeliveryDetail, type WebhookOutcome } from './webhook.ts';
 import { withTimeout } from './timeout.ts';
 
@@ -19,6 +20,8 @@ export interface IngestDeps {
   producer: IntakeProducer;
   /** Where fix events go (`fix-events` queue); unset = they are answered 202 ignored. */
   fixEvents?: FixEventProducer;
+  /** Where successes of branches with open failures go (`resolutions` queue); unset = no lookups, 202 ignored. */
+  resolutions?: ResolutionProducer;
   logger: Logger;
   repoFilter?: RepoFilter;
   /** Named readiness checks for `/readyz`; each resolves when its dependency answers. */
@@ -56,6 +59,7 @@ export function createApp(deps: IngestDeps): Hono {
       maxBodyBytes: deps.maxBodyBytes,
       producer: deps.producer,
       ...(deps.fixEvents ? { fixEvents: deps.fixEvents } : {}),
+      ...(deps.resolutions ? { resolutions: deps.resolutions } : {}),
       logger: deps.logger,
       ...(deps.repoFilter ? { repoFilter: deps.repoFilter } : {}),
       ...(deps.onOutcome || deps.metrics ? { onOutcome: fanOut(deps.metrics?.metrics.observeDelivery, deps.onOutcome) } : {}),

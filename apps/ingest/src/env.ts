@@ -43,6 +43,12 @@ export const IngestEnv = z.object({
   PITCREW_REPOS_ALLOW: z.string().default('').transform(splitList),
   /** Glob patterns over `owner/repo`, comma-separated; matching repositories are ignored. Deny wins. */
   PITCREW_REPOS_DENY: z.string().default('').transform(splitList),
+  /**
+   * Resolution of failures when CI goes green: a completed success of a branch with open failures
+   * (one Redis `EXISTS` per success) becomes a `resolutions` job. `false` answers every success
+   * 202 ignored, as before.
+   */
+  PITCREW_RESOLUTION: z.stringbool().default(true),
   /** Bearer token (or basic-auth password) guarding Bull Board at /admin/queues and the admin API at /api; unset = neither. */
   PITCREW_ADMIN_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
   /** Bearer token Prometheus must send to `GET /metrics` (ingest and worker); unset = open (keep the port internal). */

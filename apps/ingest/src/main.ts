@@ -20,6 +20,7 @@ import { createFixEventProducer } from './fix-event-producer.ts';
 import { createIntakeProducer } from './intake-producer.ts';
 import { createIngestMetrics } from './metrics.ts';
 import { createRepoFilter } from './repo-filter.ts';
+import { createResolutionProducer } from './resolution-producer.ts';
 
 /**
  * Node HTTP server limits against slow clients (slow-loris) and oversized headers. GitHub sends a
@@ -90,11 +91,13 @@ export async function startIngest(
   // One producer for the webhook and the admin API's replay: the same intake path.
   const producer = createIntakeProducer(intake, redis, prefix);
   const fixEvents = createFixEventProducer(queues.find((q) => q.name === QUEUES.fixEvents)!, redis, prefix);
+  const resolutions = config.PITCREW_RESOLUTION ? createResolutionProducer(queues.find((q) => q.name === QUEUES.resolutions)!, redis, prefix) : undefined;
   const app = createApp({
     secrets: config.GITHUB_WEBHOOK_SECRET,
     maxBodyBytes: config.PITCREW_MAX_BODY_BYTES,
     producer,
     fixEvents,
+    ...(resolutions ? { resolutions } : {}),
     logger: log,
     ...(config.PITCREW_REPOS_ALLOW.length || config.PITCREW_REPOS_DENY.length
       ? { repoFilter: createRepoFilter(config.PITCREW_REPOS_ALLOW, config.PITCREW_REPOS_DENY) }

@@ -8,13 +8,25 @@ const FIX_PR_ACTION_SET = new Set<string>(FIX_PULL_REQUEST_ACTIONS);
  * parsing), or parse the body and normalize it as a possible CI failure (`{parse: 'failure'}`) or
  * a possible fix event (`{parse: 'fix-event'}`, `normalizeFixEvent`).
  */
-export type PrefilterDecision = { ignored: string } | { parse: 'failure' | 'fix-event' };
+export type PrefilterDecision = { ignored: string } | { parse: 'failure' | 'fix-event' } | ResolutionLookup;
+/**
+ * A completed success that may resolve open failures: look up `repository`'s open failures on
+ * `branch` (one Redis `EXISTS`) and parse only on a hit. `reason` is the answer on a miss.
+ */
+export interface ResolutionLookup {
+  lookup: 'resolution';
+  repository: string;
+  branch: string;
+  reason: string;
+}
 const PARSE_FAILURE: PrefilterDecision = Object.freeze({ parse: 'failure' });
 const PARSE_FIX_EVENT: PrefilterDecision = Object.freeze({ parse: 'fix-event' });
 
 /**
  * What to do with a signed delivery, decided from its event header and the raw body without
- * parsing it. Most of an organisation's CI deliveries are `queued`/`in_progress`/`requested`/
+ * parsing it. A completed success not on a fix branch is a {@link ResolutionLookup} when its
+ * repository and branch can be read from the raw text ({@link repositoryOf}); the route asks
+ * Redis whether that branch has open failures and parses the body only then. Most of an organisation's CI deliveries are `queued`/`in_progress`/`requested`/
  * `created` ({@link actionFromPrefix}), and completed successes most of the rest
  * ({@link conclusionIfNoFailure}); the reasons are those `normalizeGithubEvent` would give.
  *
@@ -47,7 +59,41 @@ export function decideBeforeParsing(event: string, raw: string, contentType: str
   const conclusion = action === 'completed' ? conclusionIfNoFailure(raw) : undefined;
   if (conclusion === undefined) return PARSE_FAILURE;
   if (conclusion === 'success' && raw.includes(FIX_HEAD_BRANCH)) return PARSE_FIX_EVENT;
-  return { ignored: `conclusion ${conclusion} is not a failure` };
+  const reason = `conclusion ${conclusion} is not a failure`;
+  if (conclusion === 'success') {
+    const repository = repositoryOf(raw);
+    const branch = repository === undefined ? undefined : firstString(raw, HEAD_BRANCH);
+    if (repository !== undefined && branch !== undefined) return { lookup: 'resolution', repository, branch, reason };
+  }
+  return { ignored: reason };
+}
+
+/**
+ * The `full_name` of a JSON body's repository, read without parsing: the last `"repository":{`
+ * of the body, then the first `"full_name":"` after it (GitHub writes `full_name` before the
+ * repository's `owner`). That is the top-level `repository`, or in a `workflow_run` serialized
+ * with the run last, the run's own `repository`: the same base repository either way (a fork's
+ * `head_repository` never matches, its key differs). `undefined` when not found or escaped (then
+ * the success resolves nothing and is answered as before).
+ */
+export function repositoryOf(raw: string): string | undefined {
+  const at = raw.lastIndexOf(REPOSITORY);
+  return at < 0 ? undefined : firstString(raw, FULL_NAME, at);
+}
+const REPOSITORY = '"repository":{';
+const FULL_NAME = '"full_name":"';
+/** The first `head_branch` is the event's own (a check run's is in its `check_suite`, which comes before its `pull_requests`). */
+const HEAD_BRANCH = '"head_branch":"';
+
+/** The string after the first `prefix` (from `from`), when it has no escape and ends within 512 characters. */
+function firstString(raw: string, prefix: string, from = 0): string | undefined {
+  const at = raw.indexOf(prefix, from);
+  if (at < 0) return undefined;
+  const start = at + prefix.length;
+  const end = raw.indexOf('"', start);
+  if (end < 0 || end - start > 512 || end === start) return undefined;
+  const value = raw.slice(start, end);
+  return value.includes('\\') ? undefined : value;
 }
 
 /** A CI payload's head branch when it is a fix branch, as GitHub serializes it. */

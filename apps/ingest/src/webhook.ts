@@ -1,11 +1,12 @@
 import { Hono } from 'hono';
 import type { Logger } from 'pino';
-import { isIgnored, loopOfBranch, normalizeFixEvent, normalizeGithubEvent, PayloadShapeError, type CiEvent, type FixEvent, type Ignored } from '@pitcrew/core';
+import { isIgnored, loopOfBranch, normalizeCiSuccess, normalizeFixEvent, normalizeGithubEvent, PayloadShapeError, type CiEvent, type FixEvent, type Ignored } from '@pitcrew/core';
 import { logDeliveries, type DeliveryDetail, type DeliveryLogVariables, type WebhookOutcome } from './delivery-log.ts';
 import { IngestError } from './errors.ts';
 import type { FixEventProducer } from './fix-event-producer.ts';
 import type { IntakeProducer } from './intake-producer.ts';
 import type { RepoFilter } from './repo-filter.ts';
+import type { ResolutionProducer } from './resolution-producer.ts';
 import { parseWebhookJson, webhookJsonText } from './webhook-body.ts';
 import { webhookHeaders } from './webhook-headers.ts';
 import { decideBeforeParsing, FIX_HEAD_BRANCH } from './webhook-prefilter.ts';
@@ -24,6 +25,11 @@ export interface GithubWebhookOptions {
   producer: IntakeProducer;
   /** Where fix events go (the `fix-events` queue); without it they are answered 202 ignored. */
   fixEvents?: FixEventProducer;
+  /**
+   * Where completed successes of branches with open failures go (the `resolutions` queue); without
+   * it (`PITCREW_RESOLUTION=off`) every success is answered 202 ignored without a lookup.
+   */
+  resolutions?: ResolutionProducer;
   logger: Logger;
   /** Repositories whose failures are triaged; default all. */
   repoFilter?: RepoFilter;
@@ -51,6 +57,9 @@ export type WebhookVariables = DeliveryLogVariables & SignatureVariables;
  * - 202 `{accepted: true, fixEvent: true, kind, loopId}` for a new fix event (a CI success on a
  *   `pitcrew/fix/` branch, a fix PR closed or reopened), `{duplicate: true, fixEvent: true, kind,
  *   loopId}` for its redelivery
+ * - 202 `{accepted: true, resolution: true, repository, branch}` for a completed success of a
+ *   branch with open failures (`{duplicate: true, resolution: true, …}` for its redelivery); a
+ *   success of any other branch costs one Redis `EXISTS` and is answered 202 ignored
  * - 202 `{ignored: true, reason}` for everything else that is signed and well-formed
  * - errors as `IngestError` (`{error, reason}`, rendered by the app's `onError`)
  *
@@ -80,6 +89,29 @@ export function createGithubWebhookRoutes(options: GithubWebhookOptions): Hono<{
       const raw = c.get('rawBody');
       const decision = decideBeforeParsing(event, raw, contentType);
       if ('ignored' in decision) return ignored(decision.ignored);
+      if ('lookup' in decision) {
+        const resolutions = options.resolutions;
+        if (!resolutions) return ignored(decision.reason);
+        const open = await resolutions.hasOpenFailures(decision.repository, decision.branch).catch((error: unknown) => {
+          // A success that cannot be looked up only leaves its failures open; it is not redelivered.
+          logger.warn({ err: error, deliveryId }, 'could not look up open failures; the success is ignored and its failures stay open');
+          return false;
+        });
+        if (!open) return ignored(decision.reason);
+        const success = normalize(normalizeCiSuccess, event, parseWebhookJson(raw));
+        if (isIgnored(success) || success.branch === null) return ignored(isIgnored(success) ? success.reason : decision.reason);
+        const repoCheck = options.repoFilter?.(`${success.owner}/${success.repo}`);
+        if (repoCheck && !repoCheck.allowed) return ignored(repoCheck.reason);
+        const outcome = await resolutions
+          .enqueue({ v: 1, kind: 'ci-success', deliveryId, receivedAt: receivedAt.toISOString(), ...success, branch: success.branch })
+          .catch((error: unknown) => {
+            logger.error({ err: error, deliveryId }, 'could not enqueue resolution; GitHub will show the delivery as failed and it can be redelivered');
+            throw new IngestError(503, 'queue_unavailable', 'the queue is unreachable; redeliver later', { cause: error, headers: { 'retry-after': '30' } });
+          });
+        c.set('outcome', outcome);
+        const repository = `${success.owner}/${success.repo}`;
+        return c.json(outcome === 'accepted' ? { accepted: true, resolution: true, repository, branch: success.branch } : { duplicate: true, resolution: true, repository, branch: success.branch }, 202);
+      }
       const jsonText = webhookJsonText(raw, contentType);
       const payload = parseWebhookJson(jsonText);
       const acceptFixEvent = async (fix: FixEvent | Ignored) => {

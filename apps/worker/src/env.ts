@@ -198,6 +198,33 @@ export const WorkerEnv = z.object({
   PITCREW_SLACK_WEBHOOK_URL: z.string().url().optional(),
   /** Failures with the same signature in one repository within this many hours share one incident; 0 disables. */
   PITCREW_INCIDENT_WINDOW_HOURS: z.coerce.number().min(0).default(24),
+  /**
+   * Hours an incident must stay with every occurrence resolved before pitcrew closes its escalation
+   * issue with a comment (checked by a delayed job after each resolution); 0 = never close.
+   */
+  PITCREW_INCIDENT_QUIET_HOURS: z.coerce.number().min(0).default(24),
+  /**
+   * `owner/repo` globs (picomatch, comma-separated) whose transient failures (`infrastructure`,
+   * `timeout`, flaky evidence, or the allow-list) have their failed job re-run through GitHub's API;
+   * empty (default) = re-runs are off. Needs `actions: write`.
+   */
+  PITCREW_RERUN_REPOS: list(),
+  /** Re-runs per workflow run at most (its first attempt only). */
+  PITCREW_RERUN_MAX_PER_RUN: count(1),
+  /** Re-runs per repository per clock hour at most. */
+  PITCREW_RERUN_MAX_PER_REPO_HOUR: count(10),
+  /**
+   * Operator allow-list of regular expressions (comma-separated), matched against each line of the
+   * log excerpt and against the failure signature: a match is re-run whatever the category.
+   */
+  PITCREW_RERUN_SIGNATURES: list().transform((patterns, ctx) => {
+    try {
+      return patterns.map((p) => new RegExp(p, 'i'));
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: `not a regular expression: ${String(error)}` });
+      return z.NEVER;
+    }
+  }),
   /** Consecutive failures that open a runner's circuit breaker. */
   PITCREW_BREAKER_THRESHOLD: z.coerce.number().int().min(1).default(5),
   /** ms a runner stays bypassed before one trial call. */

@@ -145,6 +145,13 @@ export async function startWorker(
     ...(fix ? { fix } : {}),
     github: githubApi,
     fixEvents: { readyOnCi: config.PITCREW_FIX_READY_ON_CI },
+    resolution: { quietHours: config.PITCREW_INCIDENT_QUIET_HOURS },
+    rerun: {
+      repositories: config.PITCREW_RERUN_REPOS,
+      maxPerRun: config.PITCREW_RERUN_MAX_PER_RUN,
+      maxPerRepoPerHour: config.PITCREW_RERUN_MAX_PER_REPO_HOUR,
+      signatures: config.PITCREW_RERUN_SIGNATURES,
+    },
     // A loop's PR closed: its outcome to metrics and, with TensorZero, as feedback on its inferences.
     onLoopOutcome: async (loop) => {
       if (loop.outcome !== 'merged' && loop.outcome !== 'closed') return;

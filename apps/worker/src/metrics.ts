@@ -72,7 +72,16 @@ export interface PipelineObserver {
   fixLoopEnded(observation: FixLoopObservation): void;
   /** A repository's fix-loop breaker opened (its threshold of exhausted loops in a row was reached): once per opening. */
   fixBreakerOpened(): void;
+  /** A failure was resolved (`ci`: the same check passed on its branch; `fix-merge`: its fix PR was merged), after `timeToGreenMs`. */
+  resolved?(by: 'ci' | 'fix-merge', timeToGreenMs: number): void;
+  /** A resolved failure was a flaky occurrence (it passed on the commit it failed on). */
+  flakyOccurrence?(repository: string): void;
+  /** A re-run was `requested` of GitHub, or `refused` by a cap or the mixed-run rule. */
+  rerun?(outcome: 'requested' | 'refused'): void;
 }
+
+/** Buckets of `pitcrew_time_to_green_seconds`: a re-run takes minutes, a fix hours to days. */
+export const TIME_TO_GREEN_BUCKETS = [60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600, 24 * 3600, 3 * 24 * 3600, 7 * 24 * 3600];
 
 /** Value of `pitcrew_breaker_state` per state (`isolated` is cockatiel's manual hold; pitcrew never isolates). */
 export const BREAKER_STATE_VALUES: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2, isolated: 3 };
@@ -264,6 +273,30 @@ export function createWorkerMetrics(options: { processMetrics?: boolean } = {}):
     help: 'Per-repository fix-loop breakers opened (PITCREW_FIX_BREAKER_THRESHOLD exhausted loops in a row); which repositories: GET /api/fix-breakers.',
     registers: [registry],
   });
+  const resolved = new Counter({
+    name: 'pitcrew_failures_resolved_total',
+    help: 'Failures resolved: by ci (the same check passed on the branch) or fix-merge (the fix loop PR was merged).',
+    labelNames: ['by'] as const,
+    registers: [registry],
+  });
+  const timeToGreen = new Histogram({
+    name: 'pitcrew_time_to_green_seconds',
+    help: 'Time from a failure being received to its resolution, in seconds.',
+    buckets: TIME_TO_GREEN_BUCKETS,
+    registers: [registry],
+  });
+  const flaky = new Counter({
+    name: 'pitcrew_flaky_occurrences_total',
+    help: 'Flaky occurrences (a fail then a pass on the same commit), by repository; the registry: GET /api/flaky, pitcrew flaky ls.',
+    labelNames: ['repository'] as const,
+    registers: [registry],
+  });
+  const reruns = new Counter({
+    name: 'pitcrew_reruns_total',
+    help: 'Re-runs of transient failures: requested of GitHub, or refused by a cap or because the run also failed for a non-transient reason.',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
   const watched: Breakers[] = [];
   new Gauge({
     name: 'pitcrew_breaker_state',
@@ -316,6 +349,16 @@ export function createWorkerMetrics(options: { processMetrics?: boolean } = {}):
       },
       fixBreakerOpened() {
         fixBreakerOpened.inc();
+      },
+      resolved(by, ms) {
+        resolved.inc({ by });
+        timeToGreen.observe(Math.max(0, ms) / 1_000);
+      },
+      flakyOccurrence(repository) {
+        flaky.inc({ repository });
+      },
+      rerun(outcome) {
+        reruns.inc({ outcome });
       },
     },
     watchWorker(worker) {

@@ -8,6 +8,9 @@ import { fixRefusal } from './fix/policy.ts';
 import type { GithubApi } from './github/github-api.ts';
 import { fixProcessor } from './jobs/fix.ts';
 import { fixEventsProcessor } from './jobs/fix-events.ts';
+import { resolutionsProcessor } from './jobs/resolutions.ts';
+import { afterResolved, type ResolutionDeps } from './resolution/resolve.ts';
+import { requestRerun, type RerunPolicy } from './rerun/rerun.ts';
 import type { FixDeps } from './stages/fix.ts';
 import type { LogSource } from './github/log-source.ts';
 import type { Guards } from './guards/guarded.ts';
@@ -69,7 +72,14 @@ export interface WorkerDeps {
   fixEvents?: { readyOnCi?: boolean };
   /** Called after a fix event changed a loop (CI passed it, its PR merged, closed or reopened); see `FixEventDeps.onLoopOutcome`. */
   onLoopOutcome?: (loop: FixLoopRow) => Promise<void>;
+  /** Resolution (the `resolutions` worker, always on): `quietHours` is `PITCREW_INCIDENT_QUIET_HOURS` (default 24; 0 = never close an incident's issue). */
+  resolution?: { quietHours?: number };
+  /** Re-runs of transient failures (`PITCREW_RERUN_*`); unset or no repositories = none. */
+  rerun?: RerunPolicy;
 }
+
+/** Default hours an incident must stay without an unresolved occurrence before its escalation issue is closed. */
+export const DEFAULT_INCIDENT_QUIET_HOURS = 24;
 
 /**
  * Default BullMQ worker name, `<host name>:<pid>`. Redis lists each worker connection as
@@ -122,6 +132,8 @@ export interface Workers {
   fix: { queue: Queue; worker: Worker } | null;
   /** The `fix-events` worker: CI's verdicts on fix commits and fix PRs' outcomes (always on). */
   fixEvents: Worker;
+  /** The `resolutions` worker and queue: CI successes resolving open failures, incident-quiet checks (always on). */
+  resolutions: { queue: Queue; worker: Worker };
   /**
    * Stops taking jobs and waits up to `timeoutMs` for active ones; then cancels those still
    * running (their AbortSignal fires) and lets them hand their jobs back to the queue with the
@@ -159,6 +171,22 @@ export function createWorkers(deps: WorkerDeps): Workers {
   const fixQueue = deps.fix ? new Queue(JOBS.fix.queue, queueOptions) : null;
   fixQueue?.on('error', (error) => logger.warn({ err: error, queue: fixQueue.name }, 'queue error'));
   const fixPolicy = deps.fix?.policy;
+  const resolutionQueue = new Queue(JOBS.resolutions.queue, queueOptions);
+  resolutionQueue.on('error', (error) => logger.warn({ err: error, queue: resolutionQueue.name }, 'queue error'));
+  const resolutionDeps: ResolutionDeps = {
+    db,
+    redis: connection,
+    prefix,
+    logger,
+    queue: resolutionQueue,
+    github: deps.github ?? deps.publish?.github ?? null,
+    quietHours: deps.resolution?.quietHours ?? DEFAULT_INCIDENT_QUIET_HOURS,
+    publishResolved: async (failureId, round) => {
+      await publisher?.enqueueResolved(failureId, round).catch((e: unknown) => logger.error({ err: e, failureId }, 'could not enqueue publishing of the resolution'));
+    },
+    ...(deps.metrics ? { observer: deps.metrics.observer } : {}),
+  };
+  const rerunPolicy = deps.rerun?.repositories.length ? deps.rerun : null;
   const env: JobEnvironment = {
     db,
     logger,
@@ -220,6 +248,25 @@ export function createWorkers(deps: WorkerDeps): Workers {
         logger.error({ err: e, loop: loopId }, 'could not escalate the fix loop');
       }
     },
+    ...(rerunPolicy
+      ? {
+          rerun: async (failureId, failure, classification) => {
+            await requestRerun(
+              { db, redis: connection, prefix, github: deps.github ?? deps.publish?.github ?? null, logger, ...(deps.metrics ? { observer: deps.metrics.observer } : {}) },
+              rerunPolicy,
+              failureId,
+              {
+                failure,
+                category: classification.category,
+                flaky: Boolean(classification.flaky),
+                flakyHistory: classification.flakyHistory ?? null,
+                excerpt: classification.logExcerpt,
+                signature: classification.signature ?? null,
+              },
+            );
+          },
+        }
+      : {}),
     publishFix: async (failureId, round, iteration) => {
       await publisher?.enqueueFix(failureId, round, iteration).catch((e: unknown) => logger.error({ err: e, failureId }, 'could not enqueue publishing of the fix'));
     },
@@ -263,11 +310,15 @@ export function createWorkers(deps: WorkerDeps): Workers {
         await publisher?.enqueueFix(failureId, round, iteration, { verdict }).catch((e: unknown) => logger.error({ err: e, failureId }, 'could not enqueue publishing of the CI verdict'));
       },
       ...(deps.onLoopOutcome ? { onLoopOutcome: deps.onLoopOutcome } : {}),
+      onResolved: (failure) => afterResolved(resolutionDeps, failure, 'fix-merge'),
     }),
     { ...common, concurrency: 2 },
   );
 
-  const all = [intake, triage, ...Object.values(run), ...(publisher ? [publisher.worker] : []), ...(fixWorker ? [fixWorker] : []), fixEvents];
+  // A few statements per success of a branch with open failures; rare next to all CI, so always on.
+  const resolutions = new Worker(JOBS.resolutions.queue, resolutionsProcessor(resolutionDeps), { ...common, concurrency: 4 });
+
+  const all = [intake, triage, ...Object.values(run), ...(publisher ? [publisher.worker] : []), ...(fixWorker ? [fixWorker] : []), fixEvents, resolutions];
   for (const worker of all) worker.on('error', (error) => logger.error({ err: error, queue: worker.name }, 'worker error'));
   for (const worker of all) deps.metrics?.watchWorker(worker);
   for (const worker of [triage, ...Object.values(run)]) watchAbandoned(env, worker);
@@ -282,6 +333,7 @@ export function createWorkers(deps: WorkerDeps): Workers {
     publisher,
     fix: fixQueue && fixWorker ? { queue: fixQueue, worker: fixWorker } : null,
     fixEvents,
+    resolutions: { queue: resolutionQueue, worker: resolutions },
     close(timeoutMs = 30_000) {
       closing ??= (async () => {
         const graceful = Promise.all(all.map((w) => w.close()));
@@ -299,7 +351,7 @@ export function createWorkers(deps: WorkerDeps): Workers {
             await Promise.all(all.map((w) => w.close(true)));
           }
         }
-        await Promise.all([triageQueue, ...Object.values(runQueues), ...(publisher ? [publisher.queue] : []), ...(fixQueue ? [fixQueue] : [])].map((q) => q.close()));
+        await Promise.all([triageQueue, ...Object.values(runQueues), ...(publisher ? [publisher.queue] : []), ...(fixQueue ? [fixQueue] : []), resolutionQueue].map((q) => q.close()));
       })();
       return closing;
     },

@@ -50,6 +50,19 @@ export const FlakyEvidence = z.object({
 });
 export type FlakyEvidence = z.infer<typeof FlakyEvidence>;
 
+/**
+ * Evidence that a failure is flaky from pitcrew's flaky registry: its job (or a failing test its
+ * excerpt names) went green on the commit it failed on before, `occurrences` times, `score` =
+ * occurrences / resolved failures seen.
+ */
+export const FlakyHistory = z.object({
+  score: z.number().min(0).max(1),
+  occurrences: z.number().int().min(1),
+  /** The failing test the history is of; `null` for the job's own. */
+  test: z.string().nullable(),
+});
+export type FlakyHistory = z.infer<typeof FlakyHistory>;
+
 /** Result of {@link classifyFailure}: a category, a confidence in [0, 1] and the evidence. */
 export const Classification = z.object({
   category: z.enum(CATEGORIES),
@@ -57,6 +70,8 @@ export const Classification = z.object({
   evidence: z.array(Evidence),
   /** Set when the same job passed on the same commit (see {@link FlakyEvidence}). */
   flaky: FlakyEvidence.optional(),
+  /** Set when the flaky registry knows this job or test as flaky (see {@link FlakyHistory}). */
+  flakyHistory: FlakyHistory.optional(),
 });
 export type Classification = z.infer<typeof Classification>;
 

@@ -29,3 +29,6 @@ export * from './events/index.ts';
 export * from './db/fix-loops.ts';
 export * from './fix-breaker.ts';
 export * from './uuidv7.ts';
+export * from './db/resolutions.ts';
+export * from './db/flaky.ts';
+export * from './failing-tests.ts';

@@ -20,6 +20,11 @@ export const QUEUES = {
    * success on a `pitcrew/fix/` branch, a fix PR closed, merged or reopened.
    */
   fixEvents: 'fix-events',
+  /**
+   * One job per CI success of a branch with open failures (job id from the delivery id), and one
+   * delayed job per (incident, resolved failure) that closes the incident's issue once quiet.
+   */
+  resolutions: 'resolutions',
 } as const;
 
 /** The runners pitcrew knows. */
@@ -38,7 +43,7 @@ export function runnerQueueName(runner: RunnerName): string {
 
 /** Every queue name, for the board and metrics. */
 export function allQueueNames(): string[] {
-  return [QUEUES.intake, QUEUES.triage, ...RUNNERS.map(runnerQueueName), QUEUES.publish, QUEUES.fix, QUEUES.fixEvents];
+  return [QUEUES.intake, QUEUES.triage, ...RUNNERS.map(runnerQueueName), QUEUES.publish, QUEUES.fix, QUEUES.fixEvents, QUEUES.resolutions];
 }
 
 /** The stages of triage, in order. */
@@ -143,6 +148,8 @@ export const PublishJobData = z.object({
   escalated: z.boolean().optional(),
   /** Set with `fixIteration` when CI's verdict on that iteration's commit came: the sink updates what it published to say so. */
   fixVerdict: z.enum(['passed', 'failed']).optional(),
+  /** Set when the failure was resolved after it was published: the sink updates what it published to say so. */
+  resolved: z.boolean().optional(),
 });
 export type PublishJobData = z.infer<typeof PublishJobData>;
 
@@ -212,6 +219,71 @@ export type FixEventJobData = z.infer<typeof FixEventJobData>;
 /** A fix event as normalized from a delivery: {@link FixEventJobData} without what ingest adds. */
 export type FixEvent = FixEventJobData extends infer T ? (T extends FixEventJobData ? Omit<T, 'v' | 'deliveryId' | 'receivedAt'> : never) : never;
 
+/**
+ * Data of a `resolutions` job, by `kind`:
+ * - `ci-success`: a `completed` CI delivery with conclusion `success` on a branch that had open
+ *   failures when ingest looked ({@link openFailuresKey}); the worker resolves the open failures of
+ *   the same repository, branch, workflow and job (or run) name.
+ * - `incident-quiet`: delayed by `PITCREW_INCIDENT_QUIET_HOURS` after `failureId` of the
+ *   incident was resolved; closes the incident's escalation issue when none of its occurrences is
+ *   unresolved and none was resolved within the quiet window since.
+ */
+export const ResolutionJobData = z.discriminatedUnion('kind', [
+  z.object({
+    v: z.literal(1),
+    kind: z.literal('ci-success'),
+    /** `X-GitHub-Delivery`; the job id derives from it ({@link resolutionJobId}). */
+    deliveryId: z.string().min(1),
+    /** ISO 8601 time ingest received the delivery. */
+    receivedAt: z.string(),
+    event: CiEvent,
+    owner: z.string().min(1),
+    repo: z.string().min(1),
+    installationId: z.number().int().nullable(),
+    branch: z.string().min(1),
+    headSha: z.string().min(1),
+    scope: z.enum(['job', 'run']),
+    jobName: z.string().nullable(),
+    checkName: z.string().nullable(),
+    workflowName: z.string().nullable(),
+    runId: z.number().int().nullable(),
+    runAttempt: z.number().int().nullable(),
+    /** ISO 8601 `completed_at` of the job (a run's `updated_at`); `null`: `receivedAt` is used. */
+    completedAt: z.string().nullable(),
+  }),
+  z.object({
+    v: z.literal(1),
+    kind: z.literal('incident-quiet'),
+    incidentId: z.string().min(1),
+    /** The resolved occurrence that scheduled this check. */
+    failureId: z.string().min(1),
+  }),
+]);
+export type ResolutionJobData = z.infer<typeof ResolutionJobData>;
+
+/** Job id of a resolution: one per delivery, or per (incident, resolved failure) for a quiet check; never all digits, no `:`. */
+export function resolutionJobId(data: ResolutionJobData): string {
+  return data.kind === 'ci-success' ? `resolution-${data.deliveryId.replaceAll(':', '-')}` : `incident-quiet-${data.incidentId}-${data.failureId.replaceAll(':', '-')}`;
+}
+
+/**
+ * Redis set of the open failures (their ids) of one repository and branch, kept by the workers:
+ * added when intake records a failure, removed when it is resolved. Ingest asks only whether it
+ * exists (`EXISTS`, an empty set does not) for a completed success of that branch; a hit makes
+ * the delivery a resolution job. Under the queue prefix, so in the queues' Redis Cluster slot.
+ * `owner/repo` cannot contain `:`, so the first `:` after it ends the repository.
+ */
+export function openFailuresKey(prefix: string, owner: string, repo: string, branch: string): string {
+  return `${prefix}:open:${owner}/${repo}:${branch}`;
+}
+
+/**
+ * How long a branch's open-failure set lives after its last addition, in seconds (14 days): a
+ * branch that never goes green stops costing ingest a lookup hit then; its failures stay open in
+ * Postgres.
+ */
+export const OPEN_FAILURES_TTL_SECONDS = 14 * 24 * 3600;
+
 /** Job id of a fix event: one per delivery (a redelivery adds nothing); never all digits, no `:`. */
 export function fixEventJobId(deliveryId: string): string {
   return `fix-event-${deliveryId.replaceAll(':', '-')}`;
@@ -228,8 +300,8 @@ export function fixJobId(failureId: string, round: number, iteration: number): s
  * (new round) publishes again, updating what the sink already has. A fix iteration's update, and
  * CI's verdict on it, get ids of their own (`…-fix-<n>`, `…-fix-<n>-ci-passed`).
  */
-export function publishJobId(failureId: string, sink: SinkName, attemptBase: number, fixIteration?: number, fixVerdict?: 'passed' | 'failed', escalated?: boolean): string {
-  return `publish-${failureId}-${sink}-round-${attemptBase}${fixIteration ? `-fix-${fixIteration}` : ''}${fixIteration && fixVerdict ? `-ci-${fixVerdict}` : ''}${escalated ? '-escalated' : ''}`;
+export function publishJobId(failureId: string, sink: SinkName, attemptBase: number, fixIteration?: number, fixVerdict?: 'passed' | 'failed', escalated?: boolean, resolved?: boolean): string {
+  return `publish-${failureId}-${sink}-round-${attemptBase}${fixIteration ? `-fix-${fixIteration}` : ''}${fixIteration && fixVerdict ? `-ci-${fixVerdict}` : ''}${escalated ? '-escalated' : ''}${resolved ? '-resolved' : ''}`;
 }
 
 /**
@@ -282,11 +354,13 @@ export const JOBS = {
   run: (runner: RunnerName) =>
     ({ queue: runnerQueueName(runner), name: () => runner, data: RunJobData, jobId: (d) => runJobId(d.failureId, d.round ?? 0) }) satisfies JobSpec<RunJobData>,
   /** One job per (failure, sink, round) once the failure is final. */
-  publish: { queue: QUEUES.publish, name: (d) => d.sink, data: PublishJobData, jobId: (d) => publishJobId(d.failureId, d.sink, d.round, d.fixIteration, d.fixVerdict, d.escalated) } satisfies JobSpec<PublishJobData>,
+  publish: { queue: QUEUES.publish, name: (d) => d.sink, data: PublishJobData, jobId: (d) => publishJobId(d.failureId, d.sink, d.round, d.fixIteration, d.fixVerdict, d.escalated, d.resolved) } satisfies JobSpec<PublishJobData>,
   /** One job per fix attempt (failure, round, iteration). */
   fix: { queue: QUEUES.fix, name: () => 'fix', data: FixJobData, jobId: (d) => fixJobId(d.failureId, d.round, d.iteration) } satisfies JobSpec<FixJobData>,
   /** One job per delivery that ends or judges a fix loop (CI success on a fix branch, fix PR closed or reopened). */
   fixEvents: { queue: QUEUES.fixEvents, name: (d) => d.kind, data: FixEventJobData, jobId: (d) => fixEventJobId(d.deliveryId) } satisfies JobSpec<FixEventJobData>,
+  /** One job per CI success of a branch with open failures, or per delayed incident-quiet check. */
+  resolutions: { queue: QUEUES.resolutions, name: (d) => d.kind, data: ResolutionJobData, jobId: (d) => resolutionJobId(d) } satisfies JobSpec<ResolutionJobData>,
 } as const;
 
 /** `[name, data, {jobId}]` for `queue.add(...)` of a catalog job (the id by the entry's rule). */

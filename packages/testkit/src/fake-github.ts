@@ -18,7 +18,7 @@ const gitEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', GIT_CONFIG_NOSYSTEM:
  * `base` and `state` filters, get, update; 422 for a second open PR of one head, as GitHub
  * answers), issue/PR labels, and git refs — and GraphQL's `POST /graphql` (GHES `/api/graphql`)
  * for the one mutation REST has no endpoint for, `markPullRequestReadyForReview` (a PR by its
- * `node_id`, `PR_<id>`; draft → ready), answering other documents with GraphQL `errors` as GitHub
+ * `node_id`, `PR_<id>`; draft → ready), and the re-runs of a job or of a run's failed jobs, answering other documents with GraphQL `errors` as GitHub
  * does (status 200). Refs and pull request head SHAs are read with real
  * `git` from a bare repository declared per repository ({@link FakeGithub.setOrigin}), so a push
  * made by the code under test is what the API reports. Production code only knows
@@ -150,7 +150,21 @@ export interface FakeGithub {
    * branches must exist in it (GitHub answers 422 otherwise).
    */
   setOrigin(owner: string, repo: string, barePath: string): void;
+  /**
+   * Re-runs requested: `POST …/actions/jobs/{job_id}/rerun` (`scope: 'job'`, `id` the job) and
+   * `POST …/actions/runs/{run_id}/rerun-failed-jobs` (`scope: 'run'`, `id` the run), in order; both
+   * answer 201 with an empty body, as GitHub does.
+   */
+  reruns: FakeRerun[];
   stop(): Promise<void>;
+}
+
+/** A re-run the fake was asked for. */
+export interface FakeRerun {
+  owner: string;
+  repo: string;
+  scope: 'job' | 'run';
+  id: number;
 }
 
 export async function startFakeGithub(): Promise<FakeGithub> {
@@ -166,6 +180,7 @@ export async function startFakeGithub(): Promise<FakeGithub> {
   const pulls = new Map<string, FakePullRequest>();
   const origins = new Map<string, string>();
   const labelIds = new Map<string, number>();
+  const reruns: FakeRerun[] = [];
   let nextId = 1_000_000;
   const sockets = new Set<Socket>();
   let base = '';
@@ -536,6 +551,14 @@ export async function startFakeGithub(): Promise<FakeGithub> {
       }
       if (req.method === 'GET') return json(res, 200, issueJson(issue));
     }
+    if (req.method === 'POST' && (m = /^\/repos\/([^/]+)\/([^/]+)\/actions\/jobs\/(\d+)\/rerun$/.exec(url.pathname))) {
+      reruns.push({ owner: m[1]!, repo: m[2]!, scope: 'job', id: Number(m[3]) });
+      return json(res, 201, {});
+    }
+    if (req.method === 'POST' && (m = /^\/repos\/([^/]+)\/([^/]+)\/actions\/runs\/(\d+)\/rerun-failed-jobs$/.exec(url.pathname))) {
+      reruns.push({ owner: m[1]!, repo: m[2]!, scope: 'run', id: Number(m[3]) });
+      return json(res, 201, {});
+    }
     if (req.method === 'POST' && (m = /^\/app\/installations\/(\d+)\/access_tokens$/.exec(url.pathname))) {
       return json(res, 201, { token: `ghs_fakeinstallationtoken${m[1]}`, expires_at: new Date(Date.now() + 3600_000).toISOString(), permissions: { actions: 'read' } });
     }
@@ -620,6 +643,7 @@ export async function startFakeGithub(): Promise<FakeGithub> {
     checkRuns,
     comments,
     issues,
+    reruns,
     setPullRequests(owner, repo, headSha, numbers) {
       pullsBySha.set(`${owner}/${repo}/${headSha}`, numbers);
     },

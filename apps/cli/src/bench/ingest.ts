@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { QUEUES } from '@pitcrew/core';
+import { openFailuresKey, OPEN_FAILURES_TTL_SECONDS, QUEUES } from '@pitcrew/core';
 import { findFreePort } from '@pitcrew/stack';
 import { renderTable } from '../table.ts';
 import { buildDeliveryMixes, MIX_NON_FAILURES_PER_FAILURE, type BenchRequest } from './deliveries.ts';
@@ -37,6 +37,9 @@ export interface IngestBenchOptions {
   /** Also write the result here. */
   json?: string;
 }
+
+/** The branch of GitHub's examples seeded with an open failure: its successes (4 in 80 of the mix) become resolution jobs. */
+const OPEN_BRANCH = ['octo-org', 'octo-repo', 'master'] as const;
 
 export const INGEST_TARGETS = ['pitcrew', 'pitcrewCluster', 'bare', 'peer'] as const;
 export type IngestTarget = (typeof INGEST_TARGETS)[number];
@@ -86,6 +89,12 @@ export interface IngestBenchResult {
     ingestProcesses: number;
     mixFailureShare: number;
     examples: { failures: number; nonFailures: number };
+    /**
+     * Resolution is on (`PITCREW_RESOLUTION`, the default): every completed success of the mix
+     * costs pitcrew one Redis `EXISTS`, and the successes of `openBranch` (seeded with an open
+     * failure before each run) are parsed and enqueued as resolution jobs.
+     */
+    resolution: { on: true; openBranch: string };
   };
   failures: IngestMixResult;
   mix: IngestMixResult;
@@ -158,8 +167,11 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
     const check = { pitcrewFailureAnswers2xx: 0, pitcrewIntakeJobs: 0 };
     const serverOf: Record<IngestTarget, BenchChild | undefined> = { pitcrew, pitcrewCluster, bare, peer };
     const treeOf = (child: BenchChild | undefined) => (child?.child.pid ? [child.child.pid, ...childrenOf(child.child.pid)] : []);
+    const queuePrefix = process.env.PITCREW_QUEUE_PREFIX ?? '{pitcrew}';
     const shoot = async (target: IngestTarget, requests: BenchRequest[], durationS: number) => {
       await redis.flushdb();
+      // One branch of the examples has an open failure, as the workers would have recorded it.
+      await redis.multi().sadd(openFailuresKey(queuePrefix, ...OPEN_BRANCH), 'gh-job-bench').expire(openFailuresKey(queuePrefix, ...OPEN_BRANCH), OPEN_FAILURES_TTL_SECONDS).exec();
       const pids = treeOf(serverOf[target]);
       const redisPids = stack.pids.redis ? [stack.pids.redis] : [];
       const cpu0 = cpuMs(pids);
@@ -258,6 +270,7 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
         ingestProcesses,
         mixFailureShare: round(1 / (MIX_NON_FAILURES_PER_FAILURE + 1), 3),
         examples: mixes.counts,
+        resolution: { on: true, openBranch: `${OPEN_BRANCH[0]}/${OPEN_BRANCH[1]}@${OPEN_BRANCH[2]}` },
       },
       failures,
       mix,

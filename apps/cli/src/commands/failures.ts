@@ -35,7 +35,7 @@ export async function failuresLs(client: AdminClient, options: FailuresLsOptions
   if (options.json) return JSON.stringify(page, null, 2);
   if (page.items.length === 0) return 'no failures match';
   const table = renderTable(
-    ['failure', 'repository', 'job', 'status', 'category', 'runner', 'received (UTC)', 'exec', 'tokens in/out', 'USD'],
+    ['failure', 'repository', 'job', 'status', 'category', 'runner', 'received (UTC)', 'resolved', 'exec', 'tokens in/out', 'USD'],
     page.items.map((f) => [
       f.id,
       `${f.owner}/${f.repo}`,
@@ -44,6 +44,7 @@ export async function failuresLs(client: AdminClient, options: FailuresLsOptions
       cell(f.category),
       cell(f.runner),
       time(f.receivedAt),
+      resolvedCell(f),
       f.executions,
       `${f.tokensIn}/${f.tokensOut}`,
       usd(f.costUsd),
@@ -51,6 +52,13 @@ export async function failuresLs(client: AdminClient, options: FailuresLsOptions
     40,
   );
   return page.nextCursor ? `${table}\nmore: pitcrew failures ls --cursor ${page.nextCursor}` : table;
+}
+
+/** `abc1234 after 42 min`, or `-` while open (older APIs answer without resolution fields). */
+function resolvedCell(f: { resolvedAt?: string | null; resolvedBySha?: string | null; timeToGreenMs?: number | null }): string {
+  if (!f.resolvedAt) return '-';
+  const min = Math.round((f.timeToGreenMs ?? 0) / 60_000);
+  return `${f.resolvedBySha ? f.resolvedBySha.slice(0, 7) : 'yes'} after ${min < 120 ? `${min} min` : `${(min / 60).toFixed(1)} h`}`;
 }
 
 /**
@@ -78,6 +86,8 @@ export function renderFailureDetail(d: FailureDetail): string {
       ['status', f.status + (f.error ? ` (${f.error})` : '')],
       ['category', f.category ? `${f.category} (confidence ${f.confidence ?? '-'})` : '-'],
       ['runner', f.runner],
+      ['resolved', f.resolvedAt ? `${resolvedCell(f)} (${time(f.resolvedAt)} UTC${f.resolvedByRunId ? `, run ${f.resolvedByRunId}` : ''})` : '-'],
+      ['re-run', f.rerun ? `${f.rerun.n}/${f.rerun.max}: ${f.rerun.reason}` : '-'],
       ['retry', f.retryFromStage ? `from ${f.retryFromStage}, attempts after ${f.attemptBase}` : '-'],
       ['incident', d.incident ? `#${d.incident.id} ${d.incident.category}, ${d.incident.occurrences} occurrences, leader ${d.incident.leaderFailureId}` : '-'],
       ['received', time(f.receivedAt)],

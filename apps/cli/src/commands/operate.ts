@@ -5,6 +5,7 @@ import { CliEnv } from '../cli-env.ts';
 import { failuresLs, failuresRetry, failuresShow } from './failures.ts';
 import { fixesBreakers, fixesLoop, fixesLoops, fixesLs, fixesShow, fixesSummary } from './fixes.ts';
 import { breakers, incidentsLs, incidentsShow } from './incidents.ts';
+import { flakyLs } from './flaky.ts';
 import { isFile, readDeliveryFile, replayFile, replayStored } from './replay.ts';
 import { spend } from './spend.ts';
 import { positiveInt } from '../options.ts';
@@ -23,7 +24,7 @@ async function print(work: () => Promise<string>): Promise<void> {
 /**
  * Registers the operator commands, which talk to a running ingest's admin API over HTTP
  * (`PITCREW_API_URL`, `PITCREW_ADMIN_TOKEN`; see `cli-env.ts`): `failures ls|show|retry`,
- * `replay`, `spend`, `incidents ls|show`, `fixes ls|show|summary|loops|loop|breakers` and `breakers`. Every one prints tables, or the API's
+ * `replay`, `spend`, `incidents ls|show`, `flaky ls`, `fixes ls|show|summary|loops|loop|breakers` and `breakers`. Every one prints tables, or the API's
  * JSON with `--json`.
  */
 export function registerOperatorCommands(program: Command): void {
@@ -112,6 +113,17 @@ export function registerOperatorCommands(program: Command): void {
     .argument('<id>', 'incident id')
     .addOption(json())
     .action((id: string, opts: { json: boolean }) => print(() => incidentsShow(client(), id, opts)));
+
+  program
+    .command('flaky')
+    .description('the flaky registry: jobs and tests that failed then passed on the same commit')
+    .command('ls')
+    .description('flaky jobs and tests, most flaky first')
+    .option('--repo <repo>', 'owner/repo')
+    .option('--jobs', 'per job only, without the per-test rows')
+    .option('--limit <n>', 'rows (max 500)', positiveInt, 100)
+    .addOption(json())
+    .action((opts) => print(() => flakyLs(client(), opts)));
 
   const fixes = program.command('fixes').description('fix attempts: what the fixers changed, what the guard and verification decided, pull requests, USD');
   fixes

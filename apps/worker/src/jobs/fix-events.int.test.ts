@@ -162,7 +162,7 @@ describe('fix events', () => {
     expect((await tdb.db.selectFrom('fix_attempts').select('ci_verdict').where('failure_id', '=', loopId).executeTakeFirstOrThrow()).ci_verdict).toBeNull();
   });
 
-  it('records merged with merged_by and outcome_at; a redelivery changes nothing twice; reopened clears it', async () => {
+  it('records merged with merged_by and outcome_at and resolves the failure; a redelivery changes nothing twice; reopened clears it', async () => {
     const { loopId, pull, commitSha } = await seedLoop();
     const merged = pullRequest(loopId, commitSha, pull.number, 'closed', true);
     expect(await deliver(merged)).toEqual({ outcome: 'pull-request', loopId, iteration: 1, state: 'merged', changed: true });
@@ -170,6 +170,9 @@ describe('fix events', () => {
     expect(loop).toMatchObject({ status: 'merged', outcome: 'merged', merged_by: 'octo-maintainer' });
     expect(new Date(loop!.outcome_at!).toISOString()).toBe('2026-12-03T10:00:00.000Z');
     expect(outcomes.filter((o) => o.loop_id === loopId).map((o) => o.status)).toEqual(['merged']);
+    // The merged fix resolves the failure it fixes, by the PR's head commit.
+    expect(await findFailure(tdb.db, loopId)).toMatchObject({ resolved_by_sha: commitSha, resolved_by_run_id: null });
+    expect(new Date((await findFailure(tdb.db, loopId))!.resolved_at!).toISOString()).toBe('2026-12-03T10:00:00.000Z');
 
     // GitHub redelivers it (a new job, as after the seen mark expired): recorded once, hook once.
     expect(await deliver({ ...merged, deliveryId: randomUUID() })).toMatchObject({ state: 'merged', changed: false });

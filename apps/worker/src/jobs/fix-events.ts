@@ -12,6 +12,7 @@ import {
   markReadyForReview,
   recordCiVerdict,
   recordPullRequestOutcome,
+  resolveFailure,
   type Database,
   type FailureRow,
   type FixAttemptRow,
@@ -38,6 +39,11 @@ export interface FixEventDeps {
    * recorded, and a retry would find nothing to change and not call it again.
    */
   onLoopOutcome?: (loop: FixLoopRow) => Promise<void>;
+  /**
+   * Called once when a merged fix PR resolved the loop's failure (`resolveFailure`, by the PR's
+   * head commit): the rest of a resolution (`afterResolved`) plugs in here.
+   */
+  onResolved?: (failure: FailureRow) => Promise<void>;
 }
 
 /** What one fix event did, as the job's return value (shown on the board). */
@@ -59,7 +65,8 @@ export type FixEventResult =
  *   failure's check run and PR comment are re-published to say "verified by CI".
  * - `pull-request`: `closed` records `merged` (with `merged_by` and `outcome_at = closed_at`) or
  *   `closed` on the loop's latest proposed iteration; `reopened` clears it
- *   (`recordPullRequestOutcome`). Only the loop's own PR (its `pr_number`) counts.
+ *   (`recordPullRequestOutcome`). Only the loop's own PR (its `pr_number`) counts. A merge also
+ *   resolves the loop's failure by the PR's head commit (`resolveFailure`, then `onResolved`).
  *
  * Idempotent: a redelivery, a twin delivery (the `check_run` of a `workflow_job`) or a retry
  * records nothing new, sends no second mutation (a PR no longer a draft is left alone) and
@@ -150,6 +157,11 @@ async function pullRequestEnded(deps: FixEventDeps, log: Logger, failure: Failur
   if (changed) {
     log.info({ iteration: row.iteration, outcome, mergedBy: row.merged_by, prNumber: data.prNumber }, `fix PR ${outcome ?? 'reopened'}`);
     await loopChanged(deps, log, loopId);
+  }
+  if (outcome === 'merged') {
+    // A merged fix resolves the failure it fixes (once: a failure already resolved stays as it was).
+    const resolved = await resolveFailure(deps.db, loopId, { sha: data.headSha, runId: null, at });
+    if (resolved) await deps.onResolved?.(resolved);
   }
   return { outcome: 'pull-request', loopId, iteration: row.iteration, state: outcome ?? 'reopened', changed };
 }

@@ -1,6 +1,8 @@
 import type { Job, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
-import { IntakeJobData, jobArgs, JOBS, recordFailureDelivery, type Database } from '@pitcrew/core';
+import { IntakeJobData, jobArgs, JOBS, loopOfBranch, OPEN_FAILURES_TTL_SECONDS, recordFailureDelivery, type Database } from '@pitcrew/core';
+import { markOpen } from '../resolution/resolve.ts';
 import { parseJobData } from './parse.ts';
 
 /**
@@ -15,6 +17,9 @@ import { parseJobData } from './parse.ts';
  * parsed) and deleted once the job's work is done. A payload gone from Redis (its job waited past
  * `INTAKE_PAYLOAD_TTL_SECONDS`) is recorded as JSON `null`: the failure is still triaged, only
  * that delivery cannot be replayed.
+ *
+ * A failure still open (not on a fix branch) joins its branch's open-failure set
+ * (`markOpen`), so ingest turns the branch's next success into a resolution job.
  *
  * @returns whether the failure was new, its status and the delivery's outcome
  */
@@ -33,6 +38,7 @@ export async function processIntake(db: Kysely<Database>, triage: Queue, data: I
     },
     data.failure,
   );
+  if ((recorded.created || recorded.status === 'queued') && !loopOfBranch(data.failure.branch)) await markOpen((await triage.getBackend().client) as unknown as Redis, triage.opts.prefix ?? 'bull', data.failure, OPEN_FAILURES_TTL_SECONDS);
   if (recorded.status === 'queued') {
     const carried = recorded.created ? { failure: data.failure, recordedAt: data.receivedAt } : undefined;
     await triage.add(...jobArgs(JOBS.triage, { v: 1, failureId: data.failure.id, round: 0, ...(carried ? { carried } : {}) }));

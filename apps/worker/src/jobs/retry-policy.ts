@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import { failIfInProgress, type CiFailure, type Database, type Logger } from '@pitcrew/core';
 import { describeError, FailureNotFoundError, InvalidFailureDataError, LeaderPendingError, RateLimitedError } from '../errors.ts';
 import type { TriageRun } from '../stages/stage.ts';
+import type { ClassifyOutput } from '../stages/classify.ts';
 
 /** ms a follower waits between looks at its incident leader. */
 export const LEADER_POLL_MS = 2_000;
@@ -29,6 +30,11 @@ export interface JobEnvironment {
   fixIteration(failureId: string, round: number, failure: CiFailure): Promise<void>;
   /** Ends a loop escalated: its latest iteration marked, its PR labelled and commented, its check run updated; never throws. */
   escalateLoop(loopId: string, escalation: 'fixer' | 'iterations' | 'budget', reason: string, installationId: number | null): Promise<void>;
+  /**
+   * Re-runs a classified failure's job when the re-run policy allows it (`requestRerun`), before
+   * it is published so the check run and PR comment say so; never throws.
+   */
+  rerun?(failureId: string, failure: CiFailure, classification: ClassifyOutput): Promise<void>;
   /** Publishes a finished fix attempt: the check run and the PR comment are updated in place with it. */
   publishFix(failureId: string, round: number, iteration: number): Promise<void>;
 }

@@ -7,7 +7,7 @@ import { runOfJob, settleJobError, type JobEnvironment } from './retry-policy.ts
 
 /**
  * The processor of a `run-<runner>` queue: execute → summarize on the classification the triage
- * job carried, then publishing and (when the fix policy allows) the fix job. A follower of an incident waits for its leader (delayed, attempt
+ * job carried, then a re-run of a transient failure (when the re-run policy allows it), publishing and (when the fix policy allows) the fix job. A follower of an incident waits for its leader (delayed, attempt
  * unused); a rate-limited runner pauses its queue.
  */
 export function runProcessor(env: JobEnvironment, deps: StageDeps) {
@@ -21,6 +21,7 @@ export function runProcessor(env: JobEnvironment, deps: StageDeps) {
         // CI of a fix branch: its loop's next iteration (or its end), nothing published of its own.
         await env.fixIteration(data.failureId, scope.round.attemptBase, scope.failure);
       } else {
+        await env.rerun?.(data.failureId, scope.failure, classify);
         await env.publish(data.failureId);
         await env.fix(data.failureId, scope.round.attemptBase, result.category, scope.failure);
       }

@@ -1,5 +1,5 @@
 import type { PublicationOutcome } from '@pitcrew/core';
-import { contentHash, GITHUB_TEXT_MAX_BYTES, headline, reportMarkdown, truncateUtf8, verdict, type PublishContent } from './content.ts';
+import { contentHash, GITHUB_TEXT_MAX_BYTES, headline, reportMarkdown, resolutionLine, statusNotes, truncateUtf8, verdict, type PublishContent } from './content.ts';
 import { asPublishError, PermanentPublishError, type Sink } from './sink.ts';
 
 /**
@@ -14,8 +14,9 @@ export function checkRunName(content: PublishContent): string {
 
 /** The check run's `output`: title, summary (verdict + summary) and text (excerpt and plan), within GitHub's limits. */
 export function checkRunOutput(content: PublishContent): { title: string; summary: string; text: string } {
-  const title = truncateUtf8(content.status === 'failed' ? 'pitcrew could not triage this failure' : `${verdict(content)}: ${headline(content)}`, 1_000, '…');
-  const summary = truncateUtf8([`**${verdict(content)}** — ${headline(content)}`, '', content.summary].join('\n'), GITHUB_TEXT_MAX_BYTES);
+  const resolved = resolutionLine(content);
+  const title = truncateUtf8(`${resolved ? `${resolved.charAt(0).toUpperCase()}${resolved.slice(1)} — ` : ''}${content.status === 'failed' ? 'pitcrew could not triage this failure' : `${verdict(content)}: ${headline(content)}`}`, 1_000, '…');
+  const summary = truncateUtf8([`**${verdict(content)}** — ${headline(content)}`, '', content.summary].join('\n') + statusNotes(content), GITHUB_TEXT_MAX_BYTES);
   return { title, summary, text: reportMarkdown(content, GITHUB_TEXT_MAX_BYTES) };
 }
 

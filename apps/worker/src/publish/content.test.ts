@@ -46,6 +46,8 @@ function content(overrides: Partial<PublishContent> = {}): PublishContent {
     flaky: false,
     incident: null,
     fix: null,
+    resolution: null,
+    rerun: null,
     ...overrides,
   };
 }

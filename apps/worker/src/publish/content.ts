@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { describeFailure, findFailure, findIncident, findSucceededExecution, listFixAttempts, toOutgoing, type CiFailure, type Database, type FailureRow, type FixAttemptRow, type IncidentRow } from '@pitcrew/core';
+import { describeFailure, findFailure, timeToGreenMs, type FailureRerun, findIncident, findSucceededExecution, listFixAttempts, toOutgoing, type CiFailure, type Database, type FailureRow, type FixAttemptRow, type IncidentRow } from '@pitcrew/core';
 import { classifyStage } from '../stages/classify.ts';
 import { executeStage } from '../stages/execute.ts';
 import { parseOutput, parseStoredFailure } from '../stages/runner.ts';
@@ -37,6 +37,10 @@ export interface PublishContent {
   incident: IncidentRow | null;
   /** The latest finished fix attempt, when the fix loop tried this failure. */
   fix: FixAttemptRow | null;
+  /** Set once the failure is resolved: the commit that went green and the time to green (ms). */
+  resolution: { sha: string | null; afterMs: number } | null;
+  /** The re-run pitcrew asked for, when it did. */
+  rerun: FailureRerun | null;
 }
 
 /**
@@ -78,8 +82,10 @@ export async function loadPublishContent(db: Kysely<Database>, failureId: string
     summary: redact(summary),
     plan: execution?.markdown ? redact(execution.markdown) : null,
     excerpt: classification?.logExcerpt ? redact(classification.logExcerpt) : null,
-    flaky: Boolean(classification?.flaky),
+    flaky: Boolean(classification?.flaky ?? classification?.flakyHistory),
     incident: incident ?? null,
+    resolution: row.resolved_at ? { sha: row.resolved_by_sha, afterMs: timeToGreenMs(row) ?? 0 } : null,
+    rerun: row.rerun ?? null,
     fix: fix ? { ...fix, reason: fix.reason && redact(fix.reason), guard_detail: fix.guard_detail && redact(fix.guard_detail), verify_command: fix.verify_command && redact(fix.verify_command) } : null,
   };
 }
@@ -147,13 +153,42 @@ export function verdict(content: PublishContent): string {
   return `${content.category ?? 'unknown'}${parts.length ? ` (${parts.join(', ')})` : ''}`;
 }
 
+/** `42 min`, `45 s`, `3.5 h`, `2.1 days`: a time to green as people read it. */
+export function humanDuration(ms: number): string {
+  const s = Math.round(ms / 1_000);
+  if (s < 60) return `${s} s`;
+  const min = Math.round(s / 60);
+  if (min < 120) return `${min} min`;
+  const h = s / 3_600;
+  return h < 48 ? `${h.toFixed(1)} h` : `${(h / 24).toFixed(1)} days`;
+}
+
+/** `resolved in abc1234 after 42 min`, or `null` while open. */
+export function resolutionLine(content: Pick<PublishContent, 'resolution'>): string | null {
+  const r = content.resolution;
+  if (!r) return null;
+  return `resolved${r.sha ? ` in ${r.sha.slice(0, 7)}` : ''} after ${humanDuration(r.afterMs)}`;
+}
+
+/** `re-run 1/1: infrastructure failure (runner lost)`, or `null` when pitcrew re-ran nothing. */
+export function rerunLine(content: Pick<PublishContent, 'rerun'>): string | null {
+  return content.rerun ? `re-run ${content.rerun.n}/${content.rerun.max}: ${content.rerun.reason}` : null;
+}
+
+/** The one-line status notes under a report's verdict: resolution, then re-run. */
+export function statusNotes(content: Pick<PublishContent, 'resolution' | 'rerun'>): string {
+  const resolved = resolutionLine(content);
+  const rerun = rerunLine(content);
+  return [resolved ? `**✅ ${resolved.charAt(0).toUpperCase()}${resolved.slice(1)}.**` : null, rerun ? `↻ ${rerun}` : null].filter(Boolean).map((l) => `\n\n${l}`).join('');
+}
+
 /**
  * The full markdown report (summary, excerpt, plan) shared by the check run text, PR comments and
  * issues, truncated to `maxBytes`: the plan is cut first, then the excerpt, so the summary survives.
  */
 export function reportMarkdown(content: PublishContent, maxBytes: number): string {
   const fix = content.fix ? `\n\n${fixLine(content.fix)}` : '';
-  const head = [`**${verdict(content)}** — ${headline(content)}`, '', content.summary].join('\n') + fix;
+  const head = [`**${verdict(content)}** — ${headline(content)}`, '', content.summary].join('\n') + statusNotes(content) + fix;
   const excerpt = content.excerpt ? ['', '### Log excerpt', '', fenced(content.excerpt)].join('\n') : '';
   const plan = content.plan ? ['', '### Investigation', '', content.plan.trim()].join('\n') : '';
   const link = content.failure.htmlUrl ? `\n\n[Failed job](${content.failure.htmlUrl})` : '';

@@ -1,4 +1,4 @@
-import { lockIncident, recentOccurrences, setIncidentIssue, type IncidentRow, type PublicationOutcome } from '@pitcrew/core';
+import { lockIncident, recentOccurrences, reopenIncident, setIncidentIssue, type IncidentRow, type PublicationOutcome } from '@pitcrew/core';
 import { contentHash, GITHUB_TEXT_MAX_BYTES, outgoing, reportMarkdown, truncateUtf8, type PublishContent } from './content.ts';
 import { asPublishError, isGone, type Sink } from './sink.ts';
 
@@ -64,11 +64,13 @@ export function createIssueSink(options: { escalateAfter: number }): Sink {
       const recent = await recentOccurrences(trx, incident.id, RECENT_OCCURRENCES);
       const body = issueBody(content, incident, recent);
       const hash = contentHash({ body, issue: incident.issue_number });
-      if (previous.status === 'published' && previous.content_hash === hash && incident.issue_number !== null) return { status: 'published', reason: 'unchanged' };
+      if (previous.status === 'published' && previous.content_hash === hash && incident.issue_number !== null && !incident.closed_at) return { status: 'published', reason: 'unchanged' };
       try {
         if (incident.issue_number !== null) {
           try {
-            const { data } = await octokit.rest.issues.update({ owner, repo, issue_number: incident.issue_number, body, request: { signal } });
+            // An issue pitcrew closed once quiet is reopened when the breakage comes back.
+            const { data } = await octokit.rest.issues.update({ owner, repo, issue_number: incident.issue_number, body, ...(incident.closed_at ? { state: 'open' as const } : {}), request: { signal } });
+            if (incident.closed_at) await reopenIncident(trx, incident.id);
             return { status: 'published', externalId: String(data.number), externalUrl: data.html_url, contentHash: hash };
           } catch (error) {
             if (!isGone(error)) throw error; // deleted or transferred away: open a new one

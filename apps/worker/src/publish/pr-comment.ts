@@ -1,6 +1,6 @@
 import type { PublicationOutcome } from '@pitcrew/core';
 import type { PitcrewOctokit } from '../github/github-api.ts';
-import { contentHash, GITHUB_TEXT_MAX_BYTES, reportMarkdown, type PublishContent } from './content.ts';
+import { contentHash, GITHUB_TEXT_MAX_BYTES, reportMarkdown, resolutionLine, type PublishContent } from './content.ts';
 import { asPublishError, isGone, type Sink } from './sink.ts';
 
 /** Hidden first line of every pitcrew PR comment; finds the comment of a failure again. */
@@ -11,7 +11,7 @@ export function commentMarker(failureId: string): string {
 /** The comment body: marker, heading, the report (summary, excerpt, plan), within GitHub's body limit. */
 export function commentBody(content: PublishContent): string {
   const marker = commentMarker(content.failure.id);
-  const heading = `### pitcrew: ${content.failure.jobName ?? content.failure.checkName ?? content.failure.workflowName ?? 'CI'} ${content.status === 'failed' ? 'could not be triaged' : 'failed'}`;
+  const heading = `### pitcrew: ${content.failure.jobName ?? content.failure.checkName ?? content.failure.workflowName ?? 'CI'} ${content.status === 'failed' ? 'could not be triaged' : 'failed'}${resolutionLine(content) ? ` — ${resolutionLine(content)}` : ''}`;
   const prefix = `${marker}\n${heading}\n\n`;
   return prefix + reportMarkdown(content, GITHUB_TEXT_MAX_BYTES - Buffer.byteLength(prefix));
 }

@@ -90,6 +90,24 @@ export interface Publisher {
    * iteration's commit (its own job id, so it runs after the iteration's first update).
    */
   enqueueFix(failureId: string, round: number, iteration: number, options?: { escalated?: boolean; verdict?: 'passed' | 'failed' }): Promise<void>;
+  /**
+   * Enqueues the update of a resolved failure's check run and PR comment ("resolved in abc1234
+   * after 42 min"), one job per sink under {@link publishJobId} with `resolved`.
+   */
+  enqueueResolved(failureId: string, round: number): Promise<void>;
+}
+
+/**
+ * The noise rule: a failure resolved before its triage finished (`resolved_at` ≤ `finished_at`,
+ * or resolved while still being triaged) publishes nothing at all, to any sink, unless that sink
+ * had published it already (a requested retry's round), which is then updated in place.
+ *
+ * @returns why nothing is published, or `null` to publish
+ */
+export function resolvedBeforeTriage(row: Pick<PublicationRow, 'status' | 'external_id'>, failure: { resolved_at: Date | string | null; finished_at: Date | string | null }): string | null {
+  if (!failure.resolved_at || (row.status === 'published' && row.external_id !== null)) return null;
+  if (failure.finished_at && new Date(failure.resolved_at).getTime() > new Date(failure.finished_at).getTime()) return null;
+  return 'resolved before its triage finished; nothing to say';
 }
 
 /**
@@ -144,9 +162,11 @@ export function createPublisher(deps: {
       try {
         // A permanent error ends the job now; it is recorded as final.
         const permanent = (error: unknown) => error instanceof PermanentPublishError;
-        const row = await runPublication(db, { failureId, sink: sinkName, final, permanent }, (previous, trx) =>
-          sink.publish({ content, previous, trx, octokit, logger: log, signal: signal ?? new AbortController().signal }),
-        );
+        const row = await runPublication(db, { failureId, sink: sinkName, final, permanent }, async (previous, trx) => {
+          const quiet = resolvedBeforeTriage(previous, content.row);
+          if (quiet) return { status: 'skipped', reason: quiet };
+          return sink.publish({ content, previous, trx, octokit, logger: log, signal: signal ?? new AbortController().signal });
+        });
         log.info({ status: row.status, externalId: row.external_id, reason: row.last_error ?? undefined }, 'publish job done');
         return { status: row.status, external_id: row.external_id, external_url: row.external_url };
       } catch (error) {
@@ -183,6 +203,16 @@ export function createPublisher(deps: {
       await queue.addBulk(
         sinks.map((sink) => {
           const data: PublishJobData = { v: 1, failureId, sink: sink.name, round, fixIteration, ...(how?.escalated ? { escalated: true } : {}), ...(how?.verdict ? { fixVerdict: how.verdict } : {}) };
+          return { name: JOBS.publish.name(data), data, opts: { jobId: JOBS.publish.jobId(data) } };
+        }),
+      );
+    },
+    async enqueueResolved(failureId, round) {
+      const sinks = options.sinks.filter((s) => FIX_SINKS.includes(s.name));
+      if (sinks.length === 0) return;
+      await queue.addBulk(
+        sinks.map((sink) => {
+          const data: PublishJobData = { v: 1, failureId, sink: sink.name, round, resolved: true };
           return { name: JOBS.publish.name(data), data, opts: { jobId: JOBS.publish.jobId(data) } };
         }),
       );

@@ -6,13 +6,16 @@ import {
   classificationRecorded,
   classifyFailure,
   extractFailureContext,
+  failingTestNames,
   failureSignature,
+  flakyHistoryOf,
   joinIncident,
   loopOfBranch,
   RunnerName,
   RUNNERS,
   type Category,
   type FlakyEvidence,
+  type FlakyHistory,
 } from '@pitcrew/core';
 import { estimateTokens, type createJsonCompleter } from '@pitcrew/llm';
 import { describeError } from '../errors.ts';
@@ -89,7 +92,8 @@ export const classifyStage: StageDefinition<ClassifyOutput, Record<string, never
   async run(scope, _needs, deps) {
     const flaky = await readFlaky(deps, scope);
     const { logExcerpt, log, redactions } = await readLog(deps, scope, flaky);
-    const rules = { ...classifyFailure(scope.failure, logExcerpt), ...(flaky ? { flaky } : {}) };
+    const history = flaky ? null : await readFlakyHistory(deps, scope, logExcerpt);
+    const rules = { ...classifyFailure(scope.failure, logExcerpt), ...(flaky ? { flaky } : {}), ...(history ? { flakyHistory: history } : {}) };
     const grouped = await groupIntoIncident(deps, scope, rules.category, logExcerpt);
     const extra = { logExcerpt, ...(log ? { log } : {}), ...(redactions ? { redactions } : {}), ...grouped };
     const { classifier, runners } = deps;
@@ -122,6 +126,7 @@ export const classifyStage: StageDefinition<ClassifyOutput, Record<string, never
       ...runners.choose(category),
       ...extra,
       ...(flaky ? { flaky } : {}),
+      ...(history ? { flakyHistory: history } : {}),
       rules: { category: rules.category, confidence: rules.confidence },
       modelVerdict: verdict,
     };
@@ -171,6 +176,24 @@ async function readFlaky(deps: StageDeps, scope: TriageScope): Promise<FlakyEvid
     return await deps.logs.findPassingTwin(scope.failure, scope.run.signal);
   } catch (error) {
     scope.log.warn({ err: error }, 'could not look for a passing run of the same job; no flaky evidence');
+    return null;
+  }
+}
+
+/** The flaky registry's evidence counts from this many occurrences and this score (occurrences / resolved failures). */
+export const FLAKY_HISTORY_MIN = { occurrences: 2, score: 0.25 };
+
+/** The flaky registry's history of the failure's job or its failing tests, when flaky enough ({@link FLAKY_HISTORY_MIN}); never throws. */
+async function readFlakyHistory(deps: StageDeps, scope: TriageScope, logExcerpt: string | null): Promise<FlakyHistory | null> {
+  const f = scope.failure;
+  const job = f.jobName ?? f.checkName ?? f.workflowName;
+  if (!job) return null;
+  try {
+    const entry = await flakyHistoryOf(deps.db, { owner: f.owner, repo: f.repo, workflow: f.workflowName, job, tests: failingTestNames(logExcerpt) });
+    if (!entry || entry.occurrences < FLAKY_HISTORY_MIN.occurrences || entry.score < FLAKY_HISTORY_MIN.score) return null;
+    return { score: entry.score, occurrences: entry.occurrences, test: entry.test || null };
+  } catch (error) {
+    scope.log.warn({ err: error }, 'could not read the flaky registry; no flaky history');
     return null;
   }
 }

@@ -67,6 +67,24 @@ export interface FailuresTable {
   budget_skipped: Generated<boolean>;
   /** The fix loop (its origin failure's id) when this failure is CI's on a `pitcrew/fix/<id>` branch; set by intake. */
   fix_loop_id: string | null;
+  /** When a success of the same check on the same branch (or the fix loop's merged PR) resolved it; `null` while open. */
+  resolved_at: Timestamp | null;
+  /** The commit that went green. */
+  resolved_by_sha: string | null;
+  /** The workflow run (or check suite) that went green; `null` for a merged fix PR. */
+  resolved_by_run_id: ColumnType<string | null, number | string | null, number | string | null>;
+  /** The re-run pitcrew asked GitHub for ({@link FailureRerun}), JSON; `null` when none. */
+  rerun: ColumnType<FailureRerun | null, string | null, string | null>;
+}
+
+/** A re-run of a transient failure's job: the `n`th of at most `max` for its run, why, when (ISO 8601). */
+export interface FailureRerun {
+  n: number;
+  max: number;
+  reason: string;
+  at: string;
+  /** `job`: `POST …/actions/jobs/{job_id}/rerun`; `run`: `POST …/actions/runs/{run_id}/rerun-failed-jobs`. */
+  scope: 'job' | 'run';
 }
 
 /** Model spend per UTC day and scope (`org`, `repo:<owner>/<repo>`, `failure:<id>`), USD. */
@@ -93,6 +111,27 @@ export interface IncidentsTable {
   /** Number of the escalation issue opened for this incident (see `PITCREW_ESCALATE_AFTER`). */
   issue_number: number | null;
   issue_url: string | null;
+  /** When pitcrew closed the escalation issue (no unresolved occurrence for `PITCREW_INCIDENT_QUIET_HOURS`). */
+  closed_at: Timestamp | null;
+}
+
+/**
+ * The flaky registry: one row per (repository, workflow, job) with `test = ''`, and one per
+ * failing test named in a failure's excerpt. `observations`: resolved failures seen; `occurrences`:
+ * those resolved on the commit that failed (a fail then a pass on the same SHA).
+ */
+export interface FlakyTestsTable {
+  id: Generated<string>;
+  owner: string;
+  repo: string;
+  workflow: Generated<string>;
+  job: string;
+  test: Generated<string>;
+  observations: Generated<number>;
+  occurrences: Generated<number>;
+  first_seen_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  last_seen_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  last_failure_id: string | null;
 }
 
 /** Status of one sink's publication of one failure. */
@@ -245,6 +284,7 @@ export interface Database {
   incidents: IncidentsTable;
   spend: SpendTable;
   publications: PublicationsTable;
+  flaky_tests: FlakyTestsTable;
 }
 
 export type DeliveryRow = Selectable<DeliveriesTable>;
@@ -256,6 +296,7 @@ export type IncidentRow = Selectable<IncidentsTable>;
 export type PublicationRow = Selectable<PublicationsTable>;
 export type FixAttemptRow = Selectable<FixAttemptsTable>;
 export type FixLoopRow = Selectable<FixLoopsView>;
+export type FlakyTestRow = Selectable<FlakyTestsTable>;
 
 /** A Kysely instance or a transaction; every repository function takes one first. */
 export type Db = Kysely<Database> | Transaction<Database>;

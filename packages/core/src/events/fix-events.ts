@@ -36,25 +36,28 @@ interface CiHead {
   jobName: string | null;
   checkName: string | null;
   workflowName: string | null;
+  runId: number | null;
+  runAttempt: number | null;
+  completedAt: string | null;
 }
 
 /** Each CI event's module and where its head is (the names as `toFailure` records them). */
 const CI_HEADS: { [E in CiEvent]: { module: CiEventModule<any>; head(payload: any): CiHead } } = {
   check_run: {
     module: checkRunEvent,
-    head: ({ check_run: r }: CheckRunPayload) => ({ branch: r.check_suite?.head_branch, headSha: r.head_sha, scope: 'job', jobName: r.name, checkName: r.name, workflowName: null }),
+    head: ({ check_run: r }: CheckRunPayload) => ({ branch: r.check_suite?.head_branch, headSha: r.head_sha, scope: 'job', jobName: r.name, checkName: r.name, workflowName: null, runId: null, runAttempt: null, completedAt: r.completed_at ?? null }),
   },
   workflow_job: {
     module: workflowJobEvent,
-    head: ({ workflow_job: j }: WorkflowJobPayload) => ({ branch: j.head_branch, headSha: j.head_sha, scope: 'job', jobName: j.name, checkName: j.name, workflowName: j.workflow_name ?? null }),
+    head: ({ workflow_job: j }: WorkflowJobPayload) => ({ branch: j.head_branch, headSha: j.head_sha, scope: 'job', jobName: j.name, checkName: j.name, workflowName: j.workflow_name ?? null, runId: j.run_id, runAttempt: j.run_attempt ?? null, completedAt: j.completed_at ?? null }),
   },
   check_suite: {
     module: checkSuiteEvent,
-    head: ({ check_suite: s }: CheckSuitePayload) => ({ branch: s.head_branch, headSha: s.head_sha, scope: 'run', jobName: null, checkName: s.app?.name ?? null, workflowName: null }),
+    head: ({ check_suite: s }: CheckSuitePayload) => ({ branch: s.head_branch, headSha: s.head_sha, scope: 'run', jobName: null, checkName: s.app?.name ?? null, workflowName: null, runId: null, runAttempt: null, completedAt: null }),
   },
   workflow_run: {
     module: workflowRunEvent,
-    head: ({ workflow_run: r }: WorkflowRunPayload) => ({ branch: r.head_branch, headSha: r.head_sha, scope: 'run', jobName: null, checkName: r.name ?? null, workflowName: r.name ?? null }),
+    head: ({ workflow_run: r }: WorkflowRunPayload) => ({ branch: r.head_branch, headSha: r.head_sha, scope: 'run', jobName: null, checkName: r.name ?? null, workflowName: r.name ?? null, runId: r.id, runAttempt: r.run_attempt ?? null, completedAt: r.updated_at ?? null }),
   },
 };
 
@@ -95,6 +98,56 @@ export function normalizeFixEvent(event: string, payload: unknown): FixEvent | I
       closedAt: action === 'closed' ? (pr.closed_at ?? null) : null,
     };
   }
+  const success = normalizeCiSuccess(event, payload);
+  if ('ignored' in success) return success;
+  if (!success.branch?.startsWith(FIX_BRANCH_PREFIX)) return { ignored: true, reason: `conclusion success is not a failure, and branch ${success.branch ?? 'null'} is not a ${FIX_BRANCH_PREFIX} branch` };
+  return {
+    kind: 'ci-success',
+    event: success.event,
+    owner: success.owner,
+    repo: success.repo,
+    installationId: success.installationId,
+    branch: success.branch,
+    headSha: success.headSha,
+    scope: success.scope,
+    jobName: success.jobName,
+    checkName: success.checkName,
+    workflowName: success.workflowName,
+  };
+}
+
+/**
+ * A `completed` CI delivery with conclusion `success`, normalized: what a fix event and a
+ * resolution (`ResolutionJobData`) need to find the failure it makes green. `runId` is the
+ * workflow run of a `workflow_job` or `workflow_run` (`null` for check runs and suites, whose
+ * payloads carry no run id); `completedAt` is the job's `completed_at` (a run's `updated_at`).
+ */
+export interface CiSuccess {
+  event: CiEvent;
+  owner: string;
+  repo: string;
+  installationId: number | null;
+  branch: string | null;
+  headSha: string;
+  scope: 'job' | 'run';
+  jobName: string | null;
+  checkName: string | null;
+  workflowName: string | null;
+  runId: number | null;
+  runAttempt: number | null;
+  completedAt: string | null;
+}
+
+/**
+ * Decides whether a CI delivery is a success and, if so, normalizes it ({@link CiSuccess}); any
+ * other delivery returns `{ignored, reason}` with the reasons `normalizeGithubEvent` gives.
+ *
+ * @param event the `X-GitHub-Event` header
+ * @param payload the parsed JSON body (untrusted)
+ * @throws {PayloadShapeError} when the payload lacks fields its event needs
+ */
+export function normalizeCiSuccess(event: string, payload: unknown): CiSuccess | Ignored {
+  const action = (payload as { action?: unknown } | null)?.action;
   const ci = Object.hasOwn(CI_HEADS, event) ? CI_HEADS[event as CiEvent] : undefined;
   if (!ci) return { ignored: true, reason: `event ${event} is not a CI event` };
   if (action !== 'completed') return { ignored: true, reason: `action ${String(action)} is not completed` };
@@ -102,18 +155,19 @@ export function normalizeFixEvent(event: string, payload: unknown): FixEvent | I
   const conclusion = ci.module.conclusionOf(parsed);
   if (conclusion !== 'success') return { ignored: true, reason: `conclusion ${conclusion ?? 'null'} is not a failure` };
   const head = ci.head(parsed);
-  if (!head.branch?.startsWith(FIX_BRANCH_PREFIX)) return { ignored: true, reason: `conclusion success is not a failure, and branch ${head.branch ?? 'null'} is not a ${FIX_BRANCH_PREFIX} branch` };
   return {
-    kind: 'ci-success',
     event: event as CiEvent,
     owner: parsed.repository.owner.login,
     repo: parsed.repository.name,
     installationId: parsed.installation?.id ?? null,
-    branch: head.branch,
+    branch: head.branch ?? null,
     headSha: head.headSha,
     scope: head.scope,
     jobName: head.jobName,
     checkName: head.checkName,
     workflowName: head.workflowName,
+    runId: head.runId,
+    runAttempt: head.runAttempt,
+    completedAt: head.completedAt,
   };
 }

@@ -10,7 +10,7 @@ export { CheckSuitePayload, checkSuiteEvent } from './check-suite.ts';
 export { WorkflowRunPayload, workflowRunEvent } from './workflow-run.ts';
 export { WorkflowJobPayload, workflowJobEvent } from './workflow-job.ts';
 export type { CiEventModule, EventFailureFields } from './base.ts';
-export { FIX_PULL_REQUEST_ACTIONS, normalizeFixEvent, PULL_REQUEST_EVENT, PullRequestPayload } from './fix-events.ts';
+export { FIX_PULL_REQUEST_ACTIONS, normalizeCiSuccess, normalizeFixEvent, PULL_REQUEST_EVENT, PullRequestPayload, type CiSuccess } from './fix-events.ts';
 
 /** The module of each CI event: its payload schema and how it becomes a {@link CiFailure}. */
 export const CI_EVENT_MODULES: { [E in CiEvent]: CiEventModule } = {

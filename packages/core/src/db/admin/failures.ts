@@ -28,6 +28,16 @@ interface FailureBasics {
   /** ISO 8601; `null` until triaged or failed. */
   finishedAt: string | null;
   summary: string | null;
+  /** ISO 8601 time the same check went green on the branch (or the fix PR was merged); `null` while open. */
+  resolvedAt: string | null;
+  /** The commit that went green. */
+  resolvedBySha: string | null;
+  /** The workflow run that went green; `null` for a check run's success or a merged fix. */
+  resolvedByRunId: string | null;
+  /** ms from receipt to resolution; `null` while open. */
+  timeToGreenMs: number | null;
+  /** The re-run pitcrew asked GitHub for (`n` of `max` for the run, why, when), or `null`. */
+  rerun: { n: number; max: number; reason: string; at: string; scope: 'job' | 'run' } | null;
 }
 
 /** Filters of {@link listFailures}. */
@@ -96,6 +106,10 @@ const FAILURE_BASICS_COLUMNS = [
   'received_at',
   'finished_at',
   'summary',
+  'resolved_at',
+  'resolved_by_sha',
+  'resolved_by_run_id',
+  'rerun',
 ] as const;
 
 /** The {@link FailureBasics} of a row: names, the branch and the summary pass the outgoing boundary. */
@@ -116,6 +130,11 @@ function toFailureBasics(r: Pick<FailureRow, (typeof FAILURE_BASICS_COLUMNS)[num
     receivedAt: iso(r.received_at)!,
     finishedAt: iso(r.finished_at),
     summary: outText(r.summary),
+    resolvedAt: iso(r.resolved_at),
+    resolvedBySha: r.resolved_by_sha,
+    resolvedByRunId: r.resolved_by_run_id,
+    timeToGreenMs: r.resolved_at ? Math.max(0, new Date(r.resolved_at).getTime() - new Date(r.received_at).getTime()) : null,
+    rerun: r.rerun ? { ...r.rerun, reason: outText(r.rerun.reason) ?? '' } : null,
   };
 }
 

@@ -10,3 +10,4 @@ export { summarizeFixes, type FixSummary, type FixSummaryFilter } from './fix-su
 export { FIX_LOOP_STATUSES, listFixLoops, getFixLoop, type FixLoopStatus, type FixLoopView, type FixLoopDetail, type FixLoopListFilter } from './fix-loops.ts';
 export { summarizeFixLoops, type FixLoopFigures, type FixLoopGroup, type FixLoopSummary } from './fix-loop-summary.ts';
 export { listFixBreakers, type FixBreakerView } from './fix-breakers.ts';
+export { listFlakyViews, type FlakyView } from './flaky.ts';
