@@ -29,3 +29,5 @@ export * from './events/index.ts';
 export * from './db/fix-loops.ts';
 export * from './fix-breaker.ts';
 export * from './uuidv7.ts';
+export * from './repo-config.ts';
+export * from './pr-command.ts';
