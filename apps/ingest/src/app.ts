@@ -8,6 +8,7 @@ import { IngestError } from './errors.ts';
 import type { FixEventProducer } from './fix-event-producer.ts';
 import type { IntakeProducer } from './intake-producer.ts';
 import { createMetricsRoutes, type IngestMetrics } from './metrics.ts';
+import type { RepoEventProducer } from './repo-event-producer.ts';
 import type { RepoFilter } from './repo-filter.ts';
 import { createGithubWebhookRoutes, type DeliveryDetail, type WebhookOutcome } from './webhook.ts';
 import { withTimeout } from './timeout.ts';
@@ -19,6 +20,8 @@ export interface IngestDeps {
   producer: IntakeProducer;
   /** Where fix events go (`fix-events` queue); unset = they are answered 202 ignored. */
   fixEvents?: FixEventProducer;
+  /** Where repository events go (`repo-events` queue); unset = they are answered 202 ignored. */
+  repoEvents?: RepoEventProducer;
   logger: Logger;
   repoFilter?: RepoFilter;
   /** Named readiness checks for `/readyz`; each resolves when its dependency answers. */
@@ -56,6 +59,7 @@ export function createApp(deps: IngestDeps): Hono {
       maxBodyBytes: deps.maxBodyBytes,
       producer: deps.producer,
       ...(deps.fixEvents ? { fixEvents: deps.fixEvents } : {}),
+      ...(deps.repoEvents ? { repoEvents: deps.repoEvents } : {}),
       logger: deps.logger,
       ...(deps.repoFilter ? { repoFilter: deps.repoFilter } : {}),
       ...(deps.onOutcome || deps.metrics ? { onOutcome: fanOut(deps.metrics?.metrics.observeDelivery, deps.onOutcome) } : {}),

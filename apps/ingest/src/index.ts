@@ -9,3 +9,4 @@ export { startIngest, SERVER_LIMITS, redactUrl, type IngestHandle, type ServerLi
 export { createGithubWebhookRoutes, type DeliveryDetail, type WebhookOutcome } from './webhook.ts';
 export { createIngestMetrics, createMetricsRoutes, serveClusterMetrics, DELIVERY_DURATION_BUCKETS, QUEUE_STATES, QUEUE_STATS_CACHE_MS, type IngestMetrics, type IngestMetricsOptions } from './metrics.ts';
 export { createRepoFilter, type RepoFilter } from './repo-filter.ts';
+export { createRepoEventProducer, type RepoEventProducer } from './repo-event-producer.ts';

@@ -31,3 +31,4 @@ export * from './fix-breaker.ts';
 export * from './uuidv7.ts';
 export * from './repo-config.ts';
 export * from './pr-command.ts';
+export * from './db/pr-commands.ts';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CiEvent, CiFailure } from './failure.ts';
+import { PrCommandName } from './pr-command.ts';
 
 /**
  * The queue contract shared by producers (ingest) and consumers (worker): names, job data schemas
@@ -20,6 +21,11 @@ export const QUEUES = {
    * success on a `pitcrew/fix/` branch, a fix PR closed, merged or reopened.
    */
   fixEvents: 'fix-events',
+  /**
+   * One job per delivery (job id from the delivery id) about a repository rather than a failure:
+   * a push that changed `.github/pitcrew.yml` on the default branch, a `/pitcrew` PR command.
+   */
+  repoEvents: 'repo-events',
 } as const;
 
 /** The runners pitcrew knows. */
@@ -38,7 +44,7 @@ export function runnerQueueName(runner: RunnerName): string {
 
 /** Every queue name, for the board and metrics. */
 export function allQueueNames(): string[] {
-  return [QUEUES.intake, QUEUES.triage, ...RUNNERS.map(runnerQueueName), QUEUES.publish, QUEUES.fix, QUEUES.fixEvents];
+  return [QUEUES.intake, QUEUES.triage, ...RUNNERS.map(runnerQueueName), QUEUES.publish, QUEUES.fix, QUEUES.fixEvents, QUEUES.repoEvents];
 }
 
 /** The stages of triage, in order. */
@@ -212,6 +218,48 @@ export type FixEventJobData = z.infer<typeof FixEventJobData>;
 /** A fix event as normalized from a delivery: {@link FixEventJobData} without what ingest adds. */
 export type FixEvent = FixEventJobData extends infer T ? (T extends FixEventJobData ? Omit<T, 'v' | 'deliveryId' | 'receivedAt'> : never) : never;
 
+/** What every {@link RepoEventJobData} carries: the delivery and the repository it is about. */
+const RepoEventBase = z.object({
+  v: z.literal(1),
+  /** `X-GitHub-Delivery` of the webhook; the job id derives from it ({@link repoEventJobId}). */
+  deliveryId: z.string().min(1).max(200),
+  /** ISO 8601 time ingest received the delivery. */
+  receivedAt: z.string(),
+  owner: z.string().min(1).max(100),
+  repo: z.string().min(1).max(100),
+  /** The GitHub App installation of the delivery; `null` without an App. */
+  installationId: z.number().int().nullable(),
+});
+
+/**
+ * Data of a `repo-events` job, by `kind`:
+ * - `config-push`: a `push` to the default branch whose commits touched `.github/pitcrew.yml`:
+ *   the cached configuration is read again and reported on `headSha` (the push's head commit).
+ * - `pr-command`: an `issue_comment` `created` on a pull request whose body has a `/pitcrew
+ *   <command>` line (`parsePrCommand`), by `user` (login, at most 100 characters).
+ */
+export const RepoEventJobData = z.discriminatedUnion('kind', [
+  RepoEventBase.extend({
+    kind: z.literal('config-push'),
+    /** The push's `after` commit. */
+    headSha: z.string().min(1).max(64),
+    defaultBranch: z.string().min(1).max(255),
+  }),
+  RepoEventBase.extend({
+    kind: z.literal('pr-command'),
+    command: PrCommandName,
+    prNumber: z.number().int().min(1),
+    commentId: z.number().int().min(1),
+    user: z.string().min(1).max(100),
+  }),
+]);
+export type RepoEventJobData = z.infer<typeof RepoEventJobData>;
+
+/** Job id of a repository event: one per delivery (a redelivery adds nothing); never all digits, no `:`. */
+export function repoEventJobId(deliveryId: string): string {
+  return `repo-event-${deliveryId.replaceAll(':', '-')}`;
+}
+
 /** Job id of a fix event: one per delivery (a redelivery adds nothing); never all digits, no `:`. */
 export function fixEventJobId(deliveryId: string): string {
   return `fix-event-${deliveryId.replaceAll(':', '-')}`;
@@ -287,6 +335,8 @@ export const JOBS = {
   fix: { queue: QUEUES.fix, name: () => 'fix', data: FixJobData, jobId: (d) => fixJobId(d.failureId, d.round, d.iteration) } satisfies JobSpec<FixJobData>,
   /** One job per delivery that ends or judges a fix loop (CI success on a fix branch, fix PR closed or reopened). */
   fixEvents: { queue: QUEUES.fixEvents, name: (d) => d.kind, data: FixEventJobData, jobId: (d) => fixEventJobId(d.deliveryId) } satisfies JobSpec<FixEventJobData>,
+  /** One job per delivery about a repository (its `.github/pitcrew.yml` pushed, a `/pitcrew` PR command). */
+  repoEvents: { queue: QUEUES.repoEvents, name: (d) => (d.kind === 'pr-command' ? `pr-command-${d.command}` : d.kind), data: RepoEventJobData, jobId: (d) => repoEventJobId(d.deliveryId) } satisfies JobSpec<RepoEventJobData>,
 } as const;
 
 /** `[name, data, {jobId}]` for `queue.add(...)` of a catalog job (the id by the entry's rule). */
