@@ -17,6 +17,7 @@ import {
   type CiFailure,
   type IntakeJobData,
   type PublicationRow,
+  type RepoEvent,
   type RepoEventJobData,
 } from '@pitcrew/core';
 import { createLlmClient } from '@pitcrew/llm';
@@ -91,7 +92,8 @@ const published = (failureId: string, sinks = 2) =>
   });
 
 /** Adds one repo-events job (as ingest would) and waits for its result. */
-async function repoEvent(event: Omit<RepoEventJobData, 'v' | 'receivedAt' | 'deliveryId' | 'installationId'> & { deliveryId?: string }): Promise<any> {
+type RepoEventInput = RepoEvent extends infer T ? (T extends RepoEvent ? Omit<T, 'installationId'> & { deliveryId?: string } : never) : never;
+async function repoEvent(event: RepoEventInput): Promise<any> {
   const data = { v: 1, receivedAt: new Date().toISOString(), deliveryId: randomUUID(), installationId: INSTALLATION, ...event } as RepoEventJobData;
   const [name, jobData, opts] = jobArgs(JOBS.repoEvents, data);
   await repoEvents.add(name, jobData, opts);
