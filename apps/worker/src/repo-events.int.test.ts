@@ -100,7 +100,8 @@ async function repoEvent(event: RepoEventInput): Promise<any> {
   return until(`repo event ${opts.jobId}`, async () => {
     const job = await repoEvents.getJob(opts.jobId);
     if (job && (await job.isFailed())) throw new Error(`repo event failed: ${job.failedReason}`);
-    return job && (await job.isCompleted()) ? { result: job.returnvalue } : null;
+    // The job read above may predate its completion: read it again for its return value.
+    return job && (await job.isCompleted()) ? { result: (await repoEvents.getJob(opts.jobId))!.returnvalue } : null;
   }).then((r) => r.result);
 }
 
