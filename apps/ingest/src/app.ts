@@ -8,6 +8,7 @@ import { IngestError } from './errors.ts';
 import type { FixEventProducer } from './fix-event-producer.ts';
 import type { IntakeProducer } from './intake-producer.ts';
 import { createMetricsRoutes, type IngestMetrics } from './metrics.ts';
+import type { RepoEventProducer } from './repo-event-producer.ts';
 import type { RepoFilter } from './repo-filter.ts';
 import type { ResolutionProducer } from './resolution-producer.ts';
 import { createGithubWebhookRoutes, type DeliveryDetail, type WebhookOutcome } from './webhook.ts';
@@ -22,6 +23,8 @@ export interface IngestDeps {
   fixEvents?: FixEventProducer;
   /** Where successes of branches with open failures go (`resolutions` queue); unset = no lookups, 202 ignored. */
   resolutions?: ResolutionProducer;
+  /** Where repository events go (`repo-events` queue); unset = they are answered 202 ignored. */
+  repoEvents?: RepoEventProducer;
   logger: Logger;
   repoFilter?: RepoFilter;
   /** Named readiness checks for `/readyz`; each resolves when its dependency answers. */
@@ -60,6 +63,7 @@ export function createApp(deps: IngestDeps): Hono {
       producer: deps.producer,
       ...(deps.fixEvents ? { fixEvents: deps.fixEvents } : {}),
       ...(deps.resolutions ? { resolutions: deps.resolutions } : {}),
+      ...(deps.repoEvents ? { repoEvents: deps.repoEvents } : {}),
       logger: deps.logger,
       ...(deps.repoFilter ? { repoFilter: deps.repoFilter } : {}),
       ...(deps.onOutcome || deps.metrics ? { onOutcome: fanOut(deps.metrics?.metrics.observeDelivery, deps.onOutcome) } : {}),

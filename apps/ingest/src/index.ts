@@ -10,3 +10,4 @@ export { createGithubWebhookRoutes, type DeliveryDetail, type WebhookOutcome } f
 export { createIngestMetrics, createMetricsRoutes, serveClusterMetrics, DELIVERY_DURATION_BUCKETS, QUEUE_STATES, QUEUE_STATS_CACHE_MS, type IngestMetrics, type IngestMetricsOptions } from './metrics.ts';
 export { createRepoFilter, type RepoFilter } from './repo-filter.ts';
 export { createResolutionProducer, type ResolutionProducer, type SuccessDelivery } from './resolution-producer.ts';
+export { createRepoEventProducer, type RepoEventProducer } from './repo-event-producer.ts';

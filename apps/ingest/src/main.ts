@@ -18,6 +18,7 @@ import { createBoard } from './board.ts';
 import { IngestEnv } from './env.ts';
 import { createFixEventProducer } from './fix-event-producer.ts';
 import { createIntakeProducer } from './intake-producer.ts';
+import { createRepoEventProducer } from './repo-event-producer.ts';
 import { createIngestMetrics } from './metrics.ts';
 import { createRepoFilter } from './repo-filter.ts';
 import { createResolutionProducer } from './resolution-producer.ts';
@@ -92,12 +93,14 @@ export async function startIngest(
   const producer = createIntakeProducer(intake, redis, prefix);
   const fixEvents = createFixEventProducer(queues.find((q) => q.name === QUEUES.fixEvents)!, redis, prefix);
   const resolutions = config.PITCREW_RESOLUTION ? createResolutionProducer(queues.find((q) => q.name === QUEUES.resolutions)!, redis, prefix) : undefined;
+  const repoEvents = createRepoEventProducer(queues.find((q) => q.name === QUEUES.repoEvents)!, redis, prefix);
   const app = createApp({
     secrets: config.GITHUB_WEBHOOK_SECRET,
     maxBodyBytes: config.PITCREW_MAX_BODY_BYTES,
     producer,
     fixEvents,
     ...(resolutions ? { resolutions } : {}),
+    repoEvents,
     logger: log,
     ...(config.PITCREW_REPOS_ALLOW.length || config.PITCREW_REPOS_DENY.length
       ? { repoFilter: createRepoFilter(config.PITCREW_REPOS_ALLOW, config.PITCREW_REPOS_DENY) }

@@ -1,4 +1,4 @@
-import { CI_EVENTS, FAILURE_CONCLUSIONS, FIX_BRANCH_PREFIX, FIX_PULL_REQUEST_ACTIONS, PULL_REQUEST_EVENT } from '@pitcrew/core';
+import { CI_EVENTS, FAILURE_CONCLUSIONS, FIX_BRANCH_PREFIX, FIX_PULL_REQUEST_ACTIONS, ISSUE_COMMENT_EVENT, PR_COMMAND_PREFIX, PULL_REQUEST_EVENT, PUSH_EVENT, REPO_CONFIG_PATH } from '@pitcrew/core';
 
 const CI_EVENT_SET = new Set<string>(CI_EVENTS);
 const FIX_PR_ACTION_SET = new Set<string>(FIX_PULL_REQUEST_ACTIONS);
@@ -8,7 +8,7 @@ const FIX_PR_ACTION_SET = new Set<string>(FIX_PULL_REQUEST_ACTIONS);
  * parsing), or parse the body and normalize it as a possible CI failure (`{parse: 'failure'}`) or
  * a possible fix event (`{parse: 'fix-event'}`, `normalizeFixEvent`).
  */
-export type PrefilterDecision = { ignored: string } | { parse: 'failure' | 'fix-event' } | ResolutionLookup;
+export type PrefilterDecision = { ignored: string } | { parse: 'failure' | 'fix-event' | 'repo-event' } | ResolutionLookup;
 /**
  * A completed success that may resolve open failures: look up `repository`'s open failures on
  * `branch` (one Redis `EXISTS`) and parse only on a hit. `reason` is the answer on a miss.
@@ -21,6 +21,7 @@ export interface ResolutionLookup {
 }
 const PARSE_FAILURE: PrefilterDecision = Object.freeze({ parse: 'failure' });
 const PARSE_FIX_EVENT: PrefilterDecision = Object.freeze({ parse: 'fix-event' });
+const PARSE_REPO_EVENT: PrefilterDecision = Object.freeze({ parse: 'repo-event' });
 
 /**
  * What to do with a signed delivery, decided from its event header and the raw body without
@@ -40,6 +41,12 @@ const PARSE_FIX_EVENT: PrefilterDecision = Object.freeze({ parse: 'fix-event' })
  * GitHub writes these fields without spaces and without escaping `/`; a body written otherwise
  * is ignored as before (a success, or a PR not on a fix branch).
  *
+ * Repository events (`normalizeRepoEvent`) are found by a substring search of the raw bytes too:
+ * - a `push` is parsed only when its body contains `.github/pitcrew.yml` ({@link REPO_CONFIG_PATH};
+ *   `.github%2Fpitcrew.yml` in a form body), else ignored: most pushes never touch it;
+ * - an `issue_comment` is parsed only when its action is `created` and its body contains
+ *   `/pitcrew` (`%2Fpitcrew` in a form body), else ignored: most comments are not commands.
+ *
  * @param event the `X-GitHub-Event` header (not `ping`, which the route answers itself)
  * @param raw the verified body
  * @param contentType the `Content-Type` header; only JSON bodies are read this way (a form body
@@ -52,6 +59,14 @@ export function decideBeforeParsing(event: string, raw: string, contentType: str
     if (action === undefined) return PARSE_FIX_EVENT;
     if (!FIX_PR_ACTION_SET.has(action)) return { ignored: `pull_request action ${action} is not closed or reopened` };
     return raw.includes(FIX_REF) ? PARSE_FIX_EVENT : { ignored: `pull_request head is not a ${FIX_BRANCH_PREFIX} branch` };
+  }
+  if (event === PUSH_EVENT) {
+    return raw.includes(REPO_CONFIG_PATH) || (!json && raw.includes(FORM_REPO_CONFIG_PATH)) ? PARSE_REPO_EVENT : { ignored: `push does not touch ${REPO_CONFIG_PATH}` };
+  }
+  if (event === ISSUE_COMMENT_EVENT) {
+    const action = json ? actionFromPrefix(raw) : undefined;
+    if (action !== undefined && action !== 'created') return { ignored: `issue_comment action ${action} is not created` };
+    return raw.includes(PR_COMMAND_PREFIX) || (!json && raw.includes(FORM_PR_COMMAND_PREFIX)) ? PARSE_REPO_EVENT : { ignored: `comment has no ${PR_COMMAND_PREFIX} command` };
   }
   if (!CI_EVENT_SET.has(event)) return { ignored: `event ${event} is not a CI event` };
   const action = json ? actionFromPrefix(raw) : undefined;
@@ -95,6 +110,11 @@ function firstString(raw: string, prefix: string, from = 0): string | undefined 
   const value = raw.slice(start, end);
   return value.includes('\\') ? undefined : value;
 }
+
+/** {@link REPO_CONFIG_PATH} as a form-encoded body writes it. */
+const FORM_REPO_CONFIG_PATH = encodeURIComponent(REPO_CONFIG_PATH);
+/** {@link PR_COMMAND_PREFIX} as a form-encoded body writes it. */
+const FORM_PR_COMMAND_PREFIX = encodeURIComponent(PR_COMMAND_PREFIX);
 
 /** A CI payload's head branch when it is a fix branch, as GitHub serializes it. */
 export const FIX_HEAD_BRANCH = `"head_branch":"${FIX_BRANCH_PREFIX}`;

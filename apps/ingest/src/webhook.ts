@@ -1,10 +1,11 @@
 import { Hono } from 'hono';
 import type { Logger } from 'pino';
-import { isIgnored, loopOfBranch, normalizeCiSuccess, normalizeFixEvent, normalizeGithubEvent, PayloadShapeError, type CiEvent, type FixEvent, type Ignored } from '@pitcrew/core';
+import { isIgnored, loopOfBranch, normalizeCiSuccess, normalizeFixEvent, normalizeGithubEvent, normalizeRepoEvent, PayloadShapeError, type CiEvent, type FixEvent, type Ignored } from '@pitcrew/core';
 import { logDeliveries, type DeliveryDetail, type DeliveryLogVariables, type WebhookOutcome } from './delivery-log.ts';
 import { IngestError } from './errors.ts';
 import type { FixEventProducer } from './fix-event-producer.ts';
 import type { IntakeProducer } from './intake-producer.ts';
+import type { RepoEventProducer } from './repo-event-producer.ts';
 import type { RepoFilter } from './repo-filter.ts';
 import type { ResolutionProducer } from './resolution-producer.ts';
 import { parseWebhookJson, webhookJsonText } from './webhook-body.ts';
@@ -30,6 +31,8 @@ export interface GithubWebhookOptions {
    * it (`PITCREW_RESOLUTION=off`) every success is answered 202 ignored without a lookup.
    */
   resolutions?: ResolutionProducer;
+  /** Where repository events go (the `repo-events` queue: `.github/pitcrew.yml` pushed, `/pitcrew` PR commands); without it they are answered 202 ignored. */
+  repoEvents?: RepoEventProducer;
   logger: Logger;
   /** Repositories whose failures are triaged; default all. */
   repoFilter?: RepoFilter;
@@ -60,7 +63,11 @@ export type WebhookVariables = DeliveryLogVariables & SignatureVariables;
  * - 202 `{accepted: true, resolution: true, repository, branch}` for a completed success of a
  *   branch with open failures (`{duplicate: true, resolution: true, …}` for its redelivery); a
  *   success of any other branch costs one Redis `EXISTS` and is answered 202 ignored
- * - 202 `{ignored: true, reason}` for everything else that is signed and well-formed
+ * - 202 `{accepted: true, repoEvent: true, kind}` for a new repository event (a `push` to the
+ *   default branch that changed `.github/pitcrew.yml`, a `/pitcrew <command>` comment on a pull
+ *   request), `{duplicate: true, repoEvent: true, kind}` for its redelivery
+ * - 202 `{ignored: true, reason}` for everything else that is signed and well-formed (a push or a
+ *   comment the prefilter dropped before parsing among them)
  * - errors as `IngestError` (`{error, reason}`, rendered by the app's `onError`)
  *
  * @throws {Error} at construction when no secret is given
@@ -129,6 +136,19 @@ export function createGithubWebhookRoutes(options: GithubWebhookOptions): Hono<{
         return c.json(outcome === 'accepted' ? { accepted: true, fixEvent: true, kind: fix.kind, loopId } : { duplicate: true, fixEvent: true, kind: fix.kind, loopId }, 202);
       };
       if (decision.parse === 'fix-event') return acceptFixEvent(normalize(normalizeFixEvent, event, payload));
+      if (decision.parse === 'repo-event') {
+        const repoEvent = normalize(normalizeRepoEvent, event, payload);
+        if (isIgnored(repoEvent)) return ignored(repoEvent.reason);
+        const repoCheck = options.repoFilter?.(`${repoEvent.owner}/${repoEvent.repo}`);
+        if (repoCheck && !repoCheck.allowed) return ignored(repoCheck.reason);
+        if (!options.repoEvents) return ignored('this ingest has no repo-events queue');
+        const outcome = await options.repoEvents.enqueue({ v: 1, deliveryId, receivedAt: receivedAt.toISOString(), ...repoEvent }).catch((error: unknown) => {
+          logger.error({ err: error, deliveryId, kind: repoEvent.kind }, 'could not enqueue repository event; GitHub will show the delivery as failed and it can be redelivered');
+          throw new IngestError(503, 'queue_unavailable', 'the queue is unreachable; redeliver later', { cause: error, headers: { 'retry-after': '30' } });
+        });
+        c.set('outcome', outcome);
+        return c.json(outcome === 'accepted' ? { accepted: true, repoEvent: true, kind: repoEvent.kind } : { duplicate: true, repoEvent: true, kind: repoEvent.kind }, 202);
+      }
       // A JSON body is stored as the bytes GitHub sent; a form body as its `payload` field.
       const payloadJson = jsonText === raw ? c.get('rawBytes') : jsonText;
       const result = normalize(normalizeGithubEvent, event, payload);

@@ -192,6 +192,17 @@ export const WorkerEnv = z.object({
       }
       return [...new Set(names)] as SinkName[];
     }),
+  /**
+   * Read each repository's `.github/pitcrew.yml` (default branch, GitHub contents API, cached in
+   * Redis with its ETag), which can only narrow this configuration: sinks, quiet, fix mode,
+   * categories and branches, re-runs, or pitcrew off. `false`: the organisation's configuration
+   * everywhere, and no `repo-events` worker (config pushes and PR commands are not handled).
+   */
+  PITCREW_REPO_CONFIG: z.stringbool().default(true),
+  /** Seconds a cached `.github/pitcrew.yml` is used before GitHub is asked again (a conditional request; a 304 reuses the cache); a push that changes it refreshes it at once. 0 = ask on every read. */
+  PITCREW_REPO_CONFIG_TTL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
+  /** `/pitcrew fix|rerun|explain|quiet` comments on pull requests, from users with write permission. `false`: commands are ignored (logged). */
+  PITCREW_PR_COMMANDS: z.stringbool().default(true),
   /** Open one GitHub issue per incident once it has this many occurrences (the `issue` sink). */
   PITCREW_ESCALATE_AFTER: z.coerce.number().int().min(1).default(3),
   /** Slack-compatible incoming webhook URL (a secret); one message per failure. Unset = no Slack. */

@@ -33,3 +33,6 @@ export { agentFixer, rulesFixer, type FixContext, type Fixer, type FixerName, ty
 export { checkoutWorkspace, type Workspace } from './fix/workspace.ts';
 export { iterationLine, type IterationSummary } from './fix/loop.ts';
 export { assertSandboxWorks, DEFAULT_SANDBOX, prepareSandboxWorkspace, type SandboxPolicy } from './sandbox/sandbox.ts';
+export { createRepoConfigSource, repoConfigKey, type RepoConfigRead, type RepoConfigSource } from './repo-config/repo-config.ts';
+export { CONFIG_CHECK_NAME, reportRepoConfig } from './repo-config/config-report.ts';
+export { runPrCommand, COMMAND_ROLES, type PrCommandDeps, type PrCommandResult } from './commands/pr-commands.ts';

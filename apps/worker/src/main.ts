@@ -8,6 +8,7 @@ import { createBudget } from './guards/budget.ts';
 import { createGithubApi, type GithubAuth } from './github/github-api.ts';
 import { createGithubLogSource } from './github/log-source.ts';
 import { resolveSinks } from './publish/publisher.ts';
+import { createRepoConfigSource } from './repo-config/repo-config.ts';
 import { createAgentRunner } from './runners/agent-runner.ts';
 import { createLlmRunner } from './runners/llm-runner.ts';
 import { createRunnerRegistry } from './runners/registry.ts';
@@ -107,6 +108,22 @@ export async function startWorker(
     log,
   );
   const fix = await fixDeps(config, log);
+  // What the organisation allows; each repository's .github/pitcrew.yml can only narrow it.
+  const repoConfig = config.PITCREW_REPO_CONFIG
+    ? createRepoConfigSource({
+        redis: connection,
+        prefix: config.PITCREW_QUEUE_PREFIX,
+        github: githubApi,
+        ttlSeconds: config.PITCREW_REPO_CONFIG_TTL_SECONDS,
+        logger: log,
+        org: {
+          sinks: sinks.map((s) => s.name),
+          // Re-runs exist where PITCREW_RERUN_REPOS names a repository; rerunDecision still checks its globs.
+          reruns: config.PITCREW_RERUN_REPOS.length > 0,
+          fix: { mode: fix ? config.PITCREW_FIX : 'off', categories: config.PITCREW_FIX_CATEGORIES, branches: config.PITCREW_FIX_BRANCHES },
+        },
+      })
+    : null;
   const feedback = tensorZeroFeedbackFromEnv(config, log);
   // Metrics first: a taken port fails the start before any job is taken.
   const metrics = config.PITCREW_METRICS_PORT > 0 ? createWorkerMetrics() : null;
@@ -144,6 +161,7 @@ export async function startWorker(
     },
     ...(fix ? { fix } : {}),
     github: githubApi,
+    ...(repoConfig ? { repoConfig, commands: config.PITCREW_PR_COMMANDS } : {}),
     fixEvents: { readyOnCi: config.PITCREW_FIX_READY_ON_CI },
     resolution: { quietHours: config.PITCREW_INCIDENT_QUIET_HOURS },
     rerun: {

@@ -2,9 +2,12 @@ import { MetricsTime, Queue, Worker } from 'bullmq';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
-import { defaultJobOptions, exhaustedLoopsInARow, findFailure, findLoop, fixBreakerState, jobArgs, JOBS, QUEUES, RUNNERS, type Database, type FixLoopRow, type Logger, type RunnerName } from '@pitcrew/core';
+import { defaultJobOptions, exhaustedLoopsInARow, findFailure, findLoop, fixBreakerState, jobArgs, JOBS, QUEUES, requestRetry, RUNNERS, type CiFailure, type Database, type FixLoopRow, type Logger, type RunnerName } from '@pitcrew/core';
 import { decideIteration, escalatePullRequest, loopStartRefusal, markLoopEscalated } from './fix/loop.ts';
-import { fixRefusal } from './fix/policy.ts';
+import { fixRefusal, repoFixRefusal } from './fix/policy.ts';
+import { repoEventsProcessor } from './jobs/repo-events.ts';
+import { parseStoredFailure } from './stages/runner.ts';
+import type { RepoConfigSource } from './repo-config/repo-config.ts';
 import type { GithubApi } from './github/github-api.ts';
 import { fixProcessor } from './jobs/fix.ts';
 import { fixEventsProcessor } from './jobs/fix-events.ts';
@@ -76,6 +79,14 @@ export interface WorkerDeps {
   resolution?: { quietHours?: number };
   /** Re-runs of transient failures (`PITCREW_RERUN_*`); unset or no repositories = none. */
   rerun?: RerunPolicy;
+  /**
+   * Per-repository configuration (`.github/pitcrew.yml`): consulted before publishing (sinks,
+   * quiet) and before a fix is enqueued; with it the `repo-events` worker runs (config pushes,
+   * PR commands). Unset = the organisation's configuration everywhere and no `repo-events` worker.
+   */
+  repoConfig?: RepoConfigSource;
+  /** `/pitcrew` PR commands (`PITCREW_PR_COMMANDS`, default true); they need `repoConfig`. */
+  commands?: boolean;
 }
 
 /** Default hours an incident must stay without an unresolved occurrence before its escalation issue is closed. */
@@ -134,6 +145,8 @@ export interface Workers {
   fixEvents: Worker;
   /** The `resolutions` worker and queue: CI successes resolving open failures, incident-quiet checks (always on). */
   resolutions: { queue: Queue; worker: Worker };
+  /** The `repo-events` worker (config pushes, PR commands), when `repoConfig` is given. */
+  repoEvents: Worker | null;
   /**
    * Stops taking jobs and waits up to `timeoutMs` for active ones; then cancels those still
    * running (their AbortSignal fires) and lets them hand their jobs back to the queue with the
@@ -167,7 +180,9 @@ export function createWorkers(deps: WorkerDeps): Workers {
   const runQueues: Partial<Record<RunnerName, Queue>> = {};
   for (const name of configured) runQueues[name] = new Queue(JOBS.run(name).queue, queueOptions);
   for (const q of [triageQueue, ...Object.values(runQueues)]) q.on('error', (error) => logger.warn({ err: error, queue: q.name }, 'queue error'));
-  const publisher = deps.publish?.sinks.length ? createPublisher({ connection, prefix, db, logger, options: deps.publish, workerOptions: { ...bullMetrics, ...lockOptions } }) : null;
+  const repoConfig = deps.repoConfig;
+  const publishOptions = deps.publish && repoConfig ? { ...deps.publish, policyFor: (f: Pick<CiFailure, 'owner' | 'repo' | 'installationId'>) => repoConfig.policyFor(f.owner, f.repo, f.installationId) } : deps.publish;
+  const publisher = publishOptions?.sinks.length ? createPublisher({ connection, prefix, db, logger, options: publishOptions, workerOptions: { ...bullMetrics, ...lockOptions } }) : null;
   const fixQueue = deps.fix ? new Queue(JOBS.fix.queue, queueOptions) : null;
   fixQueue?.on('error', (error) => logger.warn({ err: error, queue: fixQueue.name }, 'queue error'));
   const fixPolicy = deps.fix?.policy;
@@ -187,6 +202,22 @@ export function createWorkers(deps: WorkerDeps): Workers {
     ...(deps.metrics ? { observer: deps.metrics.observer } : {}),
   };
   const rerunPolicy = deps.rerun?.repositories.length ? deps.rerun : null;
+  /**
+   * Starts the first fix attempt of a triaged failure when the organisation's policy, the
+   * repository's (`.github/pitcrew.yml`) and the loop's breaker allow it.
+   * @returns `null` when the fix job was added, else why not
+   */
+  const startFix = async (failureId: string, round: number, category: string, failure: Pick<CiFailure, 'owner' | 'repo' | 'branch' | 'installationId'>): Promise<string | null> => {
+    if (!fixQueue || !fixPolicy) return 'fixing is off in this organisation (PITCREW_FIX=off)';
+    const orgRefusal = fixRefusal(fixPolicy, failure, category);
+    if (orgRefusal) return orgRefusal;
+    const repoRefusal = repoConfig ? repoFixRefusal(await repoConfig.policyFor(failure.owner, failure.repo, failure.installationId), failure, category) : null;
+    if (repoRefusal) return repoRefusal;
+    const refusal = await loopStartRefusal(db, fixPolicy, failure).catch((e: unknown) => `could not check the loop's breaker: ${String(e)}`);
+    if (refusal) return refusal;
+    await fixQueue.add(...jobArgs(JOBS.fix, { v: 1, failureId, round, iteration: 1 }));
+    return null;
+  };
   const env: JobEnvironment = {
     db,
     logger,
@@ -202,13 +233,13 @@ export function createWorkers(deps: WorkerDeps): Workers {
     // The policy is checked here first, so failures it refuses never become jobs (most failures
     // of most organisations); the fix job checks it again with its own worker's settings.
     fix: async (failureId, round, category, failure) => {
+      // The organisation's policy first, so failures it refuses cost nothing more.
       if (!fixQueue || !fixPolicy || fixRefusal(fixPolicy, failure, category)) return;
-      const refusal = await loopStartRefusal(db, fixPolicy, failure).catch((e: unknown) => `could not check the loop's breaker: ${String(e)}`);
-      if (refusal) {
-        logger.info({ failureId, reason: refusal }, 'no fix loop started');
-        return;
-      }
-      await fixQueue.add(...jobArgs(JOBS.fix, { v: 1, failureId, round, iteration: 1 })).catch((e: unknown) => logger.error({ err: e, failureId }, 'could not enqueue the fix'));
+      const refusal = await startFix(failureId, round, category, failure).catch((e: unknown) => {
+        logger.error({ err: e, failureId }, 'could not enqueue the fix');
+        return null;
+      });
+      if (refusal) logger.info({ failureId, reason: refusal }, 'no fix loop started');
     },
     fixIteration: async (failureId, round, failure) => {
       if (!fixQueue || !fixPolicy) return;
@@ -262,6 +293,7 @@ export function createWorkers(deps: WorkerDeps): Workers {
                 flakyHistory: classification.flakyHistory ?? null,
                 excerpt: classification.logExcerpt,
                 signature: classification.signature ?? null,
+                ...(repoConfig ? { repoAllows: (await repoConfig.policyFor(failure.owner, failure.repo, failure.installationId)).reruns } : {}),
               },
             );
           },
@@ -318,7 +350,45 @@ export function createWorkers(deps: WorkerDeps): Workers {
   // A few statements per success of a branch with open failures; rare next to all CI, so always on.
   const resolutions = new Worker(JOBS.resolutions.queue, resolutionsProcessor(resolutionDeps), { ...common, concurrency: 4 });
 
-  const all = [intake, triage, ...Object.values(run), ...(publisher ? [publisher.worker] : []), ...(fixWorker ? [fixWorker] : []), fixEvents, resolutions];
+  // Config pushes and PR commands: rare, a few GitHub requests each.
+  const repoEvents = repoConfig
+    ? new Worker(
+        JOBS.repoEvents.queue,
+        repoEventsProcessor({
+          logger,
+          github: deps.github ?? deps.publish?.github ?? null,
+          repoConfig,
+          ...(deps.commands === false
+            ? {}
+            : {
+                commands: {
+                  db,
+                  redis: connection,
+                  prefix,
+                  logger,
+                  github: deps.github ?? deps.publish?.github ?? null,
+                  repoConfig,
+                  startFix: async (row) => startFix(row.id, row.attempt_base, row.category ?? 'unknown', parseStoredFailure(row.id, row.data)),
+                  explain: async (row) => {
+                    const llm = deps.runners.runners.llm;
+                    if (!llm) return { refused: 'no model is configured here (LLM_BASE_URL), so there is no strong model to ask' };
+                    const round = await requestRetry(db, row.id, 'classify', { model: 'strong' });
+                    if (round === null) return { refused: 'it is being triaged right now; try again once its report is in' };
+                    // As the admin API's retry: a finished job of that id would make `add` a no-op.
+                    const args = jobArgs(JOBS.triage, { v: 1, failureId: row.id, round });
+                    const old = await triageQueue.getJob(args[2].jobId);
+                    if (old && ((await old.isCompleted()) || (await old.isFailed()))) await old.remove();
+                    await triageQueue.add(...args);
+                    return { round, model: deps.runners.choose('unknown', { strong: true }).model };
+                  },
+                },
+              }),
+        }),
+        { ...common, concurrency: 2 },
+      )
+    : null;
+
+  const all = [intake, triage, ...Object.values(run), ...(publisher ? [publisher.worker] : []), ...(fixWorker ? [fixWorker] : []), fixEvents, resolutions, ...(repoEvents ? [repoEvents] : [])];
   for (const worker of all) worker.on('error', (error) => logger.error({ err: error, queue: worker.name }, 'worker error'));
   for (const worker of all) deps.metrics?.watchWorker(worker);
   for (const worker of [triage, ...Object.values(run)]) watchAbandoned(env, worker);
@@ -334,6 +404,7 @@ export function createWorkers(deps: WorkerDeps): Workers {
     fix: fixQueue && fixWorker ? { queue: fixQueue, worker: fixWorker } : null,
     fixEvents,
     resolutions: { queue: resolutionQueue, worker: resolutions },
+    repoEvents,
     close(timeoutMs = 30_000) {
       closing ??= (async () => {
         const graceful = Promise.all(all.map((w) => w.close()));

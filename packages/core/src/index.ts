@@ -32,3 +32,6 @@ export * from './uuidv7.ts';
 export * from './db/resolutions.ts';
 export * from './db/flaky.ts';
 export * from './failing-tests.ts';
+export * from './repo-config.ts';
+export * from './pr-command.ts';
+export * from './db/pr-commands.ts';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CiEvent, CiFailure } from './failure.ts';
+import { PrCommandName } from './pr-command.ts';
 
 /**
  * The queue contract shared by producers (ingest) and consumers (worker): names, job data schemas
@@ -25,6 +26,11 @@ export const QUEUES = {
    * delayed job per (incident, resolved failure) that closes the incident's issue once quiet.
    */
   resolutions: 'resolutions',
+  /**
+   * One job per delivery (job id from the delivery id) about a repository rather than a failure:
+   * a push that changed `.github/pitcrew.yml` on the default branch, a `/pitcrew` PR command.
+   */
+  repoEvents: 'repo-events',
 } as const;
 
 /** The runners pitcrew knows. */
@@ -43,7 +49,7 @@ export function runnerQueueName(runner: RunnerName): string {
 
 /** Every queue name, for the board and metrics. */
 export function allQueueNames(): string[] {
-  return [QUEUES.intake, QUEUES.triage, ...RUNNERS.map(runnerQueueName), QUEUES.publish, QUEUES.fix, QUEUES.fixEvents, QUEUES.resolutions];
+  return [QUEUES.intake, QUEUES.triage, ...RUNNERS.map(runnerQueueName), QUEUES.publish, QUEUES.fix, QUEUES.fixEvents, QUEUES.resolutions, QUEUES.repoEvents];
 }
 
 /** The stages of triage, in order. */
@@ -284,6 +290,48 @@ export function openFailuresKey(prefix: string, owner: string, repo: string, bra
  */
 export const OPEN_FAILURES_TTL_SECONDS = 14 * 24 * 3600;
 
+/** What every {@link RepoEventJobData} carries: the delivery and the repository it is about. */
+const RepoEventBase = z.object({
+  v: z.literal(1),
+  /** `X-GitHub-Delivery` of the webhook; the job id derives from it ({@link repoEventJobId}). */
+  deliveryId: z.string().min(1).max(200),
+  /** ISO 8601 time ingest received the delivery. */
+  receivedAt: z.string(),
+  owner: z.string().min(1).max(100),
+  repo: z.string().min(1).max(100),
+  /** The GitHub App installation of the delivery; `null` without an App. */
+  installationId: z.number().int().nullable(),
+});
+
+/**
+ * Data of a `repo-events` job, by `kind`:
+ * - `config-push`: a `push` to the default branch whose commits touched `.github/pitcrew.yml`:
+ *   the cached configuration is read again and reported on `headSha` (the push's head commit).
+ * - `pr-command`: an `issue_comment` `created` on a pull request whose body has a `/pitcrew
+ *   <command>` line (`parsePrCommand`), by `user` (login, at most 100 characters).
+ */
+export const RepoEventJobData = z.discriminatedUnion('kind', [
+  RepoEventBase.extend({
+    kind: z.literal('config-push'),
+    /** The push's `after` commit. */
+    headSha: z.string().min(1).max(64),
+    defaultBranch: z.string().min(1).max(255),
+  }),
+  RepoEventBase.extend({
+    kind: z.literal('pr-command'),
+    command: PrCommandName,
+    prNumber: z.number().int().min(1),
+    commentId: z.number().int().min(1),
+    user: z.string().min(1).max(100),
+  }),
+]);
+export type RepoEventJobData = z.infer<typeof RepoEventJobData>;
+
+/** Job id of a repository event: one per delivery (a redelivery adds nothing); never all digits, no `:`. */
+export function repoEventJobId(deliveryId: string): string {
+  return `repo-event-${deliveryId.replaceAll(':', '-')}`;
+}
+
 /** Job id of a fix event: one per delivery (a redelivery adds nothing); never all digits, no `:`. */
 export function fixEventJobId(deliveryId: string): string {
   return `fix-event-${deliveryId.replaceAll(':', '-')}`;
@@ -361,6 +409,8 @@ export const JOBS = {
   fixEvents: { queue: QUEUES.fixEvents, name: (d) => d.kind, data: FixEventJobData, jobId: (d) => fixEventJobId(d.deliveryId) } satisfies JobSpec<FixEventJobData>,
   /** One job per CI success of a branch with open failures, or per delayed incident-quiet check. */
   resolutions: { queue: QUEUES.resolutions, name: (d) => d.kind, data: ResolutionJobData, jobId: (d) => resolutionJobId(d) } satisfies JobSpec<ResolutionJobData>,
+  /** One job per delivery about a repository (its `.github/pitcrew.yml` pushed, a `/pitcrew` PR command). */
+  repoEvents: { queue: QUEUES.repoEvents, name: (d) => (d.kind === 'pr-command' ? `pr-command-${d.command}` : d.kind), data: RepoEventJobData, jobId: (d) => repoEventJobId(d.deliveryId) } satisfies JobSpec<RepoEventJobData>,
 } as const;
 
 /** `[name, data, {jobId}]` for `queue.add(...)` of a catalog job (the id by the entry's rule). */

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { promisify } from 'node:util';
@@ -21,8 +22,10 @@ const gitEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', GIT_CONFIG_NOSYSTEM:
  * `node_id`, `PR_<id>`; draft → ready), and the re-runs of a job or of a run's failed jobs, answering other documents with GraphQL `errors` as GitHub
  * does (status 200). Refs and pull request head SHAs are read with real
  * `git` from a bare repository declared per repository ({@link FakeGithub.setOrigin}), so a push
- * made by the code under test is what the API reports. Production code only knows
- * `GITHUB_API_URL`.
+ * made by the code under test is what the API reports — and those of per-repository
+ * configuration and PR commands: a file's contents with ETag and `304` ({@link FakeGithub.setFile}),
+ * a collaborator's permission ({@link FakeGithub.setCollaborator}), comment reactions and
+ * re-runs of a run's failed jobs. Production code only knows `GITHUB_API_URL`.
  */
 export interface FakeGithubJob {
   id: number;
@@ -156,6 +159,21 @@ export interface FakeGithub {
    * answer 201 with an empty body, as GitHub does.
    */
   reruns: FakeRerun[];
+  /**
+   * Puts a file on the repository's default branch (`null` removes it): `GET
+   * …/contents/{path}` answers it base64-encoded with an `ETag` (its blob SHA), and `304 Not
+   * Modified` with no body to a request whose `If-None-Match` is that ETag (GitHub REST docs,
+   * "Repository contents", "Conditional requests").
+   */
+  setFile(owner: string, repo: string, path: string, text: string | null): void;
+  /**
+   * Makes `login` a collaborator of `owner/repo` with a role: `GET …/collaborators/{login}/permission`
+   * answers `permission` (`admin`, `write`, `read`: `maintain` reads as `write` and `triage` as
+   * `read`, as GitHub answers) and `role_name`; a login never seeded is `none`.
+   */
+  setCollaborator(owner: string, repo: string, login: string, role: 'admin' | 'maintain' | 'write' | 'triage' | 'read'): void;
+  /** Reactions created (`POST …/issues/comments/{id}/reactions`), in order. */
+  reactions: { owner: string; repo: string; commentId: number; content: string }[];
   stop(): Promise<void>;
 }
 
@@ -181,6 +199,9 @@ export async function startFakeGithub(): Promise<FakeGithub> {
   const origins = new Map<string, string>();
   const labelIds = new Map<string, number>();
   const reruns: FakeRerun[] = [];
+  const files = new Map<string, { text: string; sha: string }>();
+  const collaborators = new Map<string, 'admin' | 'maintain' | 'write' | 'triage' | 'read'>();
+  const reactions: FakeGithub['reactions'] = [];
   let nextId = 1_000_000;
   const sockets = new Set<Socket>();
   let base = '';
@@ -376,6 +397,31 @@ export async function startFakeGithub(): Promise<FakeGithub> {
 
   async function handle(req: IncomingMessage, res: ServerResponse, url: URL, body: any = undefined) {
     let m: RegExpExecArray | null;
+    if (req.method === 'GET' && (m = /^\/repos\/([^/]+)\/([^/]+)\/contents\/(.+)$/.exec(url.pathname))) {
+      const path = decodeURIComponent(m[3]!);
+      const file = files.get(`${m[1]}/${m[2]}/${path}`);
+      if (!file) return notFound(res);
+      const etag = `"${file.sha}"`;
+      if (req.headers['if-none-match'] === etag) {
+        res.writeHead(304, { etag });
+        return res.end();
+      }
+      const content = Buffer.from(file.text).toString('base64').replace(/(.{60})/g, '$1\n');
+      return json(res, 200, { type: 'file', encoding: 'base64', size: Buffer.byteLength(file.text), name: path.split('/').pop(), path, content, sha: file.sha, url: `${base}/repos/${m[1]}/${m[2]}/contents/${path}` }, { etag });
+    }
+    if (req.method === 'GET' && (m = /^\/repos\/([^/]+)\/([^/]+)\/collaborators\/([^/]+)\/permission$/.exec(url.pathname))) {
+      const login = decodeURIComponent(m[3]!);
+      const role = collaborators.get(`${m[1]}/${m[2]}/${login.toLowerCase()}`) ?? 'none';
+      const permission = role === 'maintain' ? 'write' : role === 'triage' ? 'read' : role;
+      return json(res, 200, { permission, role_name: role, user: { login, id: 1, type: 'User', permissions: { admin: role === 'admin', maintain: role === 'admin' || role === 'maintain', push: permission === 'admin' || permission === 'write', triage: role !== 'none' && role !== 'read', pull: role !== 'none' } } });
+    }
+    if (req.method === 'POST' && (m = /^\/repos\/([^/]+)\/([^/]+)\/issues\/comments\/(\d+)\/reactions$/.exec(url.pathname))) {
+      const comment = comments.get(Number(m[3]));
+      if (comment && (comment.owner !== m[1] || comment.repo !== m[2])) return notFound(res);
+      if (!['+1', '-1', 'laugh', 'confused', 'heart', 'hooray', 'rocket', 'eyes'].includes(body?.content)) return invalid(res, 'content');
+      reactions.push({ owner: m[1]!, repo: m[2]!, commentId: Number(m[3]), content: body.content });
+      return json(res, 201, { id: nextId++, node_id: 'REA_x', content: body.content, user: author(req), created_at: new Date().toISOString() });
+    }
     if (req.method === 'POST' && (url.pathname === '/graphql' || url.pathname === '/api/graphql')) return graphql(res, body);
     if (req.method === 'POST' && (m = /^\/repos\/([^/]+)\/([^/]+)\/check-runs$/.exec(url.pathname))) {
       if (!body?.name || !body?.head_sha) return invalid(res, body?.name ? 'head_sha' : 'name');
@@ -669,6 +715,14 @@ export async function startFakeGithub(): Promise<FakeGithub> {
     setOrigin(owner, repo, barePath) {
       origins.set(`${owner}/${repo}`, barePath);
     },
+    setFile(owner, repo, path, text) {
+      if (text === null) files.delete(`${owner}/${repo}/${path}`);
+      else files.set(`${owner}/${repo}/${path}`, { text, sha: createHash('sha1').update(`blob ${Buffer.byteLength(text)}\0${text}`).digest('hex') });
+    },
+    setCollaborator(owner, repo, login, role) {
+      collaborators.set(`${owner}/${repo}/${login.toLowerCase()}`, role);
+    },
+    reactions,
     failNext(method, path, status, times = 1) {
       faults.push({ method: method.toUpperCase(), path, status, left: times });
     },

@@ -1,5 +1,5 @@
 import picomatch from 'picomatch';
-import type { CiFailure } from '@pitcrew/core';
+import type { CiFailure, EffectivePolicy } from '@pitcrew/core';
 import type { FixerName } from './fixer.ts';
 
 /** The categories fixed by default: what a change to the repository can fix (not infrastructure, timeouts, unknown). */
@@ -56,5 +56,22 @@ export function fixRefusal(policy: FixPolicy, failure: Pick<CiFailure, 'owner' |
   if (!policy.categories.includes(category)) return `category ${category} is not in PITCREW_FIX_CATEGORIES`;
   // A loop never starts from a failure on a branch pitcrew itself pushed (fix loop part 2 joins those to their loop).
   if (failure.branch?.startsWith('pitcrew/fix/')) return `branch ${failure.branch} is pitcrew's own fix branch`;
+  return null;
+}
+
+/**
+ * Whether the repository's own configuration (`.github/pitcrew.yml`, narrowed by
+ * `effectivePolicy`) lets pitcrew fix this failure, checked after {@link fixRefusal} (the
+ * organisation's policy, which it can only narrow): pitcrew on, fix mode not `off`, the category
+ * among the repository's, the branch matching the repository's globs.
+ *
+ * @returns `null` when allowed, else the reason, naming the file's field
+ */
+export function repoFixRefusal(policy: EffectivePolicy, failure: Pick<CiFailure, 'branch'>, category: string): string | null {
+  if (!policy.enabled) return 'enabled: false in .github/pitcrew.yml';
+  if (policy.fix.mode === 'off') return 'fix.mode is off for this repository (.github/pitcrew.yml, or PITCREW_FIX)';
+  if (!policy.fix.categories.includes(category)) return `category ${category} is not in this repository's fix.categories (.github/pitcrew.yml)`;
+  const globs = policy.fix.repoBranches;
+  if (globs.length && !(failure.branch && picomatch(globs, { dot: true })(failure.branch))) return `branch ${failure.branch ?? '(none)'} does not match fix.branches of .github/pitcrew.yml`;
   return null;
 }

@@ -22,7 +22,7 @@ export interface JobEnvironment {
    * Enqueues the fix job of a triaged failure when this worker's fix policy allows it (its repository,
    * branch and category); never throws (an enqueue error is logged: the diagnosis stands).
    */
-  fix(failureId: string, round: number, category: string, failure: { owner: string; repo: string; branch: string | null }): Promise<void>;
+  fix(failureId: string, round: number, category: string, failure: { owner: string; repo: string; branch: string | null; installationId: number | null }): Promise<void>;
   /**
    * A failure of CI on a fix branch (`pitcrew/fix/<loop>`): the loop's next iteration, or its
    * escalation when its caps are reached, or nothing outside a loop (`decideIteration`); never throws.

@@ -1,4 +1,4 @@
-import type { PublicationOutcome } from '@pitcrew/core';
+import { quietPullRequests, type PublicationOutcome } from '@pitcrew/core';
 import type { PitcrewOctokit } from '../github/github-api.ts';
 import { contentHash, GITHUB_TEXT_MAX_BYTES, reportMarkdown, resolutionLine, type PublishContent } from './content.ts';
 import { asPublishError, isGone, type Sink } from './sink.ts';
@@ -27,11 +27,12 @@ interface CommentDetail {
  * place: the comment id stored for that PR is PATCHed (`PATCH /repos/{o}/{r}/issues/comments/{id}`);
  * without one, the PR's comments are listed for the hidden marker (a crash after GitHub created it,
  * or a lost row) and that one is PATCHed; only then is one created (`POST …/issues/{n}/comments`).
- * A comment someone deleted is created again. Needs `pull_requests: write` (or `issues: write`).
+ * A comment someone deleted is created again. A pull request where `/pitcrew quiet` was given
+ * (`pr_quiet`) gets no comment and no update. Needs `pull_requests: write` (or `issues: write`).
  */
 export const prCommentSink: Sink = {
   name: 'pr-comment',
-  async publish({ content, previous, octokit, signal }): Promise<PublicationOutcome> {
+  async publish({ content, previous, trx, octokit, signal }): Promise<PublicationOutcome> {
     if (!octokit) return { status: 'skipped', reason: 'no GitHub credential for this installation' };
     let prs = content.failure.pullRequests;
     if (prs.length === 0) {
@@ -42,6 +43,10 @@ export const prCommentSink: Sink = {
       }
     }
     if (prs.length === 0) return { status: 'skipped', reason: 'no open pull request has this commit as its head' };
+    // `/pitcrew quiet`: no comment is posted or updated on those pull requests any more.
+    const quiet = await quietPullRequests(trx, content.failure.owner, content.failure.repo, prs);
+    if (quiet.size) prs = prs.filter((pr) => !quiet.has(pr));
+    if (prs.length === 0) return { status: 'skipped', reason: `quiet: /pitcrew quiet on pull request ${[...quiet].join(', ')}` };
     const body = commentBody(content);
     const hash = contentHash({ body, prs });
     if (previous.status === 'published' && previous.content_hash === hash) return { status: 'published', reason: 'unchanged' };

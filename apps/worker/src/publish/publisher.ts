@@ -6,7 +6,9 @@ import {
   JOBS,
   PublishJobData,
   runPublication,
+  type CiFailure,
   type Database,
+  type EffectivePolicy,
   type Logger,
   type PublicationRow,
   type SinkName,
@@ -36,6 +38,24 @@ export interface PublishOptions {
   backoffMs?: number;
   /** Publish jobs at once per process. Default 2. */
   concurrency?: number;
+  /**
+   * The policy of a failure's repository (`.github/pitcrew.yml` narrowing the organisation's
+   * configuration), consulted before each sink publishes; unset = every configured sink.
+   */
+  policyFor?: (failure: Pick<CiFailure, 'owner' | 'repo' | 'installationId'>) => Promise<EffectivePolicy>;
+}
+
+/**
+ * Why a repository's policy keeps `sink` from publishing: pitcrew off there, the sink not among
+ * its `sinks`, or PR comments while it is `quiet`.
+ *
+ * @returns `null` when the sink may publish
+ */
+export function sinkRefusal(policy: EffectivePolicy, sink: SinkName): string | null {
+  if (!policy.enabled) return 'enabled: false in .github/pitcrew.yml';
+  if (!policy.sinks.includes(sink)) return `${sink} is not among this repository's sinks (.github/pitcrew.yml)`;
+  if (sink === 'pr-comment' && policy.quiet) return 'quiet: true in .github/pitcrew.yml';
+  return null;
 }
 
 /**
@@ -112,7 +132,8 @@ export function resolvedBeforeTriage(row: Pick<PublicationRow, 'status' | 'exter
 
 /**
  * Starts the `publish` queue's worker. Each job publishes one failure to one sink inside
- * {@link runPublication} (row lock, outcome recorded). A sink error is retried with exponential
+ * {@link runPublication} (row lock, outcome recorded), unless the repository's policy refuses
+ * that sink ({@link sinkRefusal}: recorded `skipped` with the reason). A sink error is retried with exponential
  * backoff; a permanent refusal (403, 404, 422, revoked webhook) stops at once. Either way the
  * `publications` row says so, and the failure's own status is never touched.
  */
@@ -159,6 +180,13 @@ export function createPublisher(deps: {
         return { status: 'skipped', external_id: null, external_url: null };
       }
       const octokit = options.github?.forInstallation(content.failure.installationId) ?? null;
+      const policy = options.policyFor ? await options.policyFor(content.failure) : null;
+      const refused = policy && sinkRefusal(policy, sinkName);
+      if (refused) {
+        const row = await runPublication(db, { failureId, sink: sinkName, final, permanent: () => true }, async () => ({ status: 'skipped', reason: refused }));
+        log.info({ reason: refused }, 'the repository\'s policy keeps this sink from publishing');
+        return { status: row.status, external_id: row.external_id, external_url: row.external_url };
+      }
       try {
         // A permanent error ends the job now; it is recorded as final.
         const permanent = (error: unknown) => error instanceof PermanentPublishError;

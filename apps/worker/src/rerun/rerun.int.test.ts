@@ -10,6 +10,7 @@ import { startFakeGithub, type FakeGithub } from '@pitcrew/testkit/fake-github';
 import { createGithubApi } from '../github/github-api.ts';
 import { createGithubLogSource } from '../github/log-source.ts';
 import { resolveSinks } from '../publish/publisher.ts';
+import { createRepoConfigSource } from '../repo-config/repo-config.ts';
 import { createRunnerRegistry } from '../runners/registry.ts';
 import { createWorkers, type Workers } from '../worker.ts';
 import { rerunDecision, type RerunPolicy } from './rerun.ts';
@@ -82,6 +83,7 @@ beforeAll(async () => {
     github: api,
     publish: { sinks: resolveSinks({ requested: ['check-run'], githubAuth: 'app', slackWebhookUrl: undefined, escalateAfter: 3 }, logger), github: api, attempts: 3, backoffMs: 50 },
     rerun: POLICY,
+    repoConfig: createRepoConfigSource({ redis, prefix, github: api, ttlSeconds: 0, logger, org: { sinks: ['check-run'], reruns: true, fix: { mode: 'off', categories: [], branches: [] } } }),
   });
   intake = new Queue(QUEUES.intake, { connection: redis, prefix });
 });
@@ -143,6 +145,16 @@ describe('re-runs of transient failures', () => {
   });
 });
 
+describe('re-runs and .github/pitcrew.yml', () => {
+  it('are not requested for a repository whose file says reruns: false, though the organisation opted it in', async () => {
+    github.setFile(OWNER, 'rerun-narrowed', '.github/pitcrew.yml', 'reruns: false\n');
+    const row = await published((await submit('rerun-narrowed', 'infrastructure')).id);
+    expect(row.category).toBe('infrastructure');
+    expect(row.rerun).toBeNull();
+    expect(rerunsOf('rerun-narrowed')).toEqual([]);
+  });
+});
+
 describe('rerunDecision', () => {
   const failure = { owner: OWNER, repo: 'rerun-x', branch: 'main', kind: 'job' as const, runId: 1, runAttempt: 1, jobId: 2, installationId: null };
   const candidate = { failure, category: 'test', flaky: false, flakyHistory: null, excerpt: null, signature: null };
@@ -152,6 +164,7 @@ describe('rerunDecision', () => {
     expect(rerunDecision(POLICY, { ...candidate, flaky: true }).rerun).toBe(true);
     expect(rerunDecision(POLICY, { ...candidate, flakyHistory: { score: 0.5, occurrences: 3, test: 'TestX' } })).toEqual({ rerun: true, reason: 'flaky test TestX (score 0.5, 3 occurrences)' });
     expect(rerunDecision(POLICY, candidate).rerun).toBe(false);
+    expect(rerunDecision(POLICY, { ...candidate, category: 'timeout', repoAllows: false })).toEqual({ rerun: false, reason: "re-runs are off in octo-org/rerun-x's .github/pitcrew.yml" });
     expect(rerunDecision(POLICY, { ...candidate, category: 'timeout', failure: { ...failure, branch: 'pitcrew/fix/abc' } }).rerun).toBe(false);
   });
 });

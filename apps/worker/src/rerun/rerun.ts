@@ -31,6 +31,11 @@ export interface RerunCandidate {
   flakyHistory: { score: number; occurrences: number; test: string | null } | null;
   excerpt: string | null;
   signature: string | null;
+  /**
+   * Whether the repository's own `.github/pitcrew.yml` leaves re-runs on (`EffectivePolicy.reruns`,
+   * which can only narrow the organisation's); unset = no repository configuration is read.
+   */
+  repoAllows?: boolean;
 }
 
 /** Whether to re-run, and why (in a few words: the one line the check run and PR comment show). */
@@ -39,7 +44,8 @@ export type RerunDecision = { rerun: true; reason: string } | { rerun: false; re
 /**
  * The one place the re-run decision is made, from the failure alone (caps and the mixed-run rule
  * are checked by {@link requestRerun} with Redis and Postgres). Re-run when all hold:
- * - the repository matches `policy.repositories` (off by default);
+ * - the repository matches `policy.repositories` (off by default) and its `.github/pitcrew.yml`
+ *   does not turn re-runs off (`repoAllows`);
  * - it is a GitHub Actions run's first attempt (`run_attempt === 1`): never a re-run of a re-run;
  * - not CI of a fix branch (its loop iterates instead);
  * - the category is transient ({@link TRANSIENT_CATEGORIES}), or there is flaky evidence (a
@@ -49,6 +55,7 @@ export type RerunDecision = { rerun: true; reason: string } | { rerun: false; re
 export function rerunDecision(policy: RerunPolicy, c: RerunCandidate): RerunDecision {
   const repository = `${c.failure.owner}/${c.failure.repo}`;
   if (policy.repositories.length === 0 || !picomatch(policy.repositories, { nocase: true, dot: true })(repository)) return { rerun: false, reason: `re-runs are off for ${repository} (PITCREW_RERUN_REPOS)` };
+  if (c.repoAllows === false) return { rerun: false, reason: `re-runs are off in ${repository}'s .github/pitcrew.yml` };
   if (c.failure.runId === null) return { rerun: false, reason: 'not a GitHub Actions run' };
   if (c.failure.runAttempt !== 1) return { rerun: false, reason: `attempt ${c.failure.runAttempt ?? 'unknown'} is not the run's first` };
   if (loopOfBranch(c.failure.branch)) return { rerun: false, reason: 'CI of a fix branch' };

@@ -20,8 +20,12 @@ export interface RunnerRegistry {
   fallback: Runner;
   /** Model client for model classification and summaries, when a model is configured. */
   llm: LlmClient | null;
-  /** Runner and model for a category; falls back to `rules` when the chosen runner is not configured. */
-  choose(category: Category): { runner: RunnerName; model: string | null };
+  /**
+   * Runner and model for a category; falls back to `rules` when the chosen runner is not
+   * configured. `strong` (`/pitcrew explain`): the `llm` runner with the strong model when a model
+   * is configured, whatever the strategy says; without one, the strategy's choice.
+   */
+  choose(category: Category, options?: { strong?: boolean }): { runner: RunnerName; model: string | null };
 }
 
 /**
@@ -64,7 +68,8 @@ export function createRunnerRegistry(options: {
     runners,
     fallback: rules,
     llm: options.llmClient ?? null,
-    choose(category) {
+    choose(category, how) {
+      if (how?.strong && runners.llm) return { runner: 'llm', model: options.models?.strong ?? runners.llm.model ?? null };
       const entry = options.strategy?.[category];
       const runner = entry && runners[entry.runner] ? entry.runner : base;
       return { runner, model: entry?.model ?? modelFor(runner, category) };

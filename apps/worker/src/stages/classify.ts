@@ -99,7 +99,7 @@ export const classifyStage: StageDefinition<ClassifyOutput, Record<string, never
     const { classifier, runners } = deps;
     const llm = runners.llm;
     const byRules = (): { output: ClassifyOutput; failure: ReturnType<typeof classificationRecorded> } => {
-      const output = { ...rules, ...runners.choose(rules.category), ...extra };
+      const output = { ...rules, ...runners.choose(rules.category, { strong: scope.round.strongModel ?? false }), ...extra };
       return { output, failure: classificationRecorded(output) };
     };
     if (!classifier || !llm || rules.confidence >= classifier.below) return byRules();
@@ -123,7 +123,7 @@ export const classifyStage: StageDefinition<ClassifyOutput, Record<string, never
       category,
       confidence: useModel ? Math.round(verdict.confidence * 100) / 100 : rules.confidence,
       evidence: [...rules.evidence, { category: verdict.category, source: 'model', text: verdict.reason.slice(0, 200), pattern: 'model' }],
-      ...runners.choose(category),
+      ...runners.choose(category, { strong: scope.round.strongModel ?? false }),
       ...extra,
       ...(flaky ? { flaky } : {}),
       ...(history ? { flakyHistory: history } : {}),

@@ -25,7 +25,7 @@ export interface TriageResult {
 
 /** A failure row as a {@link TriageScope}. @throws {InvalidFailureDataError} when its `data` does not parse (`parseStoredFailure`) */
 export function scopeOf(run: TriageRun, row: FailureRow, logger: Logger): TriageScope {
-  return new TriageScope(run, parseStoredFailure(run.failureId, row.data), { attemptBase: row.attempt_base, retryFromStage: row.retry_from_stage as Stage | null, recordedAt: new Date(row.created_at as unknown as Date) }, logger);
+  return new TriageScope(run, parseStoredFailure(run.failureId, row.data), { attemptBase: row.attempt_base, retryFromStage: row.retry_from_stage as Stage | null, recordedAt: new Date(row.created_at as unknown as Date), ...(row.retry_model === 'strong' ? { strongModel: true } : {}) }, logger);
 }
 
 /**

@@ -114,6 +114,8 @@ export class TriageScope {
       retryFromStage: Stage | null;
       /** When the failure was recorded (about when its delivery arrived). */
       recordedAt: Date;
+      /** A requested retry for the strong model (`/pitcrew explain`, `failures.retry_model`): classify chooses it. */
+      strongModel?: boolean;
     },
     logger: Logger,
   ) {

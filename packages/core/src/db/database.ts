@@ -60,6 +60,8 @@ export interface FailuresTable {
   attempt_base: Generated<number>;
   /** The stage a requested retry starts from; earlier stages keep their results. */
   retry_from_stage: string | null;
+  /** `strong` when a requested retry (`/pitcrew explain`) classifies for the strong model; `null` = the strategy's choice. */
+  retry_model: Generated<string | null>;
   /** Hash of category + normalized log excerpt, for grouping one breakage across failures. */
   signature: string | null;
   incident_id: ColumnType<string | null, number | string | null, number | string | null>;
@@ -275,7 +277,19 @@ export interface FixLoopsView {
   status: 'open' | 'verified_by_ci' | 'escalated' | 'merged' | 'closed' | 'ended';
 }
 
+/** A pull request where `/pitcrew quiet` was given: pitcrew posts and updates no comment there any more. */
+export interface PrQuietTable {
+  owner: string;
+  repo: string;
+  pr_number: number;
+  /** Login of who asked (with write permission). */
+  requested_by: string;
+  comment_id: ColumnType<string, number | string, number | string>;
+  created_at: Generated<Timestamp>;
+}
+
 export interface Database {
+  pr_quiet: PrQuietTable;
   fix_loops: FixLoopsView;
   fix_attempts: FixAttemptsTable;
   deliveries: DeliveriesTable;

@@ -95,15 +95,17 @@ export async function failIfInProgress(db: Db, failureId: string, error: string)
  * attempts after every attempt so far (history is kept, one row per (failure, stage, attempt)),
  * and stages from `fromStage` on run again while earlier ones keep their results.
  *
+ * @param options.model `strong`: classify picks the strong model for this round (`/pitcrew explain`); default the strategy's choice
  * @returns the new round (`attempt_base`), or `null` when the failure does not exist or is being
  *   triaged right now
  */
-export async function requestRetry(db: Kysely<Database>, failureId: string, fromStage: string): Promise<number | null> {
+export async function requestRetry(db: Kysely<Database>, failureId: string, fromStage: string, options: { model?: 'strong' } = {}): Promise<number | null> {
   const row = await db
     .updateTable('failures')
     .set(() => ({
       attempt_base: sql<number>`coalesce((select max(attempt) from executions where failure_id = ${failureId}), 0)`,
       retry_from_stage: fromStage,
+      retry_model: options.model ?? null,
       status: 'queued',
       error: null,
       finished_at: null,

@@ -10,6 +10,7 @@ import * as m20261202fixAttempts from './migrations/2026-12-02T000000-fix-attemp
 import * as m20261203fixProposals from './migrations/2026-12-03T000000-fix-proposals.ts';
 import * as m20261203fixLoops from './migrations/2026-12-03T010000-fix-loops.ts';
 import * as m20261204resolution from './migrations/2026-12-04T000000-resolution.ts';
+import * as m20261204prCommands from './migrations/2026-12-04T100000-pr-commands.ts';
 
 /**
  * Every migration, by name. Listed statically (not read from disk) so the set is the same under
@@ -25,6 +26,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '2026-12-03T000000-fix-proposals': m20261203fixProposals,
   '2026-12-03T010000-fix-loops': m20261203fixLoops,
   '2026-12-04T000000-resolution': m20261204resolution,
+  '2026-12-04T100000-pr-commands': m20261204prCommands,
 };
 
 /**

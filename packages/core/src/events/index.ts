@@ -53,3 +53,4 @@ export function normalizeGithubEvent(event: string, payload: unknown): CiFailure
   }
   return module.toFailure(parsed, conclusion);
 }
+export { ISSUE_COMMENT_EVENT, IssueCommentPayload, normalizeRepoEvent, PUSH_EVENT, PushPayload, type RepoEvent } from './repo-events.ts';
