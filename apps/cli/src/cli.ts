@@ -18,11 +18,11 @@ program
   .command('start')
   .description('run the whole system locally: Postgres and Redis (embedded unless DATABASE_URL/REDIS_URL), migrations, ingest, workers')
   .option('--demo', 'send the GitHub example deliveries and print what became of them', false)
-  .option('--once', 'exit after the demo: 0 when every accepted failure reached a final state', false)
+  .option('--once', 'exit after the demo: 0 when every accepted failure reached a final state and every resolution job ended', false)
   .option('--workers <n>', 'worker processes', positiveInt, 2)
   .option('--port <port>', 'ingest port (default: PORT, else a free port)', positiveInt)
   .option('--data-dir <dir>', 'where embedded Postgres, Redis and logs keep their files', process.env.PITCREW_DATA_DIR ?? '.pitcrew')
-  .option('--demo-timeout <ms>', 'ms to wait for the demo failures to finish', positiveInt, 120_000)
+  .option('--demo-timeout <ms>', 'ms to wait for the demo failures (and resolution jobs) to finish', positiveInt, 120_000)
   .action(async (opts: { demo: boolean; once: boolean; workers: number; port?: number; dataDir: string; demoTimeout: number }) => {
     const code = await runStart({
       demo: opts.demo || opts.once,

@@ -10,6 +10,12 @@ export interface DemoDelivery {
   payload: Record<string, unknown>;
   /** How this delivery was made from the examples: `example`, or what was changed. */
   origin: string;
+  /**
+   * A completed success, sent only once every failure sent before it is final: CI going green on
+   * a branch whose failures are open (recorded by intake) makes it a resolution job, every run
+   * alike, instead of racing the intake of the failure it follows.
+   */
+  afterTriage?: boolean;
 }
 
 interface ExampleSet {
@@ -36,6 +42,10 @@ export function loadWebhookExamples(): Map<string, Record<string, any>[]> {
  * The examples package has failed `check_run` and `workflow_job` deliveries but no failed
  * `check_suite` or `workflow_run`; for those two the demo takes a real `completed` example and
  * sets its conclusion to `failure`, and says so in `origin`.
+ *
+ * The completed successes are on branches of the failures (the same examples), so they are marked
+ * {@link DemoDelivery.afterTriage}: each becomes a resolution job of the failures of its check
+ * that were received before it completed.
  */
 export function buildDemoDeliveries(examples = loadWebhookExamples()): DemoDelivery[] {
   const pick = (event: string, test: (e: Record<string, any>) => boolean, what: string) => {
@@ -49,7 +59,7 @@ export function buildDemoDeliveries(examples = loadWebhookExamples()): DemoDeliv
   const notCompleted = (e: Record<string, any>) => e.action !== 'completed';
   const out: DemoDelivery[] = [];
   const add = (label: string, event: string, payload: Record<string, any>, origin = 'example') =>
-    out.push({ label, event, deliveryId: randomUUID(), payload, origin });
+    out.push({ label, event, deliveryId: randomUUID(), payload, origin, ...(payload.action === 'completed' && payload[event]?.conclusion === 'success' ? { afterTriage: true } : {}) });
 
   add('ping', 'ping', pick('ping', () => true, 'any'));
 

@@ -1,6 +1,7 @@
 import { sign } from '@octokit/webhooks-methods';
+import type { Queue } from 'bullmq';
 import type { Kysely } from 'kysely';
-import { FIX_STAGES, TRIAGE_STAGES, type Database, type FixAttemptRow } from '@pitcrew/core';
+import { FIX_STAGES, resolutionJobId, TRIAGE_STAGES, type Database, type FixAttemptRow } from '@pitcrew/core';
 import { buildDemoDeliveries, type DemoDelivery } from './demo-deliveries.ts';
 import { renderTable } from './table.ts';
 
@@ -9,10 +10,24 @@ export interface DemoRow {
   delivery: DemoDelivery;
   status: number;
   body: Record<string, unknown>;
-  /** `accepted`, `duplicate`, `ignored`, `ping` or `error`. */
+  /**
+   * `accepted` (a failure), `resolution` (a success of a branch with open failures, a job of the
+   * `resolutions` queue), `duplicate`, `ignored`, `ping` or `error`.
+   */
   outcome: string;
   failureId: string | null;
+  /** What the resolution job of a `resolution` row did, once the demo looked; else `null`. */
+  resolution: ResolutionJobState | null;
 }
+
+/**
+ * Where a delivery's resolution job is: `pending` (waiting, active or retrying, or not found),
+ * `completed` with the failures it resolved (none: `reason` says why), or `failed` with why.
+ */
+export type ResolutionJobState =
+  | { state: 'pending' }
+  | { state: 'completed'; resolved: string[]; reason: string | null }
+  | { state: 'failed'; reason: string };
 
 /** Result of {@link runDemo}. */
 export interface DemoResult {
@@ -20,6 +35,11 @@ export interface DemoResult {
   /** Accepted failures that reached `triaged` or `failed`, and those that did not in time. */
   finished: string[];
   unfinished: string[];
+  /** Delivery ids of `resolution` rows whose job ended (completed or failed), and of those that did not in time. */
+  resolutionsEnded: string[];
+  resolutionsPending: string[];
+  /** Failures the demo's resolution jobs resolved. */
+  resolved: string[];
   table: string;
   /** Wall time from the first POST to the last final state, ms. */
   elapsedMs: number;
@@ -27,8 +47,10 @@ export interface DemoResult {
 
 /**
  * Signs and POSTs the demo deliveries to a running ingest, waits until every accepted failure is
- * in a final state (or `timeoutMs` passes), and renders the table: event, action, conclusion,
- * ingest outcome, category, runner, stages finished, tokens in/out, the fix attempt, summary.
+ * in a final state, then sends the {@link DemoDelivery.afterTriage} successes and waits until
+ * each resolution job they made ended (all within `timeoutMs`), and renders the table: event,
+ * action, conclusion, ingest outcome, category, runner, stages finished (and `resolved`), tokens
+ * in/out, the fix attempt, summary (or what a resolution job did).
  */
 export async function runDemo(options: {
   ingestUrl: string;
@@ -40,12 +62,16 @@ export async function runDemo(options: {
   extraDeliveries?: DemoDelivery[];
   /** Delivery ids whose failure's fix attempt the demo waits for too. */
   awaitFix?: string[];
+  /** The state of a delivery's resolution job ({@link resolutionJobsOf}); unset = resolutions are not awaited and show as `pending`. */
+  resolutionJob?: (deliveryId: string) => Promise<ResolutionJobState>;
 }): Promise<DemoResult> {
   const progress = options.onProgress ?? (() => {});
   const started = performance.now();
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   const rows: DemoRow[] = [];
-  const deliveries = [...buildDemoDeliveries(), ...(options.extraDeliveries ?? [])];
-  for (const [i, delivery] of deliveries.entries()) {
+  const all = [...buildDemoDeliveries(), ...(options.extraDeliveries ?? [])];
+  const deliveries = [...all.filter((d) => !d.afterTriage), ...all.filter((d) => d.afterTriage)];
+  const send = async (delivery: DemoDelivery) => {
     const body = JSON.stringify(delivery.payload);
     const response = await fetch(`${options.ingestUrl}/webhooks/github`, {
       method: 'POST',
@@ -59,22 +85,38 @@ export async function runDemo(options: {
       body,
     });
     const json = (await response.json()) as Record<string, unknown>;
-    const outcome = json.accepted ? 'accepted' : json.duplicate ? 'duplicate' : json.ignored ? 'ignored' : json.ok ? 'ping' : 'error';
+    // A success of a branch with open failures is answered `{accepted: true, resolution: true}`: a job, not a failure.
+    const outcome = json.resolution && json.accepted ? 'resolution' : json.accepted ? 'accepted' : json.duplicate ? 'duplicate' : json.ignored ? 'ignored' : json.ok ? 'ping' : 'error';
     rows.push({
       delivery,
       status: response.status,
       body: json,
       outcome,
       failureId: typeof json.failureId === 'string' ? json.failureId : null,
+      resolution: null,
     });
-    progress(`sent ${i + 1}/${deliveries.length}: ${delivery.label} → ${response.status} ${outcome}`);
-  }
-  const ids = [...new Set(rows.filter((r) => r.outcome === 'accepted').map((r) => r.failureId!))];
-  const acceptedDeliveries = rows.filter((r) => r.outcome === 'accepted').map((r) => r.delivery.deliveryId);
-  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+    progress(`sent ${rows.length}/${deliveries.length}: ${delivery.label} → ${response.status} ${outcome}`);
+  };
+  /** Polls `check` every 200 ms until it returns `null` or the deadline passes; `check` returns a progress line while not done. */
+  const waitFor = async (check: () => Promise<string | null>) => {
+    let lastReport = 0;
+    while (true) {
+      const waiting = await check();
+      if (waiting === null || Date.now() > deadline) return;
+      if (Date.now() - lastReport > 1_000) {
+        progress(waiting);
+        lastReport = Date.now();
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+
+  for (const delivery of deliveries.filter((d) => !d.afterTriage)) await send(delivery);
+  const failureRows = rows.filter((r) => r.outcome === 'accepted' && r.failureId !== null);
+  const ids = [...new Set(failureRows.map((r) => r.failureId!))];
+  const acceptedDeliveries = failureRows.map((r) => r.delivery.deliveryId);
   let finished: string[] = [];
-  let lastReport = 0;
-  while (true) {
+  await waitFor(async () => {
     const states = ids.length
       ? await options.db.selectFrom('failures').select(['id', 'status']).where('id', 'in', ids).execute()
       : [];
@@ -86,16 +128,54 @@ export async function runDemo(options: {
     const fixIds = rows.filter((r) => options.awaitFix?.includes(r.delivery.deliveryId) && r.failureId).map((r) => r.failureId!);
     const fixes = fixIds.length ? await options.db.selectFrom('fix_attempts').select(['failure_id', 'status']).where('failure_id', 'in', fixIds).execute() : [];
     const fixed = fixIds.filter((id) => fixes.some((f) => f.failure_id === id && f.status !== 'running'));
-    if ((finished.length === ids.length && recorded.length === acceptedDeliveries.length && fixed.length === fixIds.length) || Date.now() > deadline) break;
-    if (Date.now() - lastReport > 1_000) {
-      progress(`waiting for triage: ${finished.length}/${ids.length} failures final${fixIds.length ? `, fixes ${fixed.length}/${fixIds.length} ended` : ''}`);
-      lastReport = Date.now();
-    }
-    await new Promise((r) => setTimeout(r, 200));
+    if (finished.length === ids.length && recorded.length === acceptedDeliveries.length && fixed.length === fixIds.length) return null;
+    return `waiting for triage: ${finished.length}/${ids.length} failures final${fixIds.length ? `, fixes ${fixed.length}/${fixIds.length} ended` : ''}`;
+  });
+
+  // CI goes green: the successes, now that their branches' failures are recorded (and final).
+  for (const delivery of deliveries.filter((d) => d.afterTriage)) await send(delivery);
+  const resolutionRows = rows.filter((r) => r.outcome === 'resolution');
+  if (options.resolutionJob) {
+    const stateOf = options.resolutionJob;
+    await waitFor(async () => {
+      for (const row of resolutionRows) if (row.resolution?.state !== 'completed' && row.resolution?.state !== 'failed') row.resolution = await stateOf(row.delivery.deliveryId);
+      const ended = resolutionRows.filter((r) => r.resolution?.state !== 'pending').length;
+      return ended === resolutionRows.length ? null : `waiting for resolutions: ${ended}/${resolutionRows.length} jobs ended`;
+    });
   }
   const elapsedMs = performance.now() - started;
   const table = await renderDemoTable(options.db, rows);
-  return { rows, finished, unfinished: ids.filter((id) => !finished.includes(id)), table, elapsedMs };
+  const ended = resolutionRows.filter((r) => r.resolution && r.resolution.state !== 'pending');
+  return {
+    rows,
+    finished,
+    unfinished: ids.filter((id) => !finished.includes(id)),
+    resolutionsEnded: ended.map((r) => r.delivery.deliveryId),
+    resolutionsPending: resolutionRows.filter((r) => !ended.includes(r)).map((r) => r.delivery.deliveryId),
+    resolved: [...new Set(ended.flatMap((r) => (r.resolution?.state === 'completed' ? r.resolution.resolved : [])))],
+    table,
+    elapsedMs,
+  };
+}
+
+/**
+ * {@link runDemo}'s `resolutionJob` over the `resolutions` queue: the job of a delivery by its id
+ * (`resolutionJobId`), its state, and what it returned (`{outcome: 'resolved', failureIds}` or
+ * `{outcome: 'ignored', reason}`) or why it failed. A job not found (yet) is `pending`.
+ *
+ * @param queue the `resolutions` queue, under the workers' prefix
+ */
+export function resolutionJobsOf(queue: Queue): (deliveryId: string) => Promise<ResolutionJobState> {
+  return async (deliveryId) => {
+    const job = await queue.getJob(resolutionJobId({ kind: 'ci-success', deliveryId }));
+    if (!job) return { state: 'pending' };
+    const state = await job.getState();
+    if (state === 'failed') return { state: 'failed', reason: job.failedReason || 'failed' };
+    if (state !== 'completed') return { state: 'pending' };
+    const value = (job.returnvalue ?? {}) as { failureIds?: unknown; reason?: unknown };
+    const resolved = Array.isArray(value.failureIds) ? value.failureIds.filter((id): id is string => typeof id === 'string') : [];
+    return { state: 'completed', resolved, reason: typeof value.reason === 'string' ? value.reason : null };
+  };
 }
 
 async function renderDemoTable(db: Kysely<Database>, rows: DemoRow[]): Promise<string> {
@@ -124,10 +204,10 @@ async function renderDemoTable(db: Kysely<Database>, rows: DemoRow[]): Promise<s
       `${row.status} ${row.outcome}${stored.find((d) => d.id === row.delivery.deliveryId)?.outcome === 'merged' ? ', merged' : ''}`,
       failure ? `${failure.category ?? '-'} (${failure.confidence?.toFixed(2) ?? '-'})` : '-',
       execute ? `${execute.runner}${execute.model ? `/${execute.model}` : ''}` : '-',
-      failure ? `${[...stages].filter((st) => TRIAGE_STAGES.includes(st as never)).length}/3 ${failure.status}` : '-',
+      failure ? `${[...stages].filter((st) => TRIAGE_STAGES.includes(st as never)).length}/3 ${failure.status}${failure.resolved_at ? ', resolved' : ''}` : '-',
       failure ? `${tokensIn}/${tokensOut}` : '-',
       fix ? fixCell(fix, [...stages]) : '-',
-      failure?.summary ?? String(row.body.reason ?? ''),
+      row.outcome === 'resolution' ? resolutionCell(row.resolution) : (failure?.summary ?? String(row.body.reason ?? '')),
     ];
   });
   const derived = rows.filter((r) => r.delivery.origin.startsWith('example,'));
@@ -139,8 +219,16 @@ async function renderDemoTable(db: Kysely<Database>, rows: DemoRow[]): Promise<s
       56,
     ),
     ...notes,
+    ...rows.filter((r) => r.outcome === 'resolution').map((r) => `resolution of the ${r.delivery.label}: ${resolutionCell(r.resolution)}`),
     ...fixes.filter((f) => f.proposal_path).map((f) => `fix of ${f.failure_id}: proposal in ${f.proposal_path} (fix.patch, pull-request.md, verification.json)`),
   ].join('\n');
+}
+
+/** What a resolution job did: `resolved gh-suite-1`, `resolved nothing: <why>`, `failed: <why>`, or `not ended`. */
+function resolutionCell(job: ResolutionJobState | null): string {
+  if (!job || job.state === 'pending') return 'resolution not ended';
+  if (job.state === 'failed') return `resolution failed: ${job.reason}`;
+  return job.resolved.length ? `resolved ${job.resolved.join(', ')}` : `resolved nothing: ${job.reason ?? 'no open failure'}`;
 }
 
 /** `proposed (dry run), verified; rules; 4/4 stages` (fix → guard → verify → propose), or where the attempt ended and why. */

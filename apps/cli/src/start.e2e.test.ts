@@ -59,10 +59,16 @@ describe('pitcrew start --demo --once', () => {
     expect(result.stdout).toMatch(/202 duplicate/);
     expect(result.stdout).toMatch(/202 ignored/);
     expect(result.stdout).toMatch(/200 ping/);
+    // CI goes green after triage: the successes of branches with open failures are resolution
+    // jobs; only the check_suite success completed after its failure was received.
+    expect(result.stdout).toMatch(/202 resolution/);
+    expect(result.stdout).toMatch(/demo: 3 resolution jobs ended, 0 not; 1 failures resolved \(gh-suite-118578147\)/);
 
     const rows = await tdb.db.selectFrom('failures').select(['id', 'status', 'kind']).orderBy('id').execute();
     expect(rows).toHaveLength(5);
     expect(rows.every((r) => r.status === 'triaged')).toBe(true);
+    const resolved = await tdb.db.selectFrom('failures').select('id').where('resolved_at', 'is not', null).execute();
+    expect(resolved.map((r) => r.id)).toEqual(['gh-suite-118578147']);
     const executions = await tdb.db.selectFrom('executions').select(['failure_id', 'stage', 'status']).execute();
     expect(executions).toHaveLength(5 * 3 + 4);
     expect(executions.every((e) => e.status === 'succeeded')).toBe(true);

@@ -267,8 +267,14 @@ export const ResolutionJobData = z.discriminatedUnion('kind', [
 ]);
 export type ResolutionJobData = z.infer<typeof ResolutionJobData>;
 
-/** Job id of a resolution: one per delivery, or per (incident, resolved failure) for a quiet check; never all digits, no `:`. */
-export function resolutionJobId(data: ResolutionJobData): string {
+/**
+ * Job id of a resolution: one per delivery, or per (incident, resolved failure) for a quiet check;
+ * never all digits, no `:`. Takes only the fields it reads, so a reader of the queue (the demo)
+ * can find the job of a delivery it sent.
+ */
+export function resolutionJobId(
+  data: Pick<Extract<ResolutionJobData, { kind: 'ci-success' }>, 'kind' | 'deliveryId'> | Pick<Extract<ResolutionJobData, { kind: 'incident-quiet' }>, 'kind' | 'incidentId' | 'failureId'>,
+): string {
   return data.kind === 'ci-success' ? `resolution-${data.deliveryId.replaceAll(':', '-')}` : `incident-quiet-${data.incidentId}-${data.failureId.replaceAll(':', '-')}`;
 }
 

@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createDb, migrateToLatest } from '@pitcrew/core';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { createDb, migrateToLatest, parseEnv, QUEUES, RedisEnv } from '@pitcrew/core';
 import { redactUrl } from '@pitcrew/ingest';
 import {
   ensureBubblewrap,
@@ -14,7 +16,7 @@ import {
   type PostgresHandle,
   type RedisServerHandle,
 } from '@pitcrew/stack';
-import { runDemo } from '../demo.ts';
+import { resolutionJobsOf, runDemo } from '../demo.ts';
 import { buildDemoDeliveries } from '../demo-deliveries.ts';
 import { demoFixDelivery, demoFixEnv, prepareDemoFixRepository, type DemoFixRepository } from '../demo-fix.ts';
 import { Supervisor, type GiveUp, type RestartPolicy } from '../supervisor.ts';
@@ -27,7 +29,7 @@ export interface StartOptions {
   workers: number;
   port?: number;
   dataDir: string;
-  /** ms the demo waits for every failure to reach a final state. */
+  /** ms the demo waits for every failure to reach a final state and every resolution job to end. */
   demoTimeoutMs: number;
   /** How crashed children are restarted (default: the supervisor's `DEFAULT_RESTART_POLICY`). */
   restartPolicy?: Partial<RestartPolicy>;
@@ -52,7 +54,7 @@ const BIN = fileURLToPath(new URL('../../bin/pitcrew.mjs', import.meta.url));
  * children first (SIGTERM, {@link CHILD_GRACE_MS} each), then Redis and Postgres.
  *
  * @returns the process exit code: 0; 1 when a child crashed too often, or when `once` and a demo
- *   failure did not reach a final state
+ *   failure did not reach a final state or a demo resolution job did not end
  */
 export async function runStart(options: StartOptions): Promise<number> {
   const say = (line: string) => console.log(line);
@@ -175,10 +177,25 @@ export async function runStart(options: StartOptions): Promise<number> {
     let code = 0;
     if (options.demo) {
       say('demo: sending GitHub example deliveries (@octokit/webhooks-examples), signed, over HTTP');
+      // The demo's successes become resolution jobs; it reads their outcome from the workers' queue.
+      const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+      const resolutions = new Queue(QUEUES.resolutions, { connection, prefix: parseEnv(RedisEnv, { ...process.env, REDIS_URL: redisUrl }).PITCREW_QUEUE_PREFIX });
+      resolutions.on('error', (error) => console.error(`demo: resolutions queue: ${error.message}`));
       const demo = await Promise.race([
-        runDemo({ ingestUrl, secret, db, timeoutMs: options.demoTimeoutMs, onProgress: (line) => say(`  ${line}`), ...demoFixDeliveries(demoFix) }).then((result) => ({ result })),
+        runDemo({
+          ingestUrl,
+          secret,
+          db,
+          timeoutMs: options.demoTimeoutMs,
+          onProgress: (line) => say(`  ${line}`),
+          resolutionJob: resolutionJobsOf(resolutions),
+          ...demoFixDeliveries(demoFix),
+        }).then((result) => ({ result })),
         ended.then(() => undefined),
-      ]);
+      ]).finally(async () => {
+        await resolutions.close();
+        connection.disconnect();
+      });
       if (!demo) {
         await shutdown();
         return exitCodeOf(ending!, 1);
@@ -189,8 +206,12 @@ export async function runStart(options: StartOptions): Promise<number> {
         `demo: ${result.finished.length} failures final, ${result.unfinished.length} not, in ${Math.round(result.elapsedMs)} ms` +
           (result.unfinished.length ? ` (unfinished: ${result.unfinished.join(', ')})` : ''),
       );
-      say(`inspect: psql ${redactUrl(databaseUrl)} -c 'select id, status, category, runner from failures'`);
-      if (result.unfinished.length > 0) code = 1;
+      say(
+        `demo: ${result.resolutionsEnded.length} resolution jobs ended, ${result.resolutionsPending.length} not; ${result.resolved.length} failures resolved` +
+          (result.resolved.length ? ` (${result.resolved.join(', ')})` : ''),
+      );
+      say(`inspect: psql ${redactUrl(databaseUrl)} -c 'select id, status, category, runner, resolved_at from failures'`);
+      if (result.unfinished.length > 0 || result.resolutionsPending.length > 0) code = 1;
     }
     if (options.once) {
       await shutdown();

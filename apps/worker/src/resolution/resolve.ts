@@ -61,13 +61,19 @@ export async function markOpen(redis: Redis, prefix: string, failure: { id: stri
 
 /**
  * A `ci-success` resolution: resolves the open failures of the check that passed
- * (`resolveOpenFailures`) and, for each, runs {@link afterResolved}. Idempotent: a redelivery or
- * a retry finds nothing open and does nothing.
+ * (`resolveOpenFailures`; received before it completed, its `completedAt`, else when ingest
+ * received it) and, for each, runs {@link afterResolved}. Idempotent: a redelivery or a retry
+ * finds nothing open and does nothing.
  */
 export async function resolveSuccess(deps: ResolutionDeps, data: Extract<ResolutionJobData, { kind: 'ci-success' }>): Promise<ResolutionResult> {
-  const at = new Date(data.completedAt ?? data.receivedAt);
-  const rows = await resolveOpenFailures(deps.db, { ...data, at: Number.isNaN(at.getTime()) ? new Date(data.receivedAt) : at });
-  if (rows.length === 0) return { outcome: 'ignored', reason: `no open failure of ${data.jobName ?? data.workflowName ?? data.checkName ?? 'that check'} on ${data.owner}/${data.repo}@${data.branch}` };
+  const completed = new Date(data.completedAt ?? data.receivedAt);
+  const at = Number.isNaN(completed.getTime()) ? new Date(data.receivedAt) : completed;
+  const rows = await resolveOpenFailures(deps.db, { ...data, at });
+  if (rows.length === 0) {
+    const check = data.scope === 'job' ? (data.jobName ?? data.checkName) : (data.workflowName ?? data.checkName);
+    const where = `${data.owner}/${data.repo}@${data.branch}`;
+    return { outcome: 'ignored', reason: check ? `no open failure of ${check} on ${where} received before the success (${at.toISOString()})` : `the success on ${where} names no ${data.scope === 'job' ? 'job' : 'workflow'}` };
+  }
   for (const row of rows) await afterResolved(deps, row, 'ci');
   return { outcome: 'resolved', failureIds: rows.map((r) => r.id) };
 }
