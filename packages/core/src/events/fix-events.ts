@@ -122,20 +122,12 @@ export function normalizeFixEvent(event: string, payload: unknown): FixEvent | I
  * workflow run of a `workflow_job` or `workflow_run` (`null` for check runs and suites, whose
  * payloads carry no run id); `completedAt` is the job's `completed_at` (a run's `updated_at`).
  */
-export interface CiSuccess {
+export interface CiSuccess extends Omit<CiHead, 'branch'> {
   event: CiEvent;
   owner: string;
   repo: string;
   installationId: number | null;
   branch: string | null;
-  headSha: string;
-  scope: 'job' | 'run';
-  jobName: string | null;
-  checkName: string | null;
-  workflowName: string | null;
-  runId: number | null;
-  runAttempt: number | null;
-  completedAt: string | null;
 }
 
 /**
