@@ -283,7 +283,15 @@ export function createWorkers(deps: WorkerDeps): Workers {
       ? {
           rerun: async (failureId, failure, classification) => {
             await requestRerun(
-              { db, redis: connection, prefix, github: deps.github ?? deps.publish?.github ?? null, logger, ...(deps.metrics ? { observer: deps.metrics.observer } : {}) },
+              {
+                db,
+                redis: connection,
+                prefix,
+                github: deps.github ?? deps.publish?.github ?? null,
+                logger,
+                ...(deps.metrics ? { observer: deps.metrics.observer } : {}),
+                ...(repoConfig ? { repoAllows: async (f) => (await repoConfig.policyFor(f.owner, f.repo, f.installationId)).reruns } : {}),
+              },
               rerunPolicy,
               failureId,
               {
@@ -293,7 +301,6 @@ export function createWorkers(deps: WorkerDeps): Workers {
                 flakyHistory: classification.flakyHistory ?? null,
                 excerpt: classification.logExcerpt,
                 signature: classification.signature ?? null,
-                ...(repoConfig ? { repoAllows: (await repoConfig.policyFor(failure.owner, failure.repo, failure.installationId)).reruns } : {}),
               },
             );
           },

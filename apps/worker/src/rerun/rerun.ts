@@ -75,6 +75,11 @@ export interface RerunDeps {
   github: GithubApi | null;
   logger: Logger;
   observer?: PipelineObserver;
+  /**
+   * Whether the repository's `.github/pitcrew.yml` leaves re-runs on (its `EffectivePolicy.reruns`);
+   * read only for a failure the organisation's policy would re-run. Unset = no repository configuration.
+   */
+  repoAllows?: (failure: RerunCandidate['failure']) => Promise<boolean>;
 }
 
 /** Seconds a run's re-run counter and a failure's re-run mark are kept (a day: a run's first attempt ends long before). */
@@ -82,6 +87,7 @@ const RUN_COUNTER_TTL_SECONDS = 24 * 3600;
 
 /**
  * Re-runs a transient failure's job when {@link rerunDecision} says so and the caps allow it:
+ * 0. the repository's own configuration (`deps.repoAllows`), read only when the rest would re-run;
  * 1. refused when another failure of the same run attempt was classified non-transient
  *    (`runHasOtherFailure`);
  * 2. once per failure (`SET NX` of a mark: a retried job never re-runs twice);
@@ -95,7 +101,13 @@ const RUN_COUNTER_TTL_SECONDS = 24 * 3600;
  * Never throws: a refusal or an error is logged and returned as `{rerun: false, reason}`.
  */
 export async function requestRerun(deps: RerunDeps, policy: RerunPolicy, failureId: string, c: RerunCandidate): Promise<RerunDecision> {
-  const decision = rerunDecision(policy, c);
+  let decision = rerunDecision(policy, c);
+  if (decision.rerun && deps.repoAllows && c.repoAllows === undefined) {
+    // The repository's file can only narrow: unreadable, it is not taken to allow a re-run.
+    const repoAllows = await deps.repoAllows(c.failure).catch((error: unknown) => describeError(error));
+    if (typeof repoAllows === 'string') return { rerun: false, reason: `could not read the repository's configuration: ${repoAllows}` };
+    decision = rerunDecision(policy, { ...c, repoAllows });
+  }
   if (!decision.rerun) return decision;
   const log = deps.logger.child({ failureId });
   const refuse = (reason: string): RerunDecision => {
