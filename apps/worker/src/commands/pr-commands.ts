@@ -1,7 +1,6 @@
 import { RequestError } from '@octokit/request-error';
-import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
-import { findLatestFailureOfPullRequest, markPullRequestQuiet, quietPullRequests, toOutgoing, type Database, type FailureRow, type Logger, type RepoEventJobData } from '@pitcrew/core';
+import { findLatestFailureOfPullRequest, markPullRequestQuiet, quietPullRequests, toOutgoing, type Database, type FailureRow, type Logger, type RepoEventJobData, type RedisConnection } from '@pitcrew/core';
 import type { GithubApi, PitcrewOctokit } from '../github/github-api.ts';
 import type { RepoConfigSource } from '../repo-config/repo-config.ts';
 
@@ -13,7 +12,7 @@ export const COMMAND_ROLES = ['admin', 'maintain', 'write'] as const;
 /** What a command needs from the rest of the worker (`createWorkers` builds it). */
 export interface PrCommandDeps {
   db: Kysely<Database>;
-  redis: Redis;
+  redis: RedisConnection;
   prefix: string;
   logger: Logger;
   github: GithubApi | null;

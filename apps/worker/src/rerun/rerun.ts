@@ -1,7 +1,6 @@
 import picomatch from 'picomatch';
-import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
-import { loopOfBranch, recordRerun, runHasOtherFailure, type CiFailure, type Database, type FailureRerun, type Logger } from '@pitcrew/core';
+import { loopOfBranch, recordRerun, runHasOtherFailure, type CiFailure, type Database, type FailureRerun, type Logger, type RedisConnection } from '@pitcrew/core';
 import { describeError } from '../errors.ts';
 import type { GithubApi } from '../github/github-api.ts';
 import type { PipelineObserver } from '../metrics.ts';
@@ -70,7 +69,7 @@ export function rerunDecision(policy: RerunPolicy, c: RerunCandidate): RerunDeci
 /** What {@link requestRerun} needs. */
 export interface RerunDeps {
   db: Kysely<Database>;
-  redis: Redis;
+  redis: RedisConnection;
   prefix: string;
   github: GithubApi | null;
   logger: Logger;
