@@ -1,6 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { DELIVERY_SEEN_TTL_SECONDS, deliverySeenKey, jobArgs, JOBS, loopOfBranch, type FixEventJobData } from '@pitcrew/core';
+import { DELIVERY_SEEN_TTL_SECONDS, deliverySeenKey, jobArgs, JOBS, loopOfBranch, type FixEventJobData, type RedisConnection } from '@pitcrew/core';
 import type { IntakeOutcome } from './intake-producer.ts';
 
 /** Where the webhook route puts fix events (a CI success on a fix branch, a fix PR closed or reopened). */
@@ -24,7 +23,7 @@ export interface FixEventProducer {
  * @param redis the queue's own connection, for the seen marks
  * @param prefix the BullMQ prefix, under which the marks are kept
  */
-export function createFixEventProducer(queue: Queue, redis: Redis, prefix: string): FixEventProducer {
+export function createFixEventProducer(queue: Queue, redis: RedisConnection, prefix: string): FixEventProducer {
   return {
     async enqueue(event) {
       await queue.add(...jobArgs(JOBS.fixEvents, event));

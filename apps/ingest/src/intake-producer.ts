@@ -1,5 +1,4 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import {
   DELIVERY_SEEN_TTL_SECONDS,
   deliverySeenKey,
@@ -8,6 +7,7 @@ import {
   intakePayloadKey,
   type CiFailure,
   type IntakeJobData,
+  type RedisConnection,
 } from '@pitcrew/core';
 
 /** One failure delivery, verified and normalized, as the webhook route hands it over. */
@@ -65,7 +65,7 @@ export interface IntakeProducer {
  * @param prefix the BullMQ prefix, under which the payloads and marks are kept
  * @throws {TypeError} at construction when `redis` is not the queue's connection
  */
-export function createIntakeProducer(queue: Queue, redis: Redis, prefix: string): IntakeProducer {
+export function createIntakeProducer(queue: Queue, redis: RedisConnection, prefix: string): IntakeProducer {
   if (queue.opts.connection !== redis) {
     throw new TypeError('createIntakeProducer needs the queue\'s own connection: a payload must be written on the connection its job is added on');
   }

@@ -1,16 +1,19 @@
 import { serve, type ServerType } from '@hono/node-server';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import type { Server } from 'node:http';
 import {
   createDb,
   createLogger,
+  createRedisConnection,
+  redactRedisUrl,
   defaultJobOptions,
   parseEnv,
   QUEUES,
   allQueueNames,
   type Logger,
+  type RedisConnection,
 } from '@pitcrew/core';
 import { createAdminApi } from './admin-api.ts';
 import { createApp } from './app.ts';
@@ -45,6 +48,13 @@ export const SERVER_LIMITS = {
 };
 export type ServerLimits = typeof SERVER_LIMITS;
 
+/**
+ * ms an ingest Redis command waits out a Redis Cluster failover before the delivery gets a 503:
+ * half of GitHub's 10 s answer budget (GitHub docs, "Handling webhook deliveries"). A failover
+ * longer than that (`cluster-node-timeout` 15 s by default) answers 503 until a replica is master.
+ */
+export const INGEST_FAILOVER_WAIT_MS = 5_000;
+
 /** A running ingest process. */
 export interface IngestHandle {
   url: string;
@@ -75,10 +85,11 @@ export async function startIngest(
   // "Going to production"), so a delivery we cannot enqueue gets a 503, never a 202.
   // Auto-pipelining: the Redis commands of all deliveries in flight share one write and one
   // round trip (ioredis docs, "Autopipelining"); the hot path waits on Redis round trips.
-  const redis = new Redis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: true });
+  // On a Redis Cluster a command waits out a failover up to INGEST_FAILOVER_WAIT_MS, then fails (503).
+  const redis = createRedisConnection(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: true, failoverWaitMs: INGEST_FAILOVER_WAIT_MS });
   redis.on('error', (error) => log.warn({ err: error }, 'redis connection error'));
   if (!(await waitForReady(redis, 10_000))) {
-    log.warn({ redis: redactUrl(config.REDIS_URL) }, 'redis is not reachable yet; serving anyway, /readyz reports it and deliveries get 503 until it is');
+    log.warn({ redis: redactRedisUrl(config.REDIS_URL) }, 'redis is not reachable yet; serving anyway, /readyz reports it and deliveries get 503 until it is');
   }
   const prefix = config.PITCREW_QUEUE_PREFIX;
   const queueOptions = {
@@ -113,7 +124,8 @@ export async function startIngest(
       ? { repoFilter: createRepoFilter(config.PITCREW_REPOS_ALLOW, config.PITCREW_REPOS_DENY) }
       : {}),
     readiness: {
-      redis: () => redis.ping(),
+      // A read in the queues' slot: on a cluster it asks that slot's master, not a random node.
+      redis: () => redis.exists(prefix),
       postgres: () => sql`select 1`.execute(db),
     },
     metrics: {
@@ -126,7 +138,8 @@ export async function startIngest(
           api: {
             app: createAdminApi({
               db,
-              redis,
+              // Typed `Redis` there; its commands (HGETALL, EVAL on one key) run on a Cluster as well.
+              redis: redis as Redis,
               prefix,
               triage: queues.find((q) => q.name === QUEUES.triage)!,
               producer,
@@ -189,7 +202,7 @@ export async function startIngest(
   };
 }
 
-function waitForReady(redis: Redis, ms: number): Promise<boolean> {
+function waitForReady(redis: RedisConnection, ms: number): Promise<boolean> {
   if (redis.status === 'ready') return Promise.resolve(true);
   return new Promise((resolve) => {
     const timer = setTimeout(() => {

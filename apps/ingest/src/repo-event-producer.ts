@@ -1,6 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { DELIVERY_SEEN_TTL_SECONDS, deliverySeenKey, jobArgs, JOBS, type RepoEventJobData } from '@pitcrew/core';
+import { DELIVERY_SEEN_TTL_SECONDS, deliverySeenKey, jobArgs, JOBS, type RepoEventJobData, type RedisConnection } from '@pitcrew/core';
 import type { IntakeOutcome } from './intake-producer.ts';
 
 /** Where the webhook route puts repository events (a push of `.github/pitcrew.yml`, a `/pitcrew` PR command). */
@@ -23,7 +22,7 @@ export interface RepoEventProducer {
  * @param redis the queue's own connection, for the seen marks
  * @param prefix the BullMQ prefix, under which the marks are kept
  */
-export function createRepoEventProducer(queue: Queue, redis: Redis, prefix: string): RepoEventProducer {
+export function createRepoEventProducer(queue: Queue, redis: RedisConnection, prefix: string): RepoEventProducer {
   return {
     async enqueue(event) {
       await queue.add(...jobArgs(JOBS.repoEvents, event));

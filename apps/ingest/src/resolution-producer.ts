@@ -1,6 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { DELIVERY_SEEN_TTL_SECONDS, deliverySeenKey, jobArgs, JOBS, openFailuresKey, type ResolutionJobData } from '@pitcrew/core';
+import { DELIVERY_SEEN_TTL_SECONDS, deliverySeenKey, jobArgs, JOBS, openFailuresKey, type ResolutionJobData, type RedisConnection } from '@pitcrew/core';
 import type { IntakeOutcome } from './intake-producer.ts';
 
 /** What a resolution job carries from a success delivery. */
@@ -31,7 +30,7 @@ export interface ResolutionProducer {
  * @param redis the queue's own connection, for the lookups and seen marks
  * @param prefix the BullMQ prefix, under which the open-failure sets and marks are kept
  */
-export function createResolutionProducer(queue: Queue, redis: Redis, prefix: string): ResolutionProducer {
+export function createResolutionProducer(queue: Queue, redis: RedisConnection, prefix: string): ResolutionProducer {
   return {
     async hasOpenFailures(repository, branch) {
       const slash = repository.indexOf('/');

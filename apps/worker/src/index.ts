@@ -35,4 +35,5 @@ export { iterationLine, type IterationSummary } from './fix/loop.ts';
 export { assertSandboxWorks, DEFAULT_SANDBOX, prepareSandboxWorkspace, type SandboxPolicy } from './sandbox/sandbox.ts';
 export { createRepoConfigSource, repoConfigKey, type RepoConfigRead, type RepoConfigSource } from './repo-config/repo-config.ts';
 export { CONFIG_CHECK_NAME, reportRepoConfig } from './repo-config/config-report.ts';
-export { runPrCommand, COMMAND_ROLES, type PrCommandDeps, type PrCommandResult } from './commands/pr-commands.ts';
+export { commandMemoKey, runPrCommand, COMMAND_ROLES, type PrCommandDeps, type PrCommandResult } from './commands/pr-commands.ts';
+export { rerunCounterKeys } from './rerun/rerun.ts';

@@ -1,5 +1,4 @@
-import { Redis } from 'ioredis';
-import { committedSpend, createDb, createLogger, parseEnv, type Logger } from '@pitcrew/core';
+import { committedSpend, createDb, createLogger, createRedisConnection, parseEnv, type Logger } from '@pitcrew/core';
 import { createJsonCompleter, createLlmClient, createPriceBook, unpricedModels, type LlmClient } from '@pitcrew/llm';
 import { WorkerEnv } from './env.ts';
 import { createBreakers } from './guards/breakers.ts';
@@ -39,8 +38,9 @@ export async function startWorker(
 ): Promise<WorkerHandle> {
   const config = parseEnv(WorkerEnv, env);
   const log = logger ?? createLogger('worker', config.LOG_LEVEL);
-  // Workers keep retrying forever while Redis is away (BullMQ docs, "Going to production").
-  const connection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+  // Workers keep retrying forever while Redis is away (BullMQ docs, "Going to production"); on a
+  // Redis Cluster a command waits out a failover (CLUSTER_FAILOVER_WAIT_MS) before it fails.
+  const connection = createRedisConnection(config.REDIS_URL, { maxRetriesPerRequest: null });
   connection.on('error', (error) => log.warn({ err: error }, 'redis connection error'));
   const db = createDb(config.DATABASE_URL, config.PITCREW_DB_POOL_SIZE, (error) =>
     log.warn({ err: error }, 'postgres connection lost; the next query reconnects'),

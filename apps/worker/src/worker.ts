@@ -1,8 +1,7 @@
 import { MetricsTime, Queue, Worker } from 'bullmq';
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
-import { defaultJobOptions, exhaustedLoopsInARow, findFailure, findLoop, fixBreakerState, jobArgs, JOBS, QUEUES, requestRetry, RUNNERS, type CiFailure, type Database, type FixLoopRow, type Logger, type RunnerName } from '@pitcrew/core';
+import { defaultJobOptions, exhaustedLoopsInARow, findFailure, findLoop, fixBreakerState, jobArgs, JOBS, QUEUES, requestRetry, RUNNERS, type CiFailure, type Database, type FixLoopRow, type Logger, type RunnerName, type RedisConnection } from '@pitcrew/core';
 import { decideIteration, escalatePullRequest, loopStartRefusal, markLoopEscalated } from './fix/loop.ts';
 import { fixRefusal, repoFixRefusal } from './fix/policy.ts';
 import { repoEventsProcessor } from './jobs/repo-events.ts';
@@ -39,7 +38,7 @@ export interface RunnerLimits {
 /** Dependencies of {@link createWorkers}; `main.ts` builds the real ones, tests their own. */
 export interface WorkerDeps {
   /** Connection for the workers (BullMQ requires `maxRetriesPerRequest: null`). */
-  connection: Redis;
+  connection: RedisConnection;
   prefix: string;
   db: Kysely<Database>;
   runners: RunnerRegistry;

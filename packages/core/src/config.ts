@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { redisHashTag } from './queue.ts';
+import { parseRedisUrl } from './redis-connection.ts';
 
 /**
  * Thrown by {@link parseEnv} when the environment does not satisfy a schema. `issues` names each
@@ -55,8 +56,18 @@ export const LogEnv = z.object({
 
 /** Where the queue lives. Workers on other hosts need only this and {@link DatabaseEnv}. */
 export const RedisEnv = z.object({
-  /** Redis URL, e.g. `redis://localhost:6379/0` or `rediss://user:pass@host:6380`. */
-  REDIS_URL: z.string().url(),
+  /**
+   * Where Redis is. One server: `redis://localhost:6379/0`, TLS `rediss://user:pass@host:6380`.
+   * Redis Cluster: `redis+cluster://[user:pass@]host1:6379,host2:6379` (seed nodes; ioredis finds
+   * the rest), TLS `rediss+cluster://…` (see `parseRedisUrl`).
+   */
+  REDIS_URL: z.string().superRefine((url, ctx) => {
+    try {
+      parseRedisUrl(url);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    }
+  }),
   /**
    * BullMQ key prefix, which every Redis key pitcrew writes starts with. It must hold a Redis
    * Cluster hash tag (`{...}`), so every key of every queue and pitcrew's own keys land in one

@@ -1,4 +1,5 @@
 export * from './config.ts';
+export * from './redis-connection.ts';
 export * from './failure.ts';
 export * from './classify.ts';
 export * from './plan.ts';

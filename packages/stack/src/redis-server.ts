@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { aptInstall, canAptInstall } from './apt-install.ts';
-import { hasExited, killOnExit, stopChild } from './child-process.ts';
+import { hasExited, killOnExit, stopChild, waitForExit } from './child-process.ts';
 import { findExecutable, isExecutableFile } from './find-executable.ts';
 import { createOutputTail } from './output-tail.ts';
 import { findFreePort } from './ports.ts';
@@ -18,6 +18,10 @@ export interface RedisServerHandle {
   pid: number;
   /** SIGTERM, SIGKILL after 5 s; resolves once the process is gone. Idempotent. */
   stop(): Promise<void>;
+  /** Sends `signal` (e.g. SIGKILL, a crash without shutdown) and resolves once the process is gone. */
+  kill(signal: NodeJS.Signals): Promise<void>;
+  /** True once the process has exited, whoever ended it. */
+  readonly exited: boolean;
 }
 
 /** Options of {@link ensureRedisServer}. */
@@ -42,6 +46,8 @@ export interface StartRedisServerOptions {
   appendonly?: boolean;
   /** Each output line of redis-server, prefixed `redis: `; dropped by default. */
   log?: (line: string) => void;
+  /** More `--name value` arguments, after the defaults (e.g. `--cluster-enabled yes`). */
+  extraArgs?: string[];
 }
 
 const READY_TIMEOUT_MS = 15_000;
@@ -100,7 +106,7 @@ export async function startRedisServer(opts: StartRedisServerOptions): Promise<R
   for (let attempt = 1; ; attempt++) {
     const port = opts.port || (await findFreePort(host));
     try {
-      return await spawnRedis({ bin, host, port, dir, appendonly: opts.appendonly ?? true, log });
+      return await spawnRedis({ bin, host, port, dir, appendonly: opts.appendonly ?? true, log, extraArgs: opts.extraArgs ?? [] });
     } catch (err) {
       const retry = attempt < attempts && err instanceof Error && ADDRESS_IN_USE.test(err.message);
       if (!retry) throw err;
@@ -116,6 +122,7 @@ interface SpawnRedisOptions {
   dir: string;
   appendonly: boolean;
   log: (line: string) => void;
+  extraArgs: string[];
 }
 
 async function spawnRedis(o: SpawnRedisOptions): Promise<RedisServerHandle> {
@@ -128,6 +135,7 @@ async function spawnRedis(o: SpawnRedisOptions): Promise<RedisServerHandle> {
     '--maxmemory-policy', 'noeviction',
     '--daemonize', 'no',
     '--protected-mode', 'yes',
+    ...o.extraArgs,
   ];
   let onReady = (): void => {};
   const tail = createOutputTail(40, (line) => {
@@ -172,6 +180,17 @@ async function spawnRedis(o: SpawnRedisOptions): Promise<RedisServerHandle> {
     url: `redis://${o.host.includes(':') ? `[${o.host}]` : o.host}:${o.port}`,
     port: o.port,
     pid: child.pid ?? -1,
+    get exited() {
+      return hasExited(child);
+    },
+    async kill(signal) {
+      stopping ??= (async () => {
+        if (!hasExited(child)) child.kill(signal);
+        await waitForExit(child, 10_000);
+        removeExitHook();
+      })();
+      await stopping;
+    },
     stop() {
       stopping ??= (async () => {
         if (!hasExited(child)) await stopChild(child, 'SIGTERM', STOP_GRACE_MS);

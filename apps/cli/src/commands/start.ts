@@ -3,8 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { createDb, migrateToLatest, parseEnv, QUEUES, RedisEnv } from '@pitcrew/core';
+import { createDb, createRedisConnection, migrateToLatest, parseEnv, QUEUES, RedisEnv } from '@pitcrew/core';
 import { redactUrl } from '@pitcrew/ingest';
 import {
   ensureBubblewrap,
@@ -178,7 +177,7 @@ export async function runStart(options: StartOptions): Promise<number> {
     if (options.demo) {
       say('demo: sending GitHub example deliveries (@octokit/webhooks-examples), signed, over HTTP');
       // The demo's successes become resolution jobs; it reads their outcome from the workers' queue.
-      const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+      const connection = createRedisConnection(redisUrl, { maxRetriesPerRequest: null });
       const resolutions = new Queue(QUEUES.resolutions, { connection, prefix: parseEnv(RedisEnv, { ...process.env, REDIS_URL: redisUrl }).PITCREW_QUEUE_PREFIX });
       resolutions.on('error', (error) => console.error(`demo: resolutions queue: ${error.message}`));
       const demo = await Promise.race([

@@ -4,15 +4,15 @@
 // exits 1 otherwise (Redis unreachable, no worker connected, CLIENT LIST refused). Reads
 // REDIS_URL and PITCREW_QUEUE_PREFIX, like the worker.
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { hostname } from 'node:os';
-import { parseEnv, QUEUES, RedisEnv } from '@pitcrew/core';
+import { createRedisConnection, parseEnv, QUEUES, RedisEnv } from '@pitcrew/core';
 
 /** ms to wait for Redis; Docker's own health check timeout should be longer. */
 const TIMEOUT_MS = 3_000;
 
 const config = parseEnv(RedisEnv, process.env);
-const connection = new Redis(config.REDIS_URL, { connectTimeout: TIMEOUT_MS, maxRetriesPerRequest: 1, retryStrategy: () => null});
+// On a Redis Cluster, BullMQ lists the workers of every master (CLIENT LIST on each node).
+const connection = createRedisConnection(config.REDIS_URL, { connectTimeout: TIMEOUT_MS, maxRetriesPerRequest: 1, reconnect: false });
 connection.on('error', () => {});
 const queue = new Queue(QUEUES.triage, { connection, prefix: config.PITCREW_QUEUE_PREFIX });
 queue.on('error', () => {});

@@ -1,7 +1,6 @@
 import { RequestError } from '@octokit/request-error';
-import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
-import { findLatestFailureOfPullRequest, markPullRequestQuiet, quietPullRequests, toOutgoing, type Database, type FailureRow, type Logger, type RepoEventJobData } from '@pitcrew/core';
+import { findLatestFailureOfPullRequest, markPullRequestQuiet, quietPullRequests, toOutgoing, type Database, type FailureRow, type Logger, type RepoEventJobData, type RedisConnection } from '@pitcrew/core';
 import type { GithubApi, PitcrewOctokit } from '../github/github-api.ts';
 import type { RepoConfigSource } from '../repo-config/repo-config.ts';
 
@@ -13,7 +12,7 @@ export const COMMAND_ROLES = ['admin', 'maintain', 'write'] as const;
 /** What a command needs from the rest of the worker (`createWorkers` builds it). */
 export interface PrCommandDeps {
   db: Kysely<Database>;
-  redis: Redis;
+  redis: RedisConnection;
   prefix: string;
   logger: Logger;
   github: GithubApi | null;
@@ -69,7 +68,7 @@ export async function runPrCommand(deps: PrCommandDeps, event: PrCommand): Promi
     log.info('PR command in a repository whose .github/pitcrew.yml turns pitcrew off; ignored');
     return { outcome: 'ignored', reaction: null, reply: null, reason: 'enabled: false in .github/pitcrew.yml' };
   }
-  const memoKey = `${deps.prefix}:command:${event.deliveryId}`;
+  const memoKey = commandMemoKey(deps.prefix, event.deliveryId);
   const once = async <T>(step: string, fn: () => Promise<T>): Promise<T> => {
     const done = await deps.redis.hget(memoKey, step);
     if (done !== null) return JSON.parse(done) as T;
@@ -148,4 +147,9 @@ async function act(deps: PrCommandDeps, octokit: PitcrewOctokit, event: PrComman
   if ('refused' in explained) return refused(explained.refused);
   log.info({ failureId: failure.id, round: explained.round }, 'explain: triage again with the strong model');
   return { outcome: 'done', reaction: 'rocket', text: `@${user} triaging ${name} again with the strong model${explained.model ? ` (${explained.model})` : ''}; the report will be updated in place.` };
+}
+
+/** Redis hash of a PR command's finished steps, by delivery; under the queue prefix (its Redis Cluster slot). */
+export function commandMemoKey(prefix: string, deliveryId: string): string {
+  return `${prefix}:command:${deliveryId}`;
 }

@@ -1,11 +1,10 @@
-import type { Redis } from 'ioredis';
-import { breakerStateField, breakerStatesKey, type BreakerStateEntry, type Logger } from '@pitcrew/core';
+import { breakerStateField, breakerStatesKey, type BreakerStateEntry, type Logger, type RedisConnection } from '@pitcrew/core';
 import { workerName } from '../worker.ts';
 import type { BreakerState, Breakers } from './breakers.ts';
 
 /** Options of {@link createBreakerPublisher}. */
 export interface BreakerPublisherOptions {
-  redis: Redis;
+  redis: RedisConnection;
   /** BullMQ prefix; the hash is `<prefix>:breakers` (see `breakerStatesKey`). */
   prefix: string;
   breakers: Breakers;

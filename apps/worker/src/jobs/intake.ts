@@ -1,7 +1,6 @@
 import type { Job, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
-import { IntakeJobData, jobArgs, JOBS, loopOfBranch, OPEN_FAILURES_TTL_SECONDS, recordFailureDelivery, type Database } from '@pitcrew/core';
+import { IntakeJobData, jobArgs, JOBS, loopOfBranch, OPEN_FAILURES_TTL_SECONDS, recordFailureDelivery, type Database, type RedisConnection } from '@pitcrew/core';
 import { markOpen } from '../resolution/resolve.ts';
 import { parseJobData } from './parse.ts';
 
@@ -38,7 +37,7 @@ export async function processIntake(db: Kysely<Database>, triage: Queue, data: I
     },
     data.failure,
   );
-  if ((recorded.created || recorded.status === 'queued') && !loopOfBranch(data.failure.branch)) await markOpen((await triage.getBackend().client) as unknown as Redis, triage.opts.prefix ?? 'bull', data.failure, OPEN_FAILURES_TTL_SECONDS);
+  if ((recorded.created || recorded.status === 'queued') && !loopOfBranch(data.failure.branch)) await markOpen((await triage.getBackend().client) as unknown as RedisConnection, triage.opts.prefix ?? 'bull', data.failure, OPEN_FAILURES_TTL_SECONDS);
   if (recorded.status === 'queued') {
     const carried = recorded.created ? { failure: data.failure, recordedAt: data.receivedAt } : undefined;
     await triage.add(...jobArgs(JOBS.triage, { v: 1, failureId: data.failure.id, round: 0, ...(carried ? { carried } : {}) }));

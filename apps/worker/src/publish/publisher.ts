@@ -1,5 +1,4 @@
 import { Queue, UnrecoverableError, Worker, type Job, type WorkerOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import {
   findFailure,
@@ -12,6 +11,7 @@ import {
   type Logger,
   type PublicationRow,
   type SinkName,
+  type RedisConnection,
 } from '@pitcrew/core';
 import type { GithubApi } from '../github/github-api.ts';
 import { InvalidFailureDataError } from '../errors.ts';
@@ -138,7 +138,7 @@ export function resolvedBeforeTriage(row: Pick<PublicationRow, 'status' | 'exter
  * `publications` row says so, and the failure's own status is never touched.
  */
 export function createPublisher(deps: {
-  connection: Redis;
+  connection: RedisConnection;
   prefix: string;
   db: Kysely<Database>;
   logger: Logger;

@@ -1,6 +1,5 @@
 import { RequestError } from '@octokit/request-error';
-import type { Redis } from 'ioredis';
-import { effectivePolicy, parseRepoConfig, REPO_CONFIG_MAX_BYTES, REPO_CONFIG_PATH, type EffectivePolicy, type EffectivePolicyReport, type Logger, type OrgPolicy, type RepoConfigParse } from '@pitcrew/core';
+import { effectivePolicy, parseRepoConfig, REPO_CONFIG_MAX_BYTES, REPO_CONFIG_PATH, type EffectivePolicy, type EffectivePolicyReport, type Logger, type OrgPolicy, type RepoConfigParse, type RedisConnection } from '@pitcrew/core';
 import type { GithubApi } from '../github/github-api.ts';
 
 /** What the Redis cache keeps per repository (JSON under {@link repoConfigKey}). */
@@ -63,7 +62,7 @@ const CACHE_KEEP_SECONDS = 7 * 24 * 3600;
  *
  * @param options.ttlSeconds seconds a cached answer is used without asking GitHub; 0 = ask on every read
  */
-export function createRepoConfigSource(options: { redis: Redis; prefix: string; github: GithubApi | null; org: OrgPolicy; ttlSeconds: number; logger: Logger }): RepoConfigSource {
+export function createRepoConfigSource(options: { redis: RedisConnection; prefix: string; github: GithubApi | null; org: OrgPolicy; ttlSeconds: number; logger: Logger }): RepoConfigSource {
   const { redis, prefix, github, org, logger } = options;
   const orgOnly = (via: RepoConfigRead['via']): RepoConfigRead => ({ state: 'absent', parse: null, report: effectivePolicy(org, null), via });
   const fromFile = (file: CachedFile, via: RepoConfigRead['via']): RepoConfigRead => {

@@ -1,7 +1,6 @@
 import picomatch from 'picomatch';
-import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
-import { loopOfBranch, recordRerun, runHasOtherFailure, type CiFailure, type Database, type FailureRerun, type Logger } from '@pitcrew/core';
+import { loopOfBranch, recordRerun, runHasOtherFailure, type CiFailure, type Database, type FailureRerun, type Logger, type RedisConnection } from '@pitcrew/core';
 import { describeError } from '../errors.ts';
 import type { GithubApi } from '../github/github-api.ts';
 import type { PipelineObserver } from '../metrics.ts';
@@ -70,7 +69,7 @@ export function rerunDecision(policy: RerunPolicy, c: RerunCandidate): RerunDeci
 /** What {@link requestRerun} needs. */
 export interface RerunDeps {
   db: Kysely<Database>;
-  redis: Redis;
+  redis: RedisConnection;
   prefix: string;
   github: GithubApi | null;
   logger: Logger;
@@ -122,8 +121,7 @@ export async function requestRerun(deps: RerunDeps, policy: RerunPolicy, failure
     if (!octokit) return refuse('no GitHub credential to re-run with');
     const mark = await deps.redis.set(`${deps.prefix}:rerun:failure:${failureId}`, '1', 'EX', RUN_COUNTER_TTL_SECONDS, 'NX');
     if (mark !== 'OK') return { rerun: false, reason: 're-run already requested' };
-    const runKey = `${deps.prefix}:rerun:run:${owner}/${repo}:${runId}`;
-    const hourKey = `${deps.prefix}:rerun:hour:${owner}/${repo}:${Math.floor(Date.now() / 3_600_000)}`;
+    const { runKey, hourKey } = rerunCounterKeys(deps.prefix, owner, repo, runId!, Date.now());
     const counted = await deps.redis.multi().incr(runKey).expire(runKey, RUN_COUNTER_TTL_SECONDS).incr(hourKey).expire(hourKey, 3_600).exec();
     const perRun = Number(counted?.[0]?.[1] ?? Infinity);
     const perHour = Number(counted?.[2]?.[1] ?? Infinity);
@@ -142,4 +140,16 @@ export async function requestRerun(deps: RerunDeps, policy: RerunPolicy, failure
     log.warn({ err: error }, 'could not re-run the failed job');
     return refuse(`could not re-run: ${describeError(error)}`);
   }
+}
+
+/**
+ * Redis keys of the re-run counters: per workflow run (`runKey`) and per repository and clock
+ * hour of `nowMs` (`hourKey`). Both under the queue prefix, so in its Redis Cluster slot: the
+ * `MULTI` that counts both runs on one node.
+ */
+export function rerunCounterKeys(prefix: string, owner: string, repo: string, runId: number, nowMs: number): { runKey: string; hourKey: string } {
+  return {
+    runKey: `${prefix}:rerun:run:${owner}/${repo}:${runId}`,
+    hourKey: `${prefix}:rerun:hour:${owner}/${repo}:${Math.floor(nowMs / 3_600_000)}`,
+  };
 }

@@ -1,5 +1,4 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import {
   failingTestNames,
@@ -20,6 +19,7 @@ import {
   type FailureRow,
   type Logger,
   type ResolutionJobData,
+  type RedisConnection,
 } from '@pitcrew/core';
 import type { GithubApi } from '../github/github-api.ts';
 import type { PipelineObserver } from '../metrics.ts';
@@ -28,7 +28,7 @@ import type { PipelineObserver } from '../metrics.ts';
 export interface ResolutionDeps {
   db: Kysely<Database>;
   /** The workers' connection: the open-failure sets live beside the queues. */
-  redis: Redis;
+  redis: RedisConnection;
   prefix: string;
   logger: Logger;
   /** The `resolutions` queue, for the delayed incident-quiet checks. */
@@ -53,7 +53,7 @@ export type ResolutionResult =
  * (`openFailuresKey`, TTL `OPEN_FAILURES_TTL_SECONDS` from the last addition), one `MULTI`. CI of
  * a fix branch belongs to its loop and is never added; nor is a failure without a branch.
  */
-export async function markOpen(redis: Redis, prefix: string, failure: { id: string; owner: string; repo: string; branch: string | null }, ttlSeconds: number): Promise<void> {
+export async function markOpen(redis: RedisConnection, prefix: string, failure: { id: string; owner: string; repo: string; branch: string | null }, ttlSeconds: number): Promise<void> {
   if (!failure.branch) return;
   const key = openFailuresKey(prefix, failure.owner, failure.repo, failure.branch);
   await redis.multi().sadd(key, failure.id).expire(key, ttlSeconds).exec();

@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, startRedisCluster, testPrefix, type RedisClusterHandle, type TestDatabase } from '@pitcrew/testkit';
+import { baseEnv, exactlyOnceViolations, failedJobPayload, note, scratchDir, sendDelivery, startIngestProcess, startWorkerProcess, stopAll, waitFor, type Sent } from './harness.ts';
+
+/**
+ * A Redis Cluster (3 masters, 1 replica each, cluster-node-timeout 2 s, AOF everysec) under a
+ * steady stream of deliveries to `pitcrew ingest`, two `pitcrew worker`s processing them. The
+ * master serving the queue prefix's slot is SIGKILLed mid-run; its replica is elected master.
+ * Ingest answers 503 (with Retry-After) for what it cannot write during the failover, GitHub's
+ * redelivery of those is accepted after; the workers carry on by themselves. At the end every
+ * delivery is in Postgres once and triaged once. Figures (failover ms, 503s, losses) are printed.
+ *
+ * Replication is asynchronous: a write acknowledged by the killed master in its last moments may
+ * never have reached the replica. Such a loss shows here as an accepted (202) failure missing
+ * from Postgres; the test counts them and then fails, so a loss is never silent.
+ */
+let tdb: TestDatabase;
+let cluster: RedisClusterHandle | undefined;
+const prefix = testPrefix();
+/** `FAULTS_CLUSTER_NODE_TIMEOUT_MS=7000` makes the failover outlast ingest's 5 s wait, to see the 503 path. */
+const nodeTimeoutMs = Number(process.env.FAULTS_CLUSTER_NODE_TIMEOUT_MS ?? 2_000);
+
+beforeAll(async () => {
+  [tdb, cluster] = await Promise.all([createTestDatabase(), startRedisCluster({ dir: scratchDir('cluster'), nodeTimeoutMs })]);
+});
+afterAll(async () => {
+  await stopAll();
+  await cluster?.stop();
+  await tdb.destroy();
+});
+
+interface Delivery {
+  deliveryId: string;
+  payload: unknown;
+  failureId: string;
+  answers: Sent[];
+}
+
+describe('Redis Cluster: the master of the queues slot is killed mid-run', () => {
+  it('a replica takes over; 503 then redelivery for what ingest could not write; nothing accepted is lost or triaged twice', async () => {
+    const env = { ...baseEnv({ redisUrl: cluster!.url, databaseUrl: tdb.url, prefix }), PITCREW_RUNNER: 'rules' };
+    const ingest = await startIngestProcess('ingest', env);
+    const workers = await Promise.all([startWorkerProcess('worker-1', env), startWorkerProcess('worker-2', env)]);
+
+    const deliveries: Delivery[] = [];
+    let streaming = true;
+    let phase: 'before' | 'failover' | 'after' = 'before';
+    const byPhase: Record<string, Record<number, number>> = { before: {}, failover: {}, after: {} };
+    const stream = (async () => {
+      let n = 0;
+      const inFlight: Promise<void>[] = [];
+      while (streaming) {
+        const f = failedJobPayload(n, 11);
+        const d: Delivery = { deliveryId: randomUUID(), payload: f.payload, failureId: f.failureId, answers: [] };
+        deliveries.push(d);
+        const at = phase;
+        inFlight.push(
+          sendDelivery(ingest.url, 'workflow_job', d.payload, d.deliveryId).then((s) => {
+            d.answers.push(s);
+            byPhase[at]![s.status] = (byPhase[at]![s.status] ?? 0) + 1;
+          }),
+        );
+        n += 1;
+        await new Promise((r) => setTimeout(r, 40)); // ~25 deliveries/s
+      }
+      await Promise.all(inFlight);
+    })();
+
+    await new Promise((r) => setTimeout(r, 2_000));
+    const old = await cluster!.masterOf(prefix);
+    phase = 'failover';
+    await cluster!.kill(old, 'SIGKILL');
+    const failover = await cluster!.waitForFailover(prefix, old, 60_000);
+    phase = 'after';
+    await waitFor('ingest ready again', 60_000, async () => (await fetch(`${ingest.url}/readyz`)).ok);
+    await new Promise((r) => setTimeout(r, 2_000));
+    streaming = false;
+    await stream;
+    // The killed node comes back and rejoins as a replica of the new master.
+    await cluster!.restart(old);
+
+    const answers = deliveries.map((d) => d.answers[0]!);
+    const slow = Math.round(Math.max(...answers.map((s) => s.ms)));
+    note(`cluster failover: master :${old.port} killed, :${failover.master.port} master after ${failover.ms} ms (cluster-node-timeout ${cluster!.nodeTimeoutMs} ms); answers by phase ${JSON.stringify(byPhase)}; slowest answer ${slow} ms`);
+    // Only 202 or 503: never a 500, never a dropped connection.
+    expect(answers.filter((s) => s.status !== 202 && s.status !== 503)).toEqual([]);
+    const refused = deliveries.filter((d) => d.answers[0]!.status === 503);
+    for (const d of refused) expect(d.answers[0]!.retryAfter).toMatch(/^\d+$/);
+    const accepted = deliveries.filter((d) => d.answers[0]!.status === 202);
+
+    // GitHub redelivers the refused ones (same delivery id): accepted now.
+    const redelivered = await Promise.all(refused.map((d) => sendDelivery(ingest.url, 'workflow_job', d.payload, d.deliveryId)));
+    expect(redelivered.map((s) => s.status).filter((s) => s !== 202)).toEqual([]);
+
+    // The workers were never restarted. Wait until the count stops growing, then look for losses.
+    const ids = deliveries.map((d) => d.failureId);
+    const final = async () => Number((await tdb.db.selectFrom('failures').select((eb) => eb.fn.countAll<string>().as('n')).where('status', 'in', ['triaged', 'failed']).executeTakeFirstOrThrow()).n);
+    await waitFor(`${ids.length} failures final`, 60_000, async () => (await final()) === ids.length, 250).catch(() => undefined);
+    const stored = new Set((await tdb.db.selectFrom('failures').select('id').execute()).map((r) => r.id));
+    const lost = accepted.filter((d) => !stored.has(d.failureId));
+    note(`cluster failover: ${accepted.length} accepted at once, ${refused.length} refused with 503 and accepted on redelivery, ${lost.length} accepted but lost${lost.length ? ` (${lost.map((d) => d.failureId).join(', ')})` : ''}; ${await final()}/${ids.length} final`);
+    expect(lost.map((d) => d.failureId)).toEqual([]);
+    expect(await exactlyOnceViolations(tdb.db, ids)).toEqual([]);
+    for (const w of workers) expect(w.gone).toBe(false);
+    expect(ingest.gone).toBe(false);
+  });
+});
