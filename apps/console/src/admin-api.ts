@@ -197,6 +197,7 @@ export const OPENAPI_INFO = {
       'Authenticate with `Authorization: Bearer <PITCREW_ADMIN_TOKEN>` (or a console session for reads). Every error is `{error, reason}`.',
   },
   servers: [{ url: API_PATH }],
+  security: [{ adminToken: [] }],
 };
 
 /**
@@ -274,6 +275,12 @@ export function createAdminApi(deps: AdminApiDeps) {
         throw new ConsoleError(400, 'bad_request', `invalid ${result.target}: ${reason}`);
       }
     },
+  });
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'adminToken', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'PITCREW_ADMIN_TOKEN; browsers signed in at /login send their session cookie instead (writes then need X-CSRF-Token)',
   });
 
   return app
