@@ -62,6 +62,8 @@ export interface PagesDeps {
   logger: Logger;
   /** The workers' fix-loop breaker settings (`PITCREW_FIX_BREAKER_*`); default the schema's (3 loops, 1 h). */
   fixBreaker?: FixBreakerSettings;
+  /** Failures per page of the list, default {@link FAILURES_PER_PAGE}. */
+  pageSize?: number;
   now?: () => Date;
 }
 
@@ -147,7 +149,7 @@ export function createPages(deps: PagesDeps): Hono {
     let result;
     try {
       result = await listFailures(db, {
-        limit: FAILURES_PER_PAGE,
+        limit: deps.pageSize ?? FAILURES_PER_PAGE,
         ...(form.repo.trim() ? { repo: form.repo.trim() } : {}),
         ...(form.category ? { category: form.category } : {}),
         ...(form.conclusion ? { conclusion: form.conclusion } : {}),
