@@ -73,6 +73,8 @@ export const Layout: FC<PropsWithChildren<{ title: string; section: string; noti
       <meta charset="utf-8" />
       <meta name="viewport" content="width=device-width, initial-scale=1" />
       <title>{`${title} · pitcrew console`}</title>
+      {/* No favicon request (it would 404 and log a console error). */}
+      <link rel="icon" href="data:," />
       <style>{CSS}</style>
     </head>
     <body>
