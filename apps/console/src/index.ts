@@ -1,3 +1,22 @@
-// @pitcrew/console: the operator's console (issue 18). Its modules are exported from here as they land.
-export { createPages, FAILURES_PER_PAGE, type PagesCsrf, type PagesDeps } from './pages/pages.tsx';
+// @pitcrew/console: the operator's console (issue 18): admin API, Bull Board and pages on their own port.
+export { createAdminApi, API_PATH, OPENAPI_INFO, type AdminApi, type AdminApiDeps } from './admin-api.ts';
+export { createBoard, BOARD_PATH } from './board.ts';
+export { createConsoleApp, type ConsoleDeps } from './app.ts';
+export { ConsoleEnv } from './env.ts';
+export { ConsoleError } from './errors.ts';
+export { startConsole, type ConsoleHandle, type PagesDeps, type PagesFactory } from './main.ts';
+export {
+  createSessions,
+  csrfField,
+  csrfToken,
+  safeNextPath,
+  CSRF_FIELD,
+  CSRF_HEADER,
+  SESSION_COOKIE,
+  type ConsoleEnv as ConsoleHonoEnv,
+  type Session,
+  type SessionOptions,
+  type Sessions,
+} from './session.ts';
+export { createPages, FAILURES_PER_PAGE, type PagesCsrf, type PagesDeps as CreatePagesDeps } from './pages/pages.tsx';
 export { replayDelivery, retryFailure, type ReplayResult, type RetryResult } from './pages/actions.ts';

@@ -1,9 +1,6 @@
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { Logger } from 'pino';
-import { API_PATH } from './admin-api.ts';
-import { adminAuth } from './admin-auth.ts';
-import { BOARD_PATH } from './board.ts';
 import { IngestError } from './errors.ts';
 import type { FixEventProducer } from './fix-event-producer.ts';
 import type { IntakeProducer } from './intake-producer.ts';
@@ -29,10 +26,6 @@ export interface IngestDeps {
   repoFilter?: RepoFilter;
   /** Named readiness checks for `/readyz`; each resolves when its dependency answers. */
   readiness: Record<string, () => Promise<unknown>>;
-  /** Bull Board sub-app and the token guarding it; the board is not mounted without a token. */
-  board?: { app: Hono; token: string };
-  /** Admin API sub-app (`createAdminApi`) and the token guarding it; not mounted without a token. */
-  api?: { app: Hono; token: string };
   onOutcome?: (event: string, outcome: WebhookOutcome, detail: DeliveryDetail) => void;
   /** Prometheus metrics served at `GET /metrics` (behind a bearer token when `token` is set); deliveries are counted into them. */
   metrics?: { metrics: IngestMetrics; token?: string };
@@ -47,11 +40,11 @@ const READINESS_TIMEOUT_MS = 2_000;
  * - `GET /healthz` → 200 `{ok: true}` while the process serves
  * - `GET /readyz` → 200 `{ready: true, checks}` when every dependency answers, else 503 with the
  *   failing checks and their errors
- * - `/admin/queues` → Bull Board behind admin auth, when configured
- * - `/api/…` → the admin API (see `createAdminApi`) behind the same auth, when configured
  * - `GET /metrics` → Prometheus text format, when configured (see `createMetricsRoutes`)
  *
- * Every error answer is JSON `{error, reason}`.
+ * Nothing else: this is the port GitHub (the internet) reaches. The admin API, Bull Board and the
+ * pages are the console's (`@pitcrew/console`, its own process and port); `/api/…` and `/admin/…`
+ * answer 404 here like any other path. Every error answer is JSON `{error, reason}`.
  */
 export function createApp(deps: IngestDeps): Hono {
   const app = new Hono();
@@ -86,22 +79,13 @@ export function createApp(deps: IngestDeps): Hono {
     const ready = entries.every(([, r]) => r.ok);
     return c.json({ ready, checks }, ready ? 200 : 503);
   });
-  if (deps.board) {
-    app.use(`${BOARD_PATH}/*`, adminAuth(deps.board.token));
-    app.use(BOARD_PATH, adminAuth(deps.board.token));
-    app.route(BOARD_PATH, deps.board.app);
-  }
-  if (deps.api) {
-    app.use(`${API_PATH}/*`, adminAuth(deps.api.token));
-    app.route(API_PATH, deps.api.app);
-  }
   app.notFound((c) => c.json({ error: 'not_found', reason: `no route for ${c.req.method} ${c.req.path}` }, 404));
   app.onError((error, c) => {
     if (error instanceof IngestError) {
       return c.json({ error: error.code, reason: error.message }, error.status, error.headers);
     }
     if (error instanceof HTTPException) {
-      // hono's own middleware (auth) errors carry their response, e.g. WWW-Authenticate.
+      // hono's own middleware (the metrics token's bearer auth) errors carry their response, e.g. WWW-Authenticate.
       const res = error.getResponse();
       return c.json(
         { error: res.status === 401 ? 'unauthorized' : 'http_error', reason: error.message || res.statusText },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DatabaseEnv, FixBreakerEnv, LogEnv, RedisEnv, splitList } from '@pitcrew/core';
+import { DatabaseEnv, LogEnv, RedisEnv, splitList } from '@pitcrew/core';
 
 /**
  * Every variable the ingest process reads. Parsed once in `main.ts`; nothing else reads
@@ -9,12 +9,6 @@ export const IngestEnv = z.object({
   ...LogEnv.shape,
   ...RedisEnv.shape,
   ...DatabaseEnv.shape,
-  /**
-   * The fix-loop breaker the admin API reports (`GET /api/fix-breakers`): PITCREW_FIX_BREAKER_THRESHOLD
-   * exhausted loops in a row (default 3), PITCREW_FIX_BREAKER_COOLDOWN_MS (default 3,600,000 ms).
-   * Set them as on the workers, which decide with them.
-   */
-  ...FixBreakerEnv.shape,
   /**
    * Ingest processes sharing the port (`node:cluster`); 1 = a single process. One Node process
    * serves HTTP on one core: on a host given to ingest, use its number of cores.
@@ -49,8 +43,6 @@ export const IngestEnv = z.object({
    * 202 ignored, as before.
    */
   PITCREW_RESOLUTION: z.stringbool().default(true),
-  /** Bearer token (or basic-auth password) guarding Bull Board at /admin/queues and the admin API at /api; unset = neither. */
-  PITCREW_ADMIN_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
   /** Bearer token Prometheus must send to `GET /metrics` (ingest and worker); unset = open (keep the port internal). */
   PITCREW_METRICS_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
 });

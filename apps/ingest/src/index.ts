@@ -1,6 +1,4 @@
 export { createApp, type IngestDeps } from './app.ts';
-export { createAdminApi, API_PATH, type AdminApiDeps } from './admin-api.ts';
-export { createBoard, BOARD_PATH } from './board.ts';
 export { startIngestCluster } from './cluster.ts';
 export { IngestEnv } from './env.ts';
 export { IngestError } from './errors.ts';

@@ -12,9 +12,7 @@ import {
   allQueueNames,
   type Logger,
 } from '@pitcrew/core';
-import { createAdminApi } from './admin-api.ts';
 import { createApp } from './app.ts';
-import { createBoard } from './board.ts';
 import { IngestEnv } from './env.ts';
 import { createFixEventProducer } from './fix-event-producer.ts';
 import { createIntakeProducer } from './intake-producer.ts';
@@ -83,7 +81,7 @@ export async function startIngest(
     defaultJobOptions: defaultJobOptions(config.PITCREW_JOB_ATTEMPTS),
   };
   const intake = new Queue(QUEUES.intake, queueOptions);
-  // Every queue, for the board: intake, triage, the runner queues, publish, fix and fix-events.
+  // Every queue, for the queue gauges of /metrics: intake, triage, the runner queues, publish, fix and fix-events.
   const queues = allQueueNames().map((name) => (name === QUEUES.intake ? intake : new Queue(name, queueOptions)));
   for (const q of queues) q.on('error', (error) => log.warn({ err: error, queue: q.name }, 'queue error'));
   const db = createDb(config.DATABASE_URL, Math.min(config.PITCREW_DB_POOL_SIZE, 2), (error) =>
@@ -113,23 +111,6 @@ export async function startIngest(
       metrics: createIngestMetrics({ queues }),
       ...(config.PITCREW_METRICS_TOKEN ? { token: config.PITCREW_METRICS_TOKEN } : {}),
     },
-    ...(config.PITCREW_ADMIN_TOKEN
-      ? {
-          board: { app: createBoard(queues), token: config.PITCREW_ADMIN_TOKEN },
-          api: {
-            app: createAdminApi({
-              db,
-              redis,
-              prefix,
-              triage: queues.find((q) => q.name === QUEUES.triage)!,
-              producer,
-              logger: log,
-              fixBreaker: { threshold: config.PITCREW_FIX_BREAKER_THRESHOLD, cooldownMs: config.PITCREW_FIX_BREAKER_COOLDOWN_MS },
-            }),
-            token: config.PITCREW_ADMIN_TOKEN,
-          },
-        }
-      : {}),
   });
   const server = await new Promise<ServerType>((resolve) => {
     const s = serve(
@@ -153,7 +134,7 @@ export async function startIngest(
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   const host = config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST;
   const url = `http://${host}:${port}`;
-  log.info({ url, board: Boolean(config.PITCREW_ADMIN_TOKEN), metrics: `${url}/metrics`, metricsAuth: Boolean(config.PITCREW_METRICS_TOKEN) }, 'ingest listening');
+  log.info({ url, metrics: `${url}/metrics`, metricsAuth: Boolean(config.PITCREW_METRICS_TOKEN) }, 'ingest listening');
   let closing: Promise<void> | undefined;
   return {
     url,

@@ -47,6 +47,32 @@ describe('startIngest', () => {
     }
   });
 
+  it('serves only /webhooks/github, /healthz, /readyz and /metrics: /api and /admin answer 404 even with the admin token set', async () => {
+    const token = 'ingest-admin-token-0123456789';
+    const ingest = await startIngest({ ...env, PITCREW_ADMIN_TOKEN: token, PITCREW_METRICS_TOKEN: 'ingest-metrics-token-0123456789' }, logger);
+    try {
+      const bearer = { authorization: `Bearer ${token}` };
+      const basic = { authorization: `Basic ${Buffer.from(`ops:${token}`).toString('base64')}` };
+      for (const path of ['/api', '/api/failures', '/api/openapi.json', '/admin', '/admin/queues', '/admin/queues/api/queues', '/login']) {
+        for (const headers of [{}, bearer, basic]) {
+          const res = await fetch(`${ingest.url}${path}`, { headers });
+          expect(res.status, `${path} ${JSON.stringify(headers)}`).toBe(404);
+          expect(await res.json()).toEqual({ error: 'not_found', reason: `no route for GET ${path}` });
+        }
+      }
+      const retry = await fetch(`${ingest.url}/api/failures/gh-job-1/retry`, { method: 'POST', headers: { ...bearer, 'content-type': 'application/json' }, body: '{}' });
+      expect(retry.status).toBe(404);
+      // What it does serve: health, readiness, metrics behind their own token, and the webhook route.
+      expect((await fetch(`${ingest.url}/healthz`)).status).toBe(200);
+      expect((await fetch(`${ingest.url}/readyz`)).status).toBe(200);
+      expect((await fetch(`${ingest.url}/metrics`)).status).toBe(401);
+      expect((await fetch(`${ingest.url}/metrics`, { headers: { authorization: 'Bearer ingest-metrics-token-0123456789' } })).status).toBe(200);
+      expect((await fetch(`${ingest.url}/webhooks/github`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(401); // unsigned
+    } finally {
+      await ingest.close();
+    }
+  });
+
   it('refuses to start on bad configuration, naming the variable', async () => {
     const error = await startIngest({ ...env, PORT: 'eighty', GITHUB_WEBHOOK_SECRET: '' }, logger).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);

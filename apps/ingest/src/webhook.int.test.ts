@@ -8,7 +8,6 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fixEventJobId, FixEventJobData, intakeJobId, IntakeJobData, QUEUES } from '@pitcrew/core';
 import { createTestRedis, deleteKeysWithPrefix, testPrefix } from '@pitcrew/testkit';
 import { createApp } from './app.ts';
-import { createBoard } from './board.ts';
 import { createFixEventProducer } from './fix-event-producer.ts';
 import { createIntakeProducer } from './intake-producer.ts';
 
@@ -20,7 +19,6 @@ const jobFailure = () => example('workflow_job', (e) => e.workflow_job.conclusio
 
 const SECRET = 'current-secret-0123456789';
 const OLD_SECRET = 'previous-secret-0123456789';
-const ADMIN_TOKEN = 'admin-token-0123456789abcdef';
 const logger = pino({ level: 'silent' });
 
 let redis: Redis;
@@ -63,7 +61,6 @@ beforeEach(async () => {
     fixEvents: createFixEventProducer(fixEvents, redis, prefix),
     logger,
     readiness: { redis: () => redis.ping() },
-    board: { app: createBoard([intake]), token: ADMIN_TOKEN },
   });
   return async () => {
     await intake.close();
@@ -218,25 +215,12 @@ describe('POST /webhooks/github', () => {
   });
 });
 
-describe('health, readiness and board', () => {
+describe('health, readiness and nothing else', () => {
   it('healthz and readyz answer 200 when Redis answers', async () => {
     expect((await app.request('/healthz')).status).toBe(200);
     const ready = await app.request('/readyz');
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ ready: true, checks: { redis: { ok: true } } });
-  });
-
-  it('guards Bull Board with the admin token (bearer or basic)', async () => {
-    expect((await app.request('/admin/queues')).status).toBe(401);
-    expect((await app.request('/admin/queues', { headers: { authorization: 'Bearer wrong-token-0123456789' } })).status).toBe(401);
-    const bearer = await app.request('/admin/queues', { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-    expect(bearer.status).toBe(200);
-    expect(await bearer.text()).toContain('<html');
-    const basic = await app.request('/admin/queues/api/queues', {
-      headers: { authorization: `Basic ${Buffer.from(`ops:${ADMIN_TOKEN}`).toString('base64')}` },
-    });
-    expect(basic.status).toBe(200);
-    expect(JSON.stringify(await basic.json())).toContain('intake');
   });
 
   it('unknown routes get a JSON 404', async () => {

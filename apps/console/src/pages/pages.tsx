@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
-import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { Hono, type Context, type Env, type MiddlewareHandler } from 'hono';
+import type { BlankEnv } from 'hono/types';
 import type { Child } from 'hono/jsx';
 import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
@@ -40,15 +41,15 @@ import { BudgetLedger, SpendByRepository, SpendChart } from './spend.tsx';
  * hidden field carrying the session's token, and a middleware that refuses a state-changing
  * request whose token is missing or wrong (403) before the handler runs.
  */
-export interface PagesCsrf {
+export interface PagesCsrf<E extends Env = BlankEnv> {
   /** The hidden `<input>` with the request's session token, put in every POST form. */
-  field(c: Context): Child;
+  field(c: Context<E>): Child;
   /** Runs before every POST handler of the pages. */
-  verify: MiddlewareHandler;
+  verify: MiddlewareHandler<E>;
 }
 
 /** Dependencies of {@link createPages}; the console's `main.ts` builds the real ones, tests their own. */
-export interface PagesDeps {
+export interface PagesDeps<E extends Env = BlankEnv> {
   db: Kysely<Database>;
   /** Reads the runner breaker states the workers publish (`<prefix>:breakers`). */
   redis: Redis;
@@ -58,7 +59,7 @@ export interface PagesDeps {
   triage: Queue;
   /** The webhook route's producer: a replay is a new intake job. */
   producer: IntakeProducer;
-  csrf: PagesCsrf;
+  csrf: PagesCsrf<E>;
   logger: Logger;
   /** The workers' fix-loop breaker settings (`PITCREW_FIX_BREAKER_*`); default the schema's (3 loops, 1 h). */
   fixBreaker?: FixBreakerSettings;
@@ -119,19 +120,19 @@ const Notice = ({ error, children }: { error?: boolean; children: Child }) => (
  * page. Every text from logs and payloads is rendered as JSX text (escaped), never as HTML; the
  * admin read queries pass it through the outgoing boundary (secrets redacted) first.
  */
-export function createPages(deps: PagesDeps): Hono {
+export function createPages<E extends Env = BlankEnv>(deps: PagesDeps<E>): Hono<E> {
   const { db, csrf } = deps;
   const now = deps.now ?? (() => new Date());
   const fixBreaker = deps.fixBreaker ?? { threshold: FIX_BREAKER_DEFAULTS.PITCREW_FIX_BREAKER_THRESHOLD, cooldownMs: FIX_BREAKER_DEFAULTS.PITCREW_FIX_BREAKER_COOLDOWN_MS };
-  const app = new Hono();
-  const page = (c: Context, title: string, section: string, body: Child, status: 200 | 400 | 404 | 422 = 200, notice?: Child) =>
+  const app = new Hono<E>();
+  const page = (c: Context<E>, title: string, section: string, body: Child, status: 200 | 400 | 404 | 422 = 200, notice?: Child) =>
     c.html(
       <Layout title={title} section={section} notice={notice}>
         {body}
       </Layout>,
       status,
     );
-  const notFound = (c: Context, what: string, section: string) => page(c, 'Not found', section, <p>{`There is no ${what}.`}</p>, 404);
+  const notFound = (c: Context<E>, what: string, section: string) => page(c, 'Not found', section, <p>{`There is no ${what}.`}</p>, 404);
 
   app.get('/', (c) => c.redirect('/failures', 302));
 
@@ -189,7 +190,10 @@ export function createPages(deps: PagesDeps): Hono {
     return page(c, title, '/failures', <FailureDetailView detail={detail} history={history} csrf={csrf.field(c)} />, 200, notice);
   });
 
-  app.post('/failures/:id/retry', csrf.verify, async (c) => {
+  // The CSRF check runs before the handlers of both forms.
+  for (const path of ['/failures/:id/retry', '/deliveries/:id/replay']) app.post(path, csrf.verify);
+
+  app.post('/failures/:id/retry', async (c) => {
     const id = c.req.param('id');
     const body = await c.req.parseBody();
     const stage = TriageStage.safeParse(body.stage ?? 'classify');
@@ -199,7 +203,7 @@ export function createPages(deps: PagesDeps): Hono {
     return c.redirect(`/failures/${encodeURIComponent(id)}?notice=${result.outcome === 'queued' ? 'retried' : 'retry-refused'}`, 303);
   });
 
-  app.post('/deliveries/:id/replay', csrf.verify, async (c) => {
+  app.post('/deliveries/:id/replay', async (c) => {
     const id = c.req.param('id');
     const result = await replayDelivery({ ...deps, now }, id);
     if (result.outcome === 'not_found') return notFound(c, `stored delivery ${id} (only failure deliveries are stored)`, '/failures');

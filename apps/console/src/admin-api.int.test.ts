@@ -11,10 +11,10 @@ import { breakerStateField, breakerStatesKey, findFailure, finishExecution, reco
 import { createTestDatabase, createTestRedis, deleteKeysWithPrefix, testPrefix, type TestDatabase } from '@pitcrew/testkit';
 import { startFakeLlm } from '@pitcrew/testkit/fake-llm';
 import { createBreakerPublisher, createBreakers, createRunnerRegistry, createWorkers, startWorker, type Workers } from '@pitcrew/worker';
+import { createApp, createIntakeProducer } from '@pitcrew/ingest';
 import { createAdminApi } from './admin-api.ts';
-import { createApp } from './app.ts';
+import { createConsoleApp } from './app.ts';
 import { createBoard } from './board.ts';
-import { createIntakeProducer } from './intake-producer.ts';
 
 const require = createRequire(import.meta.url);
 const sets = require('@octokit/webhooks-examples/api.github.com/index.json') as { name: string; examples: any[] }[];
@@ -37,10 +37,12 @@ let prefix: string;
 let intake: Queue;
 let triage: Queue;
 let workers: Workers;
-let app: ReturnType<typeof createApp>;
+/** The console: admin API and board. */
+let app: ReturnType<typeof createConsoleApp>;
+/** Ingest, for deliveries: its webhook route is the way failures come in. */
+let ingest: ReturnType<typeof createApp>;
 
 const bearer = { authorization: `Bearer ${TOKEN}` };
-const basic = (password: string) => ({ authorization: `Basic ${Buffer.from(`ops:${password}`).toString('base64')}` });
 
 async function api(path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) {
   const response = await app.request(`/api${path}`, {
@@ -55,7 +57,7 @@ async function api(path: string, init: { method?: string; body?: unknown; header
 async function deliver(jobId = Math.floor(Math.random() * 1e12)): Promise<{ deliveryId: string; failureId: string }> {
   const body = JSON.stringify(jobFailure(jobId));
   const deliveryId = randomUUID();
-  const response = await app.request('/webhooks/github', {
+  const response = await ingest.request('/webhooks/github', {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
@@ -102,14 +104,13 @@ beforeAll(async () => {
   intake = new Queue(QUEUES.intake, { connection: redis, prefix });
   triage = new Queue(QUEUES.triage, { connection: redis, prefix });
   const producer = createIntakeProducer(intake, redis, prefix);
-  app = createApp({
-    secrets: [SECRET],
-    maxBodyBytes: 1024 * 1024,
-    producer,
-    logger,
+  ingest = createApp({ secrets: [SECRET], maxBodyBytes: 1024 * 1024, producer, logger, readiness: {} });
+  app = createConsoleApp({
+    api: createAdminApi({ db: tdb.db, redis, prefix, triage, producer, logger }),
+    board: createBoard([intake, triage]),
+    session: { adminToken: TOKEN },
     readiness: {},
-    board: { app: createBoard([intake, triage]), token: TOKEN },
-    api: { app: createAdminApi({ db: tdb.db, redis, prefix, triage, producer, logger }), token: TOKEN },
+    logger,
   });
   // Real BullMQ workers on the same prefix and database: intake → triage → run-rules.
   workers = createWorkers({
@@ -131,21 +132,24 @@ afterAll(async () => {
 });
 
 describe('admin auth', () => {
-  it('guards the API and the board alike: 401 without or with a wrong token, bearer and basic both pass', async () => {
-    for (const path of ['/api/failures', '/admin/queues']) {
-      const none = await app.request(path);
+  it('guards the API and the board alike: 401 without or with a wrong bearer token, the right one passes', async () => {
+    for (const path of ['/api/failures', '/admin/queues/api/queues']) {
+      const none = await app.request(path, { headers: { accept: 'application/json' }, method: 'POST' });
       expect(none.status, path).toBe(401);
       expect(await none.json()).toMatchObject({ error: 'unauthorized' });
       expect((await app.request(path, { headers: { authorization: 'Bearer wrong-token-0123456789' } })).status, path).toBe(401);
-      expect((await app.request(path, { headers: basic('wrong-token-0123456789') })).status, path).toBe(401);
       expect((await app.request(path, { headers: bearer })).status, path).toBe(200);
-      expect((await app.request(path, { headers: basic(TOKEN) })).status, path).toBe(200);
     }
+    // The API has no sign-in page: a GET without credentials is a 401 with a hint, not a redirect.
+    const get = await app.request('/api/failures');
+    expect(get.status).toBe(401);
+    expect(get.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    expect(await get.json()).toMatchObject({ error: 'unauthorized', reason: expect.stringContaining('/login') });
   });
 
-  it('is not mounted without a token', async () => {
-    const bare = createApp({ secrets: [SECRET], maxBodyBytes: 1024, producer: createIntakeProducer(intake, redis, prefix), logger, readiness: {} });
-    const res = await bare.request('/api/failures', { headers: bearer });
+  it('an unknown API path is a JSON 404 behind the same auth', async () => {
+    expect((await app.request('/api/nope')).status).toBe(401);
+    const res = await app.request('/api/nope', { headers: bearer });
     expect(res.status).toBe(404);
     expect(await res.json()).toMatchObject({ error: 'not_found' });
   });
@@ -224,7 +228,7 @@ describe('failures', () => {
     payload.workflow_job.head_branch = `release/${token}`;
     payload.workflow_job.steps = [{ name: `Run curl -H "Authorization: Bearer ${token}" https://x.example`, status: 'completed', conclusion: 'failure', number: 1 }];
     const body = JSON.stringify(payload);
-    const response = await app.request('/webhooks/github', {
+    const response = await ingest.request('/webhooks/github', {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-github-event': 'workflow_job', 'x-github-delivery': randomUUID(), 'x-hub-signature-256': await sign(SECRET, body) },
       body,
@@ -794,14 +798,7 @@ describe('breakers of a real worker process', () => {
     const ownIntake = new Queue(QUEUES.intake, { connection: redis, prefix: ownPrefix });
     const ownTriage = new Queue(QUEUES.triage, { connection: redis, prefix: ownPrefix });
     const producer = createIntakeProducer(ownIntake, redis, ownPrefix);
-    const own = createApp({
-      secrets: [SECRET],
-      maxBodyBytes: 1024 * 1024,
-      producer,
-      logger,
-      readiness: {},
-      api: { app: createAdminApi({ db: tdb.db, redis, prefix: ownPrefix, triage: ownTriage, producer, logger }), token: TOKEN },
-    });
+    const own = createConsoleApp({ api: createAdminApi({ db: tdb.db, redis, prefix: ownPrefix, triage: ownTriage, producer, logger }), session: { adminToken: TOKEN }, readiness: {}, logger });
     const read = async () => (await (await own.request('/api/breakers', { headers: bearer })).json()) as any;
     const worker = await startWorker(
       {
