@@ -2,18 +2,19 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { serve, type ServerType } from '@hono/node-server';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPages } from './pages.tsx';
+import { inject } from 'vitest';
+import { defaultPages } from '../default-pages.ts';
+import { startConsole, type ConsoleHandle } from '../main.ts';
 import { startRealRun, until, type RealRun } from './real-run.ts';
-import { fixedTokenCsrf } from './test-csrf.ts';
 
 /**
  * Every console page in a real headless Chromium (Debian's `chromium`, driven by playwright-core)
- * over the data of a real run (real-run.ts): renders with no console error, labelled forms, a
- * keyboard-only retry through the CSRF-protected form, and a screenshot per page kept under
+ * over the data of a real run (real-run.ts), served by the console process (`startConsole`, the
+ * pages behind the real sign-in and session CSRF check): renders with no console error, labelled
+ * forms, a keyboard-only retry through the CSRF-protected form, and a screenshot per page kept under
  * `test-output/console/` (gitignored). Without /usr/bin/chromium the suite is skipped and says so.
  */
 const CHROMIUM = '/usr/bin/chromium';
@@ -21,7 +22,7 @@ const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 /** Where the screenshots are kept for people to look at. */
 export const SCREENSHOT_DIR = resolve(import.meta.dirname, '../../../../test-output/console');
-const CSRF = 'browser-test-csrf-token';
+const ADMIN_TOKEN = 'browser-test-admin-token-0123456789';
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 const haveChromium = existsSync(CHROMIUM);
@@ -29,27 +30,33 @@ if (!haveChromium) console.warn(`[console screenshots] SKIPPED: ${CHROMIUM} not 
 
 describe.skipIf(!haveChromium)('the console pages in headless Chromium', () => {
   let run: RealRun;
-  let server: ServerType;
+  let consoleApp: ConsoleHandle;
   let base: string;
   let profile: string;
   let context: BrowserContext;
 
   beforeAll(async () => {
     run = await startRealRun();
-    const app = createPages({ db: run.tdb.db, redis: run.redis, prefix: run.prefix, triage: run.triage, producer: run.producer, csrf: fixedTokenCsrf(CSRF), logger: pino({ level: 'silent' }) });
-    server = await new Promise<ServerType>((ready) => {
-      const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => ready(s));
-    });
-    const address = server.address();
-    base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    consoleApp = await startConsole(
+      { REDIS_URL: inject('redisUrl'), DATABASE_URL: run.tdb.url, PITCREW_QUEUE_PREFIX: run.prefix, PITCREW_ADMIN_TOKEN: ADMIN_TOKEN, PITCREW_CONSOLE_PORT: '0', PITCREW_CONSOLE_HOST: '127.0.0.1' },
+      { logger: pino({ level: 'silent' }), ...(defaultPages ? { pages: defaultPages } : {}) },
+    );
+    base = consoleApp.url;
     profile = await mkdtemp(join(tmpdir(), 'pitcrew-chromium-'));
     context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 900 } });
     await mkdir(SCREENSHOT_DIR, { recursive: true });
+    // Sign in once, by keyboard, as an operator would: the session cookie then serves every page.
+    const page = await context.newPage();
+    await page.goto(`${base}/failures`);
+    await page.waitForURL(/\/login/);
+    await page.getByLabel('Admin token').fill(ADMIN_TOKEN);
+    await Promise.all([page.waitForURL(/\/failures$/), page.keyboard.press('Enter')]);
+    await page.close();
   }, 180_000);
 
   afterAll(async () => {
     await context?.close();
-    if (server) await new Promise<void>((done) => server.close(() => done()));
+    await consoleApp?.close();
     await run?.close();
     if (profile) await rm(profile, { recursive: true, force: true });
   });
@@ -137,7 +144,7 @@ describe.skipIf(!haveChromium)('the console pages in headless Chromium', () => {
     await page.close();
   });
 
-  it('refuses the same POST without the CSRF token', async () => {
+  it('refuses the same POST without the session CSRF token', async () => {
     const response = await context.request.post(`${base}/failures/${run.failures.unit22}/retry`, { form: { stage: 'classify' } });
     expect(response.status()).toBe(403);
     const forged = await context.request.post(`${base}/failures/${run.failures.unit22}/retry`, { form: { stage: 'classify', _csrf: 'forged' } });
