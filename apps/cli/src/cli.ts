@@ -3,7 +3,7 @@ import { exitOnStartError } from '@pitcrew/core';
 import { loadDotEnv } from './env-file.ts';
 import { runMigrate } from './commands/migrate.ts';
 import { registerOperatorCommands } from './commands/operate.ts';
-import { runIngest, runWorker } from './commands/serve.ts';
+import { runConsole, runIngest, runWorker } from './commands/serve.ts';
 import { runStart } from './commands/start.ts';
 import { positiveInt } from './options.ts';
 
@@ -16,7 +16,7 @@ const program = new Command()
 
 program
   .command('start')
-  .description('run the whole system locally: Postgres and Redis (embedded unless DATABASE_URL/REDIS_URL), migrations, ingest, workers')
+  .description('run the whole system locally: Postgres and Redis (embedded unless DATABASE_URL/REDIS_URL), migrations, ingest, workers, console')
   .option('--demo', 'send the GitHub example deliveries and print what became of them', false)
   .option('--once', 'exit after the demo: 0 when every accepted failure reached a final state and every resolution job ended', false)
   .option('--workers <n>', 'worker processes', positiveInt, 2)
@@ -37,8 +37,13 @@ program
 
 program
   .command('ingest')
-  .description('run the webhook server (POST /webhooks/github, /healthz, /readyz, /admin/queues, /api)')
+  .description('run the webhook server (POST /webhooks/github, /healthz, /readyz, /metrics)')
   .action(runIngest);
+
+program
+  .command('console')
+  .description('run the operator console on PITCREW_CONSOLE_PORT (admin API /api, Bull Board /admin/queues, pages); needs PITCREW_ADMIN_TOKEN')
+  .action(runConsole);
 
 program
   .command('worker')

@@ -12,7 +12,8 @@ import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { finishFixAttempt, QUEUES, recordPullRequestOutcome, startFixAttempt } from '@pitcrew/core';
-import { createAdminApi, createApp, createIntakeProducer } from '@pitcrew/ingest';
+import { createAdminApi, createConsoleApp } from '@pitcrew/console';
+import { createApp, createIntakeProducer } from '@pitcrew/ingest';
 import { createTestDatabase, createTestRedis, deleteKeysWithPrefix, testPrefix, type TestDatabase } from '@pitcrew/testkit';
 import { createRunnerRegistry, createWorkers, type Workers } from '@pitcrew/worker';
 import { AdminApiError, createAdminClient, type AdminClient } from './admin/client.ts';
@@ -41,8 +42,11 @@ let prefix: string;
 let intake: Queue;
 let triage: Queue;
 let workers: Workers;
-let server: ServerType;
+let servers: ServerType[] = [];
+/** The console's URL (the admin API). */
 let baseUrl: string;
+/** Ingest's URL (`replay FILE` posts to its webhook route). */
+let ingestUrl: string;
 let client: AdminClient;
 let dir: string;
 
@@ -66,26 +70,25 @@ beforeAll(async () => {
   intake = new Queue(QUEUES.intake, { connection: redis, prefix });
   triage = new Queue(QUEUES.triage, { connection: redis, prefix });
   const producer = createIntakeProducer(intake, redis, prefix);
-  const app = createApp({
-    secrets: [SECRET],
-    maxBodyBytes: 1024 * 1024,
-    producer,
-    logger,
-    readiness: {},
-    api: { app: createAdminApi({ db: tdb.db, redis, prefix, triage, producer, logger }), token: TOKEN },
-  });
-  server = await new Promise<ServerType>((resolve) => {
-    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
-  });
-  const address = server.address();
-  baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const ingest = createApp({ secrets: [SECRET], maxBodyBytes: 1024 * 1024, producer, logger, readiness: {} });
+  const console_ = createConsoleApp({ api: createAdminApi({ db: tdb.db, redis, prefix, triage, producer, logger }), session: { adminToken: TOKEN }, readiness: {}, logger });
+  const listen = async (fetch: (request: Request) => Response | Promise<Response>) => {
+    const server = await new Promise<ServerType>((resolve) => {
+      const s = serve({ fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+    });
+    servers.push(server);
+    const address = server.address();
+    return `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  };
+  baseUrl = await listen(console_.fetch);
+  ingestUrl = await listen(ingest.fetch);
   client = createAdminClient({ baseUrl, token: TOKEN });
   workers = createWorkers({ connection: workerConnection, prefix, db: tdb.db, runners: createRunnerRegistry({ choice: 'rules' }), logger, concurrency: 2, attempts: 2 });
   dir = mkdtempSync(join(tmpdir(), 'pitcrew-cli-'));
 });
 
 afterAll(async () => {
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
   await workers.close(5_000);
   await Promise.all([intake.close(), triage.close()]);
   await deleteKeysWithPrefix(redis, prefix);
@@ -102,7 +105,7 @@ describe('operator commands over the admin API', () => {
     writeFileSync(path, JSON.stringify({ headers: { 'X-GitHub-Event': 'workflow_job', 'X-GitHub-Delivery': originalId }, payload: jobFailure(Math.floor(Math.random() * 1e12)) }));
     const file = readDeliveryFile(path);
     expect(file).toMatchObject({ event: 'workflow_job', originalDeliveryId: originalId });
-    const sent = await replayFile({ baseUrl, secret: SECRET, file, json: true });
+    const sent = await replayFile({ baseUrl: ingestUrl, secret: SECRET, file, json: true });
     expect(sent.status).toBe(202);
     const body = JSON.parse(sent.text);
     expect(body).toMatchObject({ replayOf: originalId, answer: { accepted: true } });
@@ -110,7 +113,7 @@ describe('operator commands over the admin API', () => {
     deliveryId = body.deliveryId;
     await until('triaged', () => failureRow(failureId), (f) => f?.status === 'triaged');
     // A wrong secret is refused by ingest, exactly as for GitHub.
-    expect((await replayFile({ baseUrl, secret: 'not-the-secret', file })).status).toBe(401);
+    expect((await replayFile({ baseUrl: ingestUrl, secret: 'not-the-secret', file })).status).toBe(401);
     expect(() => readDeliveryFile(join(dir, 'bare.json'))).toThrow(/not a JSON file/);
     writeFileSync(join(dir, 'bare.json'), JSON.stringify(file.payload));
     expect(() => readDeliveryFile(join(dir, 'bare.json'))).toThrow(/--event/);
@@ -233,7 +236,9 @@ describe('operator commands over the admin API', () => {
     expect(await breakers(client)).toMatch(/no worker has published/);
   });
 
-  it('a wrong token or an unreachable API is one clear error', async () => {
+  it('a wrong token, ingest\'s URL for the console\'s, or an unreachable API is one clear error', async () => {
+    const ingestForConsole = createAdminClient({ baseUrl: ingestUrl, token: TOKEN });
+    await expect(failuresLs(ingestForConsole, {})).rejects.toThrow(/404 not_found: no route for GET \/api\/failures \(is PITCREW_API_URL the console's URL\? ingest serves no \/api\)/);
     const wrong = createAdminClient({ baseUrl, token: 'wrong-token-0123456789abc' });
     await expect(failuresLs(wrong, {})).rejects.toThrow(/401 unauthorized.*PITCREW_ADMIN_TOKEN/);
     const gone = createAdminClient({ baseUrl: 'http://127.0.0.1:9', token: TOKEN });

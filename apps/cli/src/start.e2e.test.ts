@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,9 +49,14 @@ describe('pitcrew start --demo --once', () => {
     });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    for (const line of ['ingest  http://127.0.0.1:', 'board   http://127.0.0.1:', `DATABASE_URL=${tdb.url}`, 'REDIS_URL=']) {
+    for (const line of ['ingest  http://127.0.0.1:', 'console http://127.0.0.1:', 'api     http://127.0.0.1:', `DATABASE_URL=${tdb.url}`, 'REDIS_URL=']) {
       expect(result.stdout).toContain(line);
     }
+    // The console ran as its own supervised process on its own port, off ingest's.
+    const ingestPort = /ingest {2}http:\/\/127\.0\.0\.1:(\d+)/.exec(result.stdout)![1];
+    const consolePort = /console http:\/\/127\.0\.0\.1:(\d+)/.exec(result.stdout)![1];
+    expect(consolePort).not.toBe(ingestPort);
+    expect(readFileSync(join(dataDir, 'logs', 'console.log'), 'utf8')).toMatch(/console listening/);
     expect(result.stdout).toMatch(/demo: 5 failures final, 0 not/);
     // The fixable failure: a real repository, prettier's fix form in bubblewrap, the guard, the
     // verification, a dry-run proposal on disk.

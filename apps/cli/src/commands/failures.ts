@@ -1,5 +1,5 @@
-import type { FailureDetail, FailureListItem, FailureStatus } from '@pitcrew/core';
-import type { AdminClient } from '../admin/client.ts';
+import type { FailureDetail, FailureStatus, TRIAGE_STAGES } from '@pitcrew/core';
+import { num, type AdminClient } from '../admin/client.ts';
 import { cell, fields, time, usd } from '../admin/format.ts';
 import { renderTable } from '../table.ts';
 import { FIX_COLUMNS, fixCells } from './fixes.ts';
@@ -24,14 +24,11 @@ export interface FailuresLsOptions {
  * @throws {AdminApiError} when the API refuses or cannot be reached
  */
 export async function failuresLs(client: AdminClient, options: FailuresLsOptions): Promise<string> {
-  const page = await client.get<{ items: FailureListItem[]; nextCursor: string | null }>('/failures', {
-    repo: options.repo,
-    category: options.category,
-    status: options.status,
-    since: options.since,
-    limit: options.limit,
-    cursor: options.cursor,
-  });
+  const page = await client.call(
+    client.api.failures.$get({
+      query: { repo: options.repo, category: options.category, status: options.status, since: options.since, limit: num(options.limit), cursor: options.cursor },
+    }),
+  );
   if (options.json) return JSON.stringify(page, null, 2);
   if (page.items.length === 0) return 'no failures match';
   const table = renderTable(
@@ -68,7 +65,7 @@ function resolvedCell(f: { resolvedAt?: string | null; resolvedBySha?: string | 
  * @throws {AdminApiError} 404 when the failure is unknown
  */
 export async function failuresShow(client: AdminClient, id: string, options: { json?: boolean } = {}): Promise<string> {
-  const d = await client.get<FailureDetail>(`/failures/${encodeURIComponent(id)}`);
+  const d = await client.call(client.api.failures[':id'].$get({ param: { id } }));
   if (options.json) return JSON.stringify(d, null, 2);
   return renderFailureDetail(d);
 }
@@ -127,15 +124,6 @@ export function renderFailureDetail(d: FailureDetail): string {
   return parts.join('\n\n');
 }
 
-/** Answer of `POST /api/failures/:id/retry`. */
-export interface RetryAnswer {
-  retried: boolean;
-  failureId: string;
-  fromStage: string;
-  attemptBase: number;
-  jobId: string;
-}
-
 /**
  * `pitcrew failures retry ID [--stage S] [--wait]`: asks for a retry from a stage; with `wait`,
  * polls the failure every 500 ms until it is triaged or failed (or `timeoutMs` passes) and shows it.
@@ -146,14 +134,14 @@ export interface RetryAnswer {
 export async function failuresRetry(
   client: AdminClient,
   id: string,
-  options: { stage?: string; wait?: boolean; timeoutMs?: number; json?: boolean } = {},
+  options: { stage?: (typeof TRIAGE_STAGES)[number]; wait?: boolean; timeoutMs?: number; json?: boolean } = {},
 ): Promise<string> {
-  const answer = await client.post<RetryAnswer>(`/failures/${encodeURIComponent(id)}/retry`, options.stage ? { stage: options.stage } : {});
+  const answer = await client.call(client.api.failures[':id'].retry.$post({ param: { id }, json: options.stage ? { stage: options.stage } : {} }));
   const line = `retry queued: ${answer.failureId} from ${answer.fromStage} (new attempts after ${answer.attemptBase}, job ${answer.jobId})`;
   if (!options.wait) return options.json ? JSON.stringify(answer, null, 2) : line;
   const deadline = Date.now() + (options.timeoutMs ?? 120_000);
   for (;;) {
-    const detail = await client.get<FailureDetail>(`/failures/${encodeURIComponent(id)}`);
+    const detail = await client.call(client.api.failures[':id'].$get({ param: { id } }));
     const round = detail.executions.filter((e) => e.attempt > answer.attemptBase);
     if ((detail.failure.status === 'triaged' || detail.failure.status === 'failed') && round.length > 0) {
       return options.json ? JSON.stringify({ retry: answer, failure: detail }, null, 2) : `${line}\n\n${renderFailureDetail(detail)}`;

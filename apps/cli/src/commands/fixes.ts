@@ -1,11 +1,12 @@
-import type { FixAttemptStatus, FixAttemptView, FixBreakerView, FixLoopDetail, FixLoopFigures, FixLoopStatus, FixLoopSummary, FixLoopView, FixListItem, FixSummary } from '@pitcrew/core';
-import type { AdminClient } from '../admin/client.ts';
+import type { FIX_ATTEMPT_STATUSES, FixAttemptView, FixBreakerView, FixLoopFigures, FixLoopStatus, FixLoopSummary, FixLoopView, FixSummary } from '@pitcrew/core';
+import { num, type AdminClient } from '../admin/client.ts';
 import { cell, fields, time, usd } from '../admin/format.ts';
 import { renderTable } from '../table.ts';
 
 /** Options of `pitcrew fixes ls`. */
 export interface FixesLsOptions {
-  status?: FixAttemptStatus;
+  /** How the attempt ended (the API's filter: every status but `not_attempted`). */
+  status?: (typeof FIX_ATTEMPT_STATUSES)[number];
   /** `rules` or `agent`. */
   fixer?: string;
   /** `owner/repo`, or a repository name under any owner. */
@@ -45,8 +46,8 @@ export function fixCells(f: FixAttemptView): (string | number)[] {
  * @throws {AdminApiError} on a bad filter or an unreachable API
  */
 export async function fixesLs(client: AdminClient, options: FixesLsOptions): Promise<string> {
-  const { json: _json, ...filters } = options;
-  const page = await client.get<{ items: FixListItem[]; nextCursor: string | null }>('/fixes', { ...filters });
+  const { status, fixer, repo, since, limit, cursor } = options;
+  const page = await client.call(client.api.fixes.$get({ query: { status, fixer, repo, since, limit: num(limit), cursor } }));
   if (options.json) return JSON.stringify(page, null, 2);
   if (page.items.length === 0) return 'no fix attempts match';
   const table = renderTable(
@@ -65,7 +66,7 @@ export async function fixesLs(client: AdminClient, options: FixesLsOptions): Pro
  * @throws {AdminApiError} 404 when the attempt is unknown
  */
 export async function fixesShow(client: AdminClient, id: string, options: { json?: boolean } = {}): Promise<string> {
-  const f = await client.get<FixListItem>(`/fixes/${encodeURIComponent(id)}`);
+  const f = await client.call(client.api.fixes[':id'].$get({ param: { id } }));
   if (options.json) return JSON.stringify(f, null, 2);
   const parts = [
     fields([
@@ -99,7 +100,7 @@ export async function fixesShow(client: AdminClient, id: string, options: { json
  * @throws {AdminApiError} on a bad filter or an unreachable API
  */
 export async function fixesSummary(client: AdminClient, options: { since?: string; repo?: string; fixer?: string; json?: boolean } = {}): Promise<string> {
-  const s = await client.get<FixSummaryAnswer>('/fixes/summary', { since: options.since, repo: options.repo, fixer: options.fixer });
+  const s: FixSummaryAnswer = await client.call(client.api.fixes.summary.$get({ query: { since: options.since, repo: options.repo, fixer: options.fixer } }));
   if (options.json) return JSON.stringify(s, null, 2);
   const refusals = Object.entries(s.byGuardRule).filter(([, n]) => n > 0);
   const parts = [
@@ -161,8 +162,8 @@ const outcomeCell = (l: FixLoopView) => (l.outcome ? `${l.outcome}${l.mergedBy ?
  * @throws {AdminApiError} on a bad filter or an unreachable API
  */
 export async function fixesLoops(client: AdminClient, options: FixLoopsOptions): Promise<string> {
-  const { json: _json, ...filters } = options;
-  const page = await client.get<{ items: FixLoopView[]; nextCursor: string | null }>('/fix-loops', { ...filters });
+  const { status, fixer, repo, since, limit, cursor } = options;
+  const page = await client.call(client.api['fix-loops'].$get({ query: { status, fixer, repo, since, limit: num(limit), cursor } }));
   if (options.json) return JSON.stringify(page, null, 2);
   if (page.items.length === 0) return 'no fix loops match';
   const table = renderTable(
@@ -198,7 +199,7 @@ const verdictCell = (f: FixAttemptView) => f.ci?.verdict ?? '-';
  * @throws {AdminApiError} 404 when the loop is unknown
  */
 export async function fixesLoop(client: AdminClient, id: string, options: { json?: boolean } = {}): Promise<string> {
-  const l = await client.get<FixLoopDetail>(`/fix-loops/${encodeURIComponent(id)}`);
+  const l = await client.call(client.api['fix-loops'][':id'].$get({ param: { id } }));
   if (options.json) return JSON.stringify(l, null, 2);
   return [
     fields([
@@ -241,7 +242,7 @@ export interface FixBreakersAnswer {
  * @throws {AdminApiError} on an unreachable API
  */
 export async function fixesBreakers(client: AdminClient, options: { json?: boolean } = {}): Promise<string> {
-  const a = await client.get<FixBreakersAnswer>('/fix-breakers');
+  const a = await client.call(client.api['fix-breakers'].$get());
   if (options.json) return JSON.stringify(a, null, 2);
   const settings = `threshold ${a.threshold} exhausted loops in a row, cool-down ${a.cooldownMs} ms`;
   if (a.breakers.length === 0) return `no repository has fix loops (${settings})`;

@@ -1,5 +1,4 @@
-import type { FlakyView } from '@pitcrew/core';
-import type { AdminClient } from '../admin/client.ts';
+import { num, type AdminClient } from '../admin/client.ts';
 import { time } from '../admin/format.ts';
 import { renderTable } from '../table.ts';
 
@@ -11,7 +10,7 @@ import { renderTable } from '../table.ts';
  * @throws {AdminApiError} on a bad filter or an unreachable API
  */
 export async function flakyLs(client: AdminClient, options: { repo?: string; jobs?: boolean; limit?: number; json?: boolean }): Promise<string> {
-  const answer = await client.get<{ items: FlakyView[] }>('/flaky', { repo: options.repo, limit: options.limit, ...(options.jobs ? { tests: 'false' } : {}) });
+  const answer = await client.call(client.api.flaky.$get({ query: { repo: options.repo, limit: num(options.limit), ...(options.jobs ? { tests: 'false' } : {}) } }));
   if (options.json) return JSON.stringify(answer, null, 2);
   if (answer.items.length === 0) return 'no flaky jobs or tests recorded';
   return renderTable(

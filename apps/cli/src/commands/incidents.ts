@@ -1,5 +1,4 @@
-import type { BreakerStateView, IncidentFailure, IncidentView } from '@pitcrew/core';
-import type { AdminClient } from '../admin/client.ts';
+import { num, type AdminClient } from '../admin/client.ts';
 import { fields, time } from '../admin/format.ts';
 import { renderTable } from '../table.ts';
 
@@ -9,7 +8,7 @@ import { renderTable } from '../table.ts';
  * @throws {AdminApiError} on a bad filter or an unreachable API
  */
 export async function incidentsLs(client: AdminClient, options: { repo?: string; since?: string; limit?: number; json?: boolean }): Promise<string> {
-  const answer = await client.get<{ items: IncidentView[] }>('/incidents', { repo: options.repo, since: options.since, limit: options.limit });
+  const answer = await client.call(client.api.incidents.$get({ query: { repo: options.repo, since: options.since, limit: num(options.limit) } }));
   if (options.json) return JSON.stringify(answer, null, 2);
   if (answer.items.length === 0) return 'no incidents match';
   return renderTable(
@@ -24,7 +23,7 @@ export async function incidentsLs(client: AdminClient, options: { repo?: string;
  * @throws {AdminApiError} 404 when unknown
  */
 export async function incidentsShow(client: AdminClient, id: string, options: { json?: boolean } = {}): Promise<string> {
-  const i = await client.get<IncidentView & { linked: IncidentFailure[] }>(`/incidents/${encodeURIComponent(id)}`);
+  const i = await client.call(client.api.incidents[':id'].$get({ param: { id } }));
   if (options.json) return JSON.stringify(i, null, 2);
   return [
     fields([
@@ -48,7 +47,7 @@ export async function incidentsShow(client: AdminClient, id: string, options: { 
  * @throws {AdminApiError} on an unreachable API
  */
 export async function breakers(client: AdminClient, options: { json?: boolean } = {}): Promise<string> {
-  const answer = await client.get<{ breakers: BreakerStateView[]; workers: number; open: number }>('/breakers');
+  const answer = await client.call(client.api.breakers.$get());
   if (options.json) return JSON.stringify(answer, null, 2);
   if (answer.breakers.length === 0) return 'no worker has published breaker states (none running, or none with a model runner)';
   return `${renderTable(

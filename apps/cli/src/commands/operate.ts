@@ -22,8 +22,8 @@ async function print(work: () => Promise<string>): Promise<void> {
 }
 
 /**
- * Registers the operator commands, which talk to a running ingest's admin API over HTTP
- * (`PITCREW_API_URL`, `PITCREW_ADMIN_TOKEN`; see `cli-env.ts`): `failures ls|show|retry`,
+ * Registers the operator commands, which talk to a running console's admin API over HTTP
+ * (`PITCREW_API_URL`, `PITCREW_ADMIN_TOKEN`; `replay FILE` posts to ingest at `PITCREW_INGEST_URL`; see `cli-env.ts`): `failures ls|show|retry`,
  * `replay`, `spend`, `incidents ls|show`, `flaky ls`, `fixes ls|show|summary|loops|loop|breakers` and `breakers`. Every one prints tables, or the API's
  * JSON with `--json`.
  */
@@ -61,13 +61,13 @@ export function registerOperatorCommands(program: Command): void {
     .option('--wait', 'wait until the retry finished and show the failure', false)
     .option('--timeout <ms>', 'ms to wait with --wait', positiveInt, 120_000)
     .addOption(json())
-    .action((id: string, opts: { stage: string; wait: boolean; timeout: number; json: boolean }) =>
+    .action((id: string, opts: { stage: (typeof TRIAGE_STAGES)[number]; wait: boolean; timeout: number; json: boolean }) =>
       print(() => failuresRetry(client(), id, { stage: opts.stage, wait: opts.wait, timeoutMs: opts.timeout, json: opts.json })),
     );
 
   program
     .command('replay')
-    .description('replay a stored delivery by id (admin API), or a saved delivery file signed and POSTed to ingest like GitHub would')
+    .description('replay a stored delivery by id (admin API), or a saved delivery file signed and POSTed to ingest (PITCREW_INGEST_URL) like GitHub would')
     .argument('<delivery>', 'a delivery id stored by pitcrew, or a JSON file: {headers, payload} or a bare payload with --event')
     .option('--event <event>', 'event of a bare payload file (workflow_job, check_run, check_suite, workflow_run)')
     .option('--delivery-id <id>', 'X-GitHub-Delivery to send for a file (default: a new UUID)')
@@ -78,7 +78,7 @@ export function registerOperatorCommands(program: Command): void {
         if (!isFile(target)) return replayStored(client(), target, { json: opts.json, ...(opts.wait !== undefined ? { waitMs: opts.wait } : {}) });
         const e = env();
         const result = await replayFile({
-          baseUrl: e.PITCREW_API_URL,
+          baseUrl: e.PITCREW_INGEST_URL,
           secret: e.GITHUB_WEBHOOK_SECRET[0],
           file: readDeliveryFile(target, opts.event),
           json: opts.json,

@@ -4,17 +4,6 @@ import { sign } from '@octokit/webhooks-methods';
 import type { AdminClient } from '../admin/client.ts';
 import { fields } from '../admin/format.ts';
 
-/** Answer of `POST /api/deliveries/:id/replay`. */
-export interface ReplayAnswer {
-  replayOf: string;
-  deliveryId: string;
-  failureId: string;
-  intake: 'accepted' | 'duplicate';
-  failureExisted: boolean;
-  recorded: { outcome: string; failureStatus: string | null } | null;
-  note: string;
-}
-
 /**
  * `pitcrew replay DELIVERY_ID`: replays a stored delivery through the admin API (a new intake job
  * of the stored payload; idempotent by failure id).
@@ -22,7 +11,7 @@ export interface ReplayAnswer {
  * @throws {AdminApiError} 404 unknown delivery, 422 no longer a failure
  */
 export async function replayStored(client: AdminClient, deliveryId: string, options: { json?: boolean; waitMs?: number } = {}): Promise<string> {
-  const answer = await client.post<ReplayAnswer>(`/deliveries/${encodeURIComponent(deliveryId)}/replay`, options.waitMs !== undefined ? { waitMs: options.waitMs } : {});
+  const answer = await client.call(client.api.deliveries[':id'].replay.$post({ param: { id: deliveryId }, json: options.waitMs !== undefined ? { waitMs: options.waitMs } : {} }));
   if (options.json) return JSON.stringify(answer, null, 2);
   return fields([
     ['replay of', answer.replayOf],
@@ -98,7 +87,7 @@ export async function replayFile(
       body,
     });
   } catch (error) {
-    throw new Error(`cannot reach ingest at ${url}: ${(error as Error).message} (PITCREW_API_URL)`, { cause: error });
+    throw new Error(`cannot reach ingest at ${url}: ${(error as Error).message} (PITCREW_INGEST_URL)`, { cause: error });
   }
   const answer = (await response.json().catch(() => ({}))) as Record<string, unknown>;
   const result = { status: response.status, deliveryId, event: options.file.event, replayOf: options.file.originalDeliveryId, answer };

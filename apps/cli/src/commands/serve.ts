@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
 import { closeOnSignals, createLogger, parseEnv } from '@pitcrew/core';
+import { startConsole } from '@pitcrew/console';
 import { IngestEnv, startIngest, startIngestCluster } from '@pitcrew/ingest';
 import { startWorker } from '@pitcrew/worker';
 
@@ -15,6 +16,15 @@ export async function runIngest(): Promise<void> {
   }
   const ingest = await startIngest(process.env);
   closeOnSignals(() => ingest.close());
+}
+
+/**
+ * `pitcrew console`: the operator's console (admin API at /api, Bull Board at /admin/queues, the
+ * pages at /) on PITCREW_CONSOLE_PORT, until SIGINT/SIGTERM.
+ */
+export async function runConsole(): Promise<void> {
+  const console_ = await startConsole(process.env);
+  closeOnSignals(() => console_.close());
 }
 
 /** `pitcrew worker`: the BullMQ workers, until SIGINT/SIGTERM (graceful, see PITCREW_SHUTDOWN_TIMEOUT_MS). */

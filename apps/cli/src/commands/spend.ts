@@ -19,7 +19,7 @@ export interface SpendAnswer {
  * @throws {AdminApiError} on a bad day or an unreachable API
  */
 export async function spend(client: AdminClient, options: { since?: string; until?: string; repo?: string; json?: boolean }): Promise<string> {
-  const answer = await client.get<SpendAnswer>('/spend', { since: options.since, until: options.until, repo: options.repo });
+  const answer: SpendAnswer = await client.call(client.api.spend.$get({ query: { since: options.since, until: options.until, repo: options.repo } }));
   if (options.json) return JSON.stringify(answer, null, 2);
   const t = answer.totals;
   const parts = [

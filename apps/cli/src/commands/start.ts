@@ -47,7 +47,8 @@ const BIN = fileURLToPath(new URL('../../bin/pitcrew.mjs', import.meta.url));
  * `pitcrew start`: the whole system on one machine. Uses `DATABASE_URL` / `REDIS_URL` when set,
  * else starts embedded Postgres (data in `<dataDir>/postgres`, kept across runs) and a
  * redis-server (AOF in `<dataDir>/redis`, installed with apt-get when missing on Debian as root);
- * migrates; starts one ingest and `workers` worker processes under a {@link Supervisor} (logs in
+ * migrates; starts one ingest, one console (`PITCREW_CONSOLE_PORT`, else a free port) and
+ * `workers` worker processes under a {@link Supervisor} (logs in
  * `<dataDir>/logs/<name>.log`; a child that dies is restarted with backoff while the others keep
  * serving); prints one line per endpoint; optionally runs the demo; serves until SIGINT/SIGTERM
  * or until a child crashed too often, or with `once` stops after the demo. Stopping stops the
@@ -67,7 +68,7 @@ export async function runStart(options: StartOptions): Promise<number> {
   let stopped: Promise<void> | undefined;
   const shutdown = () =>
     (stopped ??= (async () => {
-      say('stopping: ingest and workers, then redis and postgres');
+      say('stopping: ingest, console and workers, then redis and postgres');
       await supervisor.stop(CHILD_GRACE_MS);
       for (const cleanup of cleanups.reverse()) await cleanup().catch((e) => console.error(e));
     })());
@@ -125,6 +126,8 @@ export async function runStart(options: StartOptions): Promise<number> {
     const secret = process.env.GITHUB_WEBHOOK_SECRET ?? randomBytes(20).toString('hex');
     const adminToken = process.env.PITCREW_ADMIN_TOKEN ?? randomBytes(16).toString('hex');
     const port = options.port ?? (process.env.PORT ? Number(process.env.PORT) : await findFreePort());
+    let consolePort = process.env.PITCREW_CONSOLE_PORT ? Number(process.env.PITCREW_CONSOLE_PORT) : await findFreePort();
+    while (consolePort === port) consolePort = await findFreePort();
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       DATABASE_URL: databaseUrl,
@@ -133,6 +136,8 @@ export async function runStart(options: StartOptions): Promise<number> {
       PITCREW_ADMIN_TOKEN: adminToken,
       PORT: String(port),
       HOST: process.env.HOST ?? '127.0.0.1',
+      PITCREW_CONSOLE_PORT: String(consolePort),
+      PITCREW_CONSOLE_HOST: process.env.PITCREW_CONSOLE_HOST ?? process.env.HOST ?? '127.0.0.1',
       // The demo's deliveries are GitHub's example payloads of repositories that are not yours:
       // never publish check runs, comments or issues to them unless PITCREW_PUBLISH says so.
       ...(options.demo && !process.env.PITCREW_PUBLISH ? { PITCREW_PUBLISH: 'none' } : {}),
@@ -141,22 +146,25 @@ export async function runStart(options: StartOptions): Promise<number> {
       ...fixEnv,
     };
     const names: string[] = [];
-    const startRole = (name: string, role: 'ingest' | 'worker', extraEnv: NodeJS.ProcessEnv = {}) => {
+    const startRole = (name: string, role: 'ingest' | 'worker' | 'console', extraEnv: NodeJS.ProcessEnv = {}) => {
       supervisor.start({ name, command: process.execPath, args: [BIN, role], env: { ...env, ...extraEnv }, logFile: resolve(logDir, `${name}.log`) });
       names.push(name);
     };
     // Each worker process serves its own /metrics, so each gets its own port (kept across restarts).
     const metricsHost = process.env.PITCREW_METRICS_HOST ?? '127.0.0.1';
-    const metricsPorts = await workerMetricsPorts(options.workers, process.env.PITCREW_METRICS_PORT, metricsHost, [port]);
+    const metricsPorts = await workerMetricsPorts(options.workers, process.env.PITCREW_METRICS_PORT, metricsHost, [port, consolePort]);
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     startRole('ingest', 'ingest');
+    startRole('console', 'console');
     for (let i = 1; i <= options.workers; i++) {
       startRole(`worker-${i}`, 'worker', { PITCREW_METRICS_PORT: String(metricsPorts[i - 1] ?? 0), PITCREW_METRICS_HOST: metricsHost });
     }
     const ingestUrl = `http://127.0.0.1:${port}`;
+    const consoleUrl = `http://127.0.0.1:${consolePort}`;
     try {
-      await waitForHttp(`${ingestUrl}/readyz`, 30_000, () => ending && (ending.reason === 'signal' ? `${ending.signal} while starting` : ending.giveUp.message));
+      const why = () => ending && (ending.reason === 'signal' ? `${ending.signal} while starting` : ending.giveUp.message);
+      await Promise.all([waitForHttp(`${ingestUrl}/readyz`, 30_000, why), waitForHttp(`${consoleUrl}/readyz`, 30_000, why)]);
     } catch (error) {
       if (!ending) throw error;
       await shutdown();
@@ -164,14 +172,14 @@ export async function runStart(options: StartOptions): Promise<number> {
     }
 
     say(`ingest  ${ingestUrl}/webhooks/github`);
-    say(`board   ${ingestUrl}/admin/queues   (user any, password ${adminToken})`);
-    say(`api     ${ingestUrl}/api   (pitcrew failures ls: PITCREW_API_URL=${ingestUrl} PITCREW_ADMIN_TOKEN=${adminToken})`);
+    say(`console ${consoleUrl}   (sign in with the admin token ${adminToken}; Bull Board at ${consoleUrl}/admin/queues)`);
+    say(`api     ${consoleUrl}/api   (reference ${consoleUrl}/api/docs; pitcrew failures ls: PITCREW_API_URL=${consoleUrl} PITCREW_ADMIN_TOKEN=${adminToken})`);
     const metricsAt = (p: number) => `http://${metricsHost === '0.0.0.0' ? '127.0.0.1' : metricsHost}:${p}/metrics`;
     say(`metrics ${ingestUrl}/metrics   workers: ${metricsPorts.length ? metricsPorts.map(metricsAt).join(' ') : 'off (PITCREW_METRICS_PORT=0)'}`);
     say(`DATABASE_URL=${databaseUrl}`);
     say(`REDIS_URL=${redisUrl}`);
     say(`GITHUB_WEBHOOK_SECRET=${process.env.GITHUB_WEBHOOK_SECRET ? '(from environment)' : secret}`);
-    say(`logs    ${logDir}/{ingest,worker-N}.log   workers: ${options.workers}   ready in ${Math.round(performance.now() - started)} ms`);
+    say(`logs    ${logDir}/{ingest,console,worker-N}.log   workers: ${options.workers}   ready in ${Math.round(performance.now() - started)} ms`);
     say(`pids    ${names.map((name) => `${name} ${supervisor.pid(name) ?? '(restarting)'}`).join('   ')}   (restarted when they die)`);
 
     let code = 0;
