@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Bundles container entry points into self-contained ESM files for the app images
-// (apps/ingest/Dockerfile, apps/worker/Dockerfile), so the runtime stage needs neither tsx, the
+// (apps/ingest/Dockerfile, apps/worker/Dockerfile, apps/console/Dockerfile), so the runtime stage needs neither tsx, the
 // TypeScript sources nor the workspace's node_modules.
 //
 //   node scripts/bundle.mjs <outdir> <entry.ts>...   → <outdir>/<entry name>.mjs
@@ -8,7 +8,7 @@
 // Everything is bundled, npm packages included. Exceptions, kept out of the bundle on purpose:
 // - `pg-native`: pg's optional native driver, only loaded when asked for (`pg.native`).
 // - `@bull-board/ui`: static files, found at runtime with `require.resolve`, so the ingest image
-//   copies that one package next to the bundle.
+//   the console image copies that one package next to the bundle.
 // CommonJS dependencies that call `require`, `__dirname` or `__filename` get them from the banner.
 import { build } from 'esbuild';
 

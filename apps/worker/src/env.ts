@@ -205,6 +205,12 @@ export const WorkerEnv = z.object({
   PITCREW_PR_COMMANDS: z.stringbool().default(true),
   /** Open one GitHub issue per incident once it has this many occurrences (the `issue` sink). */
   PITCREW_ESCALATE_AFTER: z.coerce.number().int().min(1).default(3),
+  /**
+   * The console's public base URL (`pitcrew console`), e.g. `https://pitcrew.example.com`: check
+   * runs (`details_url`), PR comments, issues and Slack messages link to the failure's page,
+   * `<url>/failures/<id>`. Unset = no link.
+   */
+  PITCREW_CONSOLE_URL: z.string().url().optional(),
   /** Slack-compatible incoming webhook URL (a secret); one message per failure. Unset = no Slack. */
   PITCREW_SLACK_WEBHOOK_URL: z.string().url().optional(),
   /** Failures with the same signature in one repository within this many hours share one incident; 0 disables. */

@@ -152,7 +152,7 @@ export async function startWorker(
     degradeAfterMs: config.PITCREW_DEGRADE_AFTER_MS,
     ...(logs ? { logs } : {}),
     incidentWindowHours: config.PITCREW_INCIDENT_WINDOW_HOURS,
-    publish: { sinks, github: githubApi, attempts: config.PITCREW_JOB_ATTEMPTS },
+    publish: { sinks, github: githubApi, attempts: config.PITCREW_JOB_ATTEMPTS, ...(config.PITCREW_CONSOLE_URL ? { consoleUrl: config.PITCREW_CONSOLE_URL } : {}) },
     ...(metrics ? { metrics } : {}),
     locks: {
       lockDurationMs: config.PITCREW_LOCK_DURATION_MS,

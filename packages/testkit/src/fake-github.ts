@@ -52,6 +52,8 @@ export interface FakeCheckRun {
   name: string;
   head_sha: string;
   external_id: string | null;
+  /** "The URL of the integrator's site that has the full details of the check" (REST docs). */
+  details_url: string | null;
   status: string;
   conclusion: string | null;
   output: { title: string | null; summary: string | null; text: string | null };
@@ -244,7 +246,7 @@ export async function startFakeGithub(): Promise<FakeGithub> {
     external_id: c.external_id,
     url: `${base}/repos/${c.owner}/${c.repo}/check-runs/${c.id}`,
     html_url: `https://github.com/${c.owner}/${c.repo}/runs/${c.id}`,
-    details_url: null,
+    details_url: c.details_url,
     status: c.status,
     conclusion: c.conclusion,
     started_at: new Date().toISOString(),
@@ -433,6 +435,7 @@ export async function startFakeGithub(): Promise<FakeGithub> {
         name: body.name,
         head_sha: body.head_sha,
         external_id: body.external_id ?? null,
+        details_url: body.details_url ?? null,
         status: body.status ?? (body.conclusion ? 'completed' : 'queued'),
         conclusion: body.conclusion ?? null,
         output: { title: body.output?.title ?? null, summary: body.output?.summary ?? null, text: body.output?.text ?? null },
@@ -446,6 +449,7 @@ export async function startFakeGithub(): Promise<FakeGithub> {
       if (tooLong(body?.output)) return json(res, 422, { message: 'Invalid request.\n\nOnly 65535 characters are allowed; 65536 were supplied.' });
       if (body?.name) run.name = body.name;
       if (body?.external_id !== undefined) run.external_id = body.external_id;
+      if (body?.details_url !== undefined) run.details_url = body.details_url;
       if (body?.status) run.status = body.status;
       if (body?.conclusion) Object.assign(run, { conclusion: body.conclusion, status: 'completed' });
       if (body?.output) run.output = { title: body.output.title ?? null, summary: body.output.summary ?? null, text: body.output.text ?? null };

@@ -136,11 +136,12 @@ describe('container images (runtime stages built without Docker)', () => {
     await tdb.destroy();
   });
 
-  it('worker image: migrate one-shot, workers healthy, ingest image takes a delivery that gets triaged, both stop on SIGTERM', async () => {
+  it('worker image: migrate one-shot, workers healthy, ingest image takes a delivery that gets triaged, the console image shows it; all stop on SIGTERM', async () => {
     const worker = readDockerfile('apps/worker/Dockerfile');
     const ingest = readDockerfile('apps/ingest/Dockerfile');
-    const [workerDir, ingestDir] = await Promise.all([buildRuntime(worker), buildRuntime(ingest)]);
-    dirs.push(workerDir, ingestDir);
+    const consoleImage = readDockerfile('apps/console/Dockerfile');
+    const [workerDir, ingestDir, consoleDir] = await Promise.all([buildRuntime(worker), buildRuntime(ingest), buildRuntime(consoleImage)]);
+    dirs.push(workerDir, ingestDir, consoleDir);
 
     // The compose `migrate` service: `node migrate.mjs` exits 0 (the harness's database is already migrated).
     const migrated = await run([process.execPath, 'migrate.mjs'], { cwd: workerDir, env });
@@ -153,16 +154,26 @@ describe('container images (runtime stages built without Docker)', () => {
     children.push(workerProcess);
     expect(await healthy(worker.healthcheck, { cwd: workerDir, env })).toMatch(/worker connection\(s\) of host/);
 
-    const ingestEnv = { ...env, PORT: String(await freePort()), HOST: '127.0.0.1', GITHUB_WEBHOOK_SECRET: SECRET, PITCREW_ADMIN_TOKEN: ADMIN_TOKEN };
+    const ingestEnv = { ...env, PORT: String(await freePort()), HOST: '127.0.0.1', GITHUB_WEBHOOK_SECRET: SECRET };
     const ingestProcess = spawn(ingest.cmd[0]!, ingest.cmd.slice(1), { cwd: ingestDir, env: ingestEnv, stdio: 'inherit' });
     children.push(ingestProcess);
     await healthy(ingest.healthcheck, { cwd: ingestDir, env: ingestEnv });
     const base = `http://127.0.0.1:${ingestEnv.PORT}`;
 
-    // Bull Board works from the copied UI package alone.
-    const board = await fetch(`${base}/admin/queues`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    // Ingest's image serves no admin routes.
+    expect((await fetch(`${base}/admin/queues`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).status).toBe(404);
+
+    const consoleEnv = { ...env, PITCREW_CONSOLE_PORT: String(await freePort()), PITCREW_CONSOLE_HOST: '127.0.0.1', PITCREW_ADMIN_TOKEN: ADMIN_TOKEN };
+    const consoleProcess = spawn(consoleImage.cmd[0]!, consoleImage.cmd.slice(1), { cwd: consoleDir, env: consoleEnv, stdio: 'inherit' });
+    children.push(consoleProcess);
+    await healthy(consoleImage.healthcheck, { cwd: consoleDir, env: consoleEnv });
+    const consoleBase = `http://127.0.0.1:${consoleEnv.PITCREW_CONSOLE_PORT}`;
+    // Bull Board works from the copied UI package alone; the pages render from the bundle.
+    const board = await fetch(`${consoleBase}/admin/queues`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     expect(board.status).toBe(200);
     expect(await board.text()).toMatch(/<title>pitcrew<\/title>/);
+    expect(await (await fetch(`${consoleBase}/login`)).text()).toContain('<label for="token">Admin token</label>');
+    expect((await (await fetch(`${consoleBase}/api/openapi.json`)).json()) as { openapi: string }).toMatchObject({ openapi: '3.1.0' });
 
     const sets = require('@octokit/webhooks-examples/api.github.com/index.json') as { name: string; examples: any[] }[];
     const payload = structuredClone(sets.find((s) => s.name === 'workflow_job')!.examples.find((e) => e.workflow_job.conclusion === 'failure'));
@@ -187,7 +198,11 @@ describe('container images (runtime stages built without Docker)', () => {
       if (status !== 'triaged') await new Promise((r) => setTimeout(r, 100));
     }
     expect(status).toBe('triaged');
+    const shown = await fetch(`${consoleBase}/api/failures/${failureId}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    expect(((await shown.json()) as { failure: { status: string } }).failure.status).toBe('triaged');
 
+    consoleProcess.kill('SIGTERM');
+    expect(await exited(consoleProcess)).toBe(0);
     ingestProcess.kill('SIGTERM');
     workerProcess.kill('SIGTERM');
     expect(await exited(ingestProcess)).toBe(0);

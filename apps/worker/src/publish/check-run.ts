@@ -35,6 +35,8 @@ export const checkRunSink: Sink = {
     const body = {
       name: checkRunName(content),
       external_id: failureId,
+      // The "Details" link of the check run: the failure's console page, when configured.
+      ...(content.consoleUrl ? { details_url: content.consoleUrl } : {}),
       status: 'completed' as const,
       conclusion: 'neutral' as const,
       completed_at: new Date(content.row.finished_at ?? Date.now()).toISOString(),

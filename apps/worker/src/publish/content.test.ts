@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CiFailure, FailureRow, FixAttemptRow } from '@pitcrew/core';
 import { checkRunOutput } from './check-run.ts';
-import { fenced, fixLine, GITHUB_TEXT_MAX_BYTES, reportMarkdown, truncateUtf8, type PublishContent } from './content.ts';
+import { failurePageUrl, fenced, fixLine, GITHUB_TEXT_MAX_BYTES, reportMarkdown, truncateUtf8, type PublishContent } from './content.ts';
 import { commentBody, commentMarker } from './pr-comment.ts';
 import { slackEscalationText, slackText } from './slack.ts';
 
@@ -48,6 +48,7 @@ function content(overrides: Partial<PublishContent> = {}): PublishContent {
     fix: null,
     resolution: null,
     rerun: null,
+    consoleUrl: null,
     ...overrides,
   };
 }
@@ -119,5 +120,18 @@ describe('a fix attempt in what is published', () => {
     const text = slackEscalationText(content(), attempt({ iteration: 3, escalation: 'budget', reason: 'the loop spent 3.0100 USD of 3 <USD>' }));
     expect(text).toContain('*fix loop escalated* after 3 iterations <https://github.com/octo-org/octo-repo/pull/9|fix PR #9>');
     expect(text).toContain('3 &lt;USD&gt;');
+  });
+});
+
+describe('the link to the console', () => {
+  it('is the failure page under PITCREW_CONSOLE_URL, the id encoded; without the URL nothing links there', () => {
+    expect(failurePageUrl('https://pitcrew.example.com/', 'gh-job-1')).toBe('https://pitcrew.example.com/failures/gh-job-1');
+    expect(failurePageUrl('https://ops.example.com/pitcrew', 'gh-check/2 x')).toBe('https://ops.example.com/pitcrew/failures/gh-check%2F2%20x');
+    const page = 'https://pitcrew.example.com/failures/gh-job-1';
+    const linked = content({ consoleUrl: page });
+    expect(reportMarkdown(linked, GITHUB_TEXT_MAX_BYTES)).toContain(`[Open in the pitcrew console](${page})`);
+    expect(commentBody(linked)).toContain(`[Open in the pitcrew console](${page})`);
+    expect(slackText(linked)).toContain(`<${page}|in the console>`);
+    for (const text of [reportMarkdown(content(), GITHUB_TEXT_MAX_BYTES), commentBody(content()), slackText(content())]) expect(text).not.toMatch(/console/);
   });
 });

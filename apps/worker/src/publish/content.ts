@@ -41,6 +41,16 @@ export interface PublishContent {
   resolution: { sha: string | null; afterMs: number } | null;
   /** The re-run pitcrew asked for, when it did. */
   rerun: FailureRerun | null;
+  /** The failure's page in the console (`<PITCREW_CONSOLE_URL>/failures/<id>`), when the console's URL is configured. */
+  consoleUrl: string | null;
+}
+
+/**
+ * The console page of a failure: `<base>/failures/<id>` (the id URL-encoded, a trailing slash of
+ * `base` dropped).
+ */
+export function failurePageUrl(base: string, failureId: string): string {
+  return `${base.replace(/\/+$/, '')}/failures/${encodeURIComponent(failureId)}`;
 }
 
 /**
@@ -48,10 +58,11 @@ export interface PublishContent {
  * incident. Every text a sink may send passes the outgoing-text boundary (`toOutgoing`): a
  * model's or an agent's answer is untrusted and may repeat a secret it saw.
  *
+ * @param options.consoleUrl the console's public base URL: the content links to the failure's page there
  * @returns `null` when the failure does not exist
  * @throws {InvalidFailureDataError} when the row was stored in a shape this release cannot read
  */
-export async function loadPublishContent(db: Kysely<Database>, failureId: string): Promise<PublishContent | null> {
+export async function loadPublishContent(db: Kysely<Database>, failureId: string, options: { consoleUrl?: string } = {}): Promise<PublishContent | null> {
   const row = await findFailure(db, failureId);
   if (!row) return null;
   const stored = parseStoredFailure(failureId, row.data);
@@ -86,6 +97,7 @@ export async function loadPublishContent(db: Kysely<Database>, failureId: string
     incident: incident ?? null,
     resolution: row.resolved_at ? { sha: row.resolved_by_sha, afterMs: timeToGreenMs(row) ?? 0 } : null,
     rerun: row.rerun ?? null,
+    consoleUrl: options.consoleUrl ? failurePageUrl(options.consoleUrl, failureId) : null,
     fix: fix ? { ...fix, reason: fix.reason && redact(fix.reason), guard_detail: fix.guard_detail && redact(fix.guard_detail), verify_command: fix.verify_command && redact(fix.verify_command) } : null,
   };
 }
@@ -191,7 +203,8 @@ export function reportMarkdown(content: PublishContent, maxBytes: number): strin
   const head = [`**${verdict(content)}** — ${headline(content)}`, '', content.summary].join('\n') + statusNotes(content) + fix;
   const excerpt = content.excerpt ? ['', '### Log excerpt', '', fenced(content.excerpt)].join('\n') : '';
   const plan = content.plan ? ['', '### Investigation', '', content.plan.trim()].join('\n') : '';
-  const link = content.failure.htmlUrl ? `\n\n[Failed job](${content.failure.htmlUrl})` : '';
+  const links = [content.consoleUrl ? `[Open in the pitcrew console](${content.consoleUrl})` : null, content.failure.htmlUrl ? `[Failed job](${content.failure.htmlUrl})` : null].filter(Boolean);
+  const link = links.length ? `\n\n${links.join(' · ')}` : '';
   const full = head + excerpt + plan + link;
   if (Buffer.byteLength(full) <= maxBytes) return full;
   // Keep the head and as much excerpt as fits; the plan goes first.

@@ -152,6 +152,7 @@ beforeAll(async () => {
       github: api,
       attempts: 3,
       backoffMs: 50,
+      consoleUrl: CONSOLE_URL,
     },
   });
   intake = new Queue(QUEUES.intake, { connection: redis, prefix });
@@ -164,7 +165,25 @@ afterAll(async () => {
   await redis.quit();
 });
 
+/** PITCREW_CONSOLE_URL of these workers: a trailing slash, as an operator may write it. */
+const CONSOLE_URL = 'https://pitcrew.example.com/';
+
 describe('publishing', () => {
+  it('with PITCREW_CONSOLE_URL, the check run\'s Details link, the PR comment and the Slack message link to the failure\'s console page', async () => {
+    const id = await submit({ test: 'console-link', pullRequests: [51] });
+    const rows = await published(id);
+    expect(rows['check-run']!.status).toBe('published');
+    const page = `https://pitcrew.example.com/failures/${encodeURIComponent(id)}`;
+    const [run] = [...github.checkRuns.values()].filter((c) => c.external_id === id);
+    expect(run!.details_url).toBe(page);
+    expect(run!.output.text).toContain(`[Open in the pitcrew console](${page})`);
+    const [comment] = [...github.comments.values()].filter((c) => c.body.startsWith(commentMarker(id)));
+    expect(comment!.issue_number).toBe(51);
+    expect(comment!.body).toContain(`[Open in the pitcrew console](${page})`);
+    expect(slack.bodies.some((b: { text: string }) => b.text.includes(`<${page}|in the console>`))).toBe(true);
+  });
+
+
   it('a final failure gets one check run, one comment per pull request and one Slack message; nothing secret leaves', async () => {
     const from = github.requests.length;
     const id = await submit({ test: 'checkout', pullRequests: [12, 13] });

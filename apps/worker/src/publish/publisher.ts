@@ -34,6 +34,8 @@ export interface PublishOptions {
   github: GithubApi | null;
   /** Attempts per publish job. */
   attempts: number;
+  /** The console's public base URL (`PITCREW_CONSOLE_URL`): sinks link to `<url>/failures/<id>`. Unset = no link. */
+  consoleUrl?: string;
   /** First retry delay in ms, doubling per attempt (BullMQ exponential backoff). Default 10 s. */
   backoffMs?: number;
   /** Publish jobs at once per process. Default 2. */
@@ -169,7 +171,7 @@ export function createPublisher(deps: {
       const attempt = job.attemptsMade + 1;
       const final = attempt >= (job.opts.attempts ?? 1);
       const log = logger.child({ jobId: job.id, failureId, sink: sinkName, attempt });
-      const content = await loadPublishContent(db, failureId).catch((error: unknown) => {
+      const content = await loadPublishContent(db, failureId, { ...(options.consoleUrl ? { consoleUrl: options.consoleUrl } : {}) }).catch((error: unknown) => {
         // A row of another release's shape cannot be read by retrying.
         throw error instanceof InvalidFailureDataError ? new UnrecoverableError(error.message) : error;
       });

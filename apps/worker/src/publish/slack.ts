@@ -10,10 +10,10 @@ function escapeMrkdwn(text: string): string {
   return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 }
 
-/** The message text: verdict, where, summary, a link, and the first lines of the excerpt. */
+/** The message text: verdict, where, summary, links (the console's page, the failed job), and the last lines of the excerpt. */
 export function slackText(content: PublishContent): string {
   const f = content.failure;
-  const link = f.htmlUrl ? ` <${f.htmlUrl}|failed job>` : '';
+  const link = `${content.consoleUrl ? ` <${content.consoleUrl}|in the console>` : ''}${f.htmlUrl ? ` <${f.htmlUrl}|failed job>` : ''}`;
   const head = `*pitcrew* · ${escapeMrkdwn(`${f.owner}/${f.repo}`)} · *${escapeMrkdwn(verdict(content))}*${link}\n${escapeMrkdwn(headline(content))}\n${escapeMrkdwn(content.summary)}`;
   const excerpt = content.excerpt ? `\n\`\`\`${escapeMrkdwn(content.excerpt.split('\n').slice(-15).join('\n').replaceAll('```', "'''"))}\`\`\`` : '';
   return truncateUtf8(head + excerpt, SLACK_TEXT_MAX_BYTES, '…');
