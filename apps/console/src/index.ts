@@ -18,3 +18,5 @@ export {
   type SessionOptions,
   type Sessions,
 } from './session.ts';
+export { createPages, FAILURES_PER_PAGE, type PagesCsrf, type PagesDeps as CreatePagesDeps } from './pages/pages.tsx';
+export { replayDelivery, retryFailure, type ReplayResult, type RetryResult } from './pages/actions.ts';

@@ -3,6 +3,7 @@ import {
   buildClassifyPrompt,
   CATEGORIES,
   Classification,
+  excerptLineNumbers,
   classificationRecorded,
   classifyFailure,
   extractFailureContext,
@@ -55,6 +56,8 @@ export const ClassifyOutput = Classification.extend({
   model: z.string().nullable(),
   /** Log lines that explain the failure (redacted), when logs were available. */
   logExcerpt: z.string().nullable(),
+  /** The log line number of each line of `logExcerpt` (`null` for a `…` marker), for showing it numbered; absent without a log (and in outputs of older releases). */
+  excerptLineNumbers: z.array(z.number().int().nullable()).optional(),
   /** Secrets replaced in the excerpt, per rule (`[REDACTED:<rule>]`); absent when there was no log. */
   redactions: z.record(z.string(), z.number()).optional(),
   log: LogInfo.optional(),
@@ -91,11 +94,11 @@ export const classifyStage: StageDefinition<ClassifyOutput, Record<string, never
   plan: () => ({ runner: 'rules', model: null }),
   async run(scope, _needs, deps) {
     const flaky = await readFlaky(deps, scope);
-    const { logExcerpt, log, redactions } = await readLog(deps, scope, flaky);
+    const { logExcerpt, excerptLineNumbers: numbers, log, redactions } = await readLog(deps, scope, flaky);
     const history = flaky ? null : await readFlakyHistory(deps, scope, logExcerpt);
     const rules = { ...classifyFailure(scope.failure, logExcerpt), ...(flaky ? { flaky } : {}), ...(history ? { flakyHistory: history } : {}) };
     const grouped = await groupIntoIncident(deps, scope, rules.category, logExcerpt);
-    const extra = { logExcerpt, ...(log ? { log } : {}), ...(redactions ? { redactions } : {}), ...grouped };
+    const extra = { logExcerpt, ...(numbers ? { excerptLineNumbers: numbers } : {}), ...(log ? { log } : {}), ...(redactions ? { redactions } : {}), ...grouped };
     const { classifier, runners } = deps;
     const llm = runners.llm;
     const byRules = (): { output: ClassifyOutput; failure: ReturnType<typeof classificationRecorded> } => {
@@ -147,7 +150,7 @@ async function readLog(
   deps: StageDeps,
   scope: TriageScope,
   flaky: FlakyEvidence | null,
-): Promise<{ logExcerpt: string | null; log: ClassifyOutput['log'] | null; redactions?: Record<string, number> }> {
+): Promise<{ logExcerpt: string | null; excerptLineNumbers?: (number | null)[]; log: ClassifyOutput['log'] | null; redactions?: Record<string, number> }> {
   if (!deps.logs) return { logExcerpt: null, log: null };
   let fetched: FetchedLog;
   try {
@@ -164,6 +167,7 @@ async function readLog(
   const extracted = extractFailureContext(text, { failedStep: scope.failure.failedSteps[0] ?? fetched.failedSteps[0] ?? null, passLog });
   return {
     logExcerpt: extracted.excerpt || null,
+    ...(extracted.excerpt ? { excerptLineNumbers: excerptLineNumbers(extracted.excerpt, extracted.lines) } : {}),
     redactions: extracted.redactions,
     log: { ...log, lines: extracted.totalLines, failedStep: extracted.failedStep, ...(passLog ? { comparedWithJobId: flaky!.passed.jobId } : {}) },
   };

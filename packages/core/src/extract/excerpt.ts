@@ -248,3 +248,25 @@ function privateKeyLines(lines: RawLine[]): Set<number> {
   return secret;
 }
 
+
+/**
+ * The log line number of each line of an excerpt's text, `null` for the markers between and inside
+ * windows (`…`, `… 3 repeated lines`, `… and 37 more errors of the same form`): the text's lines
+ * in order, matched against the numbered lines {@link Selection.render} returned with it. For the
+ * console, which shows the excerpt with line numbers from what classify stored.
+ *
+ * @param text the excerpt's text (`RenderedExcerpt.text`)
+ * @param lines its numbered lines (`RenderedExcerpt.lines`), 1-based numbers
+ * @returns one entry per `text.split('\n')` line
+ */
+export function excerptLineNumbers(text: string, lines: readonly { number: number; text: string }[]): (number | null)[] {
+  let k = 0;
+  return text.split('\n').map((line) => {
+    const next = lines[k];
+    if (next && next.text === line) {
+      k++;
+      return next.number;
+    }
+    return null;
+  });
+}

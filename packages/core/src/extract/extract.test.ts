@@ -224,3 +224,22 @@ describe('failure signatures', () => {
     expect(failureSignature('test', a)).toMatch(/^[0-9a-f]{64}$/);
   });
 });
+
+describe('excerptLineNumbers', () => {
+  it('numbers each shown line with its log line and leaves the gap markers unnumbered', async () => {
+    const { extractFailureContext, excerptLineNumbers, GAP } = await import('./index.ts');
+    const log = [
+      ...Array.from({ length: 60 }, (_, i) => `compiling module ${i}`),
+      'src/a.ts(3,1): error TS2304: Cannot find name x.',
+      ...Array.from({ length: 60 }, (_, i) => `noise ${i}`),
+      '##[error]Process completed with exit code 2.',
+    ].join('\n');
+    const ctx = extractFailureContext(log, { failedStep: null });
+    const numbers = excerptLineNumbers(ctx.excerpt, ctx.lines);
+    const text = ctx.excerpt.split('\n');
+    expect(numbers).toHaveLength(text.length);
+    expect(numbers[text.findIndex((l) => l.includes('TS2304'))]).toBe(61);
+    expect(numbers[text.findIndex((l) => l.includes('exit code 2'))]).toBe(122);
+    text.forEach((line, i) => expect(numbers[i] === null).toBe(line.startsWith(GAP)));
+  });
+});

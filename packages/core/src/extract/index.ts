@@ -1,5 +1,5 @@
 export { extractFailureContext, DEFAULT_BUDGET, type FailureContext, type ExtractOptions } from './extract.ts';
-export { type ExcerptBudget, MAX_LINE_CHARS, GAP } from './excerpt.ts';
+export { type ExcerptBudget, MAX_LINE_CHARS, GAP, excerptLineNumbers } from './excerpt.ts';
 export { keywordBaseline, tailBaseline, BASELINE_KEYWORDS } from './baselines.ts';
 export { normalizeForSignature, failureSignature } from './signature.ts';
 export { stripAnsi, cleanLine, normalizeVolatile, parseLog, splitRawLines, type RawLine } from './lines.ts';

@@ -45,8 +45,14 @@ export interface FailureListFilter {
   repo?: RepoFilter;
   category?: string;
   status?: FailureStatus;
+  /** The CI conclusion (`failure`, `timed_out`, `startup_failure`, …). */
+  conclusion?: string;
+  /** `open`: not resolved yet; `resolved`: the same check went green since (or its fix PR was merged). */
+  resolution?: 'open' | 'resolved';
   /** Only failures received at or after this time. */
   since?: Date;
+  /** Only failures received before this time. */
+  until?: Date;
   /** Rows per page, 1-500. */
   limit: number;
   /** `nextCursor` of the previous page. */
@@ -197,7 +203,10 @@ export async function listFailures(db: Db, filter: FailureListFilter): Promise<{
   if (repo) query = query.where(repo);
   if (filter.category) query = query.where('failures.category', '=', filter.category);
   if (filter.status) query = query.where('failures.status', '=', filter.status);
+  if (filter.conclusion) query = query.where('failures.conclusion', '=', filter.conclusion);
+  if (filter.resolution) query = query.where('failures.resolved_at', filter.resolution === 'open' ? 'is' : 'is not', null);
   if (filter.since) query = query.where('failures.received_at', '>=', filter.since);
+  if (filter.until) query = query.where('failures.received_at', '<', filter.until);
   if (filter.cursor) {
     const c = decodeCursor(filter.cursor);
     query = query.where(sql<boolean>`(failures.received_at, failures.id) < (${c.time}::timestamptz, ${c.id})`);

@@ -11,3 +11,4 @@ export { FIX_LOOP_STATUSES, listFixLoops, getFixLoop, type FixLoopStatus, type F
 export { summarizeFixLoops, type FixLoopFigures, type FixLoopGroup, type FixLoopSummary } from './fix-loop-summary.ts';
 export { listFixBreakers, type FixBreakerView } from './fix-breakers.ts';
 export { listFlakyViews, type FlakyView } from './flaky.ts';
+export { listJobHistory, type JobHistoryEvent } from './job-history.ts';
