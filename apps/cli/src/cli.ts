@@ -1,6 +1,4 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { exitOnStartError } from '@pitcrew/core';
-import { loadDotEnv } from './env-file.ts';
 import { runMigrate } from './commands/migrate.ts';
 import { registerOperatorCommands } from './commands/operate.ts';
 import { runIngest, runWorker } from './commands/serve.ts';
@@ -8,9 +6,8 @@ import { runStart } from './commands/start.ts';
 import { CLI_VERSION, documentCommands } from './help-texts.ts';
 import { positiveInt } from './options.ts';
 
-loadDotEnv();
-
-const program = new Command()
+/** The `pitcrew` program; `main.ts` loads `./.env` before importing it (option defaults read the environment). */
+export const program = new Command()
   .name('pitcrew')
   .description('Org-wide CI-failure intake and triage: GitHub webhooks in, diagnoses in Postgres out.')
   .version(CLI_VERSION, '-V, --version', 'print the version')
@@ -208,9 +205,3 @@ registerOperatorCommands(program);
 
 // Each command's environment, examples, and one usage line on a usage error.
 documentCommands(program);
-
-try {
-  await program.parseAsync(process.argv);
-} catch (error) {
-  exitOnStartError(error);
-}
