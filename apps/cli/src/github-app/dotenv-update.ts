@@ -49,9 +49,11 @@ function assignments(lines: string[], key: string): [number, number][] {
     const value = m[1]!;
     const quote = value[0];
     let end = i;
-    // A quoted value left open on its line runs to the first later line holding the closing quote.
+    // A quoted value left open on its line runs to the first later line holding the closing
+    // quote; with none, Node reads the quote as a character of a one-line value, and so do we.
     if ((quote === '"' || quote === "'" || quote === '`') && !value.slice(1).includes(quote)) {
-      while (end + 1 < lines.length && !lines[++end]!.includes(quote));
+      const close = lines.findIndex((l, j) => j > i && l.includes(quote));
+      if (close !== -1) end = close;
     }
     found.push([i, end]);
     i = end;
@@ -64,8 +66,8 @@ function assignments(lines: string[], key: string): [number, number][] {
  * assigned has its (first) assignment replaced where it stands, later duplicate assignments
  * removed; a new key is appended, after `comment` when given. The previous file is first copied
  * to `<path>.bak-<UTC timestamp>`; the new one is written beside it and renamed over it, mode
- * 0600 (it holds secrets). Before the rename, the new text is read back with Node's dotenv parser
- * and must give every value.
+ * 0600 (it holds secrets). Before the rename, the new text is read back with Node's dotenv parser:
+ * it must give every new value, and every other variable as the old text did.
  *
  * @param values variable → value (multi-line values are written as {@link formatDotEnvValue} says)
  * @throws {Error} when a value cannot be written intact, or the text does not read back (the file is then unchanged)
@@ -101,6 +103,10 @@ export function updateDotEnvFile(path: string, values: Record<string, string>, c
   const parsed = parseEnv(text);
   for (const [key, value] of Object.entries(values)) {
     if (parsed[key] !== readBack(formatDotEnvValue(value))) throw new Error(`${path}: ${key} would not read back as written (is a quote left open above it?); the file is unchanged`);
+  }
+  const previous = parseEnv(before);
+  for (const key of Object.keys(previous)) {
+    if (!(key in values) && parsed[key] !== previous[key]) throw new Error(`${path}: ${key} would not read back as it was; the file is unchanged`);
   }
   let backup: string | null = null;
   if (existed) {
