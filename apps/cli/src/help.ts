@@ -99,7 +99,8 @@ export function renderEnvHelp(spec: EnvHelp, descriptions: Record<string, string
 
 /** Adds the `Environment:` section to `command` and every subcommand of it. */
 export function describeEnv(command: Command, spec: EnvHelp): void {
-  command.addHelpText('after', renderEnvHelp(spec));
+  // Rendered when the help is shown, not at every start.
+  command.addHelpText('after', () => renderEnvHelp(spec));
   for (const sub of command.commands) describeEnv(sub, spec);
 }
 

@@ -30,14 +30,16 @@ export function apiUrlFor(githubUrl: string): string {
 /**
  * `pitcrew github-app create`: serves {@link createGithubAppSetup} on 127.0.0.1, prints the page
  * to open, and waits until GitHub's redirect has been exchanged and the App written to `.env`
- * (refused redirects are printed and waited past) or `timeout` ms passed.
+ * (refused redirects are printed and waited past), the App was created but `.env` could not be
+ * written, or `timeout` ms passed.
  *
- * @returns the exit code: 0 once the App is created, 1 on time-out
+ * @returns the exit code: 0 once the App is created and written, else 1
  */
 export async function runGithubAppCreate(options: GithubAppCreateOptions, say: (line: string) => void = console.log): Promise<number> {
   const envFile = resolve(options.envFile);
-  let done: (created: CreatedApp | null) => void = () => {};
-  const finished = new Promise<CreatedApp | null>((resolveDone) => (done = resolveDone));
+  // The App, or why the command ends without one: a time-out, or an App whose .env could not be written.
+  let done: (created: CreatedApp | string) => void = () => {};
+  const finished = new Promise<CreatedApp | string>((resolveDone) => (done = resolveDone));
   const setup = createGithubAppSetup({
     githubUrl: options.githubUrl,
     apiUrl: options.apiUrl ?? apiUrlFor(options.githubUrl),
@@ -51,21 +53,22 @@ export async function runGithubAppCreate(options: GithubAppCreateOptions, say: (
     envFile,
     onCreated: (created) => done(created),
     onRefused: (reason) => say(`callback: ${reason}`),
+    onUnwritten: (reason) => done(reason),
   });
   const server = await new Promise<ReturnType<typeof serve>>((resolveServer) => {
     const s = serve({ fetch: setup.app.fetch, hostname: '127.0.0.1', port: options.port ?? 0 }, () => resolveServer(s));
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
-  const timer = setTimeout(() => done(null), options.timeout);
+  const timer = setTimeout(() => done(`no App created within ${Math.round(options.timeout / 1000)} s; ${envFile} is unchanged`), options.timeout);
   try {
     const where = options.org ? `organisation ${options.org}` : 'your account';
     say(`open http://127.0.0.1:${port}/ in a browser on this machine (over SSH: ssh -L ${port}:127.0.0.1:${port} this-host)`);
     say(`  it sends the App's manifest to ${options.githubUrl.replace(/\/+$/, '')} for ${where}; confirm the App there and GitHub sends you back here`);
     say(`waiting up to ${Math.round(options.timeout / 1000)} s for GitHub's redirect`);
     const created = await finished;
-    if (!created) {
-      say(`no App created within ${Math.round(options.timeout / 1000)} s; ${envFile} is unchanged`);
+    if (typeof created === 'string') {
+      say(created);
       return 1;
     }
     const { updated, added, backup } = created.envFile;

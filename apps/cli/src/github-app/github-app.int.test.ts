@@ -158,6 +158,26 @@ describe('pitcrew github-app create', () => {
     expect(lines.some((l) => l.includes('previous file'))).toBe(false);
   });
 
+  it('ends with exit code 1 and says what to do by hand when the App is created but .env cannot be written', async () => {
+    const envFile = join(dir, 'no-such-directory', '.env');
+    const lines: string[] = [];
+    let pageUrl = '';
+    const run = runGithubAppCreate({ webhookUrl: WEBHOOK_URL, name: 'pitcrew-unwritten', public: false, envFile, githubUrl: github.url, apiUrl: github.url, timeout: 60_000 }, (line) => {
+      lines.push(line);
+      pageUrl ||= /open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(line)?.[1] ?? '';
+    });
+    await expect.poll(() => pageUrl).not.toBe('');
+    const { action, manifest } = await loadPage(pageUrl);
+    const answer = await fetch(await submitForm(action, manifest));
+    expect(answer.status).toBe(500);
+    const text = await answer.text();
+    expect(await run).toBe(1);
+    const app = [...github.apps.values()].find((a) => a.response.name === 'pitcrew-unwritten')!;
+    expect(lines.at(-1)).toContain(`the App pitcrew-unwritten (id ${app.response.id}) was created on GitHub, but ${envFile} could not be written`);
+    expect(text).toContain('GITHUB_APP_PRIVATE_KEY and GITHUB_WEBHOOK_SECRET by hand');
+    expect(text).not.toContain('PRIVATE KEY-----');
+  });
+
   it('gives up with exit code 1 and an unchanged file when no redirect comes', async () => {
     const envFile = join(dir, 'never.env');
     const lines: string[] = [];

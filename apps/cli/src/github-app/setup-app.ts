@@ -32,6 +32,8 @@ export interface GithubAppSetupOptions {
   onCreated?: (created: CreatedApp) => void;
   /** Called when a callback is refused or its exchange fails, with the reason shown to the browser. */
   onRefused?: (reason: string) => void;
+  /** Called when the App was created but `envFile` could not be written, with what to do by hand. */
+  onUnwritten?: (reason: string) => void;
 }
 
 /** An App created by the manifest flow, as written to `.env`. */
@@ -61,7 +63,8 @@ export interface CreatedApp {
  *   once, within an hour) and writes `GITHUB_APP_ID`, `GITHUB_APP_PRIVATE_KEY` (the PEM) and
  *   `GITHUB_WEBHOOK_SECRET` — and `GITHUB_API_URL` when it is not api.github.com — to `envFile`
  *   with {@link updateDotEnvFile} (other lines kept, previous file backed up). A failed exchange
- *   answers 502 with GitHub's message; nothing is written.
+ *   answers 502 with GitHub's message; nothing is written. A file that cannot be written answers
+ *   500 saying how to finish by hand (the App exists on GitHub by then; its key is not shown).
  *
  * It serves no credential: the page holds only the manifest, the result page the App's id and URLs.
  */
@@ -122,8 +125,16 @@ export function createGithubAppSetup(options: GithubAppSetupOptions): { app: Hon
       GITHUB_WEBHOOK_SECRET: data.webhook_secret,
       ...(options.apiUrl.replace(/\/+$/, '') !== GITHUB_API ? { GITHUB_API_URL: options.apiUrl } : {}),
     };
-    const envFile = updateDotEnvFile(options.envFile, values, `GitHub App ${data.slug ?? data.id} (pitcrew github-app create, ${new Date().toISOString()})`);
     const htmlUrl = data.html_url;
+    let envFile: DotEnvUpdate;
+    try {
+      envFile = updateDotEnvFile(options.envFile, values, `GitHub App ${data.slug ?? data.id} (pitcrew github-app create, ${new Date().toISOString()})`);
+    } catch (error) {
+      // The App exists on GitHub now; its key was shown only in this answer. Say how to recover, never the key.
+      const reason = `the App ${data.name} (id ${data.id}) was created on GitHub, but ${options.envFile} could not be written (${(error as Error).message}): generate a private key on the App's settings page (${htmlUrl}, then App settings) and set GITHUB_APP_ID=${data.id}, GITHUB_APP_PRIVATE_KEY and GITHUB_WEBHOOK_SECRET by hand, or delete the App and run this again`;
+      options.onUnwritten?.(reason);
+      return c.html(page('GitHub App created, .env not written', html`<p>${reason}</p>`), 500);
+    }
     const created: CreatedApp = {
       id: data.id,
       slug: data.slug ?? String(data.id),
