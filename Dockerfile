@@ -5,7 +5,9 @@
 # apps/worker/Dockerfile); this one is for operators' one-off commands against a deployment.
 # Multi-stage: production dependencies are installed in a build stage; the runtime stage runs as
 # the unprivileged `node` user.
-FROM node:20-bookworm-slim AS deps
+# Node 24 (LTS; maintained until April 2028): Node 20 reached end of life in April 2026 and Node 22
+# ends in April 2027. The workspace still runs on Node >= 20.12 (package.json engines) for development.
+FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY packages/core/package.json packages/core/
@@ -15,9 +17,10 @@ COPY packages/testkit/package.json packages/testkit/
 COPY apps/ingest/package.json apps/ingest/
 COPY apps/worker/package.json apps/worker/
 COPY apps/cli/package.json apps/cli/
+COPY apps/console/package.json apps/console/
 RUN npm ci --omit=dev --no-audit --no-fund
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules

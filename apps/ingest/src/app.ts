@@ -29,6 +29,12 @@ export interface IngestDeps {
   repoFilter?: RepoFilter;
   /** Named readiness checks for `/readyz`; each resolves when its dependency answers. */
   readiness: Record<string, () => Promise<unknown>>;
+  /**
+   * True from SIGTERM (the start of `close`) until the server has closed: `/readyz` answers 503
+   * `{ready: false, draining: true}` and every answer carries `Connection: close`, so a load
+   * balancer stops routing here and keep-alive clients reconnect elsewhere. Unset = never.
+   */
+  draining?: () => boolean;
   /** Bull Board sub-app and the token guarding it; the board is not mounted without a token. */
   board?: { app: Hono; token: string };
   /** Admin API sub-app (`createAdminApi`) and the token guarding it; not mounted without a token. */
@@ -46,7 +52,8 @@ const READINESS_TIMEOUT_MS = 2_000;
  * - `POST /webhooks/github` (see `createGithubWebhookRoutes`)
  * - `GET /healthz` → 200 `{ok: true}` while the process serves
  * - `GET /readyz` → 200 `{ready: true, checks}` when every dependency answers, else 503 with the
- *   failing checks and their errors
+ *   failing checks and their errors; 503 `{ready: false, draining: true, checks: {}}` while
+ *   shutting down (`deps.draining`)
  * - `/admin/queues` → Bull Board behind admin auth, when configured
  * - `/api/…` → the admin API (see `createAdminApi`) behind the same auth, when configured
  * - `GET /metrics` → Prometheus text format, when configured (see `createMetricsRoutes`)
@@ -55,6 +62,12 @@ const READINESS_TIMEOUT_MS = 2_000;
  */
 export function createApp(deps: IngestDeps): Hono {
   const app = new Hono();
+  const draining = deps.draining ?? (() => false);
+  app.use('*', async (c, next) => {
+    await next();
+    // A closing server answers what it has been sent, then ends each connection after its answer.
+    if (draining()) c.res.headers.set('connection', 'close');
+  });
   app.route(
     '/webhooks/github',
     createGithubWebhookRoutes({
@@ -72,6 +85,7 @@ export function createApp(deps: IngestDeps): Hono {
   if (deps.metrics) app.route('/metrics', createMetricsRoutes(deps.metrics.metrics, deps.metrics.token));
   app.get('/healthz', (c) => c.json({ ok: true }));
   app.get('/readyz', async (c) => {
+    if (draining()) return c.json({ ready: false, draining: true, checks: {} }, 503);
     const entries = await Promise.all(
       Object.entries(deps.readiness).map(async ([name, check]) => {
         try {

@@ -20,6 +20,13 @@ export const IngestEnv = z.object({
    * serves HTTP on one core: on a host given to ingest, use its number of cores.
    */
   PITCREW_INGEST_PROCESSES: z.coerce.number().int().min(1).max(64).default(1),
+  /**
+   * ms ingest keeps serving after SIGTERM before it closes its port, with `/readyz` answering 503
+   * (and `Connection: close`) meanwhile, so a load balancer that polls `/readyz` takes it out of
+   * rotation first. 0 = close at once (in-flight requests still finish). On Kubernetes the pod's
+   * preStop delay does this job (deploy/k8s); set it for load balancers with their own health checks.
+   */
+  PITCREW_INGEST_DRAIN_MS: z.coerce.number().int().min(0).max(300_000).default(0),
   /** TCP port of the HTTP server. */
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   /** Interface to bind; `0.0.0.0` for containers. */

@@ -51,6 +51,10 @@ export interface IngestHandle {
   port: number;
   /** The Node HTTP server, for inspection. */
   server: Server;
+  /**
+   * Graceful stop: `/readyz` answers 503 from the call on; after `PITCREW_INGEST_DRAIN_MS` the
+   * port closes, in-flight requests finish, then queues, Postgres and Redis are closed.
+   */
   close(): Promise<void>;
 }
 
@@ -94,7 +98,10 @@ export async function startIngest(
   const fixEvents = createFixEventProducer(queues.find((q) => q.name === QUEUES.fixEvents)!, redis, prefix);
   const resolutions = config.PITCREW_RESOLUTION ? createResolutionProducer(queues.find((q) => q.name === QUEUES.resolutions)!, redis, prefix) : undefined;
   const repoEvents = createRepoEventProducer(queues.find((q) => q.name === QUEUES.repoEvents)!, redis, prefix);
+  // From the start of close() (SIGTERM) until the port is closed; /readyz answers 503 meanwhile.
+  let draining = false;
   const app = createApp({
+    draining: () => draining,
     secrets: config.GITHUB_WEBHOOK_SECRET,
     maxBodyBytes: config.PITCREW_MAX_BODY_BYTES,
     producer,
@@ -160,8 +167,14 @@ export async function startIngest(
     port,
     server: http,
     close() {
-      // Shutdown order: stop HTTP (finish in-flight requests) → queues → db → Redis.
+      // Shutdown order: drain (/readyz 503 for PITCREW_INGEST_DRAIN_MS, still serving) → stop HTTP
+      // (finish in-flight requests) → queues → db → Redis.
       closing ??= (async () => {
+        draining = true;
+        if (config.PITCREW_INGEST_DRAIN_MS > 0) {
+          log.info({ drainMs: config.PITCREW_INGEST_DRAIN_MS }, 'draining: /readyz answers 503 until the port closes');
+          await new Promise((resolve) => setTimeout(resolve, config.PITCREW_INGEST_DRAIN_MS));
+        }
         await new Promise<void>((resolve) => {
           http.close(() => resolve());
           http.closeIdleConnections();

@@ -17,13 +17,11 @@ import { IngestError } from './errors.ts';
  * @throws {IngestError} 413 `payload_too_large`
  */
 export async function readRawBody(c: Context, maxBytes: number): Promise<Buffer> {
-  const tooLarge = () =>
-    new IngestError(413, 'payload_too_large', `body is larger than ${maxBytes} bytes (PITCREW_MAX_BODY_BYTES)`);
   const declared = Number(c.req.header('content-length'));
-  if (declared > maxBytes) throw tooLarge();
+  if (declared > maxBytes) throw tooLarge(maxBytes);
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
   if (incoming && typeof incoming.on === 'function' && !incoming.readableEnded) {
-    return readNodeStream(incoming, maxBytes, tooLarge);
+    return new Promise<Buffer>((resolve, reject) => new NodeBodyReader(incoming, maxBytes, resolve, reject));
   }
   const body = c.req.raw.body;
   if (!body) return Buffer.alloc(0);
@@ -36,42 +34,64 @@ export async function readRawBody(c: Context, maxBytes: number): Promise<Buffer>
     size += value.byteLength;
     if (size > maxBytes) {
       await reader.cancel().catch(() => {});
-      throw tooLarge();
+      throw tooLarge(maxBytes);
     }
     chunks.push(value);
   }
   return Buffer.concat(chunks, size);
 }
 
-function readNodeStream(incoming: IncomingMessage, maxBytes: number, tooLarge: () => Error): Promise<Buffer> {
-  return new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxBytes) {
-        cleanup();
-        incoming.pause();
-        reject(tooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      cleanup();
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-    };
-    const onError = (error: Error) => {
-      cleanup();
-      reject(error);
-    };
-    const cleanup = () => {
-      incoming.off('data', onData);
-      incoming.off('end', onEnd);
-      incoming.off('error', onError);
-    };
-    incoming.on('data', onData);
-    incoming.on('end', onEnd);
-    incoming.on('error', onError);
-  });
+function tooLarge(maxBytes: number): IngestError {
+  return new IngestError(413, 'payload_too_large', `body is larger than ${maxBytes} bytes (PITCREW_MAX_BODY_BYTES)`);
+}
+
+/**
+ * Collects one `IncomingMessage`'s bytes. A class with bound listeners rather than closures made
+ * per request: tsx (esbuild `keepNames`) wraps every named closure in a `__name` call, which the
+ * ingest profile showed at about 2% of CPU under load.
+ */
+class NodeBodyReader {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private readonly onData = this.data.bind(this);
+  private readonly onEnd = this.end.bind(this);
+  private readonly onError = this.error.bind(this);
+
+  constructor(
+    private readonly incoming: IncomingMessage,
+    private readonly maxBytes: number,
+    private readonly resolve: (bytes: Buffer) => void,
+    private readonly reject: (error: Error) => void,
+  ) {
+    incoming.on('data', this.onData);
+    incoming.on('end', this.onEnd);
+    incoming.on('error', this.onError);
+  }
+
+  private data(chunk: Buffer): void {
+    this.size += chunk.length;
+    if (this.size > this.maxBytes) {
+      this.cleanup();
+      this.incoming.pause();
+      this.reject(tooLarge(this.maxBytes));
+      return;
+    }
+    this.chunks.push(chunk);
+  }
+
+  private end(): void {
+    this.cleanup();
+    this.resolve(this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size));
+  }
+
+  private error(error: Error): void {
+    this.cleanup();
+    this.reject(error);
+  }
+
+  private cleanup(): void {
+    this.incoming.off('data', this.onData);
+    this.incoming.off('end', this.onEnd);
+    this.incoming.off('error', this.onError);
+  }
 }

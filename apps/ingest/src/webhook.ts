@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import type { Logger } from 'pino';
 import { isIgnored, loopOfBranch, normalizeCiSuccess, normalizeFixEvent, normalizeGithubEvent, normalizeRepoEvent, PayloadShapeError, type CiEvent, type FixEvent, type Ignored } from '@pitcrew/core';
 import { logDeliveries, type DeliveryDetail, type DeliveryLogVariables, type WebhookOutcome } from './delivery-log.ts';
@@ -85,30 +85,26 @@ export function createGithubWebhookRoutes(options: GithubWebhookOptions): Hono<{
       const event = c.req.header('x-github-event')!;
       const deliveryId = c.req.header('x-github-delivery')!;
       const contentType = c.req.header('content-type')!;
-      const ignored = (reason: string) => {
-        c.set('outcome', 'ignored');
-        return c.json({ ignored: true, reason }, 202);
-      };
       if (event === 'ping') {
         c.set('outcome', 'ping');
         return c.json({ ok: true, event: 'ping' }, 200);
       }
       const raw = c.get('rawBody');
       const decision = decideBeforeParsing(event, raw, contentType);
-      if ('ignored' in decision) return ignored(decision.ignored);
+      if ('ignored' in decision) return answerIgnored(c, decision.ignored);
       if ('lookup' in decision) {
         const resolutions = options.resolutions;
-        if (!resolutions) return ignored(decision.reason);
+        if (!resolutions) return answerIgnored(c, decision.reason);
         const open = await resolutions.hasOpenFailures(decision.repository, decision.branch).catch((error: unknown) => {
           // A success that cannot be looked up only leaves its failures open; it is not redelivered.
           logger.warn({ err: error, deliveryId }, 'could not look up open failures; the success is ignored and its failures stay open');
           return false;
         });
-        if (!open) return ignored(decision.reason);
+        if (!open) return answerIgnored(c, decision.reason);
         const success = normalize(normalizeCiSuccess, event, parseWebhookJson(raw));
-        if (isIgnored(success) || success.branch === null) return ignored(isIgnored(success) ? success.reason : decision.reason);
+        if (isIgnored(success) || success.branch === null) return answerIgnored(c, isIgnored(success) ? success.reason : decision.reason);
         const repoCheck = options.repoFilter?.(`${success.owner}/${success.repo}`);
-        if (repoCheck && !repoCheck.allowed) return ignored(repoCheck.reason);
+        if (repoCheck && !repoCheck.allowed) return answerIgnored(c, repoCheck.reason);
         const outcome = await resolutions
           .enqueue({ v: 1, kind: 'ci-success', deliveryId, receivedAt: receivedAt.toISOString(), ...success, branch: success.branch })
           .catch((error: unknown) => {
@@ -121,27 +117,13 @@ export function createGithubWebhookRoutes(options: GithubWebhookOptions): Hono<{
       }
       const jsonText = webhookJsonText(raw, contentType);
       const payload = parseWebhookJson(jsonText);
-      const acceptFixEvent = async (fix: FixEvent | Ignored) => {
-        if (isIgnored(fix)) return ignored(fix.reason);
-        const repoCheck = options.repoFilter?.(`${fix.owner}/${fix.repo}`);
-        if (repoCheck && !repoCheck.allowed) return ignored(repoCheck.reason);
-        if (!options.fixEvents) return ignored('this ingest has no fix-events queue');
-        const loopId = loopOfBranch(fix.branch)!;
-        const outcome = await options.fixEvents.enqueue({ v: 1, deliveryId, receivedAt: receivedAt.toISOString(), ...fix }).catch((error: unknown) => {
-          logger.error({ err: error, deliveryId, loopId }, 'could not enqueue fix event; GitHub will show the delivery as failed and it can be redelivered');
-          throw new IngestError(503, 'queue_unavailable', 'the queue is unreachable; redeliver later', { cause: error, headers: { 'retry-after': '30' } });
-        });
-        c.set('outcome', outcome);
-        c.set('failureId', loopId);
-        return c.json(outcome === 'accepted' ? { accepted: true, fixEvent: true, kind: fix.kind, loopId } : { duplicate: true, fixEvent: true, kind: fix.kind, loopId }, 202);
-      };
-      if (decision.parse === 'fix-event') return acceptFixEvent(normalize(normalizeFixEvent, event, payload));
+      if (decision.parse === 'fix-event') return acceptFixEvent(c, options, normalize(normalizeFixEvent, event, payload), deliveryId, receivedAt);
       if (decision.parse === 'repo-event') {
         const repoEvent = normalize(normalizeRepoEvent, event, payload);
-        if (isIgnored(repoEvent)) return ignored(repoEvent.reason);
+        if (isIgnored(repoEvent)) return answerIgnored(c, repoEvent.reason);
         const repoCheck = options.repoFilter?.(`${repoEvent.owner}/${repoEvent.repo}`);
-        if (repoCheck && !repoCheck.allowed) return ignored(repoCheck.reason);
-        if (!options.repoEvents) return ignored('this ingest has no repo-events queue');
+        if (repoCheck && !repoCheck.allowed) return answerIgnored(c, repoCheck.reason);
+        if (!options.repoEvents) return answerIgnored(c, 'this ingest has no repo-events queue');
         const outcome = await options.repoEvents.enqueue({ v: 1, deliveryId, receivedAt: receivedAt.toISOString(), ...repoEvent }).catch((error: unknown) => {
           logger.error({ err: error, deliveryId, kind: repoEvent.kind }, 'could not enqueue repository event; GitHub will show the delivery as failed and it can be redelivered');
           throw new IngestError(503, 'queue_unavailable', 'the queue is unreachable; redeliver later', { cause: error, headers: { 'retry-after': '30' } });
@@ -154,10 +136,10 @@ export function createGithubWebhookRoutes(options: GithubWebhookOptions): Hono<{
       const result = normalize(normalizeGithubEvent, event, payload);
       if (isIgnored(result)) {
         // A form body, or a JSON body the prefilter could not read, may still be a fix event.
-        return jsonText.includes(FIX_HEAD_BRANCH) ? acceptFixEvent(normalize(normalizeFixEvent, event, payload)) : ignored(result.reason);
+        return jsonText.includes(FIX_HEAD_BRANCH) ? acceptFixEvent(c, options, normalize(normalizeFixEvent, event, payload), deliveryId, receivedAt) : answerIgnored(c, result.reason);
       }
       const repoCheck = options.repoFilter?.(`${result.owner}/${result.repo}`);
-      if (repoCheck && !repoCheck.allowed) return ignored(repoCheck.reason);
+      if (repoCheck && !repoCheck.allowed) return answerIgnored(c, repoCheck.reason);
       const outcome = await producer
         .enqueue({ deliveryId, event: event as CiEvent, action: 'completed', receivedAt, failure: result, payload, payloadJson })
         .catch((error: unknown) => {
@@ -174,6 +156,32 @@ export function createGithubWebhookRoutes(options: GithubWebhookOptions): Hono<{
   );
   return app;
 }
+
+/**
+ * Answers 202 `{ignored: true, reason}`. This and {@link acceptFixEvent} are module functions
+ * rather than closures made per delivery: tsx (esbuild `keepNames`) wraps each named closure in a
+ * `__name` call, which showed in the ingest profile.
+ */
+function answerIgnored(c: Context<{ Variables: WebhookVariables }>, reason: string): Response {
+  c.set('outcome', 'ignored');
+  return c.json({ ignored: true, reason }, 202);
+}
+
+/** A fix event: filtered by repository, enqueued on `fix-events` (503 when the queue is unreachable). */
+async function acceptFixEvent(c: Context<{ Variables: WebhookVariables }>, options: GithubWebhookOptions, fix: FixEvent | Ignored, deliveryId: string, receivedAt: Date): Promise<Response> {
+  if (isIgnored(fix)) return answerIgnored(c, fix.reason);
+  const repoCheck = options.repoFilter?.(`${fix.owner}/${fix.repo}`);
+  if (repoCheck && !repoCheck.allowed) return answerIgnored(c, repoCheck.reason);
+  if (!options.fixEvents) return answerIgnored(c, 'this ingest has no fix-events queue');
+  const loopId = loopOfBranch(fix.branch)!;
+  const outcome = await options.fixEvents.enqueue({ v: 1, deliveryId, receivedAt: receivedAt.toISOString(), ...fix }).catch((error: unknown) => {
+    options.logger.error({ err: error, deliveryId, loopId }, 'could not enqueue fix event; GitHub will show the delivery as failed and it can be redelivered');
+    throw new IngestError(503, 'queue_unavailable', 'the queue is unreachable; redeliver later', { cause: error, headers: { 'retry-after': '30' } });
+  });
+  c.set('outcome', outcome);
+  c.set('failureId', loopId);
+  return c.json(outcome === 'accepted' ? { accepted: true, fixEvent: true, kind: fix.kind, loopId } : { duplicate: true, fixEvent: true, kind: fix.kind, loopId }, 202);
+};
 
 /** `normalizeGithubEvent` or `normalizeFixEvent` of a payload, its shape errors as 400 `bad_payload`. */
 function normalize<R>(normalizer: (event: string, payload: object) => R, event: string, payload: object): R {

@@ -1,10 +1,10 @@
 import { Redis } from 'ioredis';
-import { createDb, createLogger, parseEnv, type Logger } from '@pitcrew/core';
+import { committedSpend, createDb, createLogger, parseEnv, type Logger } from '@pitcrew/core';
 import { createJsonCompleter, createLlmClient, createPriceBook, unpricedModels, type LlmClient } from '@pitcrew/llm';
 import { WorkerEnv } from './env.ts';
 import { createBreakers } from './guards/breakers.ts';
 import { createBreakerPublisher, type BreakerPublisher } from './guards/breaker-publisher.ts';
-import { createBudget } from './guards/budget.ts';
+import { createBudget, utcDay } from './guards/budget.ts';
 import { createGithubApi, type GithubAuth } from './github/github-api.ts';
 import { createGithubLogSource } from './github/log-source.ts';
 import { resolveSinks } from './publish/publisher.ts';
@@ -135,6 +135,7 @@ export async function startWorker(
       })
     : null;
   metrics?.watchBreakers(breakers);
+  metrics?.watchSpend({ dailyLimitUsd: limits.orgDailyUsd, spentTodayUsd: () => committedSpend(db, { day: utcDay(), scope: 'org' }) });
   const workers = createWorkers({
     connection,
     prefix: config.PITCREW_QUEUE_PREFIX,

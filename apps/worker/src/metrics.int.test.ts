@@ -4,12 +4,12 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { normalizeGithubEvent, QUEUES, type CiFailure, type IntakeJobData } from '@pitcrew/core';
+import { committedSpend, normalizeGithubEvent, QUEUES, type CiFailure, type IntakeJobData } from '@pitcrew/core';
 import { createLlmClient, createPriceBook } from '@pitcrew/llm';
 import { createTestDatabase, createTestRedis, deleteKeysWithPrefix, findFreePort, parseExposition, sampleValue, testPrefix, type Sample, type TestDatabase } from '@pitcrew/testkit';
 import { startFakeLlm, type FakeLlm } from '@pitcrew/testkit/fake-llm';
 import { createBreakers } from './guards/breakers.ts';
-import { createBudget } from './guards/budget.ts';
+import { createBudget, utcDay } from './guards/budget.ts';
 import { processIntake } from './jobs/intake.ts';
 import { startWorker } from './main.ts';
 import { createWorkerMetrics, FIX_DURATION_BUCKETS, FIX_LOOP_ITERATION_BUCKETS, serveMetrics, STAGE_DURATION_BUCKETS, type MetricsServer, type WorkerMetrics } from './metrics.ts';
@@ -324,6 +324,45 @@ describe('worker metrics', () => {
     } finally {
       await guarded.close();
     }
+  });
+
+  it('startWorker reports the org\'s daily budget and today\'s spend against it, as Postgres holds it', async () => {
+    const port = await findFreePort();
+    const worker = await startWorker({
+      REDIS_URL: inject('redisUrl'),
+      DATABASE_URL: tdb.url,
+      PITCREW_QUEUE_PREFIX: prefix,
+      LOG_LEVEL: 'silent',
+      PITCREW_SHUTDOWN_TIMEOUT_MS: '1000',
+      PITCREW_METRICS_PORT: String(port),
+      PITCREW_METRICS_HOST: '127.0.0.1',
+      PITCREW_BUDGET_DAILY_USD: '5',
+    });
+    try {
+      const orgToday = { day: utcDay(), scope: 'org' };
+      const before = await committedSpend(tdb.db, orgToday); // earlier tests of this file may have spent today
+      let samples = parseExposition((await scrape(worker.metricsUrl!)).text);
+      expect(sampleValue(samples, 'pitcrew_budget_daily_usd')).toBe(5);
+      expect(sampleValue(samples, 'pitcrew_spend_today_usd')).toBeCloseTo(before, 9);
+      // A call reserved (in flight) counts against the budget at once; settled, its actual cost stays.
+      const budget = createBudget(tdb.db, { orgDailyUsd: 5, repoDailyUsd: 0, failureUsd: 0 });
+      const reservation = await budget.reserve({ owner: 'octo', repo: 'spend', failureId: randomUUID() }, 1.25);
+      samples = parseExposition((await scrape(worker.metricsUrl!)).text);
+      expect(sampleValue(samples, 'pitcrew_spend_today_usd')).toBeCloseTo(before + 1.25, 9);
+      await reservation.settle(0.75);
+      samples = parseExposition((await scrape(worker.metricsUrl!)).text);
+      expect(sampleValue(samples, 'pitcrew_spend_today_usd')).toBeCloseTo(before + 0.75, 9);
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it('reports today\'s spend as NaN (unknown) when Postgres cannot answer, and serves the rest', async () => {
+    metrics.watchSpend({ dailyLimitUsd: 2, spentTodayUsd: () => Promise.reject(new Error('connection refused')) });
+    const samples = parseExposition((await scrape()).text);
+    expect(sampleValue(samples, 'pitcrew_budget_daily_usd')).toBe(2);
+    expect(sampleValue(samples, 'pitcrew_spend_today_usd')).toBeNaN();
+    expect(samples.some((s) => s.name === 'process_cpu_user_seconds_total')).toBe(true);
   });
 
   it('startWorker serves /metrics on PITCREW_METRICS_PORT, and not at all when it is 0', async () => {

@@ -110,7 +110,23 @@ export interface WorkerMetrics {
   watchWorker(worker: Worker): void;
   /** Reports the breakers' states at each scrape (`pitcrew_breaker_state`). */
   watchBreakers(breakers: Breakers): void;
+  /** Reports the org's daily budget and today's spend against it at each scrape (`pitcrew_budget_daily_usd`, `pitcrew_spend_today_usd`). */
+  watchSpend(spend: SpendSource): void;
 }
+
+/** The org's daily budget and what today has used of it, as the budget guard keeps them. */
+export interface SpendSource {
+  /** USD per UTC day for the whole org (`PITCREW_BUDGET_DAILY_USD`); 0 = no limit. */
+  dailyLimitUsd: number;
+  /**
+   * USD committed against the org's budget this UTC day (spent + reserved by calls in flight),
+   * read from Postgres (`spend` table, scope `org`); the same in every worker process.
+   */
+  spentTodayUsd(): Promise<number>;
+}
+
+/** ms a scrape waits for today's spend from Postgres before reporting `pitcrew_spend_today_usd` as NaN (unknown). */
+export const SPEND_READ_TIMEOUT_MS = 2_000;
 
 /**
  * The worker metrics (names, labels and units are listed in README "Metrics"):
@@ -133,6 +149,10 @@ export interface WorkerMetrics {
  * - `pitcrew_fix_loop_cost_usd_total{fixer,outcome}` counter (USD of ended loops, every iteration)
  * - `pitcrew_fix_breaker_opened_total` counter (per-repository fix-loop breakers opened; no
  *   repository label: one series per repository would grow without bound)
+ * - `pitcrew_budget_daily_usd` gauge (the org's daily budget, USD; 0 = none) and
+ *   `pitcrew_spend_today_usd` gauge (USD committed against it this UTC day, from Postgres; every
+ *   worker reports the same value, so take `max`; NaN when Postgres does not answer within
+ *   {@link SPEND_READ_TIMEOUT_MS}), once `watchSpend` is called
  * - Node's default process metrics (prom-client `collectDefaultMetrics`)
  *
  * Counters are per process: Prometheus sums them over the worker targets. USD per proposed fix is
@@ -297,6 +317,30 @@ export function createWorkerMetrics(options: { processMetrics?: boolean } = {}):
     labelNames: ['outcome'] as const,
     registers: [registry],
   });
+  let spend: SpendSource | undefined;
+  new Gauge({
+    name: 'pitcrew_budget_daily_usd',
+    help: 'The org\'s model budget per UTC day, USD (PITCREW_BUDGET_DAILY_USD); 0 = no limit.',
+    registers: [registry],
+    collect() {
+      if (spend) this.set(spend.dailyLimitUsd);
+    },
+  });
+  new Gauge({
+    name: 'pitcrew_spend_today_usd',
+    help: 'USD committed against the org\'s budget this UTC day (spent + reserved by calls in flight), read from Postgres at scrape time (NaN when it does not answer); kept while a budget is set. The same in every worker: take max.',
+    registers: [registry],
+    async collect() {
+      if (!spend) return;
+      const read = spend.spentTodayUsd();
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), SPEND_READ_TIMEOUT_MS)));
+      // Postgres down or slow: NaN (unknown, so no comparison with the budget holds), and the rest
+      // of the scrape still answers.
+      const usd = await Promise.race([read.catch(() => null), timeout]).finally(() => clearTimeout(timer));
+      this.set(usd ?? Number.NaN);
+    },
+  });
   const watched: Breakers[] = [];
   new Gauge({
     name: 'pitcrew_breaker_state',
@@ -370,6 +414,9 @@ export function createWorkerMetrics(options: { processMetrics?: boolean } = {}):
     },
     watchBreakers(breakers) {
       watched.push(breakers);
+    },
+    watchSpend(source) {
+      spend = source;
     },
   };
 }
