@@ -1,18 +1,17 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { exitOnStartError } from '@pitcrew/core';
-import { loadDotEnv } from './env-file.ts';
 import { runMigrate } from './commands/migrate.ts';
 import { registerOperatorCommands } from './commands/operate.ts';
 import { runConsole, runIngest, runWorker } from './commands/serve.ts';
 import { runStart } from './commands/start.ts';
+import { CLI_VERSION, documentCommands } from './help-texts.ts';
 import { positiveInt } from './options.ts';
 
-loadDotEnv();
-
-const program = new Command()
+/** The `pitcrew` program; `main.ts` loads `./.env` before importing it (option defaults read the environment). */
+export const program = new Command()
   .name('pitcrew')
   .description('Org-wide CI-failure intake and triage: GitHub webhooks in, diagnoses in Postgres out.')
-  .showHelpAfterError();
+  .version(CLI_VERSION, '-V, --version', 'print the version')
+  .commandsGroup('Run pitcrew:');
 
 program
   .command('start')
@@ -57,6 +56,29 @@ program
     const applied = await runMigrate();
     console.log(applied.length ? `applied: ${applied.join(', ')}` : 'schema up to date');
   });
+
+program
+  .command('github-app')
+  .helpGroup('Set up:')
+  .description("create pitcrew's GitHub App (permissions, events, webhook) and write its id, key and secret to .env")
+  .command('create')
+  .description("run GitHub's App manifest flow: a local page sends the manifest to GitHub, GitHub's redirect brings a code, the code becomes the App's id, private key and webhook secret in .env")
+  .requiredOption('--webhook-url <url>', "where GitHub delivers webhooks: ingest's https://HOST/webhooks/github")
+  .option('--org <org>', 'create the App under this organisation (you must own it); default: your account')
+  .option('--name <name>', 'the App name (unique on GitHub; editable on its page)', 'pitcrew')
+  .option('--homepage-url <url>', "the App's homepage (default: the webhook URL's origin)")
+  .option('--public', 'let any account install the App (else only its owner)', false)
+  .option('--env-file <path>', 'the dotenv file to update (other lines kept, the previous file backed up)', '.env')
+  .option('--github-url <url>', 'GitHub web URL; GitHub Enterprise Server: https://HOST', 'https://github.com')
+  .option('--api-url <url>', 'REST API base (default: https://api.github.com, or GHES https://HOST/api/v3)')
+  .option('--port <port>', 'port of the local page on 127.0.0.1 (default: a free port)', positiveInt)
+  .option('--timeout <ms>', "ms to wait for GitHub's redirect", positiveInt, 900_000)
+  .action(async (opts: import('./commands/github-app.ts').GithubAppCreateOptions) => {
+    const { runGithubAppCreate } = await import('./commands/github-app.ts');
+    process.exit(await runGithubAppCreate(opts));
+  });
+
+program.commandsGroup('Measure (development):');
 
 const evaluate = program
   .command('eval')
@@ -183,10 +205,8 @@ bench
   });
 
 // failures ls|show|retry, replay, spend, incidents ls|show, fixes ls|show|summary|loops|loop|breakers, breakers: over the admin API.
+program.commandsGroup('Operate (over the admin API at PITCREW_API_URL):');
 registerOperatorCommands(program);
 
-try {
-  await program.parseAsync(process.argv);
-} catch (error) {
-  exitOnStartError(error);
-}
+// Each command's environment, examples, and one usage line on a usage error.
+documentCommands(program);

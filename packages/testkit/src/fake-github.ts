@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { promisify } from 'node:util';
@@ -25,7 +25,10 @@ const gitEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', GIT_CONFIG_NOSYSTEM:
  * made by the code under test is what the API reports — and those of per-repository
  * configuration and PR commands: a file's contents with ETag and `304` ({@link FakeGithub.setFile}),
  * a collaborator's permission ({@link FakeGithub.setCollaborator}), comment reactions and
- * re-runs of a run's failed jobs. Production code only knows `GITHUB_API_URL`.
+ * re-runs of a run's failed jobs — and GitHub's App manifest flow ({@link FakeGithub.apps}): the
+ * web form `POST /settings/apps/new` (or `/organizations/{org}/settings/apps/new`) and the API's
+ * `POST /app-manifests/{code}/conversions`. Production code only knows `GITHUB_API_URL` (and, for
+ * the manifest flow, the web base URL).
  */
 export interface FakeGithubJob {
   id: number;
@@ -176,8 +179,69 @@ export interface FakeGithub {
   setCollaborator(owner: string, repo: string, login: string, role: 'admin' | 'maintain' | 'write' | 'triage' | 'read'): void;
   /** Reactions created (`POST …/issues/comments/{id}/reactions`), in order. */
   reactions: { owner: string; repo: string; commentId: number; content: string }[];
+  /**
+   * Apps registered through the manifest form, by code. The form (`manifest` field,
+   * `application/x-www-form-urlencoded`, `?state=`) is answered as GitHub answers once the user
+   * has confirmed on its page: `302` to the manifest's `redirect_url` with `?code=…&state=…`. A
+   * manifest without `url`, with a hook lacking its `url`, or with an event whose permission is
+   * not granted answers 422. `POST /app-manifests/{code}/conversions` answers 201 with the App,
+   * once per code (then 404, as for an unknown code).
+   */
+  apps: Map<string, FakeGithubApp>;
   stop(): Promise<void>;
 }
+
+/**
+ * A GitHub App registered from a manifest: what the form carried, and what the conversion answers
+ * (GitHub REST docs, "Create a GitHub App from a manifest": `id`, `slug`, `pem`, `webhook_secret`,
+ * `client_id`, `client_secret`, ...). `converted` turns true at the first conversion; a code
+ * converts once.
+ */
+export interface FakeGithubApp {
+  code: string;
+  /** The organisation of `/organizations/{org}/settings/apps/new`; `null` = the user's account. */
+  org: string | null;
+  /** The manifest as posted (parsed JSON). */
+  manifest: any;
+  /** The `state` query parameter of the form's POST, passed back on the redirect. */
+  state: string | null;
+  converted: boolean;
+  /** The conversion's answer (status 201). */
+  response: {
+    id: number;
+    slug: string;
+    node_id: string;
+    owner: { login: string; id: number; node_id: string; type: 'User' | 'Organization'; site_admin: boolean; url: string; html_url: string };
+    name: string;
+    description: string;
+    external_url: string;
+    html_url: string;
+    created_at: string;
+    updated_at: string;
+    permissions: Record<string, string>;
+    events: string[];
+    client_id: string;
+    client_secret: string;
+    webhook_secret: string;
+    /** PKCS#1 PEM (`-----BEGIN RSA PRIVATE KEY-----`), as GitHub hands out App keys. */
+    pem: string;
+  };
+}
+
+/**
+ * The permission an App needs to subscribe to each event it may ask for (GitHub docs, "Webhook
+ * events and payloads": each event's "Availability" names its permission); either one of a pair will do.
+ */
+const EVENT_PERMISSIONS: Record<string, string[]> = {
+  check_run: ['checks'],
+  check_suite: ['checks'],
+  workflow_job: ['actions'],
+  workflow_run: ['actions'],
+  pull_request: ['pull_requests'],
+  issue_comment: ['issues', 'pull_requests'],
+  issues: ['issues'],
+  push: ['contents'],
+};
 
 /** A re-run the fake was asked for. */
 export interface FakeRerun {
@@ -204,6 +268,7 @@ export async function startFakeGithub(): Promise<FakeGithub> {
   const files = new Map<string, { text: string; sha: string }>();
   const collaborators = new Map<string, 'admin' | 'maintain' | 'write' | 'triage' | 'read'>();
   const reactions: FakeGithub['reactions'] = [];
+  const apps = new Map<string, FakeGithubApp>();
   let nextId = 1_000_000;
   const sockets = new Set<Socket>();
   let base = '';
@@ -216,7 +281,9 @@ export async function startFakeGithub(): Promise<FakeGithub> {
       const raw = Buffer.concat(chunks).toString('utf8');
       let body: unknown;
       try {
-        body = raw ? JSON.parse(raw) : undefined;
+        // A browser's form post (the App manifest form) is url-encoded; the API's bodies are JSON.
+        const form = String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
+        body = raw ? (form ? Object.fromEntries(new URLSearchParams(raw)) : JSON.parse(raw)) : undefined;
       } catch {
         return json(res, 400, { message: 'Problems parsing JSON' });
       }
@@ -397,8 +464,75 @@ export async function startFakeGithub(): Promise<FakeGithub> {
   /** GitHub refuses check-run output fields over 65535 characters (github/docs#3765). */
   const tooLong = (output: any) => ['title', 'summary', 'text'].some((k) => typeof output?.[k] === 'string' && Buffer.byteLength(output[k]) > 65535);
 
+  /**
+   * The manifest form's POST: validates the manifest, registers the App under a new code and
+   * redirects the browser to `redirect_url?code=…&state=…` (skipping the page where a user confirms).
+   */
+  function registerApp(res: ServerResponse, url: URL, org: string | null, body: any) {
+    let manifest: any;
+    try {
+      manifest = JSON.parse(String(body?.manifest ?? ''));
+    } catch {
+      return json(res, 422, { message: 'Invalid manifest: not JSON' });
+    }
+    if (typeof manifest?.url !== 'string' || !manifest.url) return json(res, 422, { message: 'Invalid manifest: url is required' });
+    if (manifest.hook_attributes && typeof manifest.hook_attributes.url !== 'string') return json(res, 422, { message: 'Invalid manifest: hook_attributes.url is required' });
+    const permissions: Record<string, string> = manifest.default_permissions ?? {};
+    const events: string[] = manifest.default_events ?? [];
+    const missing = events.filter((e) => !(EVENT_PERMISSIONS[e] ?? [e]).some((p) => permissions[p] === 'read' || permissions[p] === 'write' || permissions[p] === 'admin'));
+    if (missing.length) return json(res, 422, { message: `Invalid manifest: default events need their permission: ${missing.join(', ')}` });
+    const name = String(manifest.name ?? 'app');
+    const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+    const id = nextId++;
+    const login = org ?? 'pitcrew-user';
+    const code = randomBytes(10).toString('hex');
+    // GitHub hands out PKCS#1 ("BEGIN RSA PRIVATE KEY") keys for Apps.
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+    const now = new Date().toISOString();
+    const app: FakeGithubApp = {
+      code,
+      org,
+      manifest,
+      state: url.searchParams.get('state'),
+      converted: false,
+      response: {
+        id,
+        slug,
+        node_id: `A_${id}`,
+        owner: { login, id: org ? 9919 : 583231, node_id: `${org ? 'O' : 'U'}_${login}`, type: org ? 'Organization' : 'User', site_admin: false, url: `${base}/${org ? 'orgs' : 'users'}/${login}`, html_url: `https://github.com/${login}` },
+        name,
+        description: String(manifest.description ?? ''),
+        external_url: manifest.url,
+        html_url: `https://github.com/apps/${slug}`,
+        created_at: now,
+        updated_at: now,
+        permissions: { ...permissions, ...(permissions.metadata ? {} : { metadata: 'read' }) },
+        events,
+        client_id: `Iv1.${randomBytes(8).toString('hex')}`,
+        client_secret: randomBytes(20).toString('hex'),
+        webhook_secret: randomBytes(20).toString('hex'),
+        pem: privateKey,
+      },
+    };
+    apps.set(code, app);
+    const redirect = new URL(manifest.redirect_url ?? `https://github.com/apps/${slug}`);
+    redirect.searchParams.set('code', code);
+    if (app.state !== null) redirect.searchParams.set('state', app.state);
+    res.writeHead(302, { location: redirect.toString() });
+    return res.end();
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse, url: URL, body: any = undefined) {
     let m: RegExpExecArray | null;
+    if (req.method === 'POST' && (m = /^(?:\/organizations\/([^/]+))?\/settings\/apps\/new$/.exec(url.pathname))) {
+      return registerApp(res, url, m[1] ? decodeURIComponent(m[1]) : null, body);
+    }
+    if (req.method === 'POST' && (m = /^\/app-manifests\/([^/]+)\/conversions$/.exec(url.pathname))) {
+      const app = apps.get(decodeURIComponent(m[1]!));
+      if (!app || app.converted) return notFound(res);
+      app.converted = true;
+      return json(res, 201, app.response);
+    }
     if (req.method === 'GET' && (m = /^\/repos\/([^/]+)\/([^/]+)\/contents\/(.+)$/.exec(url.pathname))) {
       const path = decodeURIComponent(m[3]!);
       const file = files.get(`${m[1]}/${m[2]}/${path}`);
@@ -727,6 +861,7 @@ export async function startFakeGithub(): Promise<FakeGithub> {
       collaborators.set(`${owner}/${repo}/${login.toLowerCase()}`, role);
     },
     reactions,
+    apps,
     failNext(method, path, status, times = 1) {
       faults.push({ method: method.toUpperCase(), path, status, left: times });
     },

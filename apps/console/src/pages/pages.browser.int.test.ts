@@ -8,11 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { defaultPages } from '../default-pages.ts';
 import { startConsole, type ConsoleHandle } from '../main.ts';
-import { startRealRun, until, type RealRun } from './real-run.ts';
+import { startRealRun, until, type RealRun } from './real-run.fixture.ts';
 
 /**
  * Every console page in a real headless Chromium (Debian's `chromium`, driven by playwright-core)
- * over the data of a real run (real-run.ts), served by the console process (`startConsole`, the
+ * over the data of a real run (real-run.fixture.ts), served by the console process (`startConsole`, the
  * pages behind the real sign-in and session CSRF check): renders with no console error, labelled
  * forms, a keyboard-only retry through the CSRF-protected form, and a screenshot per page kept under
  * `test-output/console/` (gitignored). Without /usr/bin/chromium the suite is skipped and says so.

@@ -2,10 +2,10 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hono } from 'hono';
 import { createPages } from './pages.tsx';
-import { startRealRun, until, type RealRun } from './real-run.ts';
-import { fixedTokenCsrf } from './test-csrf.ts';
+import { startRealRun, until, type RealRun } from './real-run.fixture.ts';
+import { fixedTokenCsrf } from './test-csrf.fixture.ts';
 
-// Each page against what a real run recorded (real-run.ts: ingest and a worker over real Redis and
+// Each page against what a real run recorded (real-run.fixture.ts: ingest and a worker over real Redis and
 // Postgres, GitHub's example deliveries, the fake GitHub and model server), through app.request.
 const CSRF = 'pages-int-test-csrf-token';
 let run: RealRun;
