@@ -4,7 +4,7 @@ import { Queue } from 'bullmq';
 import type { Hono } from 'hono';
 import type { Redis } from 'ioredis';
 import { sql } from 'kysely';
-import { allQueueNames, createDb, createLogger, createRedisConnection, defaultJobOptions, parseEnv, QUEUES, redactRedisUrl, type Logger } from '@pitcrew/core';
+import { allQueueNames, createDb, createLogger, createRedisConnection, defaultJobOptions, parseEnv, QUEUES, redactRedisUrl, waitForRedisReady, type Logger } from '@pitcrew/core';
 import { createIntakeProducer } from '@pitcrew/ingest';
 import { createAdminApi, type AdminApi, type AdminApiDeps } from './admin-api.ts';
 import { createConsoleApp } from './app.ts';
@@ -50,17 +50,9 @@ export async function startConsole(
   const connection = createRedisConnection(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
   const redis = connection as Redis;
   redis.on('error', (error) => log.warn({ err: error }, 'redis connection error'));
-  await new Promise<void>((resolve) => {
-    if (redis.status === 'ready') return resolve();
-    const timer = setTimeout(() => {
-      log.warn({ redis: redactRedisUrl(config.REDIS_URL) }, 'redis is not reachable yet; serving anyway, /readyz reports it');
-      resolve();
-    }, 10_000);
-    redis.once('ready', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
+  if (!(await waitForRedisReady(connection, 10_000))) {
+    log.warn({ redis: redactRedisUrl(config.REDIS_URL) }, 'redis is not reachable yet; serving anyway, /readyz reports it');
+  }
   const prefix = config.PITCREW_QUEUE_PREFIX;
   const queueOptions = { connection: redis, prefix, defaultJobOptions: defaultJobOptions(config.PITCREW_JOB_ATTEMPTS) };
   const queues = allQueueNames().map((name) => new Queue(name, queueOptions));

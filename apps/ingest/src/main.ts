@@ -7,6 +7,7 @@ import {
   createDb,
   createLogger,
   createRedisConnection,
+  waitForRedisReady,
   redactRedisUrl,
   defaultJobOptions,
   parseEnv,
@@ -86,7 +87,7 @@ export async function startIngest(
   // On a Redis Cluster a command waits out a failover up to INGEST_FAILOVER_WAIT_MS, then fails (503).
   const redis = createRedisConnection(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: true, failoverWaitMs: INGEST_FAILOVER_WAIT_MS });
   redis.on('error', (error) => log.warn({ err: error }, 'redis connection error'));
-  if (!(await waitForReady(redis, 10_000))) {
+  if (!(await waitForRedisReady(redis, 10_000))) {
     log.warn({ redis: redactRedisUrl(config.REDIS_URL) }, 'redis is not reachable yet; serving anyway, /readyz reports it and deliveries get 503 until it is');
   }
   const prefix = config.PITCREW_QUEUE_PREFIX;
@@ -180,21 +181,6 @@ export async function startIngest(
       return closing;
     },
   };
-}
-
-function waitForReady(redis: RedisConnection, ms: number): Promise<boolean> {
-  if (redis.status === 'ready') return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      redis.off('ready', onReady);
-      resolve(false);
-    }, ms);
-    const onReady = () => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    redis.once('ready', onReady);
-  });
 }
 
 /** A URL with its password replaced, for logs. */

@@ -186,3 +186,26 @@ export function createRedisConnection(url: string, options: RedisConnectionOptio
 export function redactRedisUrl(url: string): string {
   return url.replace(/^([a-z+]+:\/\/[^:/@]*:)[^@/]*@/i, '$1***@');
 }
+
+/**
+ * Resolves when `redis` is ready (`ready` event, or already), or after `ms` with false: a process
+ * that must serve while Redis is still away (ingest, the console) waits this long, then serves and
+ * lets `/readyz` report it.
+ *
+ * @param ms how long to wait, in ms
+ * @returns true when ready within `ms`
+ */
+export function waitForRedisReady(redis: RedisConnection, ms: number): Promise<boolean> {
+  if (redis.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      resolve(false);
+    }, ms);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    redis.once('ready', onReady);
+  });
+}
