@@ -20,3 +20,6 @@ export {
 } from './session.ts';
 export { createPages, FAILURES_PER_PAGE, type PagesCsrf, type PagesDeps as CreatePagesDeps } from './pages/pages.tsx';
 export { replayDelivery, retryFailure, type ReplayResult, type RetryResult } from './pages/actions.ts';
+export { APP_EVENTS, APP_PERMISSIONS, buildAppManifest, manifestFormAction, type AppManifest, type ManifestOptions } from './github-app/manifest.ts';
+export { createGithubAppSetup, GITHUB_API, type CreatedApp, type GithubAppSetupOptions } from './github-app/setup-app.ts';
+export { formatDotEnvValue, updateDotEnvFile, type DotEnvUpdate } from './github-app/dotenv-update.ts';
