@@ -1,10 +1,11 @@
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { Logger } from '@pitcrew/core';
 import { API_PATH, OPENAPI_INFO, type AdminApi } from './admin-api.ts';
 import { ApiDocsPage } from './api-docs.tsx';
 import { BOARD_PATH } from './board.ts';
 import { ConsoleError } from './errors.ts';
+import { GITHUB_APP_PATH } from './github-app/page.tsx';
 import { createLoginRoutes } from './login.tsx';
 import { createSessions, type ConsoleEnv, type SessionOptions } from './session.ts';
 
@@ -22,6 +23,11 @@ export interface ConsoleDeps {
    * session and the CSRF check; unset = `/` redirects to the board.
    */
   pages?: Hono<ConsoleEnv>;
+  /**
+   * The GitHub App page (`createGithubAppPage`), mounted at `/github-app`: its form behind the
+   * session and the CSRF check, its `/callback` open (see there); unset = not mounted.
+   */
+  githubApp?: Hono<ConsoleEnv>;
   /** Sign-in and CSRF settings: the admin token, session key and lifetime, the public URL. */
   session: SessionOptions;
   /** Named readiness checks for `/readyz`; each resolves when its dependency answers. */
@@ -30,7 +36,9 @@ export interface ConsoleDeps {
 }
 
 /** Paths the pages never see: the console's own routes. */
-const OWN = [API_PATH, BOARD_PATH, '/login', '/logout', '/healthz', '/readyz', '/favicon.ico'];
+const OWN = [API_PATH, BOARD_PATH, GITHUB_APP_PATH, '/login', '/logout', '/healthz', '/readyz', '/favicon.ico'];
+/** GitHub's redirect back from the App manifest flow: a cross-site navigation, so no session cookie. */
+const GITHUB_APP_CALLBACK = `${GITHUB_APP_PATH}/callback`;
 const isOwn = (path: string) => OWN.some((p) => path === p || path.startsWith(`${p}/`));
 
 /**
@@ -43,6 +51,9 @@ const isOwn = (path: string) => OWN.some((p) => path === p || path.startsWith(`$
  * - `/api/…` → the admin API behind `Authorization: Bearer <admin token>`, or a session (writes
  *   with the CSRF token in `X-CSRF-Token`)
  * - `/admin/queues` → Bull Board behind the bearer token or a session
+ * - `/github-app` → the GitHub App page behind a session and the CSRF check, except GitHub's
+ *   redirect to `/github-app/callback`: a cross-site top-level navigation, on which browsers do
+ *   not send the SameSite=Strict cookie; the page's single-use `state` guards it instead
  * - `/…` → the pages, behind a session; every state-changing request passes the CSRF check
  *   (origin, and the `_csrf` field or header)
  *
@@ -84,6 +95,16 @@ export function createConsoleApp(deps: ConsoleDeps): Hono {
     app.use(BOARD_PATH, sessions.requireBoard);
     app.use(`${BOARD_PATH}/*`, sessions.requireBoard);
     app.route(BOARD_PATH, deps.board);
+  }
+
+  if (deps.githubApp) {
+    const guarded: MiddlewareHandler<ConsoleEnv> = async (c, next) =>
+      c.req.path === GITHUB_APP_CALLBACK ? next() : sessions.requireSession(c, async () => {
+            await sessions.verifyCsrf(c, next);
+          });
+    app.use(GITHUB_APP_PATH, guarded);
+    app.use(`${GITHUB_APP_PATH}/*`, guarded);
+    app.route(GITHUB_APP_PATH, deps.githubApp);
   }
 
   if (deps.pages) {

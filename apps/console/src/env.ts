@@ -39,6 +39,24 @@ export const ConsoleEnv = z.object({
    * the same variable.
    */
   PITCREW_CONSOLE_URL: z.string().url().optional(),
+  /**
+   * GitHub REST API base (as the workers'); GitHub Enterprise Server: `https://HOST/api/v3`. The
+   * GitHub App page exchanges the manifest code there and posts the manifest form to the matching
+   * web URL (`https://github.com`, `https://HOST`).
+   */
+  GITHUB_API_URL: z.string().url().default('https://api.github.com'),
+  /**
+   * The dotenv file the GitHub App page (`/github-app`) writes the App id, private key and webhook
+   * secret to, relative to the console's working directory: `.env`, the one `pitcrew start` and
+   * the CLI load. A deployment creates its App with `pitcrew github-app create` and puts the
+   * values into its Secret instead.
+   */
+  PITCREW_CONSOLE_ENV_FILE: z.string().min(1).default('.env'),
+  /**
+   * Ingest's public base URL as GitHub reaches it (e.g. `https://pitcrew.example.com`): the GitHub
+   * App page proposes `<url>/webhooks/github` as the App's webhook URL. Unset: the operator types it.
+   */
+  PITCREW_INGEST_PUBLIC_URL: z.string().url().optional(),
   /** Attempts of each BullMQ job the console adds (a retry's triage job, a replay's intake job). */
   PITCREW_JOB_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(5),
 });

@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { resolve as resolvePath } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { Queue } from 'bullmq';
 import type { Hono } from 'hono';
@@ -9,6 +10,8 @@ import { createIntakeProducer } from '@pitcrew/ingest';
 import { createAdminApi, type AdminApi, type AdminApiDeps } from './admin-api.ts';
 import { createConsoleApp } from './app.ts';
 import { createBoard } from './board.ts';
+import { createGithubAppPage, GITHUB_APP_PATH } from './github-app/page.tsx';
+import { webUrlFor } from './github-app/setup-app.ts';
 import { defaultPages } from './default-pages.ts';
 import { ConsoleEnv } from './env.ts';
 import type { ConsoleEnv as ConsoleHonoEnv } from './session.ts';
@@ -33,7 +36,8 @@ export interface ConsoleHandle {
 
 /**
  * Starts the console from environment variables ({@link ConsoleEnv}): the admin API, Bull Board
- * over every queue and the pages, on `PITCREW_CONSOLE_HOST:PITCREW_CONSOLE_PORT`.
+ * over every queue, the pages and the GitHub App page (writing `PITCREW_CONSOLE_ENV_FILE`,
+ * resolved against the working directory), on `PITCREW_CONSOLE_HOST:PITCREW_CONSOLE_PORT`.
  *
  * @param options.pages the pages to mount at `/` (default {@link defaultPages})
  * @throws {ConfigError} when the environment is invalid
@@ -74,6 +78,14 @@ export async function startConsole(
   const app = createConsoleApp({
     api,
     board: createBoard(queues),
+    githubApp: createGithubAppPage({
+      githubUrl: webUrlFor(config.GITHUB_API_URL),
+      apiUrl: config.GITHUB_API_URL,
+      envFile: resolvePath(config.PITCREW_CONSOLE_ENV_FILE),
+      ...(config.PITCREW_INGEST_PUBLIC_URL ? { webhookUrl: new URL('/webhooks/github', config.PITCREW_INGEST_PUBLIC_URL).toString() } : {}),
+      ...(config.PITCREW_CONSOLE_URL ? { callbackUrl: new URL(`${GITHUB_APP_PATH}/callback`, config.PITCREW_CONSOLE_URL).toString() } : {}),
+      logger: log,
+    }),
     ...(pagesFactory ? { pages: pagesFactory({ ...apiDeps, api, ...(config.PITCREW_CONSOLE_URL ? { consoleUrl: config.PITCREW_CONSOLE_URL } : {}) }) } : {}),
     session: {
       adminToken: config.PITCREW_ADMIN_TOKEN,

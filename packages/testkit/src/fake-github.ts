@@ -182,7 +182,8 @@ export interface FakeGithub {
   /**
    * Apps registered through the manifest form, by code. The form (`manifest` field,
    * `application/x-www-form-urlencoded`, `?state=`) is answered as GitHub answers once the user
-   * has confirmed on its page: `302` to the manifest's `redirect_url` with `?code=…&state=…`. A
+   * has confirmed on its page: `302` to the manifest's `redirect_url` with `?code=…&state=…`
+   * (with `confirmApps`, first GitHub's page: a form the user submits to get that redirect). A
    * manifest without `url`, with a hook lacking its `url`, or with an event whose permission is
    * not granted answers 422. `POST /app-manifests/{code}/conversions` answers 201 with the App,
    * once per code (then 404, as for an unknown code).
@@ -251,7 +252,18 @@ export interface FakeRerun {
   id: number;
 }
 
-export async function startFakeGithub(): Promise<FakeGithub> {
+/** Options of {@link startFakeGithub}. */
+export interface FakeGithubOptions {
+  /**
+   * Answer the App manifest form with a confirmation page (a form whose button POSTs
+   * `/settings/apps/new/confirm?code=…`, answered by the redirect back), as GitHub does, instead of
+   * the redirect at once: a browser then leaves GitHub's own page for the redirect, a cross-site
+   * navigation from the App's site's point of view.
+   */
+  confirmApps?: boolean;
+}
+
+export async function startFakeGithub(options: FakeGithubOptions = {}): Promise<FakeGithub> {
   const runs = new Map<string, FakeGithubJob[]>();
   const runMeta = new Map<string, FakeGithubRunMeta & { owner: string; repo: string; runId: number; attempt: number }>();
   const jobs = new Map<number, FakeGithubJob & { owner: string; repo: string; runId: number; attempt: number }>();
@@ -515,8 +527,20 @@ export async function startFakeGithub(): Promise<FakeGithub> {
       },
     };
     apps.set(code, app);
-    const redirect = new URL(manifest.redirect_url ?? `https://github.com/apps/${slug}`);
-    redirect.searchParams.set('code', code);
+    if (options.confirmApps) {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      return res.end(
+        `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Create GitHub App</title><link rel="icon" href="data:,"></head><body><h1>Create GitHub App for ${login}</h1>` +
+          `<form method="post" action="/settings/apps/new/confirm?code=${code}"><button type="submit">Create GitHub App for ${login}</button></form></body></html>`,
+      );
+    }
+    return redirectBack(res, app);
+  }
+
+  /** GitHub's redirect once the user confirmed: the manifest's `redirect_url` with `?code=…&state=…`. */
+  function redirectBack(res: ServerResponse, app: FakeGithubApp) {
+    const redirect = new URL(app.manifest.redirect_url ?? app.response.html_url);
+    redirect.searchParams.set('code', app.code);
     if (app.state !== null) redirect.searchParams.set('state', app.state);
     res.writeHead(302, { location: redirect.toString() });
     return res.end();
@@ -526,6 +550,10 @@ export async function startFakeGithub(): Promise<FakeGithub> {
     let m: RegExpExecArray | null;
     if (req.method === 'POST' && (m = /^(?:\/organizations\/([^/]+))?\/settings\/apps\/new$/.exec(url.pathname))) {
       return registerApp(res, url, m[1] ? decodeURIComponent(m[1]) : null, body);
+    }
+    if (req.method === 'POST' && url.pathname === '/settings/apps/new/confirm') {
+      const app = apps.get(url.searchParams.get('code') ?? '');
+      return app ? redirectBack(res, app) : notFound(res);
     }
     if (req.method === 'POST' && (m = /^\/app-manifests\/([^/]+)\/conversions$/.exec(url.pathname))) {
       const app = apps.get(decodeURIComponent(m[1]!));

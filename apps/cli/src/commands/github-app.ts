@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { serve } from '@hono/node-server';
-import { createGithubAppSetup, GITHUB_API, type CreatedApp } from '../github-app/setup-app.ts';
+import { createGithubAppSetup, GITHUB_API, type CreatedApp } from '@pitcrew/console';
 
 /** Options of `pitcrew github-app create`. */
 export interface GithubAppCreateOptions {

@@ -7,6 +7,7 @@ export const SECTIONS = [
   { path: '/flaky', label: 'Flaky jobs' },
   { path: '/spend', label: 'Spend' },
   { path: '/breakers', label: 'Breakers' },
+  { path: '/github-app', label: 'GitHub App' },
 ] as const;
 
 /**

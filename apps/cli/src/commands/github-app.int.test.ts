@@ -10,8 +10,8 @@ import { parseEnv } from '@pitcrew/core';
 import { IngestEnv } from '@pitcrew/ingest';
 import { WorkerEnv } from '@pitcrew/worker';
 import { startFakeGithub, type FakeGithub } from '@pitcrew/testkit/fake-github';
-import { runGithubAppCreate } from '../commands/github-app.ts';
-import { APP_EVENTS, APP_PERMISSIONS } from './manifest.ts';
+import { runGithubAppCreate } from './github-app.ts';
+import { APP_EVENTS, APP_PERMISSIONS } from '@pitcrew/console';
 
 const BIN = fileURLToPath(new URL('../../bin/pitcrew.mjs', import.meta.url));
 const WEBHOOK_URL = 'https://pitcrew.example.com/webhooks/github';
