@@ -6,12 +6,14 @@ import { createTestDatabase, startRedisCluster, testPrefix, type RedisClusterHan
 import { baseEnv, exactlyOnceViolations, failedJobPayload, note, scratchDir, sendDelivery, startIngestProcess, startWorkerProcess, stopAll, waitFor, type RoleProcess, type Sent } from './harness.ts';
 
 /**
- * A Redis Cluster (3 masters, 1 replica each, cluster-node-timeout 2 s, AOF everysec) under a
- * steady stream of deliveries to `pitcrew ingest`, two `pitcrew worker`s processing them. The
- * master serving the queue prefix's slot is SIGKILLed mid-run; its replica is elected master.
- * Ingest answers 503 (with Retry-After) for what it cannot write during the failover, GitHub's
- * redelivery of those is accepted after; the workers carry on by themselves. At the end every
- * delivery is in Postgres once and triaged once. Figures (failover ms, 503s, losses) are printed.
+ * A Redis Cluster (3 masters, 1 replica each, cluster-node-timeout 2 s or as set below, AOF
+ * everysec) under a steady stream of deliveries to `pitcrew ingest`, two `pitcrew worker`s
+ * processing them. The master serving the queue prefix's slot is SIGKILLed mid-run; its replica
+ * is elected master. Ingest answers 503 (with Retry-After) for what it cannot write within its
+ * 5 s deadline, GitHub's redelivery of those is accepted after (or answered duplicate when it was
+ * written after its 503); the workers carry on by themselves, each taking jobs again after the
+ * failover. At the end every delivery is in Postgres once and triaged once. Figures (failover ms,
+ * 503s, slowest answer, losses, triaged per worker) are printed; on a failure, where the jobs are.
  *
  * Replication is asynchronous: a write acknowledged by the killed master in its last moments may
  * never have reached the replica. Such a loss shows here as an accepted (202) failure missing
