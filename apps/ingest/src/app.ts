@@ -35,6 +35,8 @@ export interface IngestDeps {
   onOutcome?: (event: string, outcome: WebhookOutcome, detail: DeliveryDetail) => void;
   /** Prometheus metrics served at `GET /metrics` (behind a bearer token when `token` is set); deliveries are counted into them. */
   metrics?: { metrics: IngestMetrics; token?: string };
+  /** ms a delivery may wait on Redis before its 503 (`GithubWebhookOptions.redisDeadlineMs`); unset = no deadline. */
+  redisDeadlineMs?: number;
 }
 
 /** Time each readiness check may take, in ms, before it counts as down. */
@@ -73,6 +75,7 @@ export function createApp(deps: IngestDeps): Hono {
       logger: deps.logger,
       ...(deps.repoFilter ? { repoFilter: deps.repoFilter } : {}),
       ...(deps.onOutcome || deps.metrics ? { onOutcome: fanOut(deps.metrics?.metrics.observeDelivery, deps.onOutcome) } : {}),
+      ...(deps.redisDeadlineMs !== undefined ? { redisDeadlineMs: deps.redisDeadlineMs } : {}),
     }),
   );
   if (deps.metrics) app.route('/metrics', createMetricsRoutes(deps.metrics.metrics, deps.metrics.token));

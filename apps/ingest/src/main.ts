@@ -48,11 +48,16 @@ export const SERVER_LIMITS = {
 export type ServerLimits = typeof SERVER_LIMITS;
 
 /**
- * ms an ingest Redis command waits out a Redis Cluster failover before the delivery gets a 503:
- * half of GitHub's 10 s answer budget (GitHub docs, "Handling webhook deliveries"). A failover
- * longer than that (`cluster-node-timeout` 15 s by default) answers 503 until a replica is master.
+ * ms a delivery may wait on Redis (a success's open-failures lookup and the enqueue, together)
+ * before ingest answers 503 with Retry-After: half of GitHub's 10 s answer budget (GitHub docs,
+ * "Handling webhook deliveries"), so GitHub records a failed delivery that can be redelivered
+ * rather than a timeout. It bounds a Redis Cluster failover (the slot has no reachable master for
+ * about `cluster-node-timeout` + 1 s; 15 s by default) and a Redis that stopped answering (no
+ * command timeout otherwise). An enqueue that completes after its 503 is kept; the redelivery,
+ * same delivery id, is answered 202 duplicate. On a cluster the connection also stops retrying a
+ * command after about this long (`failoverWaitMs`, counted in retries, so only roughly).
  */
-export const INGEST_FAILOVER_WAIT_MS = 5_000;
+export const INGEST_REDIS_DEADLINE_MS = 5_000;
 
 /** A running ingest process. */
 export interface IngestHandle {
@@ -84,8 +89,8 @@ export async function startIngest(
   // "Going to production"), so a delivery we cannot enqueue gets a 503, never a 202.
   // Auto-pipelining: the Redis commands of all deliveries in flight share one write and one
   // round trip (ioredis docs, "Autopipelining"); the hot path waits on Redis round trips.
-  // On a Redis Cluster a command waits out a failover up to INGEST_FAILOVER_WAIT_MS, then fails (503).
-  const redis = createRedisConnection(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: true, failoverWaitMs: INGEST_FAILOVER_WAIT_MS });
+  // A delivery waits on Redis up to INGEST_REDIS_DEADLINE_MS (a cluster failover among the causes), then gets a 503.
+  const redis = createRedisConnection(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: true, failoverWaitMs: INGEST_REDIS_DEADLINE_MS });
   redis.on('error', (error) => log.warn({ err: error }, 'redis connection error'));
   if (!(await waitForRedisReady(redis, 10_000))) {
     log.warn({ redis: redactRedisUrl(config.REDIS_URL) }, 'redis is not reachable yet; serving anyway, /readyz reports it and deliveries get 503 until it is');
@@ -119,6 +124,7 @@ export async function startIngest(
     ...(resolutions ? { resolutions } : {}),
     repoEvents,
     logger: log,
+    redisDeadlineMs: INGEST_REDIS_DEADLINE_MS,
     ...(config.PITCREW_REPOS_ALLOW.length || config.PITCREW_REPOS_DENY.length
       ? { repoFilter: createRepoFilter(config.PITCREW_REPOS_ALLOW, config.PITCREW_REPOS_DENY) }
       : {}),

@@ -8,6 +8,7 @@ import type { IntakeProducer } from './intake-producer.ts';
 import type { RepoEventProducer } from './repo-event-producer.ts';
 import type { RepoFilter } from './repo-filter.ts';
 import type { ResolutionProducer } from './resolution-producer.ts';
+import { withTimeout } from './timeout.ts';
 import { parseWebhookJson, webhookJsonText } from './webhook-body.ts';
 import { webhookHeaders } from './webhook-headers.ts';
 import { decideBeforeParsing, FIX_HEAD_BRANCH } from './webhook-prefilter.ts';
@@ -38,6 +39,14 @@ export interface GithubWebhookOptions {
   repoFilter?: RepoFilter;
   /** Called once per delivery with its outcome, for metrics. */
   onOutcome?: (event: string, outcome: WebhookOutcome, detail: DeliveryDetail) => void;
+  /**
+   * ms from the delivery's arrival at this route within which its Redis steps (the open-failures
+   * lookup of a success, then the enqueue) must finish, together; past it the enqueue is answered
+   * 503 (Retry-After) and a lookup counts as failed. What was sent to Redis is not withdrawn: an
+   * enqueue that completes after its 503 stays, and GitHub's redelivery (same delivery id) is
+   * answered 202 duplicate. Default: no deadline.
+   */
+  redisDeadlineMs?: number;
 }
 
 /** What the webhook route's middlewares and handler share through `c.set` / `c.get`. */
@@ -51,7 +60,7 @@ export type WebhookVariables = DeliveryLogVariables & SignatureVariables;
  * (`webhook-prefilter.ts`, 202 ignored) → JSON (400) → normalize as a failure or, for what the
  * prefilter found might be one, as a fix event (`normalizeFixEvent`; 400 for a payload missing
  * fields its event needs) → repository filter → enqueue (202, or 503 when the queue is
- * unreachable).
+ * unreachable or has not answered within `redisDeadlineMs`).
  *
  * Answers:
  * - 200 `{ok: true, event: 'ping'}` for `ping`
@@ -95,7 +104,7 @@ export function createGithubWebhookRoutes(options: GithubWebhookOptions): Hono<{
       if ('lookup' in decision) {
         const resolutions = options.resolutions;
         if (!resolutions) return answerIgnored(c, decision.reason);
-        const open = await resolutions.hasOpenFailures(decision.repository, decision.branch).catch((error: unknown) => {
+        const open = await beforeDeadline(resolutions.hasOpenFailures(decision.repository, decision.branch), receivedAt, options.redisDeadlineMs).catch((error: unknown) => {
           // A success that cannot be looked up only leaves its failures open; it is not redelivered.
           logger.warn({ err: error, deliveryId }, 'could not look up open failures; the success is ignored and its failures stay open');
           return false;
@@ -105,8 +114,7 @@ export function createGithubWebhookRoutes(options: GithubWebhookOptions): Hono<{
         if (isIgnored(success) || success.branch === null) return answerIgnored(c, isIgnored(success) ? success.reason : decision.reason);
         const repoCheck = options.repoFilter?.(`${success.owner}/${success.repo}`);
         if (repoCheck && !repoCheck.allowed) return answerIgnored(c, repoCheck.reason);
-        const outcome = await resolutions
-          .enqueue({ v: 1, kind: 'ci-success', deliveryId, receivedAt: receivedAt.toISOString(), ...success, branch: success.branch })
+        const outcome = await beforeDeadline(resolutions.enqueue({ v: 1, kind: 'ci-success', deliveryId, receivedAt: receivedAt.toISOString(), ...success, branch: success.branch }), receivedAt, options.redisDeadlineMs)
           .catch((error: unknown) => {
             logger.error({ err: error, deliveryId }, 'could not enqueue resolution; GitHub will show the delivery as failed and it can be redelivered');
             throw new IngestError(503, 'queue_unavailable', 'the queue is unreachable; redeliver later', { cause: error, headers: { 'retry-after': '30' } });
@@ -124,7 +132,7 @@ export function createGithubWebhookRoutes(options: GithubWebhookOptions): Hono<{
         const repoCheck = options.repoFilter?.(`${repoEvent.owner}/${repoEvent.repo}`);
         if (repoCheck && !repoCheck.allowed) return answerIgnored(c, repoCheck.reason);
         if (!options.repoEvents) return answerIgnored(c, 'this ingest has no repo-events queue');
-        const outcome = await options.repoEvents.enqueue({ v: 1, deliveryId, receivedAt: receivedAt.toISOString(), ...repoEvent }).catch((error: unknown) => {
+        const outcome = await beforeDeadline(options.repoEvents.enqueue({ v: 1, deliveryId, receivedAt: receivedAt.toISOString(), ...repoEvent }), receivedAt, options.redisDeadlineMs).catch((error: unknown) => {
           logger.error({ err: error, deliveryId, kind: repoEvent.kind }, 'could not enqueue repository event; GitHub will show the delivery as failed and it can be redelivered');
           throw new IngestError(503, 'queue_unavailable', 'the queue is unreachable; redeliver later', { cause: error, headers: { 'retry-after': '30' } });
         });
@@ -140,8 +148,7 @@ export function createGithubWebhookRoutes(options: GithubWebhookOptions): Hono<{
       }
       const repoCheck = options.repoFilter?.(`${result.owner}/${result.repo}`);
       if (repoCheck && !repoCheck.allowed) return answerIgnored(c, repoCheck.reason);
-      const outcome = await producer
-        .enqueue({ deliveryId, event: event as CiEvent, action: 'completed', receivedAt, failure: result, payload, payloadJson })
+      const outcome = await beforeDeadline(producer.enqueue({ deliveryId, event: event as CiEvent, action: 'completed', receivedAt, failure: result, payload, payloadJson }), receivedAt, options.redisDeadlineMs)
         .catch((error: unknown) => {
           logger.error({ err: error, deliveryId, failureId: result.id }, 'could not enqueue failure; GitHub will show the delivery as failed and it can be redelivered');
           throw new IngestError(503, 'queue_unavailable', 'the queue is unreachable; redeliver later', {
@@ -174,7 +181,7 @@ async function acceptFixEvent(c: Context<{ Variables: WebhookVariables }>, optio
   if (repoCheck && !repoCheck.allowed) return answerIgnored(c, repoCheck.reason);
   if (!options.fixEvents) return answerIgnored(c, 'this ingest has no fix-events queue');
   const loopId = loopOfBranch(fix.branch)!;
-  const outcome = await options.fixEvents.enqueue({ v: 1, deliveryId, receivedAt: receivedAt.toISOString(), ...fix }).catch((error: unknown) => {
+  const outcome = await beforeDeadline(options.fixEvents.enqueue({ v: 1, deliveryId, receivedAt: receivedAt.toISOString(), ...fix }), receivedAt, options.redisDeadlineMs).catch((error: unknown) => {
     options.logger.error({ err: error, deliveryId, loopId }, 'could not enqueue fix event; GitHub will show the delivery as failed and it can be redelivered');
     throw new IngestError(503, 'queue_unavailable', 'the queue is unreachable; redeliver later', { cause: error, headers: { 'retry-after': '30' } });
   });
@@ -182,6 +189,15 @@ async function acceptFixEvent(c: Context<{ Variables: WebhookVariables }>, optio
   c.set('failureId', loopId);
   return c.json(outcome === 'accepted' ? { accepted: true, fixEvent: true, kind: fix.kind, loopId } : { duplicate: true, fixEvent: true, kind: fix.kind, loopId }, 202);
 };
+
+/**
+ * `step`, or a rejection (`no answer within <ms> ms`) once `deadlineMs` have passed since
+ * `receivedAt`; `step` as is without a deadline. The step is not cancelled (see
+ * {@link GithubWebhookOptions.redisDeadlineMs}).
+ */
+function beforeDeadline<T>(step: Promise<T>, receivedAt: Date, deadlineMs: number | undefined): Promise<T> {
+  return deadlineMs === undefined ? step : withTimeout(step, Math.max(0, receivedAt.getTime() + deadlineMs - Date.now()));
+}
 
 /** `normalizeGithubEvent` or `normalizeFixEvent` of a payload, its shape errors as 400 `bad_payload`. */
 function normalize<R>(normalizer: (event: string, payload: object) => R, event: string, payload: object): R {

@@ -57,6 +57,8 @@ describe('createRedisConnection', () => {
       const options = (cluster as Cluster).options;
       expect(options.enableOfflineQueue).toBe(false);
       expect(options.maxRedirections).toBe(50);
+      // Its connect() must always settle (see redis-cluster-reconnect.int.test.ts).
+      expect(options.enableReadyCheck).toBe(false);
       expect(options.redisOptions).toMatchObject({ maxRetriesPerRequest: null, password: 'pw' });
     } finally {
       cluster.disconnect();

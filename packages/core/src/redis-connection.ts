@@ -142,7 +142,9 @@ export const CLUSTER_FAILOVER_WAIT_MS = 20_000;
  * `maxRetriesPerRequest`, `connectTimeout` and the credentials on each node (`redisOptions`,
  * where BullMQ checks `maxRetriesPerRequest`), `reconnect: false` as a `clusterRetryStrategy`
  * returning null. Reads from masters only (ioredis' default `scaleReads`): BullMQ's scripts need
- * a master, and a replica may lag.
+ * a master, and a replica may lag. No cluster ready check (`enableReadyCheck: false`): with it, a
+ * reconnect during a failover could leave `connect()` unsettled for good, and a BullMQ worker
+ * awaiting it would take no job again (the comment at the option says how).
  *
  * Not expressible in the URL (use ioredis directly if needed): `natMap` for nodes that announce
  * addresses the client cannot reach, `dnsLookup` for AWS ElastiCache with TLS.
@@ -168,6 +170,18 @@ export function createRedisConnection(url: string, options: RedisConnectionOptio
     ...(options.enableOfflineQueue !== undefined ? { enableOfflineQueue: options.enableOfflineQueue } : {}),
     ...(options.enableAutoPipelining ? { enableAutoPipelining: true } : {}),
     ...(options.reconnect === false ? { clusterRetryStrategy: () => null } : {}),
+    // No cluster ready check. ioredis' check sends CLUSTER INFO to a random master; when that
+    // master is the one just killed (a failover under way, the slot map still names it), the check
+    // fails, the Cluster disconnects and reconnects by itself, and the promise of the connect()
+    // that ran the check is never settled (ioredis PR #741, "resolve is lost when we issue
+    // .disconnect(true)", never merged). BullMQ's worker awaits exactly that promise when its
+    // blocking-read watchdog resets the blocking connection (RedisConnection.reconnect, no
+    // timeout), so that worker took no job again, silently: one in three resets during a failover
+    // longer than drainDelay + 1 s (tests/faults/redis-cluster-failover.faults.test.ts with
+    // FAULTS_CLUSTER_NODE_TIMEOUT_MS=7000). Without the check connect() settles once the slot map
+    // is read; a command sent while the cluster is down gets CLUSTERDOWN and is retried
+    // (retryDelayOnClusterDown), as the check would have waited.
+    enableReadyCheck: false,
     retryDelayOnFailover: CLUSTER_RETRY_DELAY_MS,
     retryDelayOnClusterDown: CLUSTER_RETRY_DELAY_MS,
     retryDelayOnTryAgain: CLUSTER_RETRY_DELAY_MS,
