@@ -188,7 +188,7 @@ async function acceptFixEvent(c: Context<{ Variables: WebhookVariables }>, optio
   c.set('outcome', outcome);
   c.set('failureId', loopId);
   return c.json(outcome === 'accepted' ? { accepted: true, fixEvent: true, kind: fix.kind, loopId } : { duplicate: true, fixEvent: true, kind: fix.kind, loopId }, 202);
-};
+}
 
 /**
  * `step`, or a rejection (`no answer within <ms> ms`) once `deadlineMs` have passed since
