@@ -165,7 +165,7 @@ describe('pitcrew start supervises its workers', () => {
       cleanExit = code === 0;
       expect(code).toBe(0);
       const tail = out().slice(stopAt);
-      expect(tail).toContain('stopping: ingest and workers, then redis and postgres');
+      expect(tail).toContain('stopping: ingest, console and workers, then redis and postgres');
       expect(tail).not.toMatch(/restarting in|restarted/);
       for (const pid of seenPids) expect(() => process.kill(pid, 0), `pid ${pid} still running`).toThrow();
     } finally {
