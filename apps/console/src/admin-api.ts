@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Queue } from 'bullmq';
@@ -7,7 +6,6 @@ import type { Kysely } from 'kysely';
 import {
   BadCursorError,
   breakerStatesKey,
-  CI_EVENTS,
   describeIssues,
   findDelivery,
   findFailure,
@@ -18,24 +16,17 @@ import {
   getFix,
   getFixLoop,
   getIncident,
-  isIgnored,
-  jobArgs,
-  JOBS,
   listFailures,
   listFixBreakers,
   listFixes,
   listFixLoops,
   listIncidents,
   listFlakyViews,
-  normalizeGithubEvent,
   parseBreakerStates,
-  PayloadShapeError,
-  requestRetry,
   spendByDay,
   summarizeFixes,
   summarizeFixLoops,
   TriageStage,
-  type CiEvent,
   type Database,
   type FailureStatus,
   type FixBreakerSettings,
@@ -60,6 +51,7 @@ import {
   RetryAnswer,
   SpendAnswer,
 } from './api-schemas.ts';
+import { replayDelivery, retryFailure } from './actions.ts';
 import { ConsoleError } from './errors.ts';
 
 /** Path the admin API is mounted under. */
@@ -327,22 +319,10 @@ export function createAdminApi(deps: AdminApiDeps) {
         const { id } = c.req.valid('param');
         // A POST without a body retries from classify (the body is optional).
         const stage = c.req.valid('json')?.stage ?? 'classify';
-        const failure = await findFailure(db, id);
-        if (!failure) throw new ConsoleError(404, 'not_found', `no failure ${id}`);
-        // A queued failure already has a triage job coming; a second one would race it.
-        const attemptBase = failure.status === 'queued' || failure.status === 'running' ? null : await requestRetry(db, id, stage);
-        if (attemptBase === null) {
-          throw new ConsoleError(409, 'conflict', `failure ${id} is ${failure.status === 'queued' ? 'queued' : 'being triaged'}; retry once it is triaged or failed`);
-        }
-        // One job per triage round (the catalog's id rule): two concurrent retries of one round add
-        // one job. A finished job of that id (kept for the board) would turn `add` into a no-op, so
-        // it goes first.
-        const args = jobArgs(JOBS.triage, { v: 1, failureId: id, round: attemptBase });
-        const jobId = args[2].jobId;
-        const old = await triage.getJob(jobId);
-        if (old && ((await old.isCompleted()) || (await old.isFailed()))) await old.remove();
-        await triage.add(...args);
-        logger.info({ failureId: id, fromStage: stage, attemptBase, jobId }, 'retry requested');
+        const result = await retryFailure({ db, triage, logger }, id, stage, 'api');
+        if (result.outcome === 'not_found') throw new ConsoleError(404, 'not_found', `no failure ${id}`);
+        if (result.outcome === 'conflict') throw new ConsoleError(409, 'conflict', result.reason);
+        const { attemptBase, jobId } = result;
         return c.json({ retried: true as const, failureId: id, fromStage: stage, attemptBase, jobId }, 202);
       },
     )
@@ -372,31 +352,12 @@ export function createAdminApi(deps: AdminApiDeps) {
       async (c) => {
         const { id } = c.req.valid('param');
         const waitMs = c.req.valid('json')?.waitMs ?? 5_000;
-        const delivery = await findDelivery(db, id);
-        if (!delivery) throw new ConsoleError(404, 'not_found', `no stored delivery ${id} (only failure deliveries are stored)`);
-        if (!(CI_EVENTS as readonly string[]).includes(delivery.event)) {
-          throw new ConsoleError(422, 'not_a_failure', `delivery ${id} is a ${delivery.event} event, not a CI event`);
-        }
-        let failure;
-        try {
-          failure = normalizeGithubEvent(delivery.event, delivery.payload);
-        } catch (error) {
-          if (error instanceof PayloadShapeError) throw new ConsoleError(422, 'not_a_failure', error.message, { cause: error });
-          throw error;
-        }
-        if (isIgnored(failure)) throw new ConsoleError(422, 'not_a_failure', `delivery ${id} no longer describes a failure: ${failure.reason}`);
-        const existing = await findFailure(db, failure.id);
-        // A new delivery id: the original's is remembered as seen for days and would be dropped.
-        const replayId = `${id}-replay-${randomBytes(4).toString('hex')}`;
-        const intake = await producer.enqueue({
-          deliveryId: replayId,
-          event: delivery.event as CiEvent,
-          action: delivery.action ?? 'completed',
-          receivedAt: now(),
-          failure,
-          payload: delivery.payload,
-        });
-        logger.info({ replayOf: id, deliveryId: replayId, failureId: failure.id, intake }, 'delivery replayed');
+        const result = await replayDelivery({ db, producer, logger, now }, id, 'api');
+        if (result.outcome === 'not_found') throw new ConsoleError(404, 'not_found', `no stored delivery ${id} (only failure deliveries are stored)`);
+        if (result.outcome === 'not_a_failure') throw new ConsoleError(422, 'not_a_failure', `delivery ${id}: ${result.reason}`);
+        const { deliveryId: replayId, intake } = result;
+        const existing = result.failureExisted;
+        const failure = { id: result.failureId };
         const deadline = Date.now() + waitMs;
         let recorded = await findDelivery(db, replayId);
         while (!recorded && Date.now() < deadline) {
@@ -409,7 +370,7 @@ export function createAdminApi(deps: AdminApiDeps) {
           deliveryId: replayId,
           failureId: failure.id,
           intake,
-          failureExisted: existing !== undefined,
+          failureExisted: existing,
           recorded: recorded ? { outcome: recorded.outcome, failureStatus: after?.status ?? null } : null,
           note: existing
             ? 'the failure already existed: the replay is recorded as a merged delivery and triage does not run again; use POST /api/failures/:id/retry for that'

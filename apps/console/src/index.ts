@@ -19,7 +19,7 @@ export {
   type Sessions,
 } from './session.ts';
 export { createPages, FAILURES_PER_PAGE, type PagesCsrf, type PagesDeps as CreatePagesDeps } from './pages/pages.tsx';
-export { replayDelivery, retryFailure, type ReplayResult, type RetryResult } from './pages/actions.ts';
+export { replayDelivery, retryFailure, type ReplayResult, type RetryResult } from './actions.ts';
 export { APP_EVENTS, APP_PERMISSIONS, buildAppManifest, manifestFormAction, type AppManifest, type ManifestOptions } from './github-app/manifest.ts';
 export { createGithubAppSetup, GITHUB_API, webUrlFor, type AppChoice, type CreatedApp, type GithubAppSetup, type GithubAppSetupOptions } from './github-app/setup-app.ts';
 export { createGithubAppPage, GITHUB_APP_PATH, type GithubAppPageOptions } from './github-app/page.tsx';

@@ -27,7 +27,7 @@ import {
   type Logger,
 } from '@pitcrew/core';
 import type { IntakeProducer } from '@pitcrew/ingest';
-import { replayDelivery, retryFailure } from './actions.ts';
+import { replayDelivery, retryFailure } from '../actions.ts';
 import { FailureDetailView } from './failure-detail.tsx';
 import { FailureFilters, failuresQuery, FailureTable, type FailureFilterForm } from './failure-list.tsx';
 import { FixBreakers, RunnerBreakers } from './breakers.tsx';

@@ -2,14 +2,14 @@ import { randomBytes } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { Kysely } from 'kysely';
 import { CI_EVENTS, findDelivery, findFailure, isIgnored, jobArgs, JOBS, normalizeGithubEvent, PayloadShapeError, requestRetry, type CiEvent, type Database, type Logger, TRIAGE_STAGES } from '@pitcrew/core';
-import type { IntakeProducer } from '@pitcrew/ingest';
+import type { IntakeOutcome, IntakeProducer } from '@pitcrew/ingest';
 
 /** A stage a retry may start from: `classify`, `execute` or `summarize`. */
 export type TriageStageName = (typeof TRIAGE_STAGES)[number];
 
 /**
- * The console's state-changing actions, the same operations as the admin API's
- * `POST /api/failures/:id/retry` and `POST /api/deliveries/:id/replay` (core's `requestRetry`, the
+ * The console's state-changing actions, one implementation behind both the admin API's
+ * `POST /api/failures/:id/retry` and `POST /api/deliveries/:id/replay` and the pages' forms (core's `requestRetry`, the
  * triage job catalog, the intake producer), answering with what happened instead of HTTP errors.
  */
 
@@ -24,7 +24,7 @@ export type RetryResult =
  * the later ones run again as new attempts on a worker (core `requestRetry`, then one triage job
  * per round, `jobArgs(JOBS.triage, …)`). Refused while the failure is queued or being triaged.
  */
-export async function retryFailure(deps: { db: Kysely<Database>; triage: Pick<Queue, 'getJob' | 'add'>; logger: Logger }, failureId: string, fromStage: TriageStageName): Promise<RetryResult> {
+export async function retryFailure(deps: { db: Kysely<Database>; triage: Pick<Queue, 'getJob' | 'add'>; logger: Logger }, failureId: string, fromStage: TriageStageName, via: 'api' | 'pages' = 'pages'): Promise<RetryResult> {
   const failure = await findFailure(deps.db, failureId);
   if (!failure) return { outcome: 'not_found', failureId };
   // A queued failure already has a triage job coming; a second one would race it.
@@ -38,13 +38,13 @@ export async function retryFailure(deps: { db: Kysely<Database>; triage: Pick<Qu
   const old = await deps.triage.getJob(jobId);
   if (old && ((await old.isCompleted()) || (await old.isFailed()))) await old.remove();
   await deps.triage.add(...args);
-  deps.logger.info({ failureId, fromStage, attemptBase, jobId, via: 'console' }, 'retry requested');
+  deps.logger.info({ failureId, fromStage, attemptBase, jobId, via }, 'retry requested');
   return { outcome: 'queued', failureId, fromStage, attemptBase, jobId };
 }
 
 /** What a replay did: the stored payload enqueued under a new delivery id, or why not. */
 export type ReplayResult =
-  | { outcome: 'enqueued'; replayOf: string; deliveryId: string; failureId: string; failureExisted: boolean }
+  | { outcome: 'enqueued'; replayOf: string; deliveryId: string; failureId: string; intake: IntakeOutcome; failureExisted: boolean }
   | { outcome: 'not_found'; replayOf: string }
   | { outcome: 'not_a_failure'; replayOf: string; reason: string };
 
@@ -55,7 +55,7 @@ export type ReplayResult =
  *
  * @throws when Redis refuses the intake job
  */
-export async function replayDelivery(deps: { db: Kysely<Database>; producer: IntakeProducer; logger: Logger; now?: () => Date }, deliveryId: string): Promise<ReplayResult> {
+export async function replayDelivery(deps: { db: Kysely<Database>; producer: IntakeProducer; logger: Logger; now?: () => Date }, deliveryId: string, via: 'api' | 'pages' = 'pages'): Promise<ReplayResult> {
   const delivery = await findDelivery(deps.db, deliveryId);
   if (!delivery) return { outcome: 'not_found', replayOf: deliveryId };
   if (!(CI_EVENTS as readonly string[]).includes(delivery.event)) return { outcome: 'not_a_failure', replayOf: deliveryId, reason: `a ${delivery.event} event, not a CI event` };
@@ -69,7 +69,8 @@ export async function replayDelivery(deps: { db: Kysely<Database>; producer: Int
   if (isIgnored(failure)) return { outcome: 'not_a_failure', replayOf: deliveryId, reason: `it no longer describes a failure: ${failure.reason}` };
   const existing = await findFailure(deps.db, failure.id);
   const replayId = `${deliveryId}-replay-${randomBytes(4).toString('hex')}`;
-  await deps.producer.enqueue({
+  // A new delivery id: the original's is remembered as seen for days and would be dropped.
+  const intake = await deps.producer.enqueue({
     deliveryId: replayId,
     event: delivery.event as CiEvent,
     action: delivery.action ?? 'completed',
@@ -77,6 +78,6 @@ export async function replayDelivery(deps: { db: Kysely<Database>; producer: Int
     failure,
     payload: delivery.payload,
   });
-  deps.logger.info({ replayOf: deliveryId, deliveryId: replayId, failureId: failure.id, via: 'console' }, 'delivery replayed');
-  return { outcome: 'enqueued', replayOf: deliveryId, deliveryId: replayId, failureId: failure.id, failureExisted: existing !== undefined };
+  deps.logger.info({ replayOf: deliveryId, deliveryId: replayId, failureId: failure.id, intake, via }, 'delivery replayed');
+  return { outcome: 'enqueued', replayOf: deliveryId, deliveryId: replayId, failureId: failure.id, intake, failureExisted: existing !== undefined };
 }
