@@ -1,6 +1,7 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { Logger } from '@pitcrew/core';
+import { checkReadiness } from '@pitcrew/ingest';
 import { API_PATH, OPENAPI_INFO, type AdminApi } from './admin-api.ts';
 import { ApiDocsPage } from './api-docs.tsx';
 import { BOARD_PATH } from './board.ts';
@@ -8,9 +9,6 @@ import { ConsoleError } from './errors.ts';
 import { GITHUB_APP_PATH } from './github-app/page.tsx';
 import { createLoginRoutes } from './login.tsx';
 import { createSessions, type ConsoleEnv, type SessionOptions } from './session.ts';
-
-/** Time each readiness check may take, in ms, before it counts as down. */
-const READINESS_TIMEOUT_MS = 2_000;
 
 /** Everything the console app needs; `main.ts` builds the real ones, tests build their own. */
 export interface ConsoleDeps {
@@ -65,18 +63,8 @@ export function createConsoleApp(deps: ConsoleDeps): Hono {
 
   app.get('/healthz', (c) => c.json({ ok: true }));
   app.get('/readyz', async (c) => {
-    const entries = await Promise.all(
-      Object.entries(deps.readiness).map(async ([name, check]) => {
-        try {
-          await Promise.race([check(), new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer in ${READINESS_TIMEOUT_MS} ms`)), READINESS_TIMEOUT_MS).unref())]);
-          return [name, { ok: true }] as const;
-        } catch (error) {
-          return [name, { ok: false, error: (error as Error).message }] as const;
-        }
-      }),
-    );
-    const ready = entries.every(([, r]) => r.ok);
-    return c.json({ ready, checks: Object.fromEntries(entries) }, ready ? 200 : 503);
+    const { ready, checks } = await checkReadiness(deps.readiness);
+    return c.json({ ready, checks }, ready ? 200 : 503);
   });
 
   // Browsers ask every site for one; no icon, and no 404 in their console.

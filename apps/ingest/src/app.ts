@@ -9,7 +9,7 @@ import type { RepoEventProducer } from './repo-event-producer.ts';
 import type { RepoFilter } from './repo-filter.ts';
 import type { ResolutionProducer } from './resolution-producer.ts';
 import { createGithubWebhookRoutes, type DeliveryDetail, type WebhookOutcome } from './webhook.ts';
-import { withTimeout } from './timeout.ts';
+import { checkReadiness } from './readiness.ts';
 
 /** Everything the ingest app needs; `main.ts` builds the real ones, tests build their own. */
 export interface IngestDeps {
@@ -38,9 +38,6 @@ export interface IngestDeps {
   /** ms a delivery may wait on Redis before its 503 (`GithubWebhookOptions.redisDeadlineMs`); unset = no deadline. */
   redisDeadlineMs?: number;
 }
-
-/** Time each readiness check may take, in ms, before it counts as down. */
-const READINESS_TIMEOUT_MS = 2_000;
 
 /**
  * The ingest HTTP app:
@@ -82,18 +79,7 @@ export function createApp(deps: IngestDeps): Hono {
   app.get('/healthz', (c) => c.json({ ok: true }));
   app.get('/readyz', async (c) => {
     if (draining()) return c.json({ ready: false, draining: true, checks: {} }, 503);
-    const entries = await Promise.all(
-      Object.entries(deps.readiness).map(async ([name, check]) => {
-        try {
-          await withTimeout(check(), READINESS_TIMEOUT_MS);
-          return [name, { ok: true }] as const;
-        } catch (error) {
-          return [name, { ok: false, error: (error as Error).message }] as const;
-        }
-      }),
-    );
-    const checks = Object.fromEntries(entries);
-    const ready = entries.every(([, r]) => r.ok);
+    const { ready, checks } = await checkReadiness(deps.readiness);
     return c.json({ ready, checks }, ready ? 200 : 503);
   });
   app.notFound((c) => c.json({ error: 'not_found', reason: `no route for ${c.req.method} ${c.req.path}` }, 404));
