@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { QUEUES, repoEventJobId, RepoEventJobData } from '@pitcrew/core';
-import { createTestRedis, deleteKeysWithPrefix, testPrefix } from '@pitcrew/testkit';
+import { createTestRedis, deleteKeysWithPrefix, signedWebhookRequest, testPrefix, type SignedWebhookOptions } from '@pitcrew/testkit';
 import { createApp } from './app.ts';
 import { createIntakeProducer } from './intake-producer.ts';
 import { createRepoEventProducer } from './repo-event-producer.ts';
@@ -46,12 +46,8 @@ let intake: Queue;
 let repoEvents: Queue;
 let app: ReturnType<typeof createApp>;
 
-async function deliver(event: string, payload: unknown, options: { deliveryId?: string; body?: string; contentType?: string; signature?: string } = {}) {
-  const body = options.body ?? JSON.stringify(payload);
-  const headers: Record<string, string> = { 'content-type': options.contentType ?? 'application/json', 'x-github-event': event, 'x-github-delivery': options.deliveryId ?? randomUUID() };
-  const signature = options.signature ?? (await sign(SECRET, body));
-  if (signature) headers['x-hub-signature-256'] = signature;
-  const response = await app.request('/webhooks/github', { method: 'POST', headers, body });
+async function deliver(event: string, payload: unknown, options: SignedWebhookOptions = {}) {
+  const response = await app.request('/webhooks/github', await signedWebhookRequest(SECRET, event, payload, options));
   return { status: response.status, body: (await response.json()) as Record<string, any> };
 }
 

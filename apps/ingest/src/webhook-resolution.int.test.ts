@@ -1,12 +1,11 @@
 import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
-import { sign } from '@octokit/webhooks-methods';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openFailuresKey, QUEUES, ResolutionJobData, resolutionJobId } from '@pitcrew/core';
-import { createTestRedis, deleteKeysWithPrefix, testPrefix } from '@pitcrew/testkit';
+import { createTestRedis, deleteKeysWithPrefix, signedWebhookRequest, testPrefix } from '@pitcrew/testkit';
 import { createApp } from './app.ts';
 import { createIntakeProducer } from './intake-producer.ts';
 import { createResolutionProducer } from './resolution-producer.ts';
@@ -41,9 +40,7 @@ let resolutions: Queue;
 let app: ReturnType<typeof createApp>;
 
 async function deliver(event: string, payload: unknown, deliveryId = randomUUID()) {
-  const body = JSON.stringify(payload);
-  const headers = { 'content-type': 'application/json', 'x-github-event': event, 'x-github-delivery': deliveryId, 'x-hub-signature-256': await sign(SECRET, body) };
-  const response = await app.request('/webhooks/github', { method: 'POST', headers, body });
+  const response = await app.request('/webhooks/github', await signedWebhookRequest(SECRET, event, payload, { deliveryId }));
   return { status: response.status, body: (await response.json()) as Record<string, any> };
 }
 

@@ -5,3 +5,4 @@ export { parseExposition, sampleValue, type Sample } from './prometheus.ts';
 export { findFreePort, startRedisServer, type RedisServerHandle } from '@pitcrew/stack';
 export { createTestRepository, startGitHttpServer, type GitHttpServer, type TestRepository } from './git-repository.ts';
 export { startRedisCluster, type RedisClusterHandle, type RedisClusterNode, type StartRedisClusterOptions } from './redis-cluster.ts';
+export { signedWebhookRequest, type SignedWebhookOptions } from './webhook.ts';
