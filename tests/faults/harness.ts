@@ -42,7 +42,10 @@ export interface RoleProcess {
 const running = new Set<RoleProcess>();
 const scratchDirs: string[] = [];
 
-/** A temporary directory removed by {@link stopAll}. */
+/**
+ * A temporary directory removed by {@link stopAll}. A server writing into one (Redis, Postgres)
+ * must be stopped before stopAll, or the removal races its writes (ENOTEMPTY).
+ */
 export function scratchDir(label: string): string {
   const dir = mkdtempSync(join(tmpdir(), `pitcrew-faults-${label}-`));
   chmodSync(dir, 0o755); // as root, Postgres runs as `postgres`, which must pass through

@@ -131,10 +131,11 @@ describe.skipIf(unavailable !== null)('several hosts (network namespaces)', () =
     }, 250);
   });
   afterAll(async () => {
-    await stopAll();
+    // The servers first: stopAll removes the scratch directories holding their data.
     await db?.destroy();
-    await llm?.stop();
     await Promise.all(servers.map((s) => s.stop()));
+    await stopAll();
+    await llm?.stop();
     tearDownNetwork();
   });
 

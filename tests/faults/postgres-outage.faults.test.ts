@@ -33,9 +33,10 @@ beforeAll(async () => {
   await migrateToLatest(db);
 });
 afterAll(async () => {
-  await stopAll();
+  // Postgres first: stopAll removes the scratch directory holding its data directory.
   await db?.destroy();
   await pg?.stop();
+  await stopAll();
   await llm?.stop();
   const redis = createTestRedis();
   await deleteKeysWithPrefix(redis, prefix);

@@ -35,8 +35,10 @@ beforeAll(async () => {
   [tdb, cluster] = await Promise.all([createTestDatabase(), startRedisCluster({ dir: scratchDir('cluster'), nodeTimeoutMs })]);
 });
 afterAll(async () => {
-  await stopAll();
+  // The cluster first: stopAll removes the scratch directories, and a running node still writes
+  // its append-only files into its own (CI failed once with ENOTEMPTY removing one).
   await cluster?.stop();
+  await stopAll();
   await tdb.destroy();
 });
 

@@ -27,8 +27,9 @@ beforeAll(async () => {
   redis = await startRedisServer({ bin, dir, port, appendonly: true });
 });
 afterAll(async () => {
-  await stopAll();
+  // The server first: stopAll removes the scratch directories it still writes its AOF into.
   await redis?.stop();
+  await stopAll();
   await tdb.destroy();
 });
 
