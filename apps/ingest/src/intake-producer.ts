@@ -57,8 +57,8 @@ export interface IntakeProducer {
  * stringified again (escaped) by BullMQ and copied through its Lua script; as a plain string it
  * is written as received (README, "The ingest hot path").
  *
- * Give it a Redis client with `enableAutoPipelining` (as `main.ts` does): the commands of all
- * deliveries in flight then share one write and one round trip.
+ * `main.ts` gives it a connection without auto-pipelining: on the queues' connection ioredis'
+ * per-tick Pipeline costs more than the writes it saves (see the comment there).
  *
  * @param queue the `intake` queue
  * @param redis the queue's own connection (its `connection` option), for the payloads and marks

@@ -9,7 +9,7 @@ export type SuccessDelivery = Extract<ResolutionJobData, { kind: 'ci-success' }>
 export interface ResolutionProducer {
   /**
    * Whether `owner/repo` has open failures on `branch` (the workers' set, {@link openFailuresKey}):
-   * one `EXISTS`, sent on the shared auto-pipelined connection.
+   * one `EXISTS`, sent on the queues' connection.
    * @throws when Redis refuses the read
    */
   hasOpenFailures(repository: string, branch: string): Promise<boolean>;
