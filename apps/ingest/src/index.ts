@@ -10,3 +10,7 @@ export { createIngestMetrics, createMetricsRoutes, serveClusterMetrics, DELIVERY
 export { createRepoFilter, type RepoFilter } from './repo-filter.ts';
 export { createResolutionProducer, type ResolutionProducer, type SuccessDelivery } from './resolution-producer.ts';
 export { createRepoEventProducer, type RepoEventProducer } from './repo-event-producer.ts';
+// The hot path's steps, for the bench's floor reference (apps/cli/src/bench/ref-floor.ts).
+export { readRawBody } from './raw-body.ts';
+export { signatureMatches, signingKey } from './webhook-signature.ts';
+export { decideBeforeParsing } from './webhook-prefilter.ts';

@@ -41,7 +41,7 @@ export interface IngestBenchOptions {
 /** The branch of GitHub's examples seeded with an open failure: its successes (4 in 80 of the mix) become resolution jobs. */
 const OPEN_BRANCH = ['octo-org', 'octo-repo', 'master'] as const;
 
-export const INGEST_TARGETS = ['pitcrew', 'pitcrewCluster', 'bare', 'peer'] as const;
+export const INGEST_TARGETS = ['pitcrew', 'pitcrewCluster', 'floor', 'bare', 'peer'] as const;
 export type IngestTarget = (typeof INGEST_TARGETS)[number];
 export const INGEST_MIXES = ['failures', 'mix'] as const;
 export type IngestMix = (typeof INGEST_MIXES)[number];
@@ -72,6 +72,8 @@ export interface IngestMixResult extends Record<Exclude<IngestTarget, 'pitcrewCl
   ratios: {
     pitcrewToBare: number;
     pitcrewToPeer: number;
+    /** The floor reference ÷ bare Hono: about the best pitcrew's `pitcrewToBare` can be (`ref-floor.ts`). */
+    floorToBare: number;
     pitcrewClusterToBare?: number;
     /** Server CPU per request, pitcrew ÷ bare Hono (≥ 1; lower is better). */
     cpuPitcrewToBare: number;
@@ -108,12 +110,15 @@ export interface IngestBenchResult {
 
 /**
  * `pitcrew bench ingest`: starts Redis and Postgres, the pitcrew ingest server as its own process
- * (`pitcrew ingest`, exactly as production runs it), and two references in child processes — bare
- * Hono that reads the body and answers 202, and a minimal peer (Hono + webhooks-methods verify +
- * JSON.parse + BullMQ `add` of the whole payload). Drives each with autocannon (`connections`
- * connections, signed example deliveries, a unique `X-GitHub-Delivery` per request) for two mixes:
- * failures only, and 1 failure per 20 deliveries. Targets are interleaved within each round in a
- * rotating order, and Redis is flushed between runs, so the three see the same machine state.
+ * (`pitcrew ingest`, exactly as production runs it), and three references in child processes —
+ * bare Hono that reads the body and answers 202 (`ref-bare.ts`), a minimal peer (Hono +
+ * webhooks-methods verify + JSON.parse + BullMQ `add` of the whole payload, `ref-peer.ts`), and
+ * the floor (pitcrew's HMAC and pre-parse filter, one `EXISTS` per completed success, then
+ * JSON.parse and one `add`: the least ingest's contract allows, `ref-floor.ts`). Drives each with
+ * autocannon (`connections` connections, signed example deliveries, a unique `X-GitHub-Delivery`
+ * per request) for two mixes: failures only, and 1 failure per 20 deliveries. Targets are
+ * interleaved within each round in a rotating order, and Redis is flushed between runs, so all of
+ * them see the same machine state.
  *
  * Progress goes to stderr, the table to stdout.
  */
@@ -124,10 +129,11 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
   try {
     const secret = randomBytes(20).toString('hex');
     const mixes = await buildDeliveryMixes(secret);
-    const targets: IngestTarget[] = options.ingestProcesses > 1 ? [...INGEST_TARGETS] : ['pitcrew', 'bare', 'peer'];
+    const targets: IngestTarget[] = options.ingestProcesses > 1 ? [...INGEST_TARGETS] : ['pitcrew', 'floor', 'bare', 'peer'];
     const ports: Record<IngestTarget, number> = {
       pitcrew: await findFreePort(),
       pitcrewCluster: await findFreePort(),
+      floor: await findFreePort(),
       bare: await findFreePort(),
       peer: await findFreePort(),
     };
@@ -152,10 +158,18 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
       { ...base, PORT: String(ports.peer), BENCH_SECRET: secret, BENCH_PREFIX: 'peer' },
       stack.dir,
     );
-    children.push(pitcrew, bare, peer, ...(pitcrewCluster ? [pitcrewCluster] : []));
+    const floor = spawnChild(
+      'floor',
+      [refScript('ref-floor')],
+      // Its lookups read the open-failure sets the bench seeds, under the queue prefix.
+      { ...base, PORT: String(ports.floor), BENCH_SECRET: secret, BENCH_PREFIX: process.env.PITCREW_QUEUE_PREFIX ?? '{pitcrew}' },
+      stack.dir,
+    );
+    children.push(pitcrew, floor, bare, peer, ...(pitcrewCluster ? [pitcrewCluster] : []));
     const url = (t: IngestTarget) => `http://127.0.0.1:${ports[t]}`;
     await Promise.all([
       waitForHttp(`${url('pitcrew')}/readyz`, 60_000, pitcrew),
+      waitForHttp(`${url('floor')}/healthz`, 30_000, floor),
       waitForHttp(`${url('bare')}/healthz`, 30_000, bare),
       waitForHttp(`${url('peer')}/healthz`, 30_000, peer),
       ...(pitcrewCluster ? [waitForHttp(`${url('pitcrewCluster')}/readyz`, 60_000, pitcrewCluster)] : []),
@@ -165,7 +179,7 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
 
     const intake = new Queue(QUEUES.intake, { connection: redis, prefix: process.env.PITCREW_QUEUE_PREFIX ?? '{pitcrew}' });
     const check = { pitcrewFailureAnswers2xx: 0, pitcrewIntakeJobs: 0 };
-    const serverOf: Record<IngestTarget, BenchChild | undefined> = { pitcrew, pitcrewCluster, bare, peer };
+    const serverOf: Record<IngestTarget, BenchChild | undefined> = { pitcrew, pitcrewCluster, floor, bare, peer };
     const treeOf = (child: BenchChild | undefined) => (child?.child.pid ? [child.child.pid, ...childrenOf(child.child.pid)] : []);
     const queuePrefix = process.env.PITCREW_QUEUE_PREFIX ?? '{pitcrew}';
     const shoot = async (target: IngestTarget, requests: BenchRequest[], durationS: number) => {
@@ -195,8 +209,8 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
     for (const target of targets) await shoot(target, mixes.mix, 2);
 
     const raw: Record<IngestMix, Record<IngestTarget, Shot[]>> = {
-      failures: { pitcrew: [], pitcrewCluster: [], bare: [], peer: [] },
-      mix: { pitcrew: [], pitcrewCluster: [], bare: [], peer: [] },
+      failures: { pitcrew: [], pitcrewCluster: [], floor: [], bare: [], peer: [] },
+      mix: { pitcrew: [], pitcrewCluster: [], floor: [], bare: [], peer: [] },
     };
     for (const mix of INGEST_MIXES) {
       for (let r = 0; r < options.rounds; r++) {
@@ -243,6 +257,7 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
     const mixResult = (mix: IngestMix): IngestMixResult => {
       const figures = {
         pitcrew: summarize(raw[mix].pitcrew),
+        floor: summarize(raw[mix].floor),
         bare: summarize(raw[mix].bare),
         peer: summarize(raw[mix].peer),
       };
@@ -253,6 +268,7 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
         ratios: {
           pitcrewToBare: round(figures.pitcrew.rps / figures.bare.rps),
           pitcrewToPeer: round(figures.pitcrew.rps / figures.peer.rps),
+          floorToBare: round(figures.floor.rps / figures.bare.rps),
           cpuPitcrewToBare: round(figures.pitcrew.cpuUsPerRequest / figures.bare.cpuUsPerRequest),
           ...(cluster ? { pitcrewClusterToBare: round(cluster.rps / figures.bare.rps) } : {}),
         },
@@ -277,7 +293,7 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Inges
       check,
       targets: {
         failures: `pitcrew >= 1.5 x peer (${verdict(failures.ratios.pitcrewToPeer >= 1.5)}), p99 <= 25 ms (${verdict(failures.pitcrew.p99 <= 25)})`,
-        mix: `pitcrew >= 0.8 x bare (${verdict(mix.ratios.pitcrewToBare >= 0.8)})`,
+        mix: `pitcrew >= 0.8 x bare (${verdict(mix.ratios.pitcrewToBare >= 0.8)}; the floor reference: ${mix.ratios.floorToBare} x bare)`,
       },
     };
     if (options.json) writeFileSync(options.json, `${JSON.stringify(result, null, 2)}\n`);
@@ -302,6 +318,8 @@ export function renderIngestTable(result: IngestBenchResult): string {
         mix === 'failures' ? 'failures only' : `mix (1 in ${MIX_NON_FAILURES_PER_FAILURE + 1} fails)`,
         target === 'bare'
           ? 'bare Hono'
+          : target === 'floor'
+            ? 'floor (reference)'
           : target === 'peer'
             ? 'minimal peer'
             : target === 'pitcrewCluster'
@@ -316,7 +334,9 @@ export function renderIngestTable(result: IngestBenchResult): string {
           ? `${m.ratios.pitcrewToBare} x bare, ${m.ratios.pitcrewToPeer} x peer; cpu ${m.ratios.cpuPitcrewToBare} x bare`
           : target === 'pitcrewCluster'
             ? `${m.ratios.pitcrewClusterToBare} x bare`
-            : '',
+            : target === 'floor'
+              ? `${m.ratios.floorToBare} x bare`
+              : '',
       ]);
     }
   }

@@ -28,7 +28,7 @@ export async function runBenchIngest(
     ingestProcesses: opts.ingestProcesses ?? 1,
     ...(opts.json ? { json: opts.json } : {}),
   });
-  console.log('ingest: pitcrew vs bare Hono vs minimal peer (autocannon)');
+  console.log('ingest: pitcrew vs the floor reference, bare Hono and the minimal peer (autocannon)');
   console.log(renderIngestTable(result));
 }
 
