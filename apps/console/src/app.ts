@@ -1,11 +1,9 @@
 import { Hono, type MiddlewareHandler } from 'hono';
-import { HTTPException } from 'hono/http-exception';
 import type { Logger } from '@pitcrew/core';
-import { checkReadiness } from '@pitcrew/ingest';
+import { answerJsonErrors, checkReadiness } from '@pitcrew/ingest';
 import { API_PATH, OPENAPI_INFO, type AdminApi } from './admin-api.ts';
 import { ApiDocsPage } from './api-docs.tsx';
 import { BOARD_PATH } from './board.ts';
-import { ConsoleError } from './errors.ts';
 import { GITHUB_APP_PATH } from './github-app/page.tsx';
 import { createLoginRoutes } from './login.tsx';
 import { createSessions, type ConsoleEnv, type SessionOptions } from './session.ts';
@@ -105,22 +103,6 @@ export function createConsoleApp(deps: ConsoleDeps): Hono {
     app.get('/', sessions.requireSession, (c) => c.redirect(deps.board ? BOARD_PATH : `${API_PATH}/docs`, 302));
   }
 
-  app.notFound((c) => c.json({ error: 'not_found', reason: `no route for ${c.req.method} ${c.req.path}` }, 404));
-  app.onError((error, c) => {
-    if (error instanceof ConsoleError) {
-      return c.json({ error: error.code, reason: error.message }, error.status, error.headers);
-    }
-    if (error instanceof HTTPException) {
-      // hono's own middleware (bearer auth) errors carry their response, e.g. WWW-Authenticate.
-      const res = error.getResponse();
-      return c.json(
-        { error: res.status === 401 ? 'unauthorized' : 'http_error', reason: error.message || res.statusText },
-        error.status,
-        Object.fromEntries(res.headers),
-      );
-    }
-    deps.logger.error({ err: error, path: c.req.path }, 'unhandled error');
-    return c.json({ error: 'internal', reason: 'internal error; see the console logs' }, 500);
-  });
+  answerJsonErrors(app, deps.logger, 'the console logs');
   return app as unknown as Hono;
 }

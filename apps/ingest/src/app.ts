@@ -1,7 +1,6 @@
 import { Hono } from 'hono';
-import { HTTPException } from 'hono/http-exception';
 import type { Logger } from 'pino';
-import { IngestError } from './errors.ts';
+import { answerJsonErrors } from './errors.ts';
 import type { FixEventProducer } from './fix-event-producer.ts';
 import type { IntakeProducer } from './intake-producer.ts';
 import { createMetricsRoutes, type IngestMetrics } from './metrics.ts';
@@ -82,23 +81,7 @@ export function createApp(deps: IngestDeps): Hono {
     const { ready, checks } = await checkReadiness(deps.readiness);
     return c.json({ ready, checks }, ready ? 200 : 503);
   });
-  app.notFound((c) => c.json({ error: 'not_found', reason: `no route for ${c.req.method} ${c.req.path}` }, 404));
-  app.onError((error, c) => {
-    if (error instanceof IngestError) {
-      return c.json({ error: error.code, reason: error.message }, error.status, error.headers);
-    }
-    if (error instanceof HTTPException) {
-      // hono's own middleware (the metrics token's bearer auth) errors carry their response, e.g. WWW-Authenticate.
-      const res = error.getResponse();
-      return c.json(
-        { error: res.status === 401 ? 'unauthorized' : 'http_error', reason: error.message || res.statusText },
-        error.status,
-        Object.fromEntries(res.headers),
-      );
-    }
-    deps.logger.error({ err: error, path: c.req.path }, 'unhandled error');
-    return c.json({ error: 'internal', reason: 'internal error; see the ingest logs' }, 500);
-  });
+  answerJsonErrors(app, deps.logger, 'the ingest logs');
   return app;
 }
 

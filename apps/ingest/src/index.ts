@@ -1,7 +1,7 @@
 export { createApp, type IngestDeps } from './app.ts';
 export { startIngestCluster } from './cluster.ts';
 export { IngestEnv } from './env.ts';
-export { IngestError } from './errors.ts';
+export { answerJsonErrors, IngestError, JsonError } from './errors.ts';
 export { checkReadiness, READINESS_TIMEOUT_MS, type ReadinessCheck } from './readiness.ts';
 export { createIntakeProducer, type FailureDelivery, type IntakeProducer, type IntakeOutcome } from './intake-producer.ts';
 export { startIngest, SERVER_LIMITS, redactUrl, type IngestHandle, type ServerLimits } from './main.ts';
