@@ -250,10 +250,14 @@ describe('failures', () => {
 
   it('retries from a stage: a real worker re-runs that stage and later ones as new attempts, earlier ones are kept', async () => {
     const id = ids[1]!;
+    // Held while the retry is queued: the rules runner can otherwise finish it before the second call.
+    const held = [workers.triage, workers.run.rules!];
+    await Promise.all(held.map((w) => w.pause()));
     const res = await api(`/failures/${id}/retry`, { method: 'POST', body: { stage: 'execute' } });
     expect(res).toMatchObject({ status: 202, body: { retried: true, failureId: id, fromStage: 'execute', attemptBase: 1 } });
     // A second retry of the same round while it is queued or running is refused.
     expect((await api(`/failures/${id}/retry`, { method: 'POST', body: {} })).status).toBe(409);
+    for (const w of held) w.resume();
     const detail = await until(
       'retry finished',
       async () => (await api(`/failures/${id}`)).body,
