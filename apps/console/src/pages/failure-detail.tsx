@@ -191,6 +191,8 @@ export const FailureDetailView: FC<{ detail: FailureDetail; history: JobHistoryE
   const excerpt = typeof classify?.logExcerpt === 'string' ? classify.logExcerpt : null;
   const log = classify?.log as { status?: string; reason?: string; lines?: number } | undefined;
   const markdown = typeof execute?.markdown === 'string' ? execute.markdown : null;
+  // The incident leader's diagnosis, reused (execute's `sharedFrom`): written for that failure's job.
+  const sharedFrom = typeof execute?.sharedFrom === 'string' ? execute.sharedFrom : null;
   const github = webUrl(f.htmlUrl);
   return (
     <>
@@ -238,6 +240,12 @@ export const FailureDetailView: FC<{ detail: FailureDetail; history: JobHistoryE
       </dl>
 
       <h2>Summary</h2>
+      {sharedFrom ? (
+        <p class="muted shared-diagnosis">
+          The diagnosis is shared: it was written for <a href={`/failures/${encodeURIComponent(sharedFrom)}`}>{sharedFrom}</a>, the first failure of
+          {detail.incident ? ` incident ${detail.incident.id}` : ' its incident'}, and reused here without a model call, so it may name that failure's job.
+        </p>
+      ) : null}
       <p>{f.summary ?? <span class="muted">not summarized yet</span>}</p>
 
       <h2>Log excerpt</h2>

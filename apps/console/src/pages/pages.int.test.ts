@@ -108,6 +108,23 @@ describe('/failures/:id', () => {
     expect(text).toMatch(/<li class="pass"[^>]*><\/li><li class="fail"/);
   });
 
+  it('says when a failure shares its incident leader\'s diagnosis, linking the leader', async () => {
+    const rows = await run.tdb.db
+      .selectFrom('executions')
+      .select(['failure_id', 'output'])
+      .where('stage', '=', 'execute')
+      .where('failure_id', 'in', [run.failures.unit20, run.failures.unit22])
+      .execute();
+    const sharedFrom = (output: unknown) => (output as { sharedFrom?: string } | null)?.sharedFrom;
+    const follower = rows.find((r) => sharedFrom(r.output));
+    expect(follower, 'one of the two test jobs reuses the other\'s diagnosis').toBeDefined();
+    const leader = sharedFrom(follower!.output)!;
+    expect([run.failures.unit20, run.failures.unit22].filter((id) => id !== follower!.failure_id)).toEqual([leader]);
+    const { text } = await get(`/failures/${follower!.failure_id}`);
+    expect(text).toContain(`The diagnosis is shared: it was written for <a href="/failures/${leader}">${leader}</a>`);
+    expect((await get(`/failures/${leader}`)).text).not.toContain('The diagnosis is shared');
+  });
+
   it('escapes log text: markup in the log is shown as text', async () => {
     const { text } = await get(`/failures/${run.failures.unit22}`);
     expect(text).toContain('expected &quot;&lt;b&gt;42&lt;/b&gt;&quot;');
