@@ -123,6 +123,10 @@ describe('failure context from GitHub logs', () => {
     expect(result.runner).toBe('llm');
     const shared = (await listExecutions(tdb.db, second)).find((e) => e.stage === 'execute')!;
     expect(shared).toMatchObject({ tokens_in: 0, tokens_out: 0, output: { sharedFrom: first } });
+    // Its summary names its own job and the leader's, whose diagnosis it shares.
+    const [leaderRow, followerRow] = [await findFailure(tdb.db, first), await findFailure(tdb.db, second)];
+    expect(followerRow!.summary!.startsWith(`\`${followerRow!.job_name}\` failed the same way as \`${leaderRow!.job_name}\` (one incident, one diagnosis): `)).toBe(true);
+    expect(leaderRow!.summary).not.toContain('failed the same way');
     expect(await findFailure(tdb.db, second)).toMatchObject({ status: 'triaged', incident_id: a.classification.incident!.id });
 
     const incident = await tdb.db.selectFrom('incidents').selectAll().where('id', '=', a.classification.incident!.id).executeTakeFirstOrThrow();

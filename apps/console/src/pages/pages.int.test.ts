@@ -123,6 +123,10 @@ describe('/failures/:id', () => {
     const { text } = await get(`/failures/${follower!.failure_id}`);
     expect(text).toContain(`The diagnosis is shared: it was written for <a href="/failures/${leader}">${leader}</a>`);
     expect((await get(`/failures/${leader}`)).text).not.toContain('The diagnosis is shared');
+    // Its summary names its own job first, then the leader's.
+    const jobOf = (id: string) => (id === run.failures.unit20 ? 'unit (node 20)' : 'unit (node 22)');
+    const summary = await run.tdb.db.selectFrom('failures').select('summary').where('id', '=', follower!.failure_id).executeTakeFirstOrThrow();
+    expect(summary.summary!.startsWith(`\`${jobOf(follower!.failure_id)}\` failed the same way as \`${jobOf(leader)}\` (one incident, one diagnosis): `)).toBe(true);
   });
 
   it('escapes log text: markup in the log is shown as text', async () => {

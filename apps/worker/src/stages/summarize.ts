@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { buildSummaryPrompt, extractSummarySection, summaryFromRules, triageCompleted } from '@pitcrew/core';
+import { buildSummaryPrompt, extractSummarySection, findFailure, summaryFromRules, triageCompleted, type CiFailure } from '@pitcrew/core';
 import { estimateTokens } from '@pitcrew/llm';
 import { guarded } from '../guards/guarded.ts';
 import type { ClassifyOutput } from './classify.ts';
@@ -27,6 +27,10 @@ const SUMMARY_MAX_TOKENS = 256;
  * `## Summary` section when it wrote one; else the model, when one is configured and the
  * execution was not already a fallback from it; else the rules' sentence. Completes the
  * failure's triage (`triaged`, its runner and summary) in the same write as the execution.
+ *
+ * A follower of an incident (`execute.sharedFrom`) shares its leader's diagnosis, which names the
+ * leader's job; its summary then starts by naming both jobs ({@link sharedDiagnosisLead}), so a
+ * check run or comment on the follower's job does not read as about another job.
  */
 export const summarizeStage: StageDefinition<SummarizeOutput, SummarizeNeeds> = {
   name: 'summarize',
@@ -34,10 +38,15 @@ export const summarizeStage: StageDefinition<SummarizeOutput, SummarizeNeeds> = 
   needs: ['classify', 'execute'],
   plan: (_scope, _needs, deps) => ({ runner: deps.runners.llm ? 'llm' : 'rules', model: deps.runners.llm?.model ?? null }),
   async run(scope, { classify, execute }, deps) {
-    const done = (result: Omit<StageResult<SummarizeOutput>, 'failure'>): StageResult<SummarizeOutput> => ({
-      ...result,
-      failure: triageCompleted({ runner: execute.runner, summary: result.output.summary, budgetSkipped: Boolean(execute.fallbackReason?.startsWith('budget')) }),
-    });
+    const lead = execute.sharedFrom ? await sharedDiagnosisLead(scope.failure, execute.sharedFrom, deps.db) : '';
+    const done = (result: Omit<StageResult<SummarizeOutput>, 'failure'>): StageResult<SummarizeOutput> => {
+      const output = { ...result.output, summary: lead + result.output.summary };
+      return {
+        ...result,
+        output,
+        failure: triageCompleted({ runner: execute.runner, summary: output.summary, budgetSkipped: Boolean(execute.fallbackReason?.startsWith('budget')) }),
+      };
+    };
     const section = extractSummarySection(execute.markdown);
     if (section) return done({ output: { summary: section, source: 'runner-output' }, runner: 'runner-output', model: null });
     const llm = deps.runners.llm;
@@ -58,3 +67,15 @@ export const summarizeStage: StageDefinition<SummarizeOutput, SummarizeNeeds> = 
     return done({ output: { summary: summaryFromRules(scope.failure, classify), source: 'rules' }, runner: 'rules', model: null });
   },
 };
+
+/**
+ * "`unit (node 22)` failed the same way as `unit (node 20)` (one incident, one diagnosis): ", the
+ * start of a follower's summary: its own job and its leader's (the failure row of `leaderId`;
+ * the id itself when the row is gone).
+ */
+export async function sharedDiagnosisLead(failure: CiFailure, leaderId: string, db: Parameters<typeof findFailure>[0]): Promise<string> {
+  const leader = await findFailure(db, leaderId);
+  const own = failure.jobName || failure.workflowName || failure.checkName || 'this job';
+  const theirs = (leader && (leader.job_name || leader.workflow_name || leader.check_name)) || leaderId;
+  return `\`${own}\` failed the same way as \`${theirs}\` (one incident, one diagnosis): `;
+}
