@@ -388,6 +388,25 @@ describe('incidents', () => {
     expect((await api('/incidents/999999')).status).toBe(404);
     expect((await api('/incidents/abc')).status).toBe(400);
   });
+
+  it('pages incidents last seen first with keyset cursors; a cursor of another list is a 400', async () => {
+    const repo = `paging-${randomUUID().slice(0, 8)}`;
+    const made: string[] = [];
+    for (const n of [1, 2, 3]) {
+      const f = await deliver();
+      await until('triaged', statusOf(f.failureId), (s) => s === 'triaged');
+      made.push((await joinIncident(tdb.db, { failureId: f.failureId, owner: example.owner, repo, signature: `sig-page-${n}`, category: 'test' })).incident.id);
+    }
+    const first = await api(`/incidents?repo=${repo}&limit=2`);
+    expect(first.status).toBe(200);
+    expect(first.body.items.map((i: any) => i.id)).toEqual([made[2], made[1]]);
+    expect(first.body.nextCursor).toEqual(expect.any(String));
+    const second = await api(`/incidents?repo=${repo}&limit=2&cursor=${first.body.nextCursor}`);
+    expect(second.body).toMatchObject({ items: [{ id: made[0] }], nextCursor: null });
+    const failuresCursor = (await api('/failures?limit=1')).body.nextCursor;
+    const refused = await api(`/incidents?cursor=${failuresCursor}`);
+    expect(refused).toMatchObject({ status: 400, body: { error: 'bad_request' } });
+  });
 });
 
 describe('fixes', () => {

@@ -213,7 +213,7 @@ export const OPENAPI_INFO = {
  *   worker recorded, or 202 when it had not recorded it within `waitMs` (default 5,000 ms)
  * - `GET /spend?since=&until=&repo=` → USD, tokens in/out and executions per UTC day and
  *   repository (days inclusive, default the last 7), with totals and the budget ledger
- * - `GET /incidents?repo=&since=&limit=` and `GET /incidents/:id` (with its linked failures)
+ * - `GET /incidents?repo=&since=&limit=&cursor=` → `{items, nextCursor}` and `GET /incidents/:id` (with its linked failures)
  * - `GET /flaky?repo=owner/repo&tests=false&limit=` → `{items}`: the flaky registry, most flaky
  *   first (per (repository, workflow, job), and per failing test unless `tests=false`): score
  *   (occurrences / resolved failures seen), occurrences, observations, first and last seen
@@ -401,15 +401,11 @@ export function createAdminApi(deps: AdminApiDeps) {
         method: 'get',
         path: '/incidents',
         tags: ['incidents'],
-        summary: 'Incidents, last seen first',
-        request: { query: z.object({ repo, since: pointInTime(now).optional(), limit: limit(50) }) },
+        summary: 'Incidents, last seen first (keyset pages)',
+        request: { query: z.object({ repo, ...pageQuery }) },
         responses: { 200: json(IncidentList, 'incidents'), ...errors(400) },
       }),
-      async (c) => {
-        const q = c.req.valid('query');
-        const items = await listIncidents(db, { limit: q.limit, ...(q.repo ? { repo: q.repo } : {}), ...(q.since ? { since: q.since } : {}) });
-        return c.json({ items }, 200);
-      },
+      async (c) => c.json(await keysetPage(() => listIncidents(db, definedOnly(c.req.valid('query')))), 200),
     )
     .openapi(
       createRoute({

@@ -217,7 +217,7 @@ export const SpendAnswer = z
   .object({ since: z.string(), until: z.string(), rows: z.array(SpendRowSchema), totals: z.object(ExecutionSums), budgets: z.array(BudgetLedgerRowSchema) })
   .openapi('SpendAnswer');
 
-export const IncidentList = z.object({ items: z.array(IncidentViewSchema) }).openapi('IncidentList');
+export const IncidentList = cursorPage(IncidentViewSchema, 'IncidentList');
 
 const IncidentFailureSchema = z.object({
   id: z.string(),

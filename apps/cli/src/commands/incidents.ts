@@ -3,18 +3,20 @@ import { fields, time } from '../admin/format.ts';
 import { renderTable } from '../table.ts';
 
 /**
- * `pitcrew incidents ls [--repo --since --limit]`: incidents, most recently seen first.
+ * `pitcrew incidents ls [--repo --since --limit --cursor]`: incidents, most recently seen first;
+ * a page that is not the last ends with the command for the next one.
  *
  * @throws {AdminApiError} on a bad filter or an unreachable API
  */
-export async function incidentsLs(client: AdminClient, options: { repo?: string; since?: string; limit?: number; json?: boolean }): Promise<string> {
-  const answer = await client.call(client.api.incidents.$get({ query: { repo: options.repo, since: options.since, limit: num(options.limit) } }));
+export async function incidentsLs(client: AdminClient, options: { repo?: string; since?: string; limit?: number; cursor?: string; json?: boolean }): Promise<string> {
+  const answer = await client.call(client.api.incidents.$get({ query: { repo: options.repo, since: options.since, limit: num(options.limit), cursor: options.cursor } }));
   if (options.json) return JSON.stringify(answer, null, 2);
   if (answer.items.length === 0) return 'no incidents match';
-  return renderTable(
+  const table = renderTable(
     ['incident', 'repository', 'category', 'occurrences', 'failures', 'leader', 'first seen (UTC)', 'last seen (UTC)', 'signature'],
     answer.items.map((i) => [i.id, `${i.owner}/${i.repo}`, i.category, i.occurrences, i.failures, i.leaderFailureId, time(i.firstSeenAt), time(i.lastSeenAt), i.signature.slice(0, 12)]),
   );
+  return answer.nextCursor ? `${table}\nmore: pitcrew incidents ls --cursor ${answer.nextCursor}` : table;
 }
 
 /**

@@ -105,6 +105,7 @@ export function registerOperatorCommands(program: Command): void {
     .option('--repo <repo>', 'owner/repo, or a repository name under any owner')
     .option('--since <when>', 'last seen at or after: ISO 8601 or relative (24h, 7d)')
     .option('--limit <n>', 'rows (max 500)', positiveInt, 50)
+    .option('--cursor <cursor>', 'the next-page cursor a previous listing printed')
     .addOption(json())
     .action((opts) => print(() => incidentsLs(client(), opts)));
   incidents

@@ -169,6 +169,16 @@ describe('retry and replay', () => {
 });
 
 describe('incidents, flaky, spend, breakers', () => {
+  it('filters incidents by repository and refuses a cursor it did not hand out', async () => {
+    expect((await get('/incidents?repo=octo-org%2Fshop')).text).toContain('Incident ');
+    const none = await get('/incidents?repo=octo-org%2Fnothing-here');
+    expect(none.text).toContain('No incident');
+    expect(none.text).toContain('value="octo-org/nothing-here"');
+    const bad = await get('/incidents?cursor=bm90LWEtY3Vyc29y');
+    expect(bad.status).toBe(400);
+    expect(bad.text).toContain('is not one this API produced');
+  });
+
   it('lists the incident of the two test jobs and shows its failures, the leader marked', async () => {
     const list = await get('/incidents');
     const id = /href="\/incidents\/(\d+)"/.exec(list.text)?.[1];

@@ -32,7 +32,7 @@ import { FailureDetailView } from './failure-detail.tsx';
 import { FailureFilters, failuresQuery, FailureTable, type FailureFilterForm } from './failure-list.tsx';
 import { FixBreakers, RunnerBreakers } from './breakers.tsx';
 import { FlakyTable } from './flaky.tsx';
-import { IncidentDetailView, IncidentTable } from './incidents.tsx';
+import { IncidentDetailView, IncidentFilters, IncidentTable } from './incidents.tsx';
 import { Layout } from './layout.tsx';
 import { BudgetLedger, SpendByRepository, SpendChart } from './spend.tsx';
 
@@ -63,7 +63,7 @@ export interface PagesDeps<E extends Env = BlankEnv> {
   logger: Logger;
   /** The workers' fix-loop breaker settings (`PITCREW_FIX_BREAKER_*`); default the schema's (3 loops, 1 h). */
   fixBreaker?: FixBreakerSettings;
-  /** Failures per page of the list, default {@link FAILURES_PER_PAGE}. */
+  /** Rows per page of the failures and incidents lists, default {@link FAILURES_PER_PAGE} and {@link INCIDENTS_PER_PAGE}. */
   pageSize?: number;
   now?: () => Date;
 }
@@ -72,6 +72,8 @@ const FIX_BREAKER_DEFAULTS = FixBreakerEnv.parse({});
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 /** Failures per page of the list. */
 export const FAILURES_PER_PAGE = 25;
+/** Incidents per page of the incidents list. */
+export const INCIDENTS_PER_PAGE = 50;
 
 const blankOr = <T extends z.ZodType>(schema: T) => z.union([z.literal(''), schema]).default('');
 const day = z.string().regex(DAY, 'a day is YYYY-MM-DD').refine((v) => !Number.isNaN(Date.parse(v)), 'not a calendar day');
@@ -85,6 +87,11 @@ const FailureQuery = z.object({
   status: blankOr(z.enum(['queued', 'running', 'triaged', 'failed'])),
   since: blankOr(day),
   until: blankOr(day),
+  cursor: z.string().max(500).optional(),
+});
+
+const IncidentQuery = z.object({
+  repo: z.string().max(200).default(''),
   cursor: z.string().max(500).optional(),
 });
 
@@ -113,7 +120,7 @@ const Notice = ({ error, children }: { error?: boolean; children: Child }) => (
  * - `POST /failures/:id/retry` (form `stage`), `POST /deliveries/:id/replay`: CSRF-checked
  *   (`deps.csrf.verify`), the admin API's operations ({@link retryFailure}, {@link replayDelivery}),
  *   then 303 to the failure page with a notice
- * - `GET /incidents`, `GET /incidents/:id`, `GET /flaky`, `GET /spend?since=&until=&repo=` (USD per
+ * - `GET /incidents?repo=&cursor=` (keyset pages), `GET /incidents/:id`, `GET /flaky`, `GET /spend?since=&until=&repo=` (USD per
  *   day and repository, SVG), `GET /breakers` (runner breakers from Redis, fix-loop breakers)
  *
  * Bad query parameters render the page with the reason and status 400; an unknown id is a 404
@@ -211,7 +218,35 @@ export function createPages<E extends Env = BlankEnv>(deps: PagesDeps<E>): Hono<
     return c.redirect(`/failures/${encodeURIComponent(result.failureId)}?notice=replayed`, 303);
   });
 
-  app.get('/incidents', async (c) => page(c, 'Incidents', '/incidents', <IncidentTable items={await listIncidents(db, { limit: 100 })} />));
+  app.get('/incidents', async (c) => {
+    const parsed = IncidentQuery.safeParse(c.req.query());
+    if (!parsed.success) return page(c, 'Incidents', '/incidents', <IncidentFilters repo="" />, 400, <Notice error>{`Bad filter: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`}</Notice>);
+    const { repo, cursor } = parsed.data;
+    let result: Awaited<ReturnType<typeof listIncidents>>;
+    try {
+      result = await listIncidents(db, { limit: deps.pageSize ?? INCIDENTS_PER_PAGE, ...(repo ? { repo } : {}), ...(cursor ? { cursor } : {}) });
+    } catch (error) {
+      if (error instanceof BadCursorError) return page(c, 'Incidents', '/incidents', <IncidentFilters repo={repo} />, 400, <Notice error>{error.message}</Notice>);
+      throw error;
+    }
+    const query = (next?: string) => {
+      const q = new URLSearchParams({ ...(repo ? { repo } : {}), ...(next ? { cursor: next } : {}) }).toString();
+      return q ? `/incidents?${q}` : '/incidents';
+    };
+    return page(
+      c,
+      'Incidents',
+      '/incidents',
+      <>
+        <IncidentFilters repo={repo} />
+        <IncidentTable items={result.items} />
+        <nav class="pager" aria-label="Pages">
+          {cursor ? <a href={query()}>First page</a> : null}
+          {result.nextCursor ? <a href={query(result.nextCursor)}>Next page</a> : <span class="muted">Last page</span>}
+        </nav>
+      </>,
+    );
+  });
 
   app.get('/incidents/:id', async (c) => {
     const id = c.req.param('id');

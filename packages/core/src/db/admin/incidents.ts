@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { FailureRow, FailureStatus } from '../database.ts';
 import type { Db } from '../database.ts';
-import { iso, outText, repoCondition, type RepoFilter } from './shared.ts';
+import { BadCursorError, cursorTime, decodeCursor, encodeCursor, iso, outText, repoCondition, type RepoFilter } from './shared.ts';
 
 /** An incident, without its failures. */
 export interface IncidentView {
@@ -27,6 +27,8 @@ export interface IncidentListFilter {
   since?: Date;
   /** Rows, 1-500. */
   limit: number;
+  /** `nextCursor` of the page before. */
+  cursor?: string;
 }
 
 /** A failure linked to an incident. */
@@ -88,13 +90,38 @@ export async function getIncidentView(db: Db, id: string): Promise<IncidentView 
   return row ? toIncidentView(row) : undefined;
 }
 
-/** Incidents, most recently seen first. */
-export async function listIncidents(db: Db, filter: IncidentListFilter): Promise<IncidentView[]> {
+/** Cursor ids of this list carry a prefix, so a cursor of another list is refused. */
+const CURSOR_ID_PREFIX = 'incident:';
+
+/**
+ * Incidents, most recently seen first. Keyset pagination on (`last_seen_at`, id) descending, as
+ * `listFailures`: pass `nextCursor` back as `cursor`; it is `null` on the last page. An incident
+ * seen again moves to the front, so a reader paging meanwhile sees it once (not again further on).
+ *
+ * @throws {BadCursorError} when `cursor` is not one this function produced
+ */
+export async function listIncidents(db: Db, filter: IncidentListFilter): Promise<{ items: IncidentView[]; nextCursor: string | null }> {
   const repo = repoCondition('incidents', filter.repo);
-  let query = incidentsQuery(db).orderBy('incidents.last_seen_at', 'desc').orderBy('incidents.id', 'desc').limit(filter.limit);
+  let query = incidentsQuery(db)
+    .select(cursorTime('incidents.last_seen_at').as('cursor_time'))
+    .orderBy('incidents.last_seen_at', 'desc')
+    .orderBy('incidents.id', 'desc')
+    .limit(filter.limit + 1);
   if (repo) query = query.where(repo);
   if (filter.since) query = query.where(sql<boolean>`incidents.last_seen_at >= ${filter.since}`);
-  return (await query.execute()).map(toIncidentView);
+  if (filter.cursor) {
+    const c = decodeCursor(filter.cursor);
+    const id = c.id.slice(CURSOR_ID_PREFIX.length);
+    if (!c.id.startsWith(CURSOR_ID_PREFIX) || !/^\d{1,19}$/.test(id)) throw new BadCursorError(filter.cursor);
+    query = query.where(sql<boolean>`(incidents.last_seen_at, incidents.id) < (${c.time}::timestamptz, ${id}::bigint)`);
+  }
+  const rows = await query.execute();
+  const page = rows.slice(0, filter.limit);
+  const last = page.at(-1);
+  return {
+    items: page.map(toIncidentView),
+    nextCursor: rows.length > filter.limit && last ? encodeCursor(last.cursor_time, `${CURSOR_ID_PREFIX}${last.id}`) : null,
+  };
 }
 
 const INCIDENT_FAILURE_COLUMNS = ['id', 'status', 'category', 'runner', 'job_name', 'head_sha', 'received_at', 'summary'] as const;

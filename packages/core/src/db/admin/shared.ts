@@ -58,7 +58,7 @@ export function decodeCursor(cursor: string): { time: string; id: string } {
  * (`2026-01-10T12:00:00.123456Z`), so the next page starts exactly after the row (a JS Date
  * would drop the microseconds).
  */
-export function cursorTime(column: 'failures.received_at' | 'fix_attempts.started_at' | 'fix_loops.started_at') {
+export function cursorTime(column: 'failures.received_at' | 'fix_attempts.started_at' | 'fix_loops.started_at' | 'incidents.last_seen_at') {
   return sql<string>`to_char(${sql.ref(column)} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 }
 
