@@ -109,3 +109,14 @@ export const Layout: FC<PropsWithChildren<{ title: string; section: string; noti
 
 /** A status as a badge whose text says it (colour only adds to it). */
 export const Badge: FC<{ tone?: 'bad' | 'good' | 'warn'; children: Child }> = ({ tone, children }) => <span class={tone ? `badge ${tone}` : 'badge'}>{children}</span>;
+
+/**
+ * The links of a keyset-paged list: "First page" when this is not the first (`first`), "Next page"
+ * when there is one (`next`), else "Last page".
+ */
+export const Pager: FC<{ first: string | null; next: string | null }> = ({ first, next }) => (
+  <nav class="pager" aria-label="Pages">
+    {first ? <a href={first}>First page</a> : null}
+    {next ? <a href={next}>Next page</a> : <span class="muted">Last page</span>}
+  </nav>
+);

@@ -33,7 +33,7 @@ import { FailureFilters, failuresQuery, FailureTable, type FailureFilterForm } f
 import { FixBreakers, RunnerBreakers } from './breakers.tsx';
 import { FlakyTable } from './flaky.tsx';
 import { IncidentDetailView, IncidentFilters, IncidentTable } from './incidents.tsx';
-import { Layout } from './layout.tsx';
+import { Layout, Pager } from './layout.tsx';
 import { BudgetLedger, SpendByRepository, SpendChart } from './spend.tsx';
 
 /**
@@ -178,10 +178,7 @@ export function createPages<E extends Env = BlankEnv>(deps: PagesDeps<E>): Hono<
       <>
         <FailureFilters form={form} />
         <FailureTable items={result.items} />
-        <nav class="pager" aria-label="Pages">
-          {cursor ? <a href={`/failures${failuresQuery(form)}`}>First page</a> : null}
-          {result.nextCursor ? <a href={`/failures${failuresQuery(form, result.nextCursor)}`}>Next page</a> : <span class="muted">Last page</span>}
-        </nav>
+        <Pager first={cursor ? `/failures${failuresQuery(form)}` : null} next={result.nextCursor ? `/failures${failuresQuery(form, result.nextCursor)}` : null} />
       </>,
     );
   });
@@ -240,10 +237,7 @@ export function createPages<E extends Env = BlankEnv>(deps: PagesDeps<E>): Hono<
       <>
         <IncidentFilters repo={repo} />
         <IncidentTable items={result.items} />
-        <nav class="pager" aria-label="Pages">
-          {cursor ? <a href={query()}>First page</a> : null}
-          {result.nextCursor ? <a href={query(result.nextCursor)}>Next page</a> : <span class="muted">Last page</span>}
-        </nav>
+        <Pager first={cursor ? query() : null} next={result.nextCursor ? query(result.nextCursor) : null} />
       </>,
     );
   });

@@ -7,7 +7,7 @@ import { listExecutionViews, selectExecutionSums, toExecutionSums, totalExecutio
 import { listFixAttemptViews, type FixAttemptView } from './fixes.ts';
 import { getIncidentView, type IncidentView } from './incidents.ts';
 import { listPublicationViews, type PublicationView } from './publications.ts';
-import { cursorTime, decodeCursor, encodeCursor, iso, outText, repoCondition, type RepoFilter } from './shared.ts';
+import { cursorTime, decodeCursor, iso, keysetPage, outText, repoCondition, type RepoFilter } from './shared.ts';
 
 /** What the failure list and the failure detail both show of a failure. */
 interface FailureBasics {
@@ -211,13 +211,7 @@ export async function listFailures(db: Db, filter: FailureListFilter): Promise<{
     const c = decodeCursor(filter.cursor);
     query = query.where(sql<boolean>`(failures.received_at, failures.id) < (${c.time}::timestamptz, ${c.id})`);
   }
-  const rows = await query.execute();
-  const page = rows.slice(0, filter.limit);
-  const last = page.at(-1);
-  return {
-    items: page.map(toFailureListItem),
-    nextCursor: rows.length > filter.limit && last ? encodeCursor(last.cursor_time, last.id) : null,
-  };
+  return keysetPage(await query.execute(), filter.limit, toFailureListItem, (r) => r.id);
 }
 
 /** One failure with its deliveries, executions (oldest first), totals, incident, publications and fix attempts; `undefined` when unknown. */

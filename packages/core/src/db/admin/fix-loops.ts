@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db, FixAttemptStatus, FixLoopRow, FixLoopsView } from '../database.ts';
 import { listFixAttemptViews, type FixAttemptView } from './fixes.ts';
-import { BadCursorError, cursorTime, decodeCursor, encodeCursor, iso, outText, repoCondition, type RepoFilter } from './shared.ts';
+import { BadCursorError, cursorTime, decodeCursor, iso, keysetPage, outText, repoCondition, type RepoFilter } from './shared.ts';
 
 /** A loop's status in the `fix_loops` view. */
 export type FixLoopStatus = FixLoopsView['status'];
@@ -143,13 +143,7 @@ export async function listFixLoops(db: Db, filter: FixLoopListFilter): Promise<{
     if (!c.id.startsWith(CURSOR_ID_PREFIX)) throw new BadCursorError(filter.cursor);
     query = query.where(sql<boolean>`(fix_loops.started_at, fix_loops.loop_id) < (${c.time}::timestamptz, ${c.id.slice(CURSOR_ID_PREFIX.length)})`);
   }
-  const rows = await query.execute();
-  const page = rows.slice(0, filter.limit);
-  const last = page.at(-1);
-  return {
-    items: page.map(toFixLoopView),
-    nextCursor: rows.length > filter.limit && last ? encodeCursor(last.cursor_time, `${CURSOR_ID_PREFIX}${last.loop_id}`) : null,
-  };
+  return keysetPage(await query.execute(), filter.limit, toFixLoopView, (r) => `${CURSOR_ID_PREFIX}${r.loop_id}`);
 }
 
 /** One loop with its iterations (verification output, CI verdicts, pull request); `undefined` when unknown. */

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { FixAttemptRow, FixAttemptStatus } from '../database.ts';
 import type { Db } from '../database.ts';
 import { listFixAttempts } from '../fix-attempts.ts';
-import { BadCursorError, cursorTime, decodeCursor, encodeCursor, iso, outText, repoCondition, type RepoFilter } from './shared.ts';
+import { BadCursorError, cursorTime, decodeCursor, iso, keysetPage, outText, repoCondition, type RepoFilter } from './shared.ts';
 
 /** Every `fix_attempts.status`, in the order the fix loop reaches them: filters and summaries list them all. */
 export const FIX_ATTEMPT_STATUSES = ['running', 'proposed', 'refused', 'verify_failed', 'verified', 'escalated', 'failed'] as const satisfies readonly FixAttemptStatus[];
@@ -179,14 +179,8 @@ export async function listFixes(db: Db, filter: FixListFilter): Promise<{ items:
     if (!/^\d{1,18}$/.test(c.id)) throw new BadCursorError(filter.cursor);
     query = query.where(sql<boolean>`(fix_attempts.started_at, fix_attempts.id) < (${c.time}::timestamptz, ${c.id}::bigint)`);
   }
-  const rows = await query.execute();
-  const page = rows.slice(0, filter.limit);
-  const last = page.at(-1);
-  return {
-    // The list leaves out the verification's output (`getFix` has it), so it is not redacted for nothing.
-    items: page.map((r) => toFixListItem({ ...r, verify_output: null })),
-    nextCursor: rows.length > filter.limit && last ? encodeCursor(last.cursor_time, last.id) : null,
-  };
+  // The list leaves out the verification's output (`getFix` has it), so it is not redacted for nothing.
+  return keysetPage(await query.execute(), filter.limit, (r) => toFixListItem({ ...r, verify_output: null }), (r) => r.id);
 }
 
 /** One fix attempt with its verification output, pull request and failure; `undefined` when unknown. */

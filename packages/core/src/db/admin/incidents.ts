@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { FailureRow, FailureStatus } from '../database.ts';
 import type { Db } from '../database.ts';
-import { BadCursorError, cursorTime, decodeCursor, encodeCursor, iso, outText, repoCondition, type RepoFilter } from './shared.ts';
+import { BadCursorError, cursorTime, decodeCursor, iso, keysetPage, outText, repoCondition, type RepoFilter } from './shared.ts';
 
 /** An incident, without its failures. */
 export interface IncidentView {
@@ -115,13 +115,7 @@ export async function listIncidents(db: Db, filter: IncidentListFilter): Promise
     if (!c.id.startsWith(CURSOR_ID_PREFIX) || !/^\d{1,19}$/.test(id)) throw new BadCursorError(filter.cursor);
     query = query.where(sql<boolean>`(incidents.last_seen_at, incidents.id) < (${c.time}::timestamptz, ${id}::bigint)`);
   }
-  const rows = await query.execute();
-  const page = rows.slice(0, filter.limit);
-  const last = page.at(-1);
-  return {
-    items: page.map(toIncidentView),
-    nextCursor: rows.length > filter.limit && last ? encodeCursor(last.cursor_time, `${CURSOR_ID_PREFIX}${last.id}`) : null,
-  };
+  return keysetPage(await query.execute(), filter.limit, toIncidentView, (r) => `${CURSOR_ID_PREFIX}${r.id}`);
 }
 
 const INCIDENT_FAILURE_COLUMNS = ['id', 'status', 'category', 'runner', 'job_name', 'head_sha', 'received_at', 'summary'] as const;

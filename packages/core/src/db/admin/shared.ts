@@ -63,6 +63,17 @@ export function cursorTime(column: 'failures.received_at' | 'fix_attempts.starte
 }
 
 /**
+ * One keyset page from the rows of a query that asked for `limit + 1` (the extra row says a next
+ * page exists): the first `limit` rows as views, and the cursor of the last of them (its
+ * `cursor_time` and `cursorId(row)`), `null` on the last page.
+ */
+export function keysetPage<R extends { cursor_time: string }, V>(rows: R[], limit: number, view: (row: R) => V, cursorId: (row: R) => string): { items: V[]; nextCursor: string | null } {
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return { items: page.map(view), nextCursor: rows.length > limit && last ? encodeCursor(last.cursor_time, cursorId(last)) : null };
+}
+
+/**
  * A timestamp column's value as ISO 8601 UTC (`2026-01-10T12:00:00.000Z`); `null` stays `null`.
  * `unknown`: columns typed `Generated<Timestamp>` in database.ts select as the ColumnType itself,
  * while pg hands back a Date.
