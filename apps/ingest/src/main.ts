@@ -93,8 +93,8 @@ export async function startIngest(
   // one write). ioredis builds a Pipeline per tick, and a Pipeline copies every Lua script
   // defined on its connection; BullMQ defines ~60 on this one, the queues' own. Measured: 34.6 µs
   // per Pipeline here vs 3.2 µs on a connection without scripts, more than the writes it saves;
-  // turning it off took 14 µs of CPU off each delivery of the bench's mix (README, "The ingest hot
-  // path"). A second, script-free auto-pipelined connection for the lookups and seen marks
+  // turning it off took 8-14 µs of CPU off each delivery of the bench's mix (README, "The ingest
+  // hot path"). A second, script-free auto-pipelined connection for the lookups and seen marks
   // measured no better than none. Commands still go out in the order they are issued, which the
   // intake producer relies on (a payload before its job).
   const redis = createRedisConnection(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: false, failoverWaitMs: INGEST_REDIS_DEADLINE_MS });

@@ -73,7 +73,7 @@ export const summarizeStage: StageDefinition<SummarizeOutput, SummarizeNeeds> = 
  * start of a follower's summary: its own job and its leader's (the failure row of `leaderId`;
  * the id itself when the row is gone).
  */
-export async function sharedDiagnosisLead(failure: CiFailure, leaderId: string, db: Parameters<typeof findFailure>[0]): Promise<string> {
+async function sharedDiagnosisLead(failure: CiFailure, leaderId: string, db: Parameters<typeof findFailure>[0]): Promise<string> {
   const leader = await findFailure(db, leaderId);
   const own = failure.jobName || failure.workflowName || failure.checkName || 'this job';
   const theirs = (leader && (leader.job_name || leader.workflow_name || leader.check_name)) || leaderId;

@@ -95,8 +95,9 @@ const CURSOR_ID_PREFIX = 'incident:';
 
 /**
  * Incidents, most recently seen first. Keyset pagination on (`last_seen_at`, id) descending, as
- * `listFailures`: pass `nextCursor` back as `cursor`; it is `null` on the last page. An incident
- * seen again moves to the front, so a reader paging meanwhile sees it once (not again further on).
+ * `listFailures`: pass `nextCursor` back as `cursor`; it is `null` on the last page. The list moves:
+ * an incident seen again while a reader pages moves to the first page, ahead of the cursor, so
+ * that walk does not show it (again).
  *
  * @throws {BadCursorError} when `cursor` is not one this function produced
  */
