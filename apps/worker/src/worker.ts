@@ -2,7 +2,7 @@ import { MetricsTime, Queue, Worker } from 'bullmq';
 import { hostname } from 'node:os';
 import type { Kysely } from 'kysely';
 import { defaultJobOptions, exhaustedLoopsInARow, findFailure, findLoop, fixBreakerState, jobArgs, JOBS, QUEUES, requestRetry, RUNNERS, type CiFailure, type Database, type FixLoopRow, type Logger, type RunnerName, type RedisConnection } from '@pitcrew/core';
-import { decideIteration, escalatePullRequest, loopStartRefusal, markLoopEscalated } from './fix/loop.ts';
+import { decideIteration, escalatePullRequest, loopStartRefusal, markLoopEscalated, waitingForBranch } from './fix/loop.ts';
 import { fixRefusal, repoFixRefusal } from './fix/policy.ts';
 import { repoEventsProcessor } from './jobs/repo-events.ts';
 import { parseStoredFailure } from './stages/runner.ts';
@@ -307,6 +307,22 @@ export function createWorkers(deps: WorkerDeps): Workers {
       : {}),
     publishFix: async (failureId, round, iteration) => {
       await publisher?.enqueueFix(failureId, round, iteration).catch((e: unknown) => logger.error({ err: e, failureId }, 'could not enqueue publishing of the fix'));
+    },
+    handOverBranch: async (loopId) => {
+      if (!fixQueue || !fixPolicy) return;
+      try {
+        const ended = await findFailure(db, loopId);
+        if (!ended) return;
+        for (const row of await waitingForBranch(db, ended)) {
+          const refusal = await startFix(row.id, row.attempt_base, row.category ?? 'unknown', parseStoredFailure(row.id, row.data));
+          if (refusal === null) {
+            logger.info({ failureId: row.id, after: loopId }, 'fix loop started: the branch was free again');
+            return;
+          }
+        }
+      } catch (error) {
+        logger.error({ err: error, loopId }, 'could not hand the branch to the next failure waiting for a fix');
+      }
     },
   };
   const stageDeps: StageDeps = {

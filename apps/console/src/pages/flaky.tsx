@@ -3,9 +3,9 @@ import type { FlakyView } from '@pitcrew/core';
 import { when } from './format.ts';
 
 /** The flaky registry, most flaky first: a job's own row (no test) and one per failing test. */
-export const FlakyTable: FC<{ items: FlakyView[] }> = ({ items }) =>
+export const FlakyTable: FC<{ items: FlakyView[]; repo?: string }> = ({ items, repo }) =>
   items.length === 0 ? (
-    <p>The flaky registry is empty: no failure has been resolved on the commit that failed.</p>
+    <p>{`Nothing flaky${repo ? ` in ${repo}` : ''}: no failure${repo ? ' there' : ''} has been resolved on the commit that failed.`}</p>
   ) : (
     <table>
       <caption class="sr-only">Flaky jobs and tests, most flaky first</caption>

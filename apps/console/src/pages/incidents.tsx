@@ -3,22 +3,10 @@ import type { IncidentFailure, IncidentView } from '@pitcrew/core';
 import { shortSha, when } from './format.ts';
 import { Badge } from './layout.tsx';
 
-/** The incidents list's filter: a repository (`owner/repo` or a bare name). */
-export const IncidentFilters: FC<{ repo: string }> = ({ repo }) => (
-  <form class="filters" method="get" action="/incidents" aria-label="Filter incidents">
-    <div>
-      <label for="repo">Repository</label>
-      <input id="repo" name="repo" type="text" value={repo} placeholder="owner/repo or repo" />
-    </div>
-    <button type="submit">Filter</button>
-    <a href="/incidents">Clear filters</a>
-  </form>
-);
-
 /** Incidents, most recently seen first: one breakage across failures of one repository. */
 export const IncidentTable: FC<{ items: IncidentView[] }> = ({ items }) =>
   items.length === 0 ? (
-    <p>No incident: no two failures of one repository shared a breakage.</p>
+    <p>No incident matches. A failure's breakage (its signature) opens one; later failures of the same repository with that signature join it.</p>
   ) : (
     <table>
       <caption class="sr-only">Incidents, most recently seen first</caption>

@@ -120,3 +120,18 @@ export const Pager: FC<{ first: string | null; next: string | null }> = ({ first
     {next ? <a href={next}>Next page</a> : <span class="muted">Last page</span>}
   </nav>
 );
+
+/**
+ * A list's one-field filter form: a repository, `GET action?repo=`, with a link that clears it.
+ * `what` names the list for the form's accessible name ("Filter incidents").
+ */
+export const RepoFilter: FC<{ action: string; what: string; repo: string; placeholder: string }> = ({ action, what, repo, placeholder }) => (
+  <form class="filters" method="get" action={action} aria-label={`Filter ${what}`}>
+    <div>
+      <label for="repo">Repository</label>
+      <input id="repo" name="repo" type="text" value={repo} placeholder={placeholder} />
+    </div>
+    <button type="submit">Filter</button>
+    <a href={action}>Clear filters</a>
+  </form>
+);

@@ -172,7 +172,7 @@ describe('incidents, flaky, spend, breakers', () => {
   it('filters incidents by repository and refuses a cursor it did not hand out', async () => {
     expect((await get('/incidents?repo=octo-org%2Fshop')).text).toContain('Incident ');
     const none = await get('/incidents?repo=octo-org%2Fnothing-here');
-    expect(none.text).toContain('No incident');
+    expect(none.text).toContain('No incident matches');
     expect(none.text).toContain('value="octo-org/nothing-here"');
     const bad = await get('/incidents?cursor=bm90LWEtY3Vyc29y');
     expect(bad.status).toBe(400);
@@ -195,6 +195,13 @@ describe('incidents, flaky, spend, breakers', () => {
     const { text } = await get('/flaky');
     expect(text).toContain('unit (node 20)');
     expect(text).toMatch(/>100%<\/td>/);
+    expect((await get('/flaky?repo=octo-org%2Fshop')).text).toContain('unit (node 20)');
+    const other = await get('/flaky?repo=octo-org%2Fnothing-here');
+    expect(other.text).toContain('Nothing flaky in octo-org/nothing-here');
+    expect(other.text).toContain('value="octo-org/nothing-here"');
+    const bad = await get('/flaky?repo=shop');
+    expect(bad.status).toBe(400);
+    expect(bad.text).toContain('the repository is owner/repo');
   });
 
   it('draws USD per day and repository from the executions, with the model spend of octo-org/shop', async () => {

@@ -32,8 +32,8 @@ import { FailureDetailView } from './failure-detail.tsx';
 import { FailureFilters, failuresQuery, FailureTable, type FailureFilterForm } from './failure-list.tsx';
 import { FixBreakers, RunnerBreakers } from './breakers.tsx';
 import { FlakyTable } from './flaky.tsx';
-import { IncidentDetailView, IncidentFilters, IncidentTable } from './incidents.tsx';
-import { Layout, Pager } from './layout.tsx';
+import { IncidentDetailView, IncidentTable } from './incidents.tsx';
+import { Layout, Pager, RepoFilter } from './layout.tsx';
 import { BudgetLedger, SpendByRepository, SpendChart } from './spend.tsx';
 
 /**
@@ -74,6 +74,8 @@ const DAY = /^\d{4}-\d{2}-\d{2}$/;
 export const FAILURES_PER_PAGE = 25;
 /** Incidents per page of the incidents list. */
 export const INCIDENTS_PER_PAGE = 50;
+/** Rows of the flaky registry shown, most flaky first (a ranking, not paged). */
+export const FLAKY_SHOWN = 200;
 
 const blankOr = <T extends z.ZodType>(schema: T) => z.union([z.literal(''), schema]).default('');
 const day = z.string().regex(DAY, 'a day is YYYY-MM-DD').refine((v) => !Number.isNaN(Date.parse(v)), 'not a calendar day');
@@ -120,7 +122,7 @@ const Notice = ({ error, children }: { error?: boolean; children: Child }) => (
  * - `POST /failures/:id/retry` (form `stage`), `POST /deliveries/:id/replay`: CSRF-checked
  *   (`deps.csrf.verify`), the admin API's operations ({@link retryFailure}, {@link replayDelivery}),
  *   then 303 to the failure page with a notice
- * - `GET /incidents?repo=&cursor=` (keyset pages), `GET /incidents/:id`, `GET /flaky`, `GET /spend?since=&until=&repo=` (USD per
+ * - `GET /incidents?repo=&cursor=` (keyset pages), `GET /incidents/:id`, `GET /flaky?repo=`, `GET /spend?since=&until=&repo=` (USD per
  *   day and repository, SVG), `GET /breakers` (runner breakers from Redis, fix-loop breakers)
  *
  * Bad query parameters render the page with the reason and status 400; an unknown id is a 404
@@ -217,13 +219,13 @@ export function createPages<E extends Env = BlankEnv>(deps: PagesDeps<E>): Hono<
 
   app.get('/incidents', async (c) => {
     const parsed = IncidentQuery.safeParse(c.req.query());
-    if (!parsed.success) return page(c, 'Incidents', '/incidents', <IncidentFilters repo="" />, 400, <Notice error>{`Bad filter: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`}</Notice>);
+    if (!parsed.success) return page(c, 'Incidents', '/incidents', <RepoFilter action="/incidents" what="incidents" repo="" placeholder="owner/repo or repo" />, 400, <Notice error>{`Bad filter: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`}</Notice>);
     const { repo, cursor } = parsed.data;
     let result: Awaited<ReturnType<typeof listIncidents>>;
     try {
       result = await listIncidents(db, { limit: deps.pageSize ?? INCIDENTS_PER_PAGE, ...(repo ? { repo } : {}), ...(cursor ? { cursor } : {}) });
     } catch (error) {
-      if (error instanceof BadCursorError) return page(c, 'Incidents', '/incidents', <IncidentFilters repo={repo} />, 400, <Notice error>{error.message}</Notice>);
+      if (error instanceof BadCursorError) return page(c, 'Incidents', '/incidents', <RepoFilter action="/incidents" what="incidents" repo={repo} placeholder="owner/repo or repo" />, 400, <Notice error>{error.message}</Notice>);
       throw error;
     }
     const query = (next?: string) => {
@@ -235,7 +237,7 @@ export function createPages<E extends Env = BlankEnv>(deps: PagesDeps<E>): Hono<
       'Incidents',
       '/incidents',
       <>
-        <IncidentFilters repo={repo} />
+        <RepoFilter action="/incidents" what="incidents" repo={repo} placeholder="owner/repo or repo" />
         <IncidentTable items={result.items} />
         <Pager first={cursor ? query() : null} next={result.nextCursor ? query(result.nextCursor) : null} />
       </>,
@@ -249,7 +251,24 @@ export function createPages<E extends Env = BlankEnv>(deps: PagesDeps<E>): Hono<
     return page(c, `Incident ${incident.id}: ${incident.category} in ${incident.owner}/${incident.repo}`, '/incidents', <IncidentDetailView incident={incident} />);
   });
 
-  app.get('/flaky', async (c) => page(c, 'Flaky jobs and tests', '/flaky', <FlakyTable items={await listFlakyViews(db, { limit: 200 })} />));
+  app.get('/flaky', async (c) => {
+    const repo = (c.req.query('repo') ?? '').trim();
+    const filter = <RepoFilter action="/flaky" what="flaky jobs" repo={repo} placeholder="owner/repo" />;
+    if (repo && !/^[^/\s]{1,100}\/[^/\s]{1,100}$/.test(repo)) {
+      return page(c, 'Flaky jobs and tests', '/flaky', filter, 400, <Notice error>{`Bad filter: the repository is owner/repo (${repo.slice(0, 200)} is not).`}</Notice>);
+    }
+    const items = await listFlakyViews(db, { limit: FLAKY_SHOWN, ...(repo ? { repository: repo } : {}) });
+    return page(
+      c,
+      'Flaky jobs and tests',
+      '/flaky',
+      <>
+        {filter}
+        <FlakyTable items={items} {...(repo ? { repo } : {})} />
+        {items.length === FLAKY_SHOWN ? <p class="muted">{`The ${FLAKY_SHOWN} most flaky; filter by repository for the others.`}</p> : null}
+      </>,
+    );
+  });
 
   app.get('/spend', async (c) => {
     const parsed = z.object({ since: blankOr(day), until: blankOr(day), repo: z.string().max(200).default('') }).safeParse(c.req.query());

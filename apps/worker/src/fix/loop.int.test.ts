@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { finishFixAttempt, normalizeGithubEvent, recordFailureDelivery, startFixAttempt, type CiFailure } from '@pitcrew/core';
+import { finishFixAttempt, findFailure, joinIncident, normalizeGithubEvent, recordFailureDelivery, startFixAttempt, type CiFailure } from '@pitcrew/core';
 import { createTestDatabase, type TestDatabase } from '@pitcrew/testkit';
-import { decideIteration, loopStartRefusal } from './loop.ts';
+import { decideIteration, loopStartRefusal, waitingForBranch } from './loop.ts';
 
 // The loop's caps and its start rule against real Postgres (the fix_loops view): USD per loop,
 // one open loop per branch, the breaker. The iterations themselves run end to end in tests/fix.
@@ -12,10 +12,11 @@ const sets = require('@octokit/webhooks-examples/api.github.com/index.json') as 
 let tdb: TestDatabase;
 const policy = { maxIterations: 3, loopUsd: 1, breaker: { threshold: 2, cooldownMs: 60_000 } };
 
-async function failure(repo: string, branch: string): Promise<CiFailure> {
+async function failure(repo: string, branch: string, headSha?: string): Promise<CiFailure> {
   const payload = structuredClone(sets.find((s) => s.name === 'workflow_job')!.examples.find((e) => e.workflow_job.conclusion === 'failure'));
   payload.workflow_job.id = Math.floor(Math.random() * 1e12);
   payload.workflow_job.head_branch = branch;
+  if (headSha) payload.workflow_job.head_sha = headSha;
   payload.repository.name = repo;
   const f = normalizeGithubEvent('workflow_job', payload) as CiFailure;
   await recordFailureDelivery(tdb.db, { deliveryId: randomUUID(), event: 'workflow_job', action: 'completed', receivedAt: new Date().toISOString(), payload: {} }, f);
@@ -55,5 +56,28 @@ describe('the fix loop caps', () => {
     await proposed(f, 'f'.repeat(40), 0);
     expect(await loopStartRefusal(tdb.db, policy, { owner: f.owner, repo: 'busy', branch: 'feature/x' })).toContain(`loop ${f.id} is still open for feature/x`);
     expect(await loopStartRefusal(tdb.db, policy, { owner: f.owner, repo: 'busy', branch: 'feature/y' })).toBeNull();
+  });
+
+  it('hands a branch a loop left without a PR to the failures of its commit that waited, oldest first', async () => {
+    const sha = 'a'.repeat(40);
+    const made: CiFailure[] = [];
+    for (let i = 0; i < 7; i++) made.push(await failure('waiting', 'main', sha));
+    // Another commit of the branch, and another branch, are not waiting for this one.
+    const otherCommit = await failure('waiting', 'main', 'b'.repeat(40));
+    const otherBranch = await failure('waiting', 'other', sha);
+    const [ended, first, second, running, green, tried, sameBreakage] = made as [CiFailure, CiFailure, CiFailure, CiFailure, CiFailure, CiFailure, CiFailure];
+    const all = [...made, otherCommit, otherBranch].map((f) => f.id);
+    await tdb.db.updateTable('failures').set({ status: 'triaged', category: 'lint' }).where('id', 'in', all).execute();
+    // Received a second apart, in the order made (the order the waiting are handed the branch).
+    for (const [i, f] of made.entries()) await tdb.db.updateTable('failures').set({ received_at: new Date(Date.UTC(2026, 11, 7, 12, 0, i)) }).where('id', '=', f.id).execute();
+    await tdb.db.updateTable('failures').set({ status: 'running' }).where('id', '=', running.id).execute();
+    await tdb.db.updateTable('failures').set({ resolved_at: new Date() }).where('id', '=', green.id).execute();
+    const incident = await joinIncident(tdb.db, { failureId: ended.id, owner: ended.owner, repo: 'waiting', signature: `sig-${randomUUID()}`, category: 'lint' });
+    await joinIncident(tdb.db, { failureId: sameBreakage.id, owner: ended.owner, repo: 'waiting', signature: incident.incident.signature, category: 'lint' });
+    const a = await startFixAttempt(tdb.db, { failureId: tried.id, iteration: 1, fixer: 'rules', headSha: sha });
+    await finishFixAttempt(tdb.db, a.id, { status: 'not_attempted', reason: 'no fix form' });
+    const waiting = await waitingForBranch(tdb.db, (await findFailure(tdb.db, ended.id))!);
+    expect(waiting.map((w) => w.id)).toEqual([first.id, second.id]);
+    expect(waiting[0]).toMatchObject({ category: 'lint' });
   });
 });

@@ -10,6 +10,7 @@ import {
   type CiFailure,
   type Db,
   type FixAttemptRow,
+  type FailureRow,
   type FixLoopRow,
 } from '@pitcrew/core';
 import type { PitcrewOctokit } from '../github/github-api.ts';
@@ -70,6 +71,32 @@ export async function loopStartRefusal(db: Db, policy: Pick<FixPolicy, 'breaker'
     .where(failure.branch === null ? sql<boolean>`failures.branch is null` : sql<boolean>`failures.branch = ${failure.branch}`)
     .executeTakeFirst();
   return open ? `loop ${open.loop_id} is still open for ${failure.branch ?? 'this commit'}` : null;
+}
+
+/**
+ * The failures waiting for a branch a loop has just left without a pull request: the triaged,
+ * unresolved failures of the same commit (repository, branch, head SHA) that no loop has tried.
+ * One open loop per branch refuses the others while it runs (`loopStartRefusal`); when that loop
+ * ends with nothing pushed (no fix form, the guard refused, verification failed), a lint failure
+ * refused behind a test failure's loop would otherwise never be tried. Oldest first, at most 10.
+ * Not among them: CI failures of fix branches (they belong to their loops) and failures of the
+ * ended loop's incident (the same breakage, which its fixer could not fix).
+ */
+export async function waitingForBranch(db: Db, ended: Pick<FailureRow, 'id' | 'owner' | 'repo' | 'branch' | 'head_sha' | 'incident_id'>): Promise<Pick<FailureRow, 'id' | 'attempt_base' | 'category' | 'data'>[]> {
+  let query = db
+    .selectFrom('failures')
+    .select(['failures.id', 'failures.attempt_base', 'failures.category', 'failures.data'])
+    .where('failures.owner', '=', ended.owner)
+    .where('failures.repo', '=', ended.repo)
+    .where(ended.branch === null ? sql<boolean>`failures.branch is null` : sql<boolean>`failures.branch = ${ended.branch}`)
+    .where('failures.head_sha', '=', ended.head_sha)
+    .where('failures.id', '!=', ended.id)
+    .where('failures.status', '=', 'triaged')
+    .where('failures.resolved_at', 'is', null)
+    .where('failures.fix_loop_id', 'is', null)
+    .where((eb) => eb.not(eb.exists(eb.selectFrom('fix_attempts').select('fix_attempts.id').whereRef('fix_attempts.failure_id', '=', 'failures.id'))));
+  if (ended.incident_id !== null) query = query.where(sql<boolean>`failures.incident_id is distinct from ${ended.incident_id}`);
+  return query.orderBy('failures.received_at').orderBy('failures.id').limit(10).execute();
 }
 
 /** Marks the loop's latest iteration as the end of an escalated loop (`escalation`, the reason). @returns the row */

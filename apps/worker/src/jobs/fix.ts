@@ -7,7 +7,8 @@ import { runOfJob, settleJobError, type JobEnvironment } from './retry-policy.ts
 
 /**
  * The processor of the `fix` queue: one fix attempt (`fixFailure`), then the check run and PR
- * comment updated with it. The failure's own triage is final before this job exists, so its
+ * comment updated with it; a first attempt that pushed nothing hands its branch to the next
+ * failure of its commit waiting for a fix (`JobEnvironment.handOverBranch`). The failure's own triage is final before this job exists, so its
  * errors never touch the failure: a retry follows with backoff, the last one ends the attempt
  * `failed`.
  */
@@ -23,6 +24,11 @@ export function fixProcessor(env: JobEnvironment, deps: StageDeps) {
         await env.escalateLoop(loopId, 'fixer', `iteration ${data.iteration} ended ${result.attempt.status}${result.attempt.reason ? `: ${result.attempt.reason}` : ''}`, result.installationId);
       } else if (result.attempt.status === 'escalated' || result.attempt.status === 'proposed' || result.attempt.status === 'verified' || result.attempt.status === 'refused' || result.attempt.status === 'verify_failed') {
         await env.publishFix(loopId, data.round, data.iteration);
+      }
+      // A first iteration that pushed nothing frees its branch (one open loop per branch): another
+      // failure of the same commit, refused while this loop ran, gets its turn.
+      if (!('skipped' in result) && !data.loop && result.attempt.status !== 'running' && result.attempt.status !== 'proposed' && result.attempt.pr_number === null) {
+        await env.handOverBranch(loopId);
       }
       return result;
     } catch (error) {

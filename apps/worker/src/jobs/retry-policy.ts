@@ -37,6 +37,12 @@ export interface JobEnvironment {
   rerun?(failureId: string, failure: CiFailure, classification: ClassifyOutput): Promise<void>;
   /** Publishes a finished fix attempt: the check run and the PR comment are updated in place with it. */
   publishFix(failureId: string, round: number, iteration: number): Promise<void>;
+  /**
+   * After loop `loopId` ended at its first iteration with nothing pushed: starts the loop of the
+   * first failure of the same commit that waited for the branch (`waitingForBranch`) and that the
+   * policies allow; never throws.
+   */
+  handOverBranch(loopId: string): Promise<void>;
 }
 
 /** The run of one job attempt for the stages: attempt numbers, backoff, whether it ran before. */
