@@ -15,8 +15,9 @@ import { runOfJob, settleJobError, type JobEnvironment } from './retry-policy.ts
 export function fixProcessor(env: JobEnvironment, deps: StageDeps) {
   return async function processFixJob(job: Job, token?: string, signal?: AbortSignal): Promise<FixJobResult> {
     const data = parseJobData(FixJobData, job);
+    const run = runOfJob(job, data.failureId, signal);
     try {
-      const result = await fixFailure(deps, runOfJob(job, data.failureId, signal), data);
+      const result = await fixFailure(deps, run, data);
       const loopId = data.loop ?? data.failureId;
       if ('skipped' in result) env.logger.info({ failureId: data.failureId, reason: result.skipped }, 'no fix attempted');
       else if (data.loop && result.attempt.status !== 'proposed') {
@@ -32,6 +33,8 @@ export function fixProcessor(env: JobEnvironment, deps: StageDeps) {
       }
       return result;
     } catch (error) {
+      // The last try of a first iteration ended the attempt `failed` (fixFailure): its branch is free too.
+      if (!data.loop && run.finalAttempt && !signal?.aborted) await env.handOverBranch(data.failureId);
       return settleJobError(env, job, token, signal, data.failureId, error);
     }
   };
