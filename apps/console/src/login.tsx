@@ -37,7 +37,8 @@ function LoginPage(props: { next: string; error?: string }) {
  * `GET /login` (the form; a signed-in browser goes straight to `next`), `POST /login` (form
  * fields `token`, `next`: the admin token starts a session and redirects 303 to `next`, a path on
  * this site; a wrong token answers 401 with the form again) and `POST /logout` (ends the session,
- * 303 to `/login`; behind the CSRF check like every form).
+ * 303 to `/login`; with the form field `everywhere=1`, every session: `Sessions.endAllSessions`;
+ * behind the CSRF check like every form).
  */
 export function createLoginRoutes(sessions: Sessions, logger: Logger): Hono<ConsoleEnv> {
   const app = new Hono<ConsoleEnv>();
@@ -58,8 +59,14 @@ export function createLoginRoutes(sessions: Sessions, logger: Logger): Hono<Cons
     logger.info('console sign-in');
     return c.redirect(next, 303);
   });
-  app.post('/logout', sessions.requireSession, sessions.verifyCsrf, (c) => {
-    sessions.endSession(c);
+  app.post('/logout', sessions.requireSession, sessions.verifyCsrf, async (c) => {
+    const body = await c.req.parseBody();
+    if (body.everywhere === '1') {
+      await sessions.endAllSessions(c);
+      logger.info('console: every session signed out');
+    } else {
+      sessions.endSession(c);
+    }
     return c.redirect('/login', 303);
   });
   return app;

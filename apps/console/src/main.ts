@@ -14,7 +14,7 @@ import { createGithubAppPage, GITHUB_APP_PATH } from './github-app/page.tsx';
 import { webUrlFor } from './github-app/setup-app.ts';
 import { defaultPages } from './default-pages.ts';
 import { ConsoleEnv } from './env.ts';
-import type { ConsoleEnv as ConsoleHonoEnv } from './session.ts';
+import { createRedisRevocations, type ConsoleEnv as ConsoleHonoEnv } from './session.ts';
 
 /** What the pages get from `startConsole`: the admin API's dependencies, the API itself (call it in-process with `api.request(…)`), and the public URL. */
 export interface PagesDeps extends AdminApiDeps {
@@ -90,6 +90,7 @@ export async function startConsole(
     session: {
       adminToken: config.PITCREW_ADMIN_TOKEN,
       ttlMs: config.PITCREW_CONSOLE_SESSION_TTL_MS,
+      revocations: createRedisRevocations(redis, prefix, config.PITCREW_CONSOLE_SESSION_TTL_MS),
       ...(config.PITCREW_CONSOLE_SESSION_SECRET ? { secret: config.PITCREW_CONSOLE_SESSION_SECRET } : {}),
       ...(config.PITCREW_CONSOLE_URL ? { publicUrl: config.PITCREW_CONSOLE_URL } : {}),
     },

@@ -9,7 +9,7 @@ import { createTestDatabase, createTestRedis, deleteKeysWithPrefix, testPrefix, 
 import { createAdminApi } from './admin-api.ts';
 import { createConsoleApp } from './app.ts';
 import { createBoard } from './board.ts';
-import { csrfField, csrfToken, CSRF_FIELD, CSRF_HEADER, safeNextPath, SESSION_COOKIE, type ConsoleEnv } from './session.ts';
+import { createRedisRevocations, csrfField, csrfToken, CSRF_FIELD, CSRF_HEADER, safeNextPath, SESSION_COOKIE, type ConsoleEnv } from './session.ts';
 
 const TOKEN = 'session-test-token-0123456789';
 const ORIGIN = 'http://localhost';
@@ -48,7 +48,7 @@ beforeAll(async () => {
     api: createAdminApi({ db: tdb.db, redis, prefix, triage, producer: createIntakeProducer(intake, redis, prefix), logger }),
     board: createBoard(queues),
     pages: testPages(),
-    session: { adminToken: TOKEN, ttlMs: 3_600_000, now: () => clock },
+    session: { adminToken: TOKEN, ttlMs: 3_600_000, now: () => clock, revocations: createRedisRevocations(redis, prefix, 3_600_000) },
     readiness: { redis: () => redis.ping() },
     logger,
   });
@@ -157,6 +157,35 @@ describe('sign-in', () => {
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe('/login');
     expect(res.headers.get('set-cookie')).toMatch(new RegExp(`^${SESSION_COOKIE}=; Max-Age=0`));
+  });
+
+  it('signs out everywhere: every session started before it is over, a copied cookie too; sign-in works after', async () => {
+    const saved = clock;
+    try {
+      const [here, elsewhere] = [await signIn(), await signIn()];
+      expect((await app.request('/', { headers: { cookie: elsewhere.cookie } })).status).toBe(200);
+      clock = new Date(clock.getTime() + 1_000);
+      const logout = (fields: string) => app.request('/logout', { method: 'POST', headers: { cookie: here.cookie, origin: ORIGIN, 'content-type': 'application/x-www-form-urlencoded' }, body: fields });
+      const res = await logout(`${CSRF_FIELD}=${encodeURIComponent(here.token)}&everywhere=1`);
+      expect(res.status).toBe(303);
+      expect(res.headers.get('set-cookie')).toMatch(new RegExp(`^${SESSION_COOKIE}=; Max-Age=0`));
+      for (const cookie of [here.cookie, elsewhere.cookie]) expect((await app.request('/', { headers: { cookie } })).status).toBe(302);
+      // The revocation is in Redis, so another console process sees it too.
+      expect(await redis.get(`${prefix}:console:sessions-not-before`)).toBe(String(clock.getTime()));
+      const after = await signIn();
+      expect((await app.request('/', { headers: { cookie: after.cookie } })).status).toBe(200);
+      // A console without revocations says so instead of pretending.
+      const bare = createConsoleApp({ api: createAdminApi({ db: tdb.db, redis, prefix, triage: queues[1]!, producer: createIntakeProducer(queues[0]!, redis, prefix), logger }), pages: testPages(), session: { adminToken: TOKEN, ttlMs: 3_600_000, now: () => clock }, readiness: {}, logger });
+      const bareLogin = await bare.request('/login', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: ORIGIN }, body: new URLSearchParams({ token: TOKEN, next: '/form' }).toString() });
+      const bareCookie = bareLogin.headers.get('set-cookie')!.split(';')[0]!;
+      const bareToken = /data-token="([^"]+)"/.exec(await (await bare.request('/form', { headers: { cookie: bareCookie } })).text())![1]!;
+      const refused = await bare.request('/logout', { method: 'POST', headers: { cookie: bareCookie, origin: ORIGIN, 'content-type': 'application/x-www-form-urlencoded' }, body: `${CSRF_FIELD}=${encodeURIComponent(bareToken)}&everywhere=1` });
+      expect(refused.status).toBe(501);
+      expect(await refused.json()).toMatchObject({ error: 'not_supported' });
+    } finally {
+      clock = saved;
+      await redis.del(`${prefix}:console:sessions-not-before`);
+    }
   });
 });
 

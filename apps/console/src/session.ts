@@ -46,7 +46,38 @@ export interface SessionOptions {
    * check besides the request's own, and an https one makes the cookie `Secure`.
    */
   publicUrl?: string;
+  /** Where "sign out everywhere" is kept; unset = a cookie can only be ended in its own browser (or by a new key). */
+  revocations?: SessionRevocations;
   now?: () => Date;
+}
+
+/**
+ * Sign-out everywhere, for cookies that hold the whole session: a time before which every session
+ * started is over. `createRedisRevocations` keeps it in Redis, shared by every console process.
+ */
+export interface SessionRevocations {
+  /** ms since the epoch; sessions started before it are over. `null` when nothing was revoked. */
+  notBefore(): Promise<number | null>;
+  /** Ends every session started before `at`. */
+  revokeAll(at: Date): Promise<void>;
+}
+
+/**
+ * {@link SessionRevocations} in one Redis key, `<prefix>:console:sessions-not-before` (in the
+ * prefix's hash slot on a cluster), kept as long as the longest session (`ttlMs`) could still
+ * outlive it.
+ */
+export function createRedisRevocations(redis: { get(key: string): Promise<string | null>; set(key: string, value: string, px: 'PX', ms: number): Promise<unknown> }, prefix: string, ttlMs: number = DEFAULT_TTL_MS): SessionRevocations {
+  const key = `${prefix}:console:sessions-not-before`;
+  return {
+    async notBefore() {
+      const value = await redis.get(key);
+      return value === null ? null : Number(value);
+    },
+    async revokeAll(at) {
+      await redis.set(key, String(at.getTime()), 'PX', ttlMs);
+    },
+  };
 }
 
 /** What {@link createSessions} returns: middleware for the console's routes. */
@@ -81,6 +112,12 @@ export interface Sessions {
   startSession(c: Context): Promise<Session>;
   /** Signs the browser out: the cookie is deleted. */
   endSession(c: Context): void;
+  /**
+   * Signs every browser out: sessions started until now are over (`revocations`), and this
+   * browser's cookie is deleted.
+   * @throws {ConsoleError} 501 `not_supported` without `revocations`
+   */
+  endAllSessions(c: Context): Promise<void>;
   /** Whether `given` is the admin token (timing-safe). */
   isAdminToken(given: string): boolean;
 }
@@ -90,11 +127,12 @@ const SAFE_METHOD = /^(GET|HEAD|OPTIONS)$/;
 
 /**
  * Sessions of the console: a browser signs in at `/login` with the admin token and gets a signed
- * session cookie (hono/cookie `setSignedCookie`, HMAC-SHA256): `<id>.<expiry ms>`, HttpOnly,
- * SameSite=Strict, `Secure` when the public URL is https, Max-Age the lifetime. The cookie is the
- * whole session (nothing is stored server-side): signing out deletes it in that browser; a copied
- * cookie stays valid until it expires, or until the key changes (a new admin token, or a new
- * `PITCREW_CONSOLE_SESSION_SECRET`), which ends every session.
+ * session cookie (hono/cookie `setSignedCookie`, HMAC-SHA256): `<id>.<expiry ms>.<start ms>`,
+ * HttpOnly, SameSite=Strict, `Secure` when the public URL is https, Max-Age the lifetime. The
+ * cookie is the whole session (nothing is stored per session): signing out deletes it in that
+ * browser; signing out everywhere (`revocations`) ends every session started before it, a copied
+ * cookie among them; a new key (a new admin token, or a new `PITCREW_CONSOLE_SESSION_SECRET`)
+ * also ends every session.
  *
  * CSRF: every state-changing form carries a per-session token, HMAC-SHA256(key, `csrf:<id>`)
  * (OWASP CSRF Prevention Cheat Sheet, "Signed Double-Submit Cookie" / HMAC-based token), compared
@@ -121,17 +159,22 @@ export function createSessions(options: SessionOptions): Sessions {
   async function readSession(c: Context): Promise<Session | null> {
     const value = await getSignedCookie(c, key, SESSION_COOKIE);
     if (!value) return null;
-    const match = /^([A-Za-z0-9_-]{22})\.(\d{1,15})$/.exec(value);
+    const match = /^([A-Za-z0-9_-]{22})\.(\d{1,15})(?:\.(\d{1,15}))?$/.exec(value);
     if (!match) return null;
     const expiresAt = new Date(Number(match[2]));
     if (expiresAt.getTime() <= now().getTime()) return null;
+    // A cookie from before the start time was kept started one lifetime before its expiry.
+    const startedAt = match[3] ? Number(match[3]) : expiresAt.getTime() - ttlMs;
+    const notBefore = await options.revocations?.notBefore();
+    if (notBefore != null && startedAt < notBefore) return null;
     return { id: match[1]!, expiresAt, csrfToken: csrfOf(match[1]!) };
   }
 
   async function startSession(c: Context): Promise<Session> {
     const id = randomBytes(16).toString('base64url');
-    const expiresAt = new Date(now().getTime() + ttlMs);
-    await setSignedCookie(c, SESSION_COOKIE, `${id}.${expiresAt.getTime()}`, key, {
+    const startedAt = now().getTime();
+    const expiresAt = new Date(startedAt + ttlMs);
+    await setSignedCookie(c, SESSION_COOKIE, `${id}.${expiresAt.getTime()}.${startedAt}`, key, {
       httpOnly: true,
       sameSite: 'Strict',
       secure,
@@ -139,6 +182,10 @@ export function createSessions(options: SessionOptions): Sessions {
       maxAge: Math.floor(ttlMs / 1_000),
     });
     return { id, expiresAt, csrfToken: csrfOf(id) };
+  }
+
+  function endSession(c: Context): void {
+    deleteCookie(c, SESSION_COOKIE, { path: '/', secure, httpOnly: true, sameSite: 'Strict' });
   }
 
   const unauthorized = () => new ConsoleError(401, 'unauthorized', 'sign in at /login, or send Authorization: Bearer <PITCREW_ADMIN_TOKEN>', { headers: { 'www-authenticate': 'Bearer realm="pitcrew console"' } });
@@ -228,8 +275,11 @@ export function createSessions(options: SessionOptions): Sessions {
     requireBoard,
     readSession,
     startSession,
-    endSession: (c) => {
-      deleteCookie(c, SESSION_COOKIE, { path: '/', secure, httpOnly: true, sameSite: 'Strict' });
+    endSession,
+    async endAllSessions(c) {
+      if (!options.revocations) throw new ConsoleError(501, 'not_supported', 'this console keeps no revocations; sign out in each browser, or change PITCREW_CONSOLE_SESSION_SECRET');
+      await options.revocations.revokeAll(now());
+      endSession(c);
     },
     isAdminToken,
   };

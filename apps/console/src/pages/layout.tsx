@@ -26,6 +26,8 @@ a { color: var(--accent); }
 .skip:focus { left: 8px; }
 header { display: flex; gap: 24px; align-items: center; padding: 10px 24px; border-bottom: 1px solid var(--line); background: var(--panel); }
 header .brand { font-weight: 700; color: var(--fg); text-decoration: none; }
+header .signout { margin: 0 0 0 auto; display: flex; gap: 8px; }
+header .signout button { background: var(--bg); color: var(--fg); border-color: var(--line); }
 nav ul { display: flex; gap: 4px; list-style: none; margin: 0; padding: 0; }
 nav a { display: block; padding: 4px 10px; border-radius: 6px; text-decoration: none; color: var(--fg); }
 nav a[aria-current=page] { background: var(--accent); color: #fff; }
@@ -68,7 +70,11 @@ pre { margin: 0; }
 `;
 
 /** A page of the console: the navigation (the current section marked), one `<h1>`, the content. */
-export const Layout: FC<PropsWithChildren<{ title: string; section: string; notice?: Child }>> = ({ title, section, notice, children }) => (
+/**
+ * A console page: the header with the sections (and, given the session's CSRF field as
+ * `signOut`, the sign-out form: this browser, or every session), the title, a notice, the body.
+ */
+export const Layout: FC<PropsWithChildren<{ title: string; section: string; notice?: Child; signOut?: Child }>> = ({ title, section, notice, signOut, children }) => (
   <html lang="en">
     <head>
       <meta charset="utf-8" />
@@ -97,6 +103,15 @@ export const Layout: FC<PropsWithChildren<{ title: string; section: string; noti
             ))}
           </ul>
         </nav>
+        {signOut ? (
+          <form class="signout" method="post" action="/logout" aria-label="Sign out">
+            {signOut}
+            <button type="submit">Sign out</button>
+            <button type="submit" name="everywhere" value="1">
+              Sign out everywhere
+            </button>
+          </form>
+        ) : null}
       </header>
       <main id="main">
         <h1>{title}</h1>

@@ -136,7 +136,7 @@ export function createPages<E extends Env = BlankEnv>(deps: PagesDeps<E>): Hono<
   const app = new Hono<E>();
   const page = (c: Context<E>, title: string, section: string, body: Child, status: 200 | 400 | 404 | 422 = 200, notice?: Child) =>
     c.html(
-      <Layout title={title} section={section} notice={notice}>
+      <Layout title={title} section={section} notice={notice} signOut={csrf.field(c)}>
         {body}
       </Layout>,
       status,
