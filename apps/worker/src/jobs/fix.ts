@@ -8,9 +8,9 @@ import { runOfJob, settleJobError, type JobEnvironment } from './retry-policy.ts
 /**
  * The processor of the `fix` queue: one fix attempt (`fixFailure`), then the check run and PR
  * comment updated with it; a first attempt that pushed nothing hands its branch to the next
- * failure of its commit waiting for a fix (`JobEnvironment.handOverBranch`). The failure's own triage is final before this job exists, so its
- * errors never touch the failure: a retry follows with backoff, the last one ends the attempt
- * `failed`.
+ * failure of its commit waiting for a fix (`JobEnvironment.handOverBranch`). The failure's own
+ * triage is final before this job exists, so its errors never touch the failure: a retry follows
+ * with backoff, the last one ends the attempt `failed`.
  */
 export function fixProcessor(env: JobEnvironment, deps: StageDeps) {
   return async function processFixJob(job: Job, token?: string, signal?: AbortSignal): Promise<FixJobResult> {
