@@ -182,6 +182,11 @@ describe('sign-in', () => {
       const refused = await bare.request('/logout', { method: 'POST', headers: { cookie: bareCookie, origin: ORIGIN, 'content-type': 'application/x-www-form-urlencoded' }, body: `${CSRF_FIELD}=${encodeURIComponent(bareToken)}&everywhere=1` });
       expect(refused.status).toBe(501);
       expect(await refused.json()).toMatchObject({ error: 'not_supported' });
+      // Revocations that cannot be read fail closed, with the reason.
+      const unreadable = createConsoleApp({ api: createAdminApi({ db: tdb.db, redis, prefix, triage: queues[1]!, producer: createIntakeProducer(queues[0]!, redis, prefix), logger }), pages: testPages(), session: { adminToken: TOKEN, ttlMs: 3_600_000, now: () => clock, revocations: { notBefore: () => Promise.reject(new Error('ECONNREFUSED')), revokeAll: async () => {} } }, readiness: {}, logger });
+      const down = await unreadable.request('/', { headers: { cookie: after.cookie } });
+      expect(down.status).toBe(503);
+      expect(await down.json()).toMatchObject({ error: 'unavailable' });
     } finally {
       clock = saved;
       await redis.del(`${prefix}:console:sessions-not-before`);

@@ -106,7 +106,10 @@ export interface Sessions {
   checkOrigin: MiddlewareHandler;
   /** Bull Board's guard: the bearer token, or a session (browsers are sent to `/login`). */
   requireBoard: MiddlewareHandler<ConsoleEnv>;
-  /** The session of a request, or `null` when its cookie is missing, forged or expired. */
+  /**
+   * The session of a request, or `null` when its cookie is missing, forged, expired or signed out.
+   * @throws {ConsoleError} 503 `unavailable` when `revocations` cannot be read
+   */
   readSession(c: Context): Promise<Session | null>;
   /** Signs the browser in: a new session and its cookie (HttpOnly, SameSite=Strict, Path=/, Max-Age). */
   startSession(c: Context): Promise<Session>;
@@ -165,7 +168,10 @@ export function createSessions(options: SessionOptions): Sessions {
     if (expiresAt.getTime() <= now().getTime()) return null;
     // A cookie from before the start time was kept started one lifetime before its expiry.
     const startedAt = match[3] ? Number(match[3]) : expiresAt.getTime() - ttlMs;
-    const notBefore = await options.revocations?.notBefore();
+    // Fails closed: a session whose sign-out cannot be checked is not taken (503, not a redirect loop).
+    const notBefore = await options.revocations?.notBefore().catch((error: unknown) => {
+      throw new ConsoleError(503, 'unavailable', 'cannot check whether this session was signed out (Redis unreachable); try again shortly', { cause: error, headers: { 'retry-after': '5' } });
+    });
     if (notBefore != null && startedAt < notBefore) return null;
     return { id: match[1]!, expiresAt, csrfToken: csrfOf(match[1]!) };
   }
