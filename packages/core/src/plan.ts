@@ -14,9 +14,14 @@ export function commandOfStep(step: string): string | null {
   return /^[\w.-]+\/[\w.-]+(\/[\w./-]+)?@[\w.-]+$/.test(command) ? null : command;
 }
 
+/** What a failure's check is called: its job's name, else its workflow's, else its check run's; `null` when it has none. */
+export function checkNameOf(failure: Pick<CiFailure, 'jobName' | 'workflowName' | 'checkName'>): string | null {
+  return failure.jobName || failure.workflowName || failure.checkName || null;
+}
+
 /** Short human description of where a failure happened: job, step, repo, branch and commit. */
 export function describeFailure(failure: CiFailure): string {
-  const what = failure.jobName || failure.workflowName || failure.checkName || 'CI';
+  const what = checkNameOf(failure) ?? 'CI';
   const step = failure.failedSteps[0] ? ` at step \`${failure.failedSteps[0]}\`` : '';
   const where = `${failure.owner}/${failure.repo}${failure.branch ? `@${failure.branch}` : ''}`;
   const verb = failure.conclusion === 'timed_out' ? 'timed out' : failure.conclusion === 'startup_failure' ? 'failed to start' : 'failed';
@@ -159,7 +164,7 @@ export function planFromRules(failure: CiFailure, classification: Classification
   const step = failure.failedSteps[0] ?? null;
   const context: PlanContext = {
     sha: `\`${failure.headSha.slice(0, 12)}\``,
-    where: `\`${failure.jobName || failure.workflowName || failure.checkName || 'the job'}\``,
+    where: `\`${checkNameOf(failure) ?? 'the job'}\``,
     url: failure.htmlUrl ?? 'the run page',
     command: step ? commandOfStep(step) : null,
   };

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { buildSummaryPrompt, extractSummarySection, findFailure, summaryFromRules, triageCompleted, type CiFailure } from '@pitcrew/core';
+import { buildSummaryPrompt, checkNameOf, extractSummarySection, findFailure, summaryFromRules, triageCompleted, type CiFailure } from '@pitcrew/core';
 import { estimateTokens } from '@pitcrew/llm';
 import { guarded } from '../guards/guarded.ts';
 import type { ClassifyOutput } from './classify.ts';
@@ -70,12 +70,12 @@ export const summarizeStage: StageDefinition<SummarizeOutput, SummarizeNeeds> = 
 
 /**
  * "`unit (node 22)` failed the same way as `unit (node 20)` (one incident, one diagnosis): ", the
- * start of a follower's summary: its own job and its leader's (the failure row of `leaderId`;
- * the id itself when the row is gone).
+ * start of a follower's summary: its own job and its leader's (`checkNameOf` both; the leader's
+ * id when its row is gone or names no check).
  */
 async function sharedDiagnosisLead(failure: CiFailure, leaderId: string, db: Parameters<typeof findFailure>[0]): Promise<string> {
   const leader = await findFailure(db, leaderId);
-  const own = failure.jobName || failure.workflowName || failure.checkName || 'this job';
-  const theirs = (leader && (leader.job_name || leader.workflow_name || leader.check_name)) || leaderId;
+  const own = checkNameOf(failure) ?? 'this job';
+  const theirs = (leader && checkNameOf({ jobName: leader.job_name, workflowName: leader.workflow_name, checkName: leader.check_name })) || leaderId;
   return `\`${own}\` failed the same way as \`${theirs}\` (one incident, one diagnosis): `;
 }
