@@ -1,7 +1,7 @@
 import { MetricsTime, Queue, Worker } from 'bullmq';
 import { hostname } from 'node:os';
 import type { Kysely } from 'kysely';
-import { defaultJobOptions, exhaustedLoopsInARow, findFailure, findLoop, fixBreakerState, jobArgs, JOBS, QUEUES, requestRetry, RUNNERS, type CiFailure, type Database, type FixLoopRow, type Logger, type RunnerName, type RedisConnection } from '@pitcrew/core';
+import { defaultJobOptions, exhaustedLoopsInARow, findFailure, findLoop, fixBreakerState, jobArgs, JOBS, QUEUES, requestRetry, RUNNERS, type CiFailure, type Database, type FailureRow, type FixLoopRow, type Logger, type RunnerName, type RedisConnection } from '@pitcrew/core';
 import { decideIteration, escalatePullRequest, loopStartRefusal, markLoopEscalated, waitingForBranch } from './fix/loop.ts';
 import { fixRefusal, repoFixRefusal } from './fix/policy.ts';
 import { repoEventsProcessor } from './jobs/repo-events.ts';
@@ -217,6 +217,8 @@ export function createWorkers(deps: WorkerDeps): Workers {
     await fixQueue.add(...jobArgs(JOBS.fix, { v: 1, failureId, round, iteration: 1 }));
     return null;
   };
+  /** {@link startFix} of a stored failure row (its round, category and stored failure). */
+  const startFixOfRow = (row: Pick<FailureRow, 'id' | 'attempt_base' | 'category' | 'data'>) => startFix(row.id, row.attempt_base, row.category ?? 'unknown', parseStoredFailure(row.id, row.data));
   const env: JobEnvironment = {
     db,
     logger,
@@ -314,8 +316,7 @@ export function createWorkers(deps: WorkerDeps): Workers {
         const ended = await findFailure(db, loopId);
         if (!ended) return;
         for (const row of await waitingForBranch(db, ended)) {
-          const refusal = await startFix(row.id, row.attempt_base, row.category ?? 'unknown', parseStoredFailure(row.id, row.data));
-          if (refusal === null) {
+          if ((await startFixOfRow(row)) === null) {
             logger.info({ failureId: row.id, after: loopId }, 'fix loop started: the branch was free again');
             return;
           }
@@ -390,7 +391,7 @@ export function createWorkers(deps: WorkerDeps): Workers {
                   logger,
                   github: deps.github ?? deps.publish?.github ?? null,
                   repoConfig,
-                  startFix: async (row) => startFix(row.id, row.attempt_base, row.category ?? 'unknown', parseStoredFailure(row.id, row.data)),
+                  startFix: startFixOfRow,
                   explain: async (row) => {
                     const llm = deps.runners.runners.llm;
                     if (!llm) return { refused: 'no model is configured here (LLM_BASE_URL), so there is no strong model to ask' };

@@ -68,9 +68,14 @@ export async function loopStartRefusal(db: Db, policy: Pick<FixPolicy, 'breaker'
     .where('fix_loops.owner', '=', failure.owner)
     .where('fix_loops.repo', '=', failure.repo)
     .where('fix_loops.status', '=', 'open')
-    .where(failure.branch === null ? sql<boolean>`failures.branch is null` : sql<boolean>`failures.branch = ${failure.branch}`)
+    .where(onBranch(failure.branch))
     .executeTakeFirst();
   return open ? `loop ${open.loop_id} is still open for ${failure.branch ?? 'this commit'}` : null;
+}
+
+/** `failures.branch` is `branch` (`null`: the failure's payload named no head branch). */
+function onBranch(branch: string | null) {
+  return branch === null ? sql<boolean>`failures.branch is null` : sql<boolean>`failures.branch = ${branch}`;
 }
 
 /**
@@ -88,7 +93,7 @@ export async function waitingForBranch(db: Db, ended: Pick<FailureRow, 'id' | 'o
     .select(['failures.id', 'failures.attempt_base', 'failures.category', 'failures.data'])
     .where('failures.owner', '=', ended.owner)
     .where('failures.repo', '=', ended.repo)
-    .where(ended.branch === null ? sql<boolean>`failures.branch is null` : sql<boolean>`failures.branch = ${ended.branch}`)
+    .where(onBranch(ended.branch))
     .where('failures.head_sha', '=', ended.head_sha)
     .where('failures.id', '!=', ended.id)
     .where('failures.status', '=', 'triaged')
