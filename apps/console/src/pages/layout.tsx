@@ -69,10 +69,10 @@ pre { margin: 0; }
 .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 `;
 
-/** A page of the console: the navigation (the current section marked), one `<h1>`, the content. */
 /**
- * A console page: the header with the sections (and, given the session's CSRF field as
- * `signOut`, the sign-out form: this browser, or every session), the title, a notice, the body.
+ * A page of the console: the navigation (the current section marked) and, given the session's
+ * CSRF field as `signOut`, the sign-out form (this browser, or every session); one `<h1>`, a
+ * notice, the content.
  */
 export const Layout: FC<PropsWithChildren<{ title: string; section: string; notice?: Child; signOut?: Child }>> = ({ title, section, notice, signOut, children }) => (
   <html lang="en">

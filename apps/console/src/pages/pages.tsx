@@ -217,15 +217,16 @@ export function createPages<E extends Env = BlankEnv>(deps: PagesDeps<E>): Hono<
     return c.redirect(`/failures/${encodeURIComponent(result.failureId)}?notice=replayed`, 303);
   });
 
+  const incidentFilter = (repo: string) => <RepoFilter action="/incidents" what="incidents" repo={repo} placeholder="owner/repo or repo" />;
   app.get('/incidents', async (c) => {
     const parsed = IncidentQuery.safeParse(c.req.query());
-    if (!parsed.success) return page(c, 'Incidents', '/incidents', <RepoFilter action="/incidents" what="incidents" repo="" placeholder="owner/repo or repo" />, 400, <Notice error>{`Bad filter: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`}</Notice>);
+    if (!parsed.success) return page(c, 'Incidents', '/incidents', incidentFilter(''), 400, <Notice error>{`Bad filter: ${describeIssues(parsed.error.issues, { root: 'query' })}`}</Notice>);
     const { repo, cursor } = parsed.data;
     let result: Awaited<ReturnType<typeof listIncidents>>;
     try {
       result = await listIncidents(db, { limit: deps.pageSize ?? INCIDENTS_PER_PAGE, ...(repo ? { repo } : {}), ...(cursor ? { cursor } : {}) });
     } catch (error) {
-      if (error instanceof BadCursorError) return page(c, 'Incidents', '/incidents', <RepoFilter action="/incidents" what="incidents" repo={repo} placeholder="owner/repo or repo" />, 400, <Notice error>{error.message}</Notice>);
+      if (error instanceof BadCursorError) return page(c, 'Incidents', '/incidents', incidentFilter(repo), 400, <Notice error>{error.message}</Notice>);
       throw error;
     }
     const query = (next?: string) => {
@@ -237,7 +238,7 @@ export function createPages<E extends Env = BlankEnv>(deps: PagesDeps<E>): Hono<
       'Incidents',
       '/incidents',
       <>
-        <RepoFilter action="/incidents" what="incidents" repo={repo} placeholder="owner/repo or repo" />
+        {incidentFilter(repo)}
         <IncidentTable items={result.items} />
         <Pager first={cursor ? query() : null} next={result.nextCursor ? query(result.nextCursor) : null} />
       </>,
